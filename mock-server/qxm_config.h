@@ -1,0 +1,114 @@
+/*
+ * qxm_config.h — the emulator's configuration: API users and workflows.
+ *
+ * Loaded from the JSON file given to `qx-mock --config` (and from scenario
+ * directories by `qx-mock suite`). Loading is strict: an unknown key is an
+ * error naming the key and where it is, and so is a missing required one
+ * (`users`, `workflows`, each workflow's `id` and `urlTokenId`). Everything
+ * else has the defaults documented in README.md.
+ *
+ * The structures are plain data: the workflow engine and the HTTP front read
+ * their fields directly. They are immutable once loaded.
+ */
+#ifndef QXM_CONFIG_H
+#define QXM_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "qx_error.h"
+#include "qx_jsonpath.h"
+
+/* Qualtrics' documented API rate limit: 3,000 calls per minute. */
+#define QXM_DEFAULT_RATE_LIMIT_PER_MINUTE 3000
+
+typedef enum qxm_cond_op {
+    QXM_OP_EXISTS,
+    QXM_OP_NOT_EXISTS,
+    QXM_OP_EQUALS,
+    QXM_OP_NOT_EQUALS,
+    QXM_OP_CONTAINS
+} qxm_cond_op;
+
+typedef struct qxm_condition {
+    char *field;     /* event-data field name */
+    qxm_cond_op op;
+    json_t *value;   /* owned; NULL for exists / not_exists */
+} qxm_condition;
+
+typedef enum qxm_task_type {
+    QXM_TASK_XM_DIRECTORY_CONTACT,
+    QXM_TASK_EMAIL_DISTRIBUTION
+} qxm_task_type;
+
+typedef struct qxm_task {
+    qxm_task_type type;
+    json_t *inputs;  /* owned object: input name -> piped-text template string */
+    char *survey_id; /* email_distribution: required at run time; NULL if absent */
+} qxm_task;
+
+typedef struct qxm_event_field {
+    char *name;
+    qx_jsonpath *path; /* owned */
+} qxm_event_field;
+
+typedef struct qxm_workflow {
+    char *id;
+    char *name;
+    char *url_token_id;
+    bool enabled;
+    bool auth_required;
+    bool stop_on_task_failure; /* onTaskFailure: "stop" */
+    qxm_event_field *event_data;
+    size_t n_event_data;
+    qxm_condition *conditions;
+    size_t n_conditions;
+    qxm_task *tasks;
+    size_t n_tasks;
+    unsigned delay_min_ms;
+    unsigned delay_max_ms;
+} qxm_workflow;
+
+typedef struct qxm_user {
+    char *username;
+    char *api_token; /* secret: never logged, stored or exported */
+} qxm_user;
+
+typedef struct qxm_config {
+    qxm_user *users;
+    size_t n_users;
+    qxm_workflow *workflows;
+    size_t n_workflows;
+    unsigned rate_limit_per_minute;
+} qxm_config;
+
+/* Loads and validates a config file. Returns a new config (owned: free with
+ * qxm_config_free), or NULL with err naming the file and the problem
+ * (e.g. "demo.json: workflows[0]: unknown key \"enabeld\""). */
+QX_MUST_CHECK qxm_config *qxm_config_load_file(const char *path, qx_error *err);
+
+/* Same from an already parsed document (borrowed). */
+QX_MUST_CHECK qxm_config *qxm_config_from_json(json_t *root, qx_error *err);
+
+/* Frees c; NULL is a no-op. */
+void qxm_config_free(qxm_config *c);
+
+/* The workflow whose urlTokenId is token, or NULL. Borrowed. */
+const qxm_workflow *qxm_config_find_by_token(const qxm_config *c, const char *token);
+
+/* The workflow with this id, or NULL. Borrowed. */
+const qxm_workflow *qxm_config_find_by_id(const qxm_config *c, const char *id);
+
+/* The workflow as the admin API shows it (id, name, enabled, urlTokenId,
+ * authRequired, onTaskFailure, delayMs, eventData, conditions, tasks).
+ * New reference; NULL when memory runs out. */
+json_t *qxm_workflow_to_json(const qxm_workflow *w);
+
+/* Name of op as written in config ("exists", ...). Static string. */
+const char *qxm_cond_op_name(qxm_cond_op op);
+
+/* Name of a task type as written in config. Static string. */
+const char *qxm_task_type_name(qxm_task_type t);
+
+#endif

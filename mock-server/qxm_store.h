@@ -1,0 +1,128 @@
+/*
+ * qxm_store.h — the run history and the request journal, in SQLite.
+ *
+ * A store is one SQLite database: a file given by `--db` (WAL mode, so the
+ * history survives a restart), or a private temporary database that SQLite
+ * keeps on disk and deletes on close — either way memory stays bounded by
+ * SQLite's page cache however many runs are recorded.
+ *
+ * A run is kept as its JSON document plus the columns used to filter it. A
+ * run is stored with its final outcome already computed; while its delay has
+ * not passed it is shown as RUNNING, and qxm_store_finish_due() makes it
+ * visible as SUCCESS or FAILURE. The store never sees HTTP; all calls are
+ * thread-safe (one connection behind a mutex).
+ */
+#ifndef QXM_STORE_H
+#define QXM_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qx_error.h"
+
+typedef struct qxm_store qxm_store;
+
+/* One run to insert. doc is the run document (borrowed) with at least
+ * "id", "workflowId", "requestId", "status" (the FINAL status: "SUCCESS" or
+ * "FAILURE"), "receivedAt" (ISO text) and whatever else the run holds
+ * (payload, eventData, conditions, tasks, error, ...). */
+typedef struct qxm_run_insert {
+    json_t *doc;
+    int64_t received_ms; /* ms since epoch */
+    int64_t due_ms;      /* when the run finishes; <= received_ms: finished at once */
+} qxm_run_insert;
+
+/* Filter for listing and counting runs. Zero-initialise, then set fields. */
+typedef struct qxm_run_filter {
+    const char *workflow_id; /* NULL: any */
+    const char *status;      /* "SUCCESS", "FAILURE", "RUNNING" or NULL: any */
+    int64_t since_ms;        /* receivedAt >= since_ms; 0: unbounded */
+    int64_t until_ms;        /* receivedAt <  until_ms; 0: unbounded */
+    int64_t cursor;          /* opaque position from a previous page; 0: start */
+    size_t limit;            /* page size; 0 means 100 */
+    bool newest_first;       /* default oldest first */
+    bool finished_only;      /* exclude RUNNING (used by wait) */
+} qxm_run_filter;
+
+/* One request-journal entry: a request that started no run. */
+typedef struct qxm_request_entry {
+    const char *id;          /* request id (the envelope's meta.requestId) */
+    int64_t received_ms;
+    const char *method;
+    const char *path;        /* path and query with any secret parameter removed */
+    int http_status;
+    const char *reason;      /* human text: "unknown urlTokenId", ... */
+    const char *workflow_id; /* NULL if none was selected */
+    const char *run_id;      /* NULL: no run (always NULL for now) */
+} qxm_request_entry;
+
+typedef struct qxm_status_counts {
+    int64_t running, success, failure;
+} qxm_status_counts;
+
+/* Opens (creating the schema if needed) the database at path; path NULL or
+ * "" opens a private temporary database. Runs left RUNNING by a previous
+ * process are kept and finish when due. Returns a new store (owned), or NULL
+ * with err set. */
+QX_MUST_CHECK qxm_store *qxm_store_open(const char *path, qx_error *err);
+
+/* Flushes and closes; NULL is a no-op. */
+void qxm_store_close(qxm_store *s);
+
+/* Inserts n runs in one transaction (group commit). Returns 0 once they are
+ * committed, -1 with err set (nothing inserted). A run whose id already
+ * exists is an error. */
+QX_MUST_CHECK int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n,
+                                        qx_error *err);
+
+/* Makes every RUNNING run with due_ms <= now_ms finished (finishedAt =
+ * its due time). Returns the number finished, or -1 with err set. */
+QX_MUST_CHECK int64_t qxm_store_finish_due(qxm_store *s, int64_t now_ms, qx_error *err);
+
+/* The earliest due time of a RUNNING run, or INT64_MAX when none runs. */
+int64_t qxm_store_next_due(qxm_store *s);
+
+/* One run document with its current "status" and "finishedAt" (null while
+ * RUNNING). New reference; NULL when there is no such run (err empty) or on
+ * error (err set). */
+json_t *qxm_store_get_run(qxm_store *s, const char *id, qx_error *err);
+
+/* A page of runs matching f, as a new JSON array (owned). *next_cursor
+ * receives the cursor for the next page, or 0 when this was the last.
+ * NULL with err set on error. */
+json_t *qxm_store_list_runs(qxm_store *s, const qxm_run_filter *f, int64_t *next_cursor,
+                            qx_error *err);
+
+/* Number of runs matching f (cursor and limit ignored), or -1 on error. */
+int64_t qxm_store_count_runs(qxm_store *s, const qxm_run_filter *f, qx_error *err);
+
+/* Counts by visible status. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, qx_error *err);
+
+/* The id of the most recent run of workflow_id whose payload text equals
+ * payload_text and that was received at or after since_ms, as a new
+ * malloc'd string (owned: free()); NULL when there is none. */
+char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,
+                               int64_t since_ms);
+
+/* Appends one journal entry. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err);
+
+/* A page of the journal, oldest first, entries after cursor (0: from the
+ * start), at most limit (0 means 100). New JSON array of objects
+ * {id, receivedAt, method, path, httpStatus, reason, workflowId, runId};
+ * *next_cursor as for runs. NULL with err set on error. */
+json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
+                                qx_error *err);
+
+/* Deletes all runs and journal entries. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_store_reset(qxm_store *s, qx_error *err);
+
+/* Imports one exported run document (borrowed), as `GET /export` wrote it:
+ * a finished run keeps its status and times, a RUNNING one becomes due at
+ * once. Returns 0, or -1 with err naming the problem (missing field, bad
+ * status, duplicate id). */
+QX_MUST_CHECK int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * harness.h — end-to-end test helpers: start the real binaries on loopback.
+ *
+ * qxt_mock_start() runs build/bin/qx-mock with a config on 127.0.0.1:0, reads
+ * its "qx-mock listening on http://HOST:PORT" line and returns the base URL;
+ * qxt_http() is a small libcurl client with a timeout on every call.
+ */
+#ifndef QX_TEST_HARNESS_H
+#define QX_TEST_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct qxt_mock {
+    pid_t pid;
+    char base_url[128]; /* "http://127.0.0.1:PORT" */
+    int port;
+} qxt_mock;
+
+/* Starts qx-mock with --config config_path --listen 127.0.0.1:0 and the extra
+ * arguments (NULL-terminated array, may be NULL). Returns 0 once it printed
+ * its listening line (within 10 s), -1 otherwise. */
+int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extra_args);
+
+/* Sends sig (SIGTERM for a graceful stop, SIGKILL for a crash) and waits.
+ * Returns the exit status as waitpid reports it. */
+int qxt_mock_stop(qxt_mock *m, int sig);
+
+typedef struct qxt_response {
+    long status;
+    char *body;          /* malloc'd, NUL-terminated */
+    size_t body_len;
+    char *headers;       /* malloc'd raw response headers */
+} qxt_response;
+
+/* Performs one HTTP request. method "GET"/"POST"/...; body may be NULL;
+ * headers a NULL-terminated list of "Name: value" lines, may be NULL;
+ * userpwd "user:password" for Basic auth or NULL. Returns 0 (any status) or
+ * -1 on a transport error. Free with qxt_response_free. */
+int qxt_http(const char *method, const char *url, const char *body, size_t body_len,
+             const char *const *headers, const char *userpwd, qxt_response *out);
+
+void qxt_response_free(qxt_response *r);
+
+/* Parses r->body as JSON; new reference or NULL. */
+json_t *qxt_response_json(const qxt_response *r);
+
+/* The value of header name (case-insensitive) in r->headers, copied into out;
+ * returns false when absent. */
+bool qxt_response_header(const qxt_response *r, const char *name, char *out, size_t size);
+
+/* Makes a fresh temporary directory under $TMPDIR (or /tmp); returns a
+ * malloc'd path. */
+char *qxt_tempdir(void);
+
+/* Writes text to dir/name; returns the malloc'd full path. */
+char *qxt_write_file(const char *dir, const char *name, const char *text);
+
+/* Reads a whole file; malloc'd NUL-terminated text, NULL if unreadable. */
+char *qxt_read_file(const char *path);
+
+/* Runs argv (argv[0] a path) with optional stdin text and extra environment
+ * entries ("K=V", NULL-terminated, may be NULL); captures stdout and stderr
+ * (malloc'd, may be NULL if not wanted). Returns the exit code, or -1.
+ * Kills the child after timeout_ms. */
+int qxt_run(const char *const *argv, const char *stdin_text, const char *const *env,
+            char **out, char **err, int timeout_ms);
+
+#endif
