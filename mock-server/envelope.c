@@ -1,0 +1,70 @@
+/*
+ * envelope.c — the Qualtrics API response envelope:
+ *   {"result": {...}, "meta": {"httpStatus": "200 - OK", "requestId": "..."}}
+ * with meta.error.{errorMessage, errorCode} on errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mock_internal.h"
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+static json_t *meta(int status, const char *request_id)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%d - %s", status, reason_phrase(status));
+    return json_pack("{s:s, s:s?}", "httpStatus", text, "requestId", request_id);
+}
+
+json_t *qxm_envelope_ok(json_t *result, const char *request_id, int status)
+{
+    return json_pack("{s:o, s:o}", "result", result != NULL ? result : json_object(), "meta",
+                     meta(status, request_id));
+}
+
+json_t *qxm_envelope_error(int status, const char *message, const char *code,
+                           const char *request_id)
+{
+    json_t *m = meta(status, request_id);
+    if (m == NULL)
+        return NULL;
+    json_object_set_new(m, "error",
+                        json_pack("{s:s, s:s}", "errorMessage", message, "errorCode", code));
+    return json_pack("{s:o}", "meta", m);
+}
+
+void qxm_answer_error(qxm_answer *ans, int status, const char *message, const char *code,
+                      const char *request_id)
+{
+    ans->status = status;
+    json_decref(ans->json);
+    ans->json = qxm_envelope_error(status, message, code, request_id);
+}
+
+void qxm_answer_clear(qxm_answer *ans)
+{
+    json_decref(ans->json);
+    free(ans->text);
+    *ans = (qxm_answer){0};
+}

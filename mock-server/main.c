@@ -1,0 +1,187 @@
+/*
+ * qx-mock — a Qualtrics JSON-event emulator that records every workflow run.
+ *
+ * This file only parses options, wires the emulator up and waits for a
+ * signal; the emulator itself is the qxmock library (qxm_mock.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_log.h"
+#include "qxm_config.h"
+#include "qxm_mock.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fputs("Usage: qx-mock --config FILE [options]\n"
+          "\n"
+          "Emulates the Qualtrics JSON-event endpoint and the workflows behind it,\n"
+          "records every run (SUCCESS or FAILURE, with the reason) and serves the\n"
+          "run history over an admin API (/_qx/v1) and a web page (/).\n"
+          "\n"
+          "Options:\n"
+          "  -c, --config FILE         users and workflows (JSON; see README)\n"
+          "  -l, --listen HOST:PORT    address to listen on (default 127.0.0.1:8080;\n"
+          "                            port 0 picks a free port; [::1]:PORT for IPv6)\n"
+          "      --db FILE             SQLite file for the history (default: a private\n"
+          "                            temporary store, deleted at exit)\n"
+          "      --seed N              draw ids, delays and faults from seed N, so the\n"
+          "                            same requests give the same history\n"
+          "      --history FILE        load an exported history (NDJSON) at start\n"
+          "      --max-connections N   concurrent connections (default 512)\n"
+          "      --threads N           HTTP worker threads (default: number of CPUs)\n"
+          "      --connection-timeout S  drop connections idle this long (default 10)\n"
+          "  -v, --verbose             log requests and runs to stderr (twice: debug)\n"
+          "  -h, --help                show this help\n"
+          "      --version             show the version\n"
+          "\n"
+          "When ready it prints one line: qx-mock listening on http://HOST:PORT\n"
+          "SIGINT/SIGTERM stop it gracefully (in-flight runs finish, the store is\n"
+          "flushed). Exit status: 0 after a clean stop, 1 on a runtime error,\n"
+          "2 on bad usage or configuration.\n",
+          out);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned long long max,
+                      unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0')
+        goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "qx-mock: %s: expected a whole number up to %llu, got \"%s\"\n", opt, max,
+            s);
+    return -1;
+}
+
+enum {
+    OPT_DB = 256,
+    OPT_SEED,
+    OPT_HISTORY,
+    OPT_MAX_CONN,
+    OPT_THREADS,
+    OPT_CONN_TIMEOUT,
+    OPT_VERSION
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, OPT_DB},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *history = NULL;
+    qxm_options opt = {0};
+    int verbose = 0;
+    unsigned long long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:l:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'l': opt.listen = optarg; break;
+        case OPT_DB: opt.db_path = optarg; break;
+        case OPT_SEED:
+            if (parse_uint("--seed", optarg, UINT64_MAX, &v) != 0)
+                return EXIT_USAGE;
+            opt.seeded = true;
+            opt.seed = v;
+            break;
+        case OPT_HISTORY: history = optarg; break;
+        case OPT_MAX_CONN:
+            if (parse_uint("--max-connections", optarg, 100000, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            opt.max_connections = (unsigned)v;
+            break;
+        case OPT_THREADS:
+            if (parse_uint("--threads", optarg, 256, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            opt.threads = (unsigned)v;
+            break;
+        case OPT_CONN_TIMEOUT:
+            if (parse_uint("--connection-timeout", optarg, 3600, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            opt.connection_timeout_s = (unsigned)v;
+            break;
+        case 'v': verbose++; break;
+        case 'h': usage(stdout); return 0;
+        case OPT_VERSION: puts("qx-mock " QX_VERSION); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "qx-mock: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (config_path == NULL) {
+        fputs("qx-mock: --config FILE is required (try --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    qx_log_init(stderr, verbose >= 2 ? QX_LOG_DEBUG : verbose == 1 ? QX_LOG_INFO : QX_LOG_WARN);
+
+    qx_error err;
+    qxm_config *cfg = qxm_config_load_file(config_path, &err);
+    if (cfg == NULL) {
+        fprintf(stderr, "qx-mock: %s\n", err.text);
+        return EXIT_USAGE;
+    }
+    /* Signals are taken by sigwait below: block them before any thread
+     * starts so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    qxm_mock *m = qxm_mock_new(cfg, &opt, &err);
+    if (m == NULL) {
+        fprintf(stderr, "qx-mock: %s\n", err.text);
+        return 1;
+    }
+    if (history != NULL) {
+        int64_t n = qxm_mock_import_file(m, history, &err);
+        if (n < 0) {
+            fprintf(stderr, "qx-mock: --history %s\n", err.text);
+            qxm_mock_free(m);
+            return EXIT_USAGE;
+        }
+        qx_log(QX_LOG_INFO, "loaded %" PRId64 " runs from %s", n, history);
+    }
+    if (qxm_mock_start(m, &err) != 0) {
+        fprintf(stderr, "qx-mock: %s\n", err.text);
+        qxm_mock_free(m);
+        return 1;
+    }
+    printf("qx-mock listening on %s\n", qxm_mock_url(m));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    qx_log(QX_LOG_INFO, "%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    qxm_mock_free(m);
+    return 0;
+}

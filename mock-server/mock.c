@@ -1,0 +1,277 @@
+/*
+ * mock.c — one emulator's lifecycle and its scheduler thread.
+ *
+ * A run's outcome is decided when its request arrives (so a seeded emulator
+ * gives the same history whatever the timing); its configured delay only
+ * decides when it stops being RUNNING. The scheduler thread sleeps until the
+ * next run is due or the next long-poll deadline, finishes due runs in the
+ * store, and resumes every long-poll whose condition now holds or whose time
+ * is up. Ingest kicks it after each stored run.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mock_internal.h"
+#include "qx_clock.h"
+#include "qx_log.h"
+#include "qx_ndjson.h"
+#include "server.h"
+
+/* Longest the scheduler sleeps without a reason: a safety net only. */
+#define SCHED_IDLE_MS 1000
+/* At shutdown, runs still in their delay are waited for at most this long
+ * before they are finished early. */
+#define SHUTDOWN_RUN_GRACE_MS 10000
+
+qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
+{
+    qxm_mock *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        qxm_config_free(cfg);
+        qx_error_set(err, "out of memory");
+        return NULL;
+    }
+    m->cfg = cfg;
+    m->opt = *opt;
+    m->opt.listen = NULL; /* not kept: the caller's string */
+    m->opt.db_path = NULL;
+    pthread_mutex_init(&m->ingest_lock, NULL);
+    pthread_mutex_init(&m->sched_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->sched_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    m->stopped = true; /* nothing to stop until started */
+
+    if (qxm_server_parse_listen(opt->listen != NULL ? opt->listen : "127.0.0.1:8080",
+                                m->listen_host, sizeof m->listen_host, &m->listen_port,
+                                err) != 0)
+        goto fail;
+    m->store = qxm_store_open(opt->db_path, err);
+    if (m->store == NULL)
+        goto fail;
+    m->directory = qxm_directory_new();
+    m->rng = opt->seeded ? qx_rng_new(opt->seed) : qx_rng_new_random();
+    m->ratelimit = qxm_ratelimit_new(cfg->rate_limit_per_minute);
+    m->metrics = qxm_metrics_new();
+    if (m->directory == NULL || m->rng == NULL || m->ratelimit == NULL || m->metrics == NULL) {
+        qx_error_set(err, "out of memory");
+        goto fail;
+    }
+    return m;
+fail:
+    qxm_mock_free(m);
+    return NULL;
+}
+
+/* Checks each waiter; resumes the ones that are done. Called with
+ * sched_lock held. Returns the earliest remaining deadline (monotonic ms). */
+static int64_t check_waiters(qxm_mock *m, bool force)
+{
+    int64_t now = qx_mono_ms();
+    int64_t earliest = INT64_MAX;
+    qxm_waiter **pp = &m->waiters;
+    while (*pp != NULL) {
+        qxm_waiter *w = *pp;
+        bool done = force;
+        if (!done) {
+            qx_error err;
+            int64_t n = qxm_store_count_runs(m->store, &w->filter, &err);
+            done = n < 0 || n >= w->count || now >= w->deadline_ms;
+        }
+        if (done) {
+            *pp = w->next;
+            w->next = NULL;
+            w->done = true;
+            qxm_server_resume(w->conn);
+            continue;
+        }
+        if (w->deadline_ms < earliest)
+            earliest = w->deadline_ms;
+        pp = &w->next;
+    }
+    return earliest;
+}
+
+static void *scheduler_main(void *arg)
+{
+    qxm_mock *m = arg;
+    pthread_mutex_lock(&m->sched_lock);
+    while (!m->stopping) {
+        m->kick = false;
+        pthread_mutex_unlock(&m->sched_lock);
+        qx_error err;
+        if (qxm_store_finish_due(m->store, qx_now_ms(), &err) < 0)
+            qx_log(QX_LOG_ERROR, "finishing runs: %s", err.text);
+        int64_t next_due = qxm_store_next_due(m->store);
+        pthread_mutex_lock(&m->sched_lock);
+        int64_t deadline = check_waiters(m, false);
+
+        int64_t wait_ms = SCHED_IDLE_MS;
+        if (next_due != INT64_MAX) {
+            int64_t d = next_due - qx_now_ms();
+            if (d < wait_ms)
+                wait_ms = d;
+        }
+        if (deadline != INT64_MAX) {
+            int64_t d = deadline - qx_mono_ms();
+            if (d < wait_ms)
+                wait_ms = d;
+        }
+        if (wait_ms <= 0 || m->kick || m->stopping)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        while (!m->kick && !m->stopping) {
+            if (pthread_cond_timedwait(&m->sched_cond, &m->sched_lock, &ts) == ETIMEDOUT)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&m->sched_lock);
+    return NULL;
+}
+
+void qxm_mock_kick(qxm_mock *m)
+{
+    pthread_mutex_lock(&m->sched_lock);
+    m->kick = true;
+    pthread_cond_signal(&m->sched_cond);
+    pthread_mutex_unlock(&m->sched_lock);
+}
+
+void qxm_mock_add_waiter(qxm_mock *m, qxm_waiter *w)
+{
+    pthread_mutex_lock(&m->sched_lock);
+    if (m->stopping) {
+        w->done = true;
+        qxm_server_resume(w->conn);
+    } else {
+        w->next = m->waiters;
+        m->waiters = w;
+        m->kick = true;
+        pthread_cond_signal(&m->sched_cond);
+    }
+    pthread_mutex_unlock(&m->sched_lock);
+}
+
+int qxm_mock_start(qxm_mock *m, qx_error *err)
+{
+    m->stopping = false;
+    if (pthread_create(&m->scheduler, NULL, scheduler_main, m) != 0) {
+        qx_error_set(err, "cannot start the scheduler thread");
+        return -1;
+    }
+    m->scheduler_running = true;
+    m->stopped = false;
+    if (qxm_server_start(m, err) != 0) {
+        qxm_mock_stop(m);
+        return -1;
+    }
+    m->started_mono_ms = qx_mono_ms();
+    qx_log(QX_LOG_INFO, "listening on %s with %zu workflow(s)", m->url, m->cfg->n_workflows);
+    return 0;
+}
+
+const char *qxm_mock_url(const qxm_mock *m)
+{
+    return m->url;
+}
+
+int qxm_mock_port(const qxm_mock *m)
+{
+    return m->listen_port;
+}
+
+int64_t qxm_mock_import_file(qxm_mock *m, const char *path, qx_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        qx_error_set(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    qx_ndjson_reader *r = qx_ndjson_open(f);
+    int64_t n = 0;
+    int rc;
+    size_t line = 0;
+    json_t *doc = NULL;
+    while (r != NULL && (rc = qx_ndjson_next(r, &doc, &line, err)) == 1) {
+        int ok = qxm_store_import_run(m->store, doc, err);
+        json_decref(doc);
+        if (ok != 0) {
+            qx_error_prefix(err, "%s: line %zu", path, line);
+            n = -1;
+            break;
+        }
+        n++;
+    }
+    if (n >= 0 && rc < 0) {
+        qx_error_prefix(err, "%s", path);
+        n = -1;
+    }
+    qx_ndjson_close(r);
+    fclose(f);
+    return n;
+}
+
+void qxm_mock_stop(qxm_mock *m)
+{
+    if (m->stopped)
+        return;
+    m->stopped = true;
+    qxm_server_quiesce(m);
+    pthread_mutex_lock(&m->sched_lock);
+    m->stopping = true;
+    check_waiters(m, true); /* long-polls answer with what there is */
+    pthread_cond_signal(&m->sched_cond);
+    pthread_mutex_unlock(&m->sched_lock);
+    if (m->scheduler_running) {
+        pthread_join(m->scheduler, NULL);
+        m->scheduler_running = false;
+    }
+    /* Give resumed long-polls a moment to be answered before closing. */
+    qx_sleep_ms(m->daemon != NULL ? 50 : 0);
+    qxm_server_stop(m);
+
+    /* Finish in-flight runs: wait out their delays (bounded), then finish
+     * the rest at their due times. */
+    int64_t give_up = qx_now_ms() + SHUTDOWN_RUN_GRACE_MS;
+    qx_error err;
+    for (;;) {
+        int64_t due = qxm_store_next_due(m->store);
+        int64_t now = qx_now_ms();
+        if (due == INT64_MAX || now >= give_up)
+            break;
+        if (due > now)
+            qx_sleep_ms((due < give_up ? due : give_up) - now);
+        if (qxm_store_finish_due(m->store, qx_now_ms(), &err) < 0)
+            break;
+    }
+    if (qxm_store_finish_due(m->store, INT64_MAX, &err) < 0)
+        qx_log(QX_LOG_ERROR, "finishing runs at shutdown: %s", err.text);
+}
+
+void qxm_mock_free(qxm_mock *m)
+{
+    if (m == NULL)
+        return;
+    qxm_mock_stop(m);
+    qxm_store_close(m->store);
+    qxm_directory_free(m->directory);
+    qx_rng_free(m->rng);
+    qxm_ratelimit_free(m->ratelimit);
+    qxm_metrics_free(m->metrics);
+    qxm_config_free(m->cfg);
+    pthread_mutex_destroy(&m->ingest_lock);
+    pthread_mutex_destroy(&m->sched_lock);
+    pthread_cond_destroy(&m->sched_cond);
+    free(m);
+}

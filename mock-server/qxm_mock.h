@@ -1,0 +1,63 @@
+/*
+ * qxm_mock.h — one running emulator: the JSON-event endpoint, the workflows
+ * behind it, the run history and the admin API, on a loopback HTTP port.
+ *
+ * qx-mock's main.c and the scenario runner (`qx-mock suite`) both drive an
+ * emulator through this interface; everything it serves is described in
+ * README.md ("qx-mock").
+ */
+#ifndef QXM_MOCK_H
+#define QXM_MOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qx_error.h"
+#include "qxm_config.h"
+
+typedef struct qxm_mock qxm_mock;
+
+/* libmicrohttpd's own default is FD_SETSIZE - 4; a test harness needs far
+ * fewer, and a bound keeps a flood of idle sockets from exhausting files. */
+#define QXM_DEFAULT_MAX_CONNECTIONS 512
+/* A client that sends nothing for this long is dropped (slowloris). */
+#define QXM_DEFAULT_CONNECTION_TIMEOUT_S 10
+
+typedef struct qxm_options {
+    const char *listen;       /* "HOST:PORT", "[v6]:PORT"; NULL: 127.0.0.1:8080 */
+    const char *db_path;      /* SQLite file; NULL: private temporary store */
+    bool seeded;              /* draw ids/delays/faults from seed */
+    uint64_t seed;
+    unsigned max_connections; /* 0: QXM_DEFAULT_MAX_CONNECTIONS */
+    unsigned threads;         /* HTTP worker threads; 0: number of CPUs */
+    unsigned connection_timeout_s; /* 0: QXM_DEFAULT_CONNECTION_TIMEOUT_S */
+} qxm_options;
+
+/* Creates an emulator for cfg (ownership of cfg passes to the emulator, also
+ * on failure) and opens its store. Nothing listens yet. Returns a new
+ * emulator (owned), or NULL with err set. */
+QX_MUST_CHECK qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err);
+
+/* Starts listening and the background threads. Returns 0, or -1 with err
+ * set (e.g. address in use). */
+QX_MUST_CHECK int qxm_mock_start(qxm_mock *m, qx_error *err);
+
+/* The base URL it listens on ("http://127.0.0.1:PORT"), valid after start.
+ * Borrowed. */
+const char *qxm_mock_url(const qxm_mock *m);
+
+/* The port it listens on, after start. */
+int qxm_mock_port(const qxm_mock *m);
+
+/* Loads an exported history (NDJSON of runs) into the store. Returns the
+ * number of runs imported, or -1 with err naming the line. */
+QX_MUST_CHECK int64_t qxm_mock_import_file(qxm_mock *m, const char *path, qx_error *err);
+
+/* Stops accepting requests, answers pending long-polls, finishes in-flight
+ * runs and flushes the store. Safe to call twice. */
+void qxm_mock_stop(qxm_mock *m);
+
+/* Stops if needed and frees; NULL is a no-op. */
+void qxm_mock_free(qxm_mock *m);
+
+#endif
