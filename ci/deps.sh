@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# ci/deps.sh — installs the Debian packages qxharness builds and tests with,
+# only those missing. Sourced by ci/test.sh and ci/demo.sh; extra package
+# names given as arguments are installed too.
+set -euo pipefail
+
+QX_DEB_PACKAGES=(build-essential cmake pkg-config curl ca-certificates
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev "$@")
+
+qx_install_deps() {
+  local missing=()
+  for p in "${QX_DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  echo "ci: installing ${missing[*]}" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

@@ -1,0 +1,327 @@
+/*
+ * harness.c — start the real binaries on loopback and talk HTTP to them,
+ * in the manner of libmicrohttpd's src/testcurl: port 0, the real port read
+ * back, a timeout and NOSIGNAL on every curl handle.
+ */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HTTP_TIMEOUT_S 60
+#define START_TIMEOUT_MS 10000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extra_args)
+{
+    int out[2];
+    memset(m, 0, sizeof *m);
+    if (pipe(out) != 0)
+        return -1;
+    const char *argv[64];
+    size_t n = 0;
+    argv[n++] = QX_BIN_DIR "/qx-mock";
+    argv[n++] = "--config";
+    argv[n++] = config_path;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && n < 62; i++)
+        argv[n++] = extra_args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    m->pid = pid;
+    char line[256];
+    size_t len = 0;
+    int64_t deadline = now_ms() + START_TIMEOUT_MS;
+    while (len + 1 < sizeof line) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t r = read(out[0], line + len, 1);
+        if (r <= 0)
+            break;
+        if (line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    close(out[0]);
+    const char *prefix = "qx-mock listening on ";
+    if (strncmp(line, prefix, strlen(prefix)) != 0) {
+        fprintf(stderr, "harness: qx-mock did not start (got \"%s\")\n", line);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        m->pid = 0;
+        return -1;
+    }
+    snprintf(m->base_url, sizeof m->base_url, "%s", line + strlen(prefix));
+    const char *colon = strrchr(m->base_url, ':');
+    m->port = colon != NULL ? (int)strtol(colon + 1, NULL, 10) : 0;
+    return 0;
+}
+
+int qxt_mock_stop(qxt_mock *m, int sig)
+{
+    int status = -1;
+    if (m->pid <= 0)
+        return -1;
+    kill(m->pid, sig);
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        pid_t r = waitpid(m->pid, &status, WNOHANG);
+        if (r == m->pid)
+            break;
+        if (now_ms() > deadline) {
+            kill(m->pid, SIGKILL);
+            waitpid(m->pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    m->pid = 0;
+    return status;
+}
+
+typedef struct growbuf {
+    char *p;
+    size_t len;
+} growbuf;
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+{
+    growbuf *b = ud;
+    size_t n = size * nmemb;
+    char *p = realloc(b->p, b->len + n + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, data, n);
+    b->p = p;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+int qxt_http(const char *method, const char *url, const char *body, size_t body_len,
+             const char *const *headers, const char *userpwd, qxt_response *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return -1;
+    growbuf b = {0}, hb = {0};
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)HTTP_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hb);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (hl != NULL)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    if (userpwd != NULL) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    out->body = b.p != NULL ? b.p : strdup("");
+    out->body_len = b.len;
+    out->headers = hb.p != NULL ? hb.p : strdup("");
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "harness: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void qxt_response_free(qxt_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+json_t *qxt_response_json(const qxt_response *r)
+{
+    json_error_t e;
+    return json_loadb(r->body, r->body_len, 0, &e);
+}
+
+bool qxt_response_header(const qxt_response *r, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->headers; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = strcspn(v, "\r\n");
+            if (vl >= size)
+                vl = size - 1;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+char *qxt_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/qxtest.XXXXXX", base != NULL ? base : "/tmp");
+    if (mkdtemp(tmpl) == NULL)
+        return NULL;
+    return strdup(tmpl);
+}
+
+char *qxt_write_file(const char *dir, const char *name, const char *text)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (path == NULL)
+        return NULL;
+    snprintf(path, n, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        free(path);
+        return NULL;
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+char *qxt_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    growbuf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        collect(chunk, 1, n, &b);
+    fclose(f);
+    return b.p != NULL ? b.p : strdup("");
+}
+
+static void drain(int fd, growbuf *b, bool *open)
+{
+    char chunk[4096];
+    ssize_t r = read(fd, chunk, sizeof chunk);
+    if (r > 0)
+        collect(chunk, 1, (size_t)r, b);
+    else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+        *open = false;
+}
+
+int qxt_run(const char *const *argv, const char *stdin_text, const char *const *env, char **out,
+            char **err, int timeout_ms)
+{
+    int in_p[2], out_p[2], err_p[2];
+    if (pipe(in_p) || pipe(out_p) || pipe(err_p))
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(in_p[0], 0);
+        dup2(out_p[1], 1);
+        dup2(err_p[1], 2);
+        close(in_p[1]);
+        close(out_p[0]);
+        close(err_p[0]);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in_p[0]);
+    close(out_p[1]);
+    close(err_p[1]);
+    signal(SIGPIPE, SIG_IGN);
+    if (stdin_text != NULL) {
+        size_t n = strlen(stdin_text), off = 0;
+        while (off < n) {
+            ssize_t w = write(in_p[1], stdin_text + off, n - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+    }
+    close(in_p[1]);
+    growbuf ob = {0}, eb = {0};
+    bool o_open = true, e_open = true;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (o_open || e_open) {
+        struct pollfd p[2] = {{.fd = o_open ? out_p[0] : -1, .events = POLLIN},
+                              {.fd = e_open ? err_p[0] : -1, .events = POLLIN}};
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(p, 2, (int)left) <= 0)
+            continue;
+        if (p[0].revents)
+            drain(out_p[0], &ob, &o_open);
+        if (p[1].revents)
+            drain(err_p[0], &eb, &e_open);
+    }
+    close(out_p[0]);
+    close(err_p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (out != NULL)
+        *out = ob.p != NULL ? ob.p : strdup("");
+    else
+        free(ob.p);
+    if (err != NULL)
+        *err = eb.p != NULL ? eb.p : strdup("");
+    else
+        free(eb.p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
