@@ -1,0 +1,175 @@
+/*
+ * test_core.c — the small shared modules: time format, seeded RNG, email
+ * checks, NDJSON reading, error prefixes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_clock.h"
+#include "qx_email.h"
+#include "qx_error.h"
+#include "qx_ndjson.h"
+#include "qx_rng.h"
+
+static void test_format_time_is_iso8601_utc_with_millis(void **state)
+{
+    (void)state;
+    char buf[QX_TIME_TEXT_MAX];
+    assert_string_equal(qx_format_time(0, buf), "1970-01-01T00:00:00.000Z");
+    assert_string_equal(qx_format_time(1693910635602, buf), "2023-09-05T10:43:55.602Z");
+}
+
+static void test_parse_time_accepts_rfc3339_and_millis(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_int_equal(qx_parse_time("2023-09-05T10:43:55.602687Z", &ms), 0);
+    assert_int_equal(ms, 1693910635602);
+    assert_int_equal(qx_parse_time("2023-09-05T12:43:55+02:00", &ms), 0);
+    assert_int_equal(ms, 1693910635000);
+    assert_int_equal(qx_parse_time("1693910635602", &ms), 0);
+    assert_int_equal(ms, 1693910635602);
+    char buf[QX_TIME_TEXT_MAX];
+    assert_int_equal(qx_parse_time(qx_format_time(1764387674123, buf), &ms), 0);
+    assert_int_equal(ms, 1764387674123);
+}
+
+static void test_parse_time_refuses_garbage(void **state)
+{
+    (void)state;
+    int64_t ms;
+    const char *bad[] = {"", "yesterday", "2023-13-01T00:00:00Z", "2023-09-05", "2023-09-05T10:43:55",
+                         "2023-09-05T10:43:55Zjunk", "12a", "2023-09-05T10:43:55.Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(qx_parse_time(bad[i], &ms), -1);
+}
+
+static void test_seeded_rng_repeats_and_differs_by_seed(void **state)
+{
+    (void)state;
+    qx_rng *a = qx_rng_new(42), *b = qx_rng_new(42), *c = qx_rng_new(43);
+    bool differs = false;
+    for (int i = 0; i < 100; i++) {
+        uint64_t x = qx_rng_next(a);
+        assert_true(x == qx_rng_next(b));
+        differs |= x != qx_rng_next(c);
+    }
+    assert_true(differs);
+    char u1[QX_UUID_LEN + 1], u2[QX_UUID_LEN + 1];
+    qx_rng_uuid(a, u1);
+    qx_rng_uuid(b, u2);
+    assert_string_equal(u1, u2);
+    assert_int_equal(strlen(u1), 36);
+    assert_int_equal(u1[14], '4');
+    qx_rng_free(a);
+    qx_rng_free(b);
+    qx_rng_free(c);
+}
+
+static void test_rng_range_stays_in_bounds_and_covers_it(void **state)
+{
+    (void)state;
+    qx_rng *r = qx_rng_new(7);
+    bool seen[6] = {false};
+    for (int i = 0; i < 1000; i++) {
+        uint64_t v = qx_rng_range(r, 10, 15);
+        assert_true(v >= 10 && v <= 15);
+        seen[v - 10] = true;
+        double u = qx_rng_unit(r);
+        assert_true(u >= 0.0 && u < 1.0);
+    }
+    for (int i = 0; i < 6; i++)
+        assert_true(seen[i]);
+    assert_int_equal(qx_rng_range(r, 5, 5), 5);
+    assert_false(qx_rng_chance(r, 0.0));
+    assert_true(qx_rng_chance(r, 1.0));
+    char id[32];
+    qx_rng_id(r, "RUN_", 15, id, sizeof id);
+    assert_int_equal(strlen(id), 19);
+    assert_memory_equal(id, "RUN_", 4);
+    qx_rng_free(r);
+}
+
+static void test_email_validity(void **state)
+{
+    (void)state;
+    const char *good[] = {"a@b.co", "dave.smith+tag@example.com", "x_y@sub.example.org"};
+    const char *bad[] = {"", "not-an-email", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com",
+                         "a@-b.com", "a@b-.com", "a@b..com", ".a@b.com", "a.@b.com", "Email-2Sf6C"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(qx_is_valid_email(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(qx_is_valid_email(bad[i]));
+    assert_false(qx_is_valid_email(NULL));
+}
+
+static void test_hashed_email_is_64_hex(void **state)
+{
+    (void)state;
+    assert_true(qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
+    assert_true(qx_is_hashed_email("2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE"));
+    assert_false(qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7a"));
+    assert_false(qx_is_hashed_email("zc26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
+    assert_false(qx_is_hashed_email("dave@example.com"));
+}
+
+static void test_ndjson_reports_bad_lines_and_goes_on(void **state)
+{
+    (void)state;
+    const char text[] = "{\"a\":1}\n\n  \n{bad\n[1,2]\n{\"b\":2} {\"c\":3}\n{\"d\":4}";
+    FILE *f = fmemopen((void *)text, sizeof text - 1, "r");
+    qx_ndjson_reader *r = qx_ndjson_open(f);
+    json_t *v;
+    size_t line;
+    qx_error err;
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), 1);
+    assert_int_equal(line, 1);
+    json_decref(v);
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), -1);
+    assert_int_equal(line, 4);
+    assert_non_null(strstr(err.text, "line 4"));
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), 1);
+    assert_true(json_is_array(v));
+    json_decref(v);
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), -1);
+    assert_non_null(strstr(err.text, "line 6"));
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), 1);
+    assert_int_equal(line, 7);
+    json_decref(v);
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), 0);
+    qx_ndjson_close(r);
+    fclose(f);
+}
+
+static void test_error_prefix_names_the_thing(void **state)
+{
+    (void)state;
+    qx_error err;
+    qx_error_set(&err, "unknown key \"%s\"", "x");
+    qx_error_prefix(&err, "%s", "demo.json");
+    assert_string_equal(err.text, "demo.json: unknown key \"x\"");
+    qx_error_set(NULL, "ignored");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_time_is_iso8601_utc_with_millis),
+        cmocka_unit_test(test_parse_time_accepts_rfc3339_and_millis),
+        cmocka_unit_test(test_parse_time_refuses_garbage),
+        cmocka_unit_test(test_seeded_rng_repeats_and_differs_by_seed),
+        cmocka_unit_test(test_rng_range_stays_in_bounds_and_covers_it),
+        cmocka_unit_test(test_email_validity),
+        cmocka_unit_test(test_hashed_email_is_64_hex),
+        cmocka_unit_test(test_ndjson_reports_bad_lines_and_goes_on),
+        cmocka_unit_test(test_error_prefix_names_the_thing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
