@@ -43,6 +43,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->sched_cond, &ca);
+    pthread_cond_init(&m->progress_cond, &ca);
     pthread_condattr_destroy(&ca);
     m->stopped = true; /* nothing to stop until started */
 
@@ -109,6 +110,8 @@ static void *scheduler_main(void *arg)
         int64_t next_due = qxm_store_next_due(m->store);
         pthread_mutex_lock(&m->sched_lock);
         int64_t deadline = check_waiters(m, false);
+        m->passes++;
+        pthread_cond_broadcast(&m->progress_cond);
 
         int64_t wait_ms = SCHED_IDLE_MS;
         if (next_due != INT64_MAX) {
@@ -222,6 +225,84 @@ int64_t qxm_mock_import_file(qxm_mock *m, const char *path, qx_error *err)
     return n;
 }
 
+struct qxm_store *qxm_mock_store(qxm_mock *m)
+{
+    return m->store;
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+int qxm_mock_wait(qxm_mock *m, int64_t count, int64_t requests, int64_t timeout_ms, qx_error *err)
+{
+    int64_t deadline = qx_mono_ms() + timeout_ms;
+    qxm_run_filter finished = {.finished_only = true};
+    qxm_mock_kick(m); /* a fresh pass finishes whatever is already due */
+    for (;;) {
+        int64_t n = qxm_store_count_runs(m->store, &finished, err);
+        if (n < 0)
+            return -1;
+        int64_t r = 0;
+        if (requests > 0) {
+            int64_t next = 0;
+            json_t *list = qxm_store_list_requests(m->store, 0, (size_t)requests, &next, err);
+            if (list == NULL)
+                return -1;
+            r = (int64_t)json_array_size(list);
+            json_decref(list);
+        }
+        if (n >= count && r >= requests)
+            return 0;
+        int64_t left = deadline - qx_mono_ms();
+        if (left <= 0)
+            return 1;
+        /* Sleep until the scheduler's next pass (it runs after every stored
+         * run and whenever a delayed run falls due). */
+        struct timespec ts;
+        deadline_in(&ts, left < 200 ? left : 200);
+        pthread_mutex_lock(&m->sched_lock);
+        uint64_t seen = m->passes;
+        while (m->passes == seen && !m->stopping)
+            if (pthread_cond_timedwait(&m->progress_cond, &m->sched_lock, &ts) != 0)
+                break;
+        pthread_mutex_unlock(&m->sched_lock);
+    }
+}
+
+int64_t qxm_mock_export(qxm_mock *m, FILE *f, qx_error *err)
+{
+    int64_t cursor = 0, n = 0;
+    do {
+        qxm_run_filter flt = {.cursor = cursor, .limit = 500};
+        int64_t next = 0;
+        json_t *runs = qxm_store_list_runs(m->store, &flt, &next, err);
+        if (runs == NULL)
+            return -1;
+        size_t i;
+        json_t *run;
+        json_array_foreach(runs, i, run)
+        {
+            if (qx_ndjson_write(f, run) != 0) {
+                json_decref(runs);
+                qx_error_set(err, "cannot write the export");
+                return -1;
+            }
+            n++;
+        }
+        json_decref(runs);
+        cursor = next;
+    } while (cursor != 0);
+    return n;
+}
+
 void qxm_mock_stop(qxm_mock *m)
 {
     if (m->stopped)
@@ -273,5 +354,6 @@ void qxm_mock_free(qxm_mock *m)
     pthread_mutex_destroy(&m->ingest_lock);
     pthread_mutex_destroy(&m->sched_lock);
     pthread_cond_destroy(&m->sched_cond);
+    pthread_cond_destroy(&m->progress_cond);
     free(m);
 }

@@ -100,6 +100,8 @@ struct qxm_mock {
     pthread_cond_t sched_cond;
     bool stopping;
     bool kick; /* something changed: re-check waiters */
+    pthread_cond_t progress_cond; /* broadcast after each scheduler pass */
+    uint64_t passes;
     qxm_waiter *waiters;
 
     struct MHD_Daemon *daemon;

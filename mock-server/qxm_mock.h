@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "qx_error.h"
 #include "qxm_config.h"
@@ -52,6 +53,19 @@ int qxm_mock_port(const qxm_mock *m);
 /* Loads an exported history (NDJSON of runs) into the store. Returns the
  * number of runs imported, or -1 with err naming the line. */
 QX_MUST_CHECK int64_t qxm_mock_import_file(qxm_mock *m, const char *path, qx_error *err);
+
+/* Waits until at least count runs are finished and at least requests
+ * journal entries are recorded, or timeout_ms passes. Returns 0 when the
+ * condition holds, 1 on time-out, -1 with err set on a store error. */
+QX_MUST_CHECK int qxm_mock_wait(qxm_mock *m, int64_t count, int64_t requests, int64_t timeout_ms,
+                                qx_error *err);
+
+/* The whole history as NDJSON, one run per line (what GET /_qx/v1/export
+ * serves), written to f. Returns the number of runs, or -1 with err set. */
+QX_MUST_CHECK int64_t qxm_mock_export(qxm_mock *m, FILE *f, qx_error *err);
+
+/* The store, for in-process callers such as the scenario runner. Borrowed. */
+struct qxm_store *qxm_mock_store(qxm_mock *m);
 
 /* Stops accepting requests, answers pending long-polls, finishes in-flight
  * runs and flushes the store. Safe to call twice. */

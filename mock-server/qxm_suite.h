@@ -1,0 +1,48 @@
+/*
+ * qxm_suite.h — scenario suites: prove end to end that a mapping, the
+ * credentials and the payload structure produce the workflow runs a team
+ * expects.
+ *
+ * Each scenario directory holds scenario.json, the workflows, a mapping, the
+ * profiles and the expected runs (expected-runs.ndjson, optional
+ * expected-requests.ndjson). Running one starts an emulator in this process
+ * on a free loopback port, runs the sender against it, waits until the
+ * expected number of runs are finished (no sleeps) and compares.
+ */
+#ifndef QXM_SUITE_H
+#define QXM_SUITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qx_error.h"
+
+typedef struct qxm_suite_options {
+    const char *sender_path;   /* qx-send to run (default sender) */
+    const char *sender_cmd;    /* shell command of a team's own sender, or NULL */
+    const char *keep_history;  /* directory for each scenario's export, or NULL */
+    int64_t timeout_ms;        /* per scenario, sender + wait; 0: 120 s */
+} qxm_suite_options;
+
+typedef struct qxm_scenario_result {
+    char *name;      /* owned */
+    bool passed;
+    char *failure;   /* owned; first difference, NULL when passed */
+    int64_t elapsed_ms;
+    int64_t runs;    /* runs recorded */
+} qxm_scenario_result;
+
+/* Runs the scenario in dir. Returns 0 and fills *out (free with
+ * qxm_scenario_result_clear) whether it passed or failed; -1 only when it
+ * could not be run at all, with *out still filled (failure names why). */
+int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
+                           qxm_scenario_result *out);
+
+/* Frees the strings of r. */
+void qxm_scenario_result_clear(qxm_scenario_result *r);
+
+/* Writes JUnit XML for n results to path. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_suite_write_junit(const char *path, const qxm_scenario_result *results,
+                                        size_t n, qx_error *err);
+
+#endif
