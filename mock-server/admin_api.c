@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mock_internal.h"
 #include "qx_clock.h"
@@ -323,9 +324,27 @@ char *qxm_admin_export_chunk(qxm_mock *m, int64_t *cursor, size_t *len)
     return text;
 }
 
+bool qxm_admin_authorized(const qxm_mock *m, const qxm_request *req)
+{
+    if (m->admin_token == NULL)
+        return true;
+    const char *given = req->admin_token_header;
+    if (given == NULL && req->authorization != NULL &&
+        strncasecmp(req->authorization, "Bearer ", 7) == 0)
+        given = req->authorization + 7;
+    return given != NULL && qxm_secret_equals(given, m->admin_token);
+}
+
 void qxm_admin_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
     const char *path = req->path;
+    if (!qxm_admin_authorized(m, req)) {
+        qxm_answer_error(ans, 401,
+                         "admin token required: send Authorization: Bearer <token> or "
+                         "X-QX-ADMIN-TOKEN",
+                         "QX_ADMIN_AUTH", NULL);
+        return;
+    }
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
     if (strcmp(path, "/metrics") == 0) {

@@ -31,7 +31,7 @@ bool qxm_ingest_is_path(const char *path)
 
 /* Compares secrets without an early exit, so the time taken does not tell an
  * attacker how many leading characters were right. */
-static bool secret_equals(const char *given, const char *expected)
+bool qxm_secret_equals(const char *given, const char *expected)
 {
     size_t lg = strlen(given), le = strlen(expected);
     size_t n = lg > le ? lg : le;
@@ -52,7 +52,7 @@ static const qxm_user *authenticate(const qxm_config *cfg, const qxm_request *re
         const qxm_user *found = NULL;
         /* Check every user, whatever matches, to keep the time constant. */
         for (size_t i = 0; i < cfg->n_users; i++)
-            if (secret_equals(req->api_token_header, cfg->users[i].api_token) && found == NULL)
+            if (qxm_secret_equals(req->api_token_header, cfg->users[i].api_token) && found == NULL)
                 found = &cfg->users[i];
         if (found == NULL)
             *reason = "X-API-TOKEN does not match any user's API token";
@@ -63,7 +63,7 @@ static const qxm_user *authenticate(const qxm_config *cfg, const qxm_request *re
             if (strcmp(cfg->users[i].username, req->basic_user) != 0)
                 continue;
             if (req->basic_password != NULL &&
-                secret_equals(req->basic_password, cfg->users[i].api_token))
+                qxm_secret_equals(req->basic_password, cfg->users[i].api_token))
                 return &cfg->users[i];
             *reason = "wrong API token for the user in Basic auth";
             return NULL;

@@ -42,6 +42,10 @@ static void usage(FILE *out)
           "      --max-connections N   concurrent connections (default 512)\n"
           "      --threads N           HTTP worker threads (default: number of CPUs)\n"
           "      --connection-timeout S  drop connections idle this long (default 10)\n"
+          "      --admin-token-env VAR  require the token in environment variable VAR\n"
+          "                            for the admin API (Authorization: Bearer TOKEN)\n"
+          "      --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
+          "      --tls-key FILE        and this PEM private key\n"
           "  -v, --verbose             log requests and runs to stderr (twice: debug)\n"
           "  -h, --help                show this help\n"
           "      --version             show the version\n"
@@ -82,8 +86,45 @@ enum {
     OPT_MAX_CONN,
     OPT_THREADS,
     OPT_CONN_TIMEOUT,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_ADMIN_TOKEN_ENV,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY
 };
+
+/* Reads a whole (small) file; malloc'd text or NULL with a message. */
+static char *read_text_file(const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "qx-mock: %s %s: %s\n", opt, path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t cap = 0, len = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *p = realloc(text, cap);
+            if (p == NULL) {
+                free(text);
+                fclose(f);
+                return NULL;
+            }
+            text = p;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (text == NULL)
+        text = calloc(1, 1);
+    else
+        text[len] = '\0';
+    return text;
+}
 
 static void suite_usage(FILE *out)
 {
@@ -214,9 +255,13 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"admin-token-env", required_argument, NULL, OPT_ADMIN_TOKEN_ENV},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *history = NULL;
+    const char *admin_env = NULL, *tls_cert = NULL, *tls_key = NULL;
     qxm_options opt = {0};
     int verbose = 0;
     unsigned long long v;
@@ -248,6 +293,9 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             opt.connection_timeout_s = (unsigned)v;
             break;
+        case OPT_ADMIN_TOKEN_ENV: admin_env = optarg; break;
+        case OPT_TLS_CERT: tls_cert = optarg; break;
+        case OPT_TLS_KEY: tls_key = optarg; break;
         case 'v': verbose++; break;
         case 'h': usage(stdout); return 0;
         case OPT_VERSION: puts("qx-mock " QX_VERSION); return 0;
@@ -264,6 +312,30 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     qx_log_init(stderr, verbose >= 2 ? QX_LOG_DEBUG : verbose == 1 ? QX_LOG_INFO : QX_LOG_WARN);
+    if (admin_env != NULL) {
+        opt.admin_token = getenv(admin_env);
+        if (opt.admin_token == NULL || *opt.admin_token == '\0') {
+            fprintf(stderr, "qx-mock: --admin-token-env %s: the variable is not set or empty\n",
+                    admin_env);
+            return EXIT_USAGE;
+        }
+    }
+    if ((tls_cert == NULL) != (tls_key == NULL)) {
+        fputs("qx-mock: --tls-cert and --tls-key go together\n", stderr);
+        return EXIT_USAGE;
+    }
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (tls_cert != NULL) {
+        cert_pem = read_text_file("--tls-cert", tls_cert);
+        key_pem = read_text_file("--tls-key", tls_key);
+        if (cert_pem == NULL || key_pem == NULL) {
+            free(cert_pem);
+            free(key_pem);
+            return EXIT_USAGE;
+        }
+        opt.tls_cert_pem = cert_pem;
+        opt.tls_key_pem = key_pem;
+    }
 
     qx_error err;
     qxm_config *cfg = qxm_config_load_file(config_path, &err);
@@ -281,6 +353,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     qxm_mock *m = qxm_mock_new(cfg, &opt, &err);
+    free(cert_pem);
+    if (key_pem != NULL) {
+        explicit_bzero(key_pem, strlen(key_pem));
+        free(key_pem);
+    }
     if (m == NULL) {
         fprintf(stderr, "qx-mock: %s\n", err.text);
         return 1;
@@ -299,6 +376,10 @@ int main(int argc, char **argv)
         qxm_mock_free(m);
         return 1;
     }
+    if (!qxm_mock_is_loopback(m) && admin_env == NULL)
+        fprintf(stderr, "qx-mock: warning: listening beyond loopback with an open admin API; "
+                        "anyone who can reach %s can read and clear the run history "
+                        "(set --admin-token-env)\n", qxm_mock_url(m));
     printf("qx-mock listening on %s\n", qxm_mock_url(m));
     fflush(stdout);
 

@@ -35,7 +35,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     }
     m->cfg = cfg;
     m->opt = *opt;
-    m->opt.listen = NULL; /* not kept: the caller's string */
+    m->opt.listen = NULL; /* not kept: the caller's strings */
     m->opt.db_path = NULL;
     pthread_mutex_init(&m->ingest_lock, NULL);
     pthread_mutex_init(&m->sched_lock, NULL);
@@ -46,6 +46,17 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     pthread_cond_init(&m->progress_cond, &ca);
     pthread_condattr_destroy(&ca);
     m->stopped = true; /* nothing to stop until started */
+    m->opt.admin_token = m->opt.tls_cert_pem = m->opt.tls_key_pem = NULL;
+    if ((opt->admin_token != NULL && (m->admin_token = strdup(opt->admin_token)) == NULL) ||
+        (opt->tls_cert_pem != NULL && (m->tls_cert = strdup(opt->tls_cert_pem)) == NULL) ||
+        (opt->tls_key_pem != NULL && (m->tls_key = strdup(opt->tls_key_pem)) == NULL)) {
+        qx_error_set(err, "out of memory");
+        goto fail;
+    }
+    if ((m->tls_cert == NULL) != (m->tls_key == NULL)) {
+        qx_error_set(err, "TLS needs both a certificate and a key");
+        goto fail;
+    }
 
     if (qxm_server_parse_listen(opt->listen != NULL ? opt->listen : "127.0.0.1:8080",
                                 m->listen_host, sizeof m->listen_host, &m->listen_port,
@@ -66,6 +77,12 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
 fail:
     qxm_mock_free(m);
     return NULL;
+}
+
+bool qxm_mock_is_loopback(const qxm_mock *m)
+{
+    const char *h = m->listen_host;
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
 }
 
 /* Checks each waiter; resumes the ones that are done. Called with
@@ -351,6 +368,15 @@ void qxm_mock_free(qxm_mock *m)
     qxm_ratelimit_free(m->ratelimit);
     qxm_metrics_free(m->metrics);
     qxm_config_free(m->cfg);
+    if (m->admin_token != NULL) {
+        explicit_bzero(m->admin_token, strlen(m->admin_token));
+        free(m->admin_token);
+    }
+    free(m->tls_cert);
+    if (m->tls_key != NULL) {
+        explicit_bzero(m->tls_key, strlen(m->tls_key));
+        free(m->tls_key);
+    }
     pthread_mutex_destroy(&m->ingest_lock);
     pthread_mutex_destroy(&m->sched_lock);
     pthread_cond_destroy(&m->sched_cond);

@@ -44,6 +44,8 @@ typedef struct qxm_request {
     const char *basic_user;   /* decoded Basic credentials, NULL when none */
     const char *basic_password;
     const char *api_token_header; /* X-API-TOKEN, NULL when absent */
+    const char *authorization;    /* raw Authorization header (admin token check) */
+    const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
     const char *body;
     size_t body_len;
     bool body_too_large;      /* more than QXM_MAX_BODY_BYTES arrived */
@@ -84,6 +86,9 @@ struct qxm_mock {
     qxm_ratelimit *ratelimit;
     qxm_metrics *metrics;
     qxm_options opt;
+    char *admin_token;  /* owned copy; NULL: admin API open */
+    char *tls_cert;     /* owned copies of the PEM texts */
+    char *tls_key;
     char listen_host[128];
     int listen_port;
     char url[192];
@@ -128,6 +133,12 @@ void qxm_admin_wait_answer(qxm_mock *m, const qxm_waiter *w, qxm_answer *ans);
  * to 0 at the end. Returns malloc'd text (owned) and its length in *len;
  * NULL with *len 0 when nothing is left or on error. */
 char *qxm_admin_export_chunk(qxm_mock *m, int64_t *cursor, size_t *len);
+
+/* Compares secrets in time independent of where they differ. */
+bool qxm_secret_equals(const char *given, const char *expected);
+
+/* True when the admin token is not required or req carries it. */
+bool qxm_admin_authorized(const qxm_mock *m, const qxm_request *req);
 
 /* Qualtrics API envelope helpers. */
 json_t *qxm_envelope_ok(json_t *result /* stolen */, const char *request_id, int status);

@@ -32,6 +32,9 @@ typedef struct qxm_options {
     unsigned max_connections; /* 0: QXM_DEFAULT_MAX_CONNECTIONS */
     unsigned threads;         /* HTTP worker threads; 0: number of CPUs */
     unsigned connection_timeout_s; /* 0: QXM_DEFAULT_CONNECTION_TIMEOUT_S */
+    const char *admin_token;  /* secret; when set the admin API and page need it */
+    const char *tls_cert_pem; /* PEM text; with tls_key_pem: serve HTTPS */
+    const char *tls_key_pem;
 } qxm_options;
 
 /* Creates an emulator for cfg (ownership of cfg passes to the emulator, also
@@ -42,6 +45,10 @@ QX_MUST_CHECK qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx
 /* Starts listening and the background threads. Returns 0, or -1 with err
  * set (e.g. address in use). */
 QX_MUST_CHECK int qxm_mock_start(qxm_mock *m, qx_error *err);
+
+/* True when the listen address is a loopback address (127.0.0.0/8, ::1,
+ * localhost). Valid after qxm_mock_new. */
+bool qxm_mock_is_loopback(const qxm_mock *m);
 
 /* The base URL it listens on ("http://127.0.0.1:PORT"), valid after start.
  * Borrowed. */

@@ -238,6 +238,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .basic_user = user,
         .basic_password = password,
         .api_token_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-TOKEN"),
+        .authorization =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .admin_token_header =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-QX-ADMIN-TOKEN"),
         .body = st->body,
         .body_len = st->len,
         .body_too_large = st->too_large,
@@ -368,6 +372,9 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    bool tls = m->tls_cert != NULL && m->tls_key != NULL;
+    if (tls)
+        flags |= MHD_USE_TLS;
     unsigned threads = m->opt.threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -383,7 +390,8 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)QXM_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_END);
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+        m->tls_key, MHD_OPTION_END);
     bool v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
     if (m->daemon == NULL) {
@@ -394,8 +402,8 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info != NULL && info->port != 0)
         m->listen_port = info->port;
-    snprintf(m->url, sizeof m->url, v6 ? "http://[%s]:%d" : "http://%s:%d", m->listen_host,
-             m->listen_port);
+    snprintf(m->url, sizeof m->url, v6 ? "%s://[%s]:%d" : "%s://%s:%d", tls ? "https" : "http",
+             m->listen_host, m->listen_port);
     return 0;
 }
 
