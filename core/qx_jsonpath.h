@@ -13,9 +13,14 @@
  *   ..name  ..*  ..[sel]  descendant segment
  *   [?expr]               filter: @ / $ relative paths, existence tests,
  *                         comparisons == != < <= > >= with literals
- *                         (string, number, true, false, null), ! && || ( )
+ *                         (string, number, true, false, null), ! && || ( ),
+ *                         and the functions length(), count(), value()
  * Anything else is refused at compile time with a message giving the
- * position.
+ * position; this includes match() and search() (they need I-Regexp, RFC 9485)
+ * and filters, parentheses and calls nested more than 64 deep.
+ * Results follow RFC 9535 (comparisons, Nothing == Nothing, deep equality);
+ * where it leaves object member order open, members come in the order
+ * jansson keeps them (insertion order), so results are deterministic.
  */
 #ifndef QX_JSONPATH_H
 #define QX_JSONPATH_H
@@ -28,7 +33,9 @@
 typedef struct qx_jsonpath qx_jsonpath;
 
 /* Compiles expr. Returns a new path (owned: free with qx_jsonpath_free), or
- * NULL with err naming the problem and its 0-based character position. */
+ * NULL with err naming the expression, the problem and its 0-based character
+ * (not byte) position, e.g.
+ *   jsonpath "$.a[": unexpected end of expression at position 4 */
 QX_MUST_CHECK qx_jsonpath *qx_jsonpath_compile(const char *expr, qx_error *err);
 
 /* Frees p; NULL is a no-op. */
@@ -44,13 +51,15 @@ bool qx_jsonpath_is_singular(const qx_jsonpath *p);
 
 /* Evaluates p against root. Returns a new JSON array (owned) of the selected
  * nodes in document order (RFC 9535 nodelist order); an empty array when
- * nothing matches. NULL only when memory runs out. */
+ * nothing matches (or root is NULL). NULL when memory runs out, or when the
+ * evaluation would take more than about 4 million steps: only pathological
+ * queries get there (nested descendant filters, [0,0][0,0]... doubling). */
 QX_MUST_CHECK json_t *qx_jsonpath_query(const qx_jsonpath *p, json_t *root);
 
 /* Event-data semantics: for a singular path, the selected value or JSON null
  * when nothing matches; for any other path, the array of selected values
  * (null when the array would be empty). Returns a new reference; NULL only
- * when memory runs out. */
+ * when qx_jsonpath_query would return NULL. */
 QX_MUST_CHECK json_t *qx_jsonpath_extract(const qx_jsonpath *p, json_t *root);
 
 #endif
