@@ -33,13 +33,34 @@ size_t qxm_directory_contacts(qxm_directory *d);
 size_t qxm_directory_distributions(qxm_directory *d);
 
 /* The contact keyed by email (case-insensitive) or, when email is NULL, by
- * extRef, as a new JSON object {"contactId","email","extRef","firstName",
- * "lastName",...}; NULL when there is none. */
+ * extRef, as a new JSON object (owned: a copy) {"contactId","email","extRef",
+ * "firstName","lastName",...}; NULL when there is none. */
 json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ext_ref);
 
+/* Creates or updates a contact. fields (borrowed) holds what to set:
+ * "email", "extRef", "firstName", "lastName", "phone", "language" (non-empty
+ * strings; empty ones are ignored) and "embeddedData" (an object merged into
+ * the contact's). The contact is found by email (case-insensitive), else by
+ * extRef; a new one gets an id "CID_" + 15 characters drawn from rng, or from
+ * the directory's own counter when rng is NULL. Returns a new object
+ * {"contactId", "action": "created"|"updated"}, or NULL with err set when
+ * fields has neither an email nor an extRef or memory runs out. The caller
+ * checks the email's syntax first. */
+QX_MUST_CHECK json_t *qxm_directory_upsert_contact(qxm_directory *d, const json_t *fields,
+                                                   qx_rng *rng, qx_error *err);
+
+/* Records that survey_id was "sent" to email; subject may be NULL. The id is
+ * "EMD_" + 15 characters, drawn as for contacts. Returns a new object
+ * {"distributionId", "surveyId", "email", "subject" (when not NULL)}, NULL
+ * when memory runs out. */
+QX_MUST_CHECK json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id,
+                                                     const char *email, const char *subject,
+                                                     qx_rng *rng);
+
 /* Expands Qualtrics piped text: every "~{aedj://name}" in template is
- * replaced by event_data[name] (strings as they are, numbers and booleans in
- * JSON text, a missing field or null as the empty string). Returns a new
+ * replaced by event_data[name] (strings as they are, numbers, booleans,
+ * arrays and objects in compact JSON text, a missing field or null as the
+ * empty string; an unclosed "~{aedj://" stays as written). Returns a new
  * malloc'd string (owned: free()), NULL when memory runs out. */
 char *qxm_pipe_expand(const char *template, const json_t *event_data);
 
