@@ -30,7 +30,8 @@ typedef struct qxm_store qxm_store;
 typedef struct qxm_run_insert {
     json_t *doc;
     int64_t received_ms; /* ms since epoch */
-    int64_t due_ms;      /* when the run finishes; <= received_ms: finished at once */
+    int64_t due_ms;      /* when the run finishes; <= received_ms: finished at once,
+                            with finishedAt = receivedAt */
 } qxm_run_insert;
 
 /* Filter for listing and counting runs. Zero-initialise, then set fields. */
@@ -40,7 +41,7 @@ typedef struct qxm_run_filter {
     int64_t since_ms;        /* receivedAt >= since_ms; 0: unbounded */
     int64_t until_ms;        /* receivedAt <  until_ms; 0: unbounded */
     int64_t cursor;          /* opaque position from a previous page; 0: start */
-    size_t limit;            /* page size; 0 means 100 */
+    size_t limit;            /* page size; 0 means 100, at most 1000 */
     bool newest_first;       /* default oldest first */
     bool finished_only;      /* exclude RUNNING (used by wait) */
 } qxm_run_filter;
@@ -72,7 +73,8 @@ void qxm_store_close(qxm_store *s);
 
 /* Inserts n runs in one transaction (group commit). Returns 0 once they are
  * committed, -1 with err set (nothing inserted). A run whose id already
- * exists is an error. */
+ * exists is an error (`run "X" already exists`), as is a doc without
+ * string "id" and "workflowId" or whose "status" is not SUCCESS/FAILURE. */
 QX_MUST_CHECK int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n,
                                         qx_error *err);
 
@@ -88,21 +90,26 @@ int64_t qxm_store_next_due(qxm_store *s);
  * error (err set). */
 json_t *qxm_store_get_run(qxm_store *s, const char *id, qx_error *err);
 
-/* A page of runs matching f, as a new JSON array (owned). *next_cursor
- * receives the cursor for the next page, or 0 when this was the last.
+/* A page of runs matching f (NULL: all), as a new JSON array (owned) of run
+ * documents as qxm_store_get_run() returns them. *next_cursor receives the
+ * cursor for the next page, or 0 when this was the last. Paging is by
+ * position, so runs stored meanwhile neither repeat nor shift a page.
  * NULL with err set on error. */
 json_t *qxm_store_list_runs(qxm_store *s, const qxm_run_filter *f, int64_t *next_cursor,
                             qx_error *err);
 
-/* Number of runs matching f (cursor and limit ignored), or -1 on error. */
+/* Number of runs matching f (NULL: all; cursor and limit ignored), or -1
+ * with err set. Without a time window this is a lookup, not a scan. */
 int64_t qxm_store_count_runs(qxm_store *s, const qxm_run_filter *f, qx_error *err);
 
 /* Counts by visible status. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, qx_error *err);
 
-/* The id of the most recent run of workflow_id whose payload text equals
- * payload_text and that was received at or after since_ms, as a new
- * malloc'd string (owned: free()); NULL when there is none. */
+/* The id of the most recent run of workflow_id whose "payload" equals the
+ * JSON text payload_text (compared as JSON: whitespace and key order do not
+ * matter) and that was received at or after since_ms, as a new malloc'd
+ * string (owned: free()); NULL when there is none, when payload_text is not
+ * JSON, or on a database error (logged). */
 char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,
                                int64_t since_ms);
 
@@ -110,7 +117,7 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
 QX_MUST_CHECK int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err);
 
 /* A page of the journal, oldest first, entries after cursor (0: from the
- * start), at most limit (0 means 100). New JSON array of objects
+ * start), at most limit (0 means 100, at most 1000). New JSON array of objects
  * {id, receivedAt, method, path, httpStatus, reason, workflowId, runId};
  * *next_cursor as for runs. NULL with err set on error. */
 json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
@@ -120,9 +127,23 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
 QX_MUST_CHECK int qxm_store_reset(qxm_store *s, qx_error *err);
 
 /* Imports one exported run document (borrowed), as `GET /export` wrote it:
- * a finished run keeps its status and times, a RUNNING one becomes due at
- * once. Returns 0, or -1 with err naming the problem (missing field, bad
- * status, duplicate id). */
+ * a finished run keeps its status and times (it needs "finishedAt"), a
+ * RUNNING one becomes due at once, with the final status its record implies
+ * (FAILURE if it has a non-null "error" or a failed task, else SUCCESS).
+ * "receivedAt" and "finishedAt" are RFC 3339 text. Returns 0, or -1 with err
+ * naming the problem (missing field, bad status or time, duplicate id:
+ * `run "X" already exists`). */
 QX_MUST_CHECK int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err);
+
+/* Runs matching f (workflow_id, status, since_ms, until_ms, finished_only;
+ * cursor and order ignored) counted by visible status, in all and per
+ * bucket of bucket_ms (> 0) milliseconds of received time, buckets aligned
+ * on the epoch. f->limit caps the buckets listed (0: all); the totals count
+ * every matching run. Returns a new object (owned)
+ *   {"totals": {"SUCCESS": n, "FAILURE": n, "RUNNING": n},
+ *    "buckets": [{"startMs": ms, "SUCCESS": n, "FAILURE": n, "RUNNING": n}]}
+ * listing only non-empty buckets, oldest first; NULL with err set on error. */
+json_t *qxm_store_histogram(qxm_store *s, const qxm_run_filter *f, int64_t bucket_ms,
+                            qx_error *err);
 
 #endif

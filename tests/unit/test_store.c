@@ -1,0 +1,738 @@
+/* test_store.c — the SQLite run history and request journal (mock-server/store.c).
+ *
+ * Every test but the temporary-store one uses a real database file in a
+ * fresh mkdtemp directory, so WAL mode and reopening are exercised. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qx_clock.h"
+#include "qxm_store.h"
+
+#define T0 1764387674000LL /* 2025-11-29T03:41:14.000Z */
+
+typedef struct fixture {
+    char dir[64];
+    char path[128];
+    qxm_store *store;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    if (fx == NULL)
+        return -1;
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/qx-test-store-XXXXXX");
+    if (mkdtemp(fx->dir) == NULL)
+        return -1;
+    snprintf(fx->path, sizeof fx->path, "%s/runs.db", fx->dir);
+    qx_error err;
+    fx->store = qxm_store_open(fx->path, &err);
+    if (fx->store == NULL) {
+        fprintf(stderr, "open: %s\n", err.text);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    qxm_store_close(fx->store);
+    DIR *d = opendir(fx->dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", fx->dir, de->d_name);
+        unlink(p);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* A run document as the ingest path builds it; status is the final one. */
+static json_t *run_doc(const char *id, const char *workflow, const char *final_status,
+                       int64_t received_ms, json_t *payload)
+{
+    char received[QX_TIME_TEXT_MAX];
+    qx_format_time(received_ms, received);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:[]}", "id", id, "workflowId", workflow,
+                     "requestId", "REQ", "status", final_status, "receivedAt", received, "payload",
+                     payload != NULL ? payload : json_object(), "conditionsMet", 1, "tasks");
+}
+
+static void insert(qxm_store *s, const char *id, const char *workflow, const char *final_status,
+                   int64_t received_ms, int64_t due_ms)
+{
+    qx_error err;
+    json_t *doc = run_doc(id, workflow, final_status, received_ms, NULL);
+    qxm_run_insert in = {.doc = doc, .received_ms = received_ms, .due_ms = due_ms};
+    int rc = qxm_store_insert_runs(s, &in, 1, &err);
+    if (rc != 0)
+        fail_msg("insert %s: %s", id, err.text);
+    json_decref(doc);
+}
+
+static json_t *get(qxm_store *s, const char *id)
+{
+    qx_error err;
+    json_t *run = qxm_store_get_run(s, id, &err);
+    if (run == NULL)
+        fail_msg("get %s: %s", id, err.text);
+    return run;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static void test_insert_then_get_round_trips_the_document(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *payload = json_pack("{s:s, s:{s:i}}", "email", "a@example.com", "n", "k", 7);
+    json_t *doc = run_doc("RUN_1", "WF_a", "FAILURE", T0, payload);
+    json_object_set_new(doc, "error", json_string("task 1 failed"));
+    qxm_run_insert in = {.doc = doc, .received_ms = T0, .due_ms = T0};
+    assert_int_equal(qxm_store_insert_runs(fx->store, &in, 1, &err), 0);
+
+    json_t *run = get(fx->store, "RUN_1");
+    /* What went in comes back, with the visible status and finishedAt. */
+    json_t *expected = json_deep_copy(doc);
+    char finished[QX_TIME_TEXT_MAX];
+    json_object_set_new(expected, "finishedAt", json_string(qx_format_time(T0, finished)));
+    assert_true(json_equal(run, expected));
+    /* In the documented order: ..., status, receivedAt, finishedAt, ... */
+    const char *keys[8];
+    size_t n = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(run, key, value)
+    {
+        if (n < 8)
+            keys[n++] = key;
+    }
+    assert_string_equal(keys[3], "status");
+    assert_string_equal(keys[4], "receivedAt");
+    assert_string_equal(keys[5], "finishedAt");
+    json_decref(expected);
+    json_decref(run);
+    json_decref(doc);
+}
+
+static void test_get_unknown_run_is_null_with_empty_error(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    qx_error_set(&err, "stale");
+    assert_null(qxm_store_get_run(fx->store, "RUN_nope", &err));
+    assert_string_equal(err.text, "");
+}
+
+static void test_delayed_run_is_running_until_finish_due(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert(fx->store, "RUN_1", "WF_a", "FAILURE", T0, T0 + 5000);
+
+    json_t *run = get(fx->store, "RUN_1");
+    assert_string_equal(str(run, "status"), "RUNNING");
+    assert_true(json_is_null(json_object_get(run, "finishedAt")));
+    json_decref(run);
+
+    assert_int_equal(qxm_store_finish_due(fx->store, T0 + 4999, &err), 0);
+    assert_int_equal(qxm_store_finish_due(fx->store, T0 + 9000, &err), 1);
+    assert_int_equal(qxm_store_finish_due(fx->store, T0 + 9000, &err), 0);
+
+    run = get(fx->store, "RUN_1");
+    assert_string_equal(str(run, "status"), "FAILURE");
+    /* finishedAt is the due time, not the time finish_due ran. */
+    char due[QX_TIME_TEXT_MAX];
+    assert_string_equal(str(run, "finishedAt"), qx_format_time(T0 + 5000, due));
+    json_decref(run);
+}
+
+static void test_next_due_is_the_earliest_running_run(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    assert_true(qxm_store_next_due(fx->store) == INT64_MAX);
+    insert(fx->store, "RUN_done", "WF_a", "SUCCESS", T0, T0);
+    assert_true(qxm_store_next_due(fx->store) == INT64_MAX);
+    insert(fx->store, "RUN_late", "WF_a", "SUCCESS", T0, T0 + 3000);
+    insert(fx->store, "RUN_soon", "WF_a", "SUCCESS", T0, T0 + 1000);
+    assert_true(qxm_store_next_due(fx->store) == T0 + 1000);
+    assert_int_equal(qxm_store_finish_due(fx->store, T0 + 1000, &err), 1);
+    assert_true(qxm_store_next_due(fx->store) == T0 + 3000);
+    assert_int_equal(qxm_store_finish_due(fx->store, T0 + 3000, &err), 1);
+    assert_true(qxm_store_next_due(fx->store) == INT64_MAX);
+}
+
+static void test_batch_with_an_existing_id_inserts_nothing(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert(fx->store, "RUN_1", "WF_a", "SUCCESS", T0, T0);
+    qxm_run_insert batch[2] = {
+        {.doc = run_doc("RUN_2", "WF_a", "SUCCESS", T0, NULL), .received_ms = T0, .due_ms = T0},
+        {.doc = run_doc("RUN_1", "WF_a", "SUCCESS", T0, NULL), .received_ms = T0, .due_ms = T0},
+    };
+    assert_int_equal(qxm_store_insert_runs(fx->store, batch, 2, &err), -1);
+    assert_string_equal(err.text, "run \"RUN_1\" already exists");
+    assert_null(qxm_store_get_run(fx->store, "RUN_2", &err));
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 1);
+    json_decref(batch[0].doc);
+    json_decref(batch[1].doc);
+}
+
+static void test_insert_requires_a_final_status(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *doc = run_doc("RUN_1", "WF_a", "RUNNING", T0, NULL);
+    qxm_run_insert in = {.doc = doc, .received_ms = T0, .due_ms = T0};
+    assert_int_equal(qxm_store_insert_runs(fx->store, &in, 1, &err), -1);
+    assert_non_null(strstr(err.text, "RUN_1"));
+    json_decref(doc);
+}
+
+/* 30 runs: workflow WF_a for even i, WF_b for odd; FAILURE every third;
+ * received one second apart; the last two still RUNNING. */
+#define MANY 30
+static void insert_many(qxm_store *s)
+{
+    qxm_run_insert batch[MANY];
+    for (int i = 0; i < MANY; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RUN_%02d", i);
+        int64_t received = T0 + i * 1000;
+        batch[i].doc = run_doc(id, i % 2 == 0 ? "WF_a" : "WF_b", i % 3 == 0 ? "FAILURE" : "SUCCESS",
+                               received, NULL);
+        batch[i].received_ms = received;
+        batch[i].due_ms = i >= MANY - 2 ? received + 60000 : received;
+    }
+    qx_error err;
+    int rc = qxm_store_insert_runs(s, batch, MANY, &err);
+    for (int i = 0; i < MANY; i++)
+        json_decref(batch[i].doc);
+    if (rc != 0)
+        fail_msg("insert: %s", err.text);
+}
+
+/* The visible status of RUN_<i> in insert_many's history. */
+static const char *many_status(int i)
+{
+    if (i >= MANY - 2)
+        return "RUNNING";
+    return i % 3 == 0 ? "FAILURE" : "SUCCESS";
+}
+
+static bool many_matches(int i, const qxm_run_filter *f)
+{
+    int64_t received = T0 + i * 1000;
+    if (f->workflow_id != NULL && strcmp(f->workflow_id, i % 2 == 0 ? "WF_a" : "WF_b") != 0)
+        return false;
+    if (f->status != NULL && strcmp(f->status, many_status(i)) != 0)
+        return false;
+    if (f->finished_only && strcmp(many_status(i), "RUNNING") == 0)
+        return false;
+    if (f->since_ms != 0 && received < f->since_ms)
+        return false;
+    if (f->until_ms != 0 && received >= f->until_ms)
+        return false;
+    return true;
+}
+
+/* Pages through f with page size 4 and checks the ids are exactly the
+ * expected ones, in order, each once. */
+static void check_walk(qxm_store *s, qxm_run_filter f)
+{
+    char expected[MANY][16];
+    int n_expected = 0;
+    for (int k = 0; k < MANY; k++) {
+        int i = f.newest_first ? MANY - 1 - k : k;
+        if (many_matches(i, &f))
+            snprintf(expected[n_expected++], 16, "RUN_%02d", i);
+    }
+    qx_error err;
+    int seen = 0, pages = 0;
+    f.limit = 4;
+    f.cursor = 0;
+    do {
+        int64_t next = -1;
+        json_t *page = qxm_store_list_runs(s, &f, &next, &err);
+        if (page == NULL)
+            fail_msg("list: %s", err.text);
+        assert_true(json_array_size(page) <= 4);
+        size_t i;
+        json_t *run;
+        json_array_foreach(page, i, run)
+        {
+            assert_true(seen < n_expected);
+            assert_string_equal(str(run, "id"), expected[seen]);
+            seen++;
+        }
+        /* A full page is followed by a cursor unless nothing is left. */
+        assert_true(next == 0 || json_array_size(page) == 4);
+        json_decref(page);
+        f.cursor = next;
+        assert_true(++pages <= MANY + 1);
+    } while (f.cursor != 0);
+    assert_int_equal(seen, n_expected);
+    assert_int_equal(qxm_store_count_runs(s, &f, &err), n_expected);
+}
+
+static void test_cursor_walks_every_filter_shape_without_gaps_or_repeats(void **state)
+{
+    fixture *fx = *state;
+    insert_many(fx->store);
+    const qxm_run_filter filters[] = {
+        {0},
+        {.workflow_id = "WF_b"},
+        {.status = "FAILURE"},
+        {.status = "RUNNING"},
+        {.workflow_id = "WF_a", .status = "SUCCESS"},
+        {.since_ms = T0 + 5000},
+        {.until_ms = T0 + 11000},
+        {.since_ms = T0 + 5000, .until_ms = T0 + 20000},
+        {.workflow_id = "WF_a", .since_ms = T0 + 7000, .finished_only = true},
+        {.status = "FAILURE", .until_ms = T0 + 13000},
+        {.workflow_id = "WF_b", .status = "SUCCESS", .since_ms = T0 + 3000},
+        {.finished_only = true},
+        {.since_ms = T0 + 20000, .finished_only = true},
+        {.workflow_id = "WF_none"},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        qxm_run_filter f = filters[i];
+        check_walk(fx->store, f);
+        f.newest_first = true;
+        check_walk(fx->store, f);
+    }
+}
+
+static void test_list_shows_visible_status_and_finished_at(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert_many(fx->store);
+    qxm_run_filter f = {.workflow_id = "WF_b", .newest_first = true, .limit = 1};
+    int64_t next = 0;
+    json_t *page = qxm_store_list_runs(fx->store, &f, &next, &err);
+    assert_non_null(page);
+    json_t *run = json_array_get(page, 0);
+    assert_string_equal(str(run, "id"), "RUN_29");
+    assert_string_equal(str(run, "status"), "RUNNING");
+    assert_true(json_is_null(json_object_get(run, "finishedAt")));
+    assert_true(next != 0);
+    json_decref(page);
+}
+
+static void test_limit_defaults_to_100_and_is_capped_at_1000(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    enum { N = 1005 };
+    qxm_run_insert *batch = calloc(N, sizeof *batch);
+    assert_non_null(batch);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RUN_%04d", i);
+        batch[i].doc = run_doc(id, "WF_a", "SUCCESS", T0 + i, NULL);
+        batch[i].received_ms = batch[i].due_ms = T0 + i;
+    }
+    assert_int_equal(qxm_store_insert_runs(fx->store, batch, N, &err), 0);
+    for (int i = 0; i < N; i++)
+        json_decref(batch[i].doc);
+    free(batch);
+
+    int64_t next = 0;
+    qxm_run_filter f = {0};
+    json_t *page = qxm_store_list_runs(fx->store, &f, &next, &err);
+    assert_int_equal(json_array_size(page), 100);
+    json_decref(page);
+    f.limit = 5000;
+    page = qxm_store_list_runs(fx->store, &f, &next, &err);
+    assert_int_equal(json_array_size(page), 1000);
+    json_decref(page);
+    f.cursor = next;
+    page = qxm_store_list_runs(fx->store, &f, &next, &err);
+    assert_int_equal(json_array_size(page), 5);
+    assert_true(next == 0);
+    json_decref(page);
+}
+
+static void test_count_and_status_counts_follow_finishing(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert_many(fx->store);
+    qxm_status_counts c;
+    assert_int_equal(qxm_store_status_counts(fx->store, &c, &err), 0);
+    assert_true(c.running == 2 && c.failure == 10 && c.success == 18);
+
+    qxm_run_filter finished = {.finished_only = true};
+    qxm_run_filter running_b = {.workflow_id = "WF_b", .status = "RUNNING"};
+    assert_int_equal(qxm_store_count_runs(fx->store, &finished, &err), 28);
+    assert_int_equal(qxm_store_count_runs(fx->store, &running_b, &err), 1);
+
+    /* RUN_28 (WF_a, SUCCESS) and RUN_29 (WF_b, SUCCESS) finish. */
+    assert_int_equal(qxm_store_finish_due(fx->store, INT64_MAX, &err), 2);
+    assert_int_equal(qxm_store_status_counts(fx->store, &c, &err), 0);
+    assert_true(c.running == 0 && c.failure == 10 && c.success == 20);
+    assert_int_equal(qxm_store_count_runs(fx->store, &finished, &err), 30);
+    assert_int_equal(qxm_store_count_runs(fx->store, &running_b, &err), 0);
+    /* The same with a time window, which counts from the indexes. */
+    finished.since_ms = T0 + 28000;
+    assert_int_equal(qxm_store_count_runs(fx->store, &finished, &err), 2);
+}
+
+static void test_finished_only_excludes_running_runs(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert(fx->store, "RUN_done", "WF_a", "SUCCESS", T0, T0);
+    insert(fx->store, "RUN_busy", "WF_a", "SUCCESS", T0, T0 + 1000);
+    qxm_run_filter f = {.finished_only = true};
+    int64_t next = 0;
+    json_t *page = qxm_store_list_runs(fx->store, &f, &next, &err);
+    assert_int_equal(json_array_size(page), 1);
+    assert_string_equal(str(json_array_get(page, 0), "id"), "RUN_done");
+    json_decref(page);
+    f.status = "RUNNING";
+    assert_int_equal(qxm_store_count_runs(fx->store, &f, &err), 0);
+}
+
+static void insert_with_payload(qxm_store *s, const char *id, const char *workflow,
+                                int64_t received_ms, const char *payload_text)
+{
+    qx_error err;
+    json_t *doc = run_doc(id, workflow, "SUCCESS", received_ms, json_loads(payload_text, 0, NULL));
+    qxm_run_insert in = {.doc = doc, .received_ms = received_ms, .due_ms = received_ms};
+    if (qxm_store_insert_runs(s, &in, 1, &err) != 0)
+        fail_msg("insert %s: %s", id, err.text);
+    json_decref(doc);
+}
+
+static void test_find_duplicate_matches_workflow_payload_and_time(void **state)
+{
+    fixture *fx = *state;
+    insert_with_payload(fx->store, "RUN_old", "WF_a", T0, "{\"email\": \"a@x.io\", \"n\": 1}");
+    insert_with_payload(fx->store, "RUN_new", "WF_a", T0 + 10, "{\"n\": 1, \"email\": \"a@x.io\"}");
+    insert_with_payload(fx->store, "RUN_other", "WF_b", T0 + 20,
+                        "{\"email\": \"a@x.io\", \"n\": 1}");
+    insert_with_payload(fx->store, "RUN_diff", "WF_a", T0 + 30,
+                        "{\"email\": \"b@x.io\", \"n\": 1}");
+
+    /* Compared as JSON: spacing and key order do not matter; the most recent wins. */
+    char *id = qxm_store_find_duplicate(fx->store, "WF_a", "{\"email\":\"a@x.io\",\"n\":1}", T0);
+    assert_non_null(id);
+    assert_string_equal(id, "RUN_new");
+    free(id);
+    id = qxm_store_find_duplicate(fx->store, "WF_b", "{\"n\":1,\"email\":\"a@x.io\"}", 0);
+    assert_non_null(id);
+    assert_string_equal(id, "RUN_other");
+    free(id);
+    assert_null(
+        qxm_store_find_duplicate(fx->store, "WF_a", "{\"email\":\"a@x.io\",\"n\":1}", T0 + 11));
+    assert_null(qxm_store_find_duplicate(fx->store, "WF_a", "{\"email\":\"c@x.io\",\"n\":1}", 0));
+    assert_null(qxm_store_find_duplicate(fx->store, "WF_c", "{\"email\":\"a@x.io\",\"n\":1}", 0));
+    assert_null(qxm_store_find_duplicate(fx->store, "WF_a", "not json", 0));
+}
+
+static void test_journal_lists_entries_with_nulls_and_pages(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    qxm_request_entry e = {.id = "REQ_1",
+                           .received_ms = T0,
+                           .method = "POST",
+                           .path = "/inbound-event/v1/events/json/triggers?urlTokenId=x",
+                           .http_status = 404,
+                           .reason = "unknown urlTokenId"};
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    e.id = "REQ_2";
+    e.http_status = 200;
+    e.reason = "workflow disabled";
+    e.workflow_id = "WF_off";
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    e.id = "REQ_3";
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+
+    int64_t next = 0;
+    json_t *page = qxm_store_list_requests(fx->store, 0, 2, &next, &err);
+    assert_int_equal(json_array_size(page), 2);
+    json_t *first = json_array_get(page, 0);
+    json_t *expected =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:n, s:n}", "id", "REQ_1", "receivedAt",
+                  "2025-11-29T03:41:14.000Z", "method", "POST", "path",
+                  "/inbound-event/v1/events/json/triggers?urlTokenId=x", "httpStatus", 404,
+                  "reason", "unknown urlTokenId", "workflowId", "runId");
+    assert_true(json_equal(first, expected));
+    assert_string_equal(str(json_array_get(page, 1), "workflowId"), "WF_off");
+    assert_true(next != 0);
+    json_decref(expected);
+    json_decref(page);
+
+    page = qxm_store_list_requests(fx->store, next, 2, &next, &err);
+    assert_int_equal(json_array_size(page), 1);
+    assert_string_equal(str(json_array_get(page, 0), "id"), "REQ_3");
+    assert_true(next == 0);
+    json_decref(page);
+}
+
+static void test_reset_clears_runs_counts_and_journal(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert_many(fx->store);
+    qxm_request_entry e = {.id = "REQ_1", .received_ms = T0, .http_status = 401};
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    assert_int_equal(qxm_store_reset(fx->store, &err), 0);
+
+    qxm_status_counts c;
+    assert_int_equal(qxm_store_status_counts(fx->store, &c, &err), 0);
+    assert_true(c.running == 0 && c.success == 0 && c.failure == 0);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 0);
+    assert_true(qxm_store_next_due(fx->store) == INT64_MAX);
+    int64_t next = 0;
+    json_t *list = qxm_store_list_runs(fx->store, NULL, &next, &err);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    list = qxm_store_list_requests(fx->store, 0, 0, &next, &err);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* The same ids can be stored again. */
+    insert_many(fx->store);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), MANY);
+}
+
+static json_t *exported(const char *id, const char *status, const char *finished_at)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:{s:s}, s:[{s:s, s:s}]}", "id", id,
+                     "workflowId", "WF_a", "requestId", "REQ", "status", status, "receivedAt",
+                     "2025-11-29T03:41:14.000Z", "finishedAt", finished_at, "payload", "k", "v",
+                     "tasks", "type", "email_distribution", "status", "FAILURE");
+}
+
+static void test_import_keeps_a_finished_runs_status_and_times(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *doc = exported("RUN_1", "SUCCESS", "2025-11-29T03:41:15.250Z");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), 0);
+    json_t *run = get(fx->store, "RUN_1");
+    assert_true(json_equal(run, doc));
+    json_decref(run);
+    json_decref(doc);
+
+    /* Imported runs are found by time like any other. */
+    qxm_run_filter f = {.since_ms = T0, .until_ms = T0 + 1};
+    assert_int_equal(qxm_store_count_runs(fx->store, &f, &err), 1);
+}
+
+static void test_import_of_a_running_run_finishes_when_next_due(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *doc = exported("RUN_1", "RUNNING", NULL);
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), 0);
+    json_decref(doc);
+    json_t *run = get(fx->store, "RUN_1");
+    assert_string_equal(str(run, "status"), "RUNNING");
+    json_decref(run);
+    assert_true(qxm_store_next_due(fx->store) <= qx_now_ms());
+    assert_int_equal(qxm_store_finish_due(fx->store, qx_now_ms(), &err), 1);
+    run = get(fx->store, "RUN_1");
+    /* Its task had failed, so the run did. */
+    assert_string_equal(str(run, "status"), "FAILURE");
+    assert_non_null(str(run, "finishedAt"));
+    json_decref(run);
+}
+
+static void test_import_refuses_duplicates_and_bad_documents(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *doc = exported("RUN_1", "FAILURE", "2025-11-29T03:41:15Z");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), 0);
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), -1);
+    assert_string_equal(err.text, "run \"RUN_1\" already exists");
+    json_decref(doc);
+
+    doc = exported("RUN_2", "DONE", "2025-11-29T03:41:15Z");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), -1);
+    assert_string_equal(err.text, "run \"RUN_2\": \"status\" must be SUCCESS, FAILURE or RUNNING");
+    json_decref(doc);
+
+    doc = exported("RUN_3", "SUCCESS", NULL);
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), -1);
+    assert_string_equal(err.text, "run \"RUN_3\": \"finishedAt\" is missing or not a string");
+    json_decref(doc);
+
+    doc = exported("RUN_4", "SUCCESS", "yesterday");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), -1);
+    assert_string_equal(err.text,
+                        "run \"RUN_4\": finishedAt \"yesterday\" is not an RFC 3339 time");
+    json_decref(doc);
+
+    doc = json_pack("{s:s, s:s}", "workflowId", "WF_a", "status", "SUCCESS");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), -1);
+    assert_string_equal(err.text, "a run without an \"id\" string");
+    json_decref(doc);
+
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 1);
+}
+
+static void test_reopening_the_file_keeps_the_history(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert_many(fx->store);
+    qxm_request_entry e = {.id = "REQ_1", .received_ms = T0, .http_status = 401};
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    qxm_store_close(fx->store);
+
+    fx->store = qxm_store_open(fx->path, &err);
+    assert_non_null(fx->store);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), MANY);
+    json_t *run = get(fx->store, "RUN_29");
+    assert_string_equal(str(run, "status"), "RUNNING");
+    json_decref(run);
+    /* Runs left RUNNING finish when due in the new process. */
+    assert_true(qxm_store_next_due(fx->store) == T0 + 28000 + 60000);
+    assert_int_equal(qxm_store_finish_due(fx->store, INT64_MAX, &err), 2);
+    int64_t next = 0;
+    json_t *list = qxm_store_list_requests(fx->store, 0, 0, &next, &err);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    insert(fx->store, "RUN_after", "WF_a", "SUCCESS", T0 + 99000, T0 + 99000);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), MANY + 1);
+}
+
+static void test_temporary_store_works_and_forgets(void **state)
+{
+    (void)state;
+    qx_error err;
+    const char *paths[] = {NULL, ""};
+    for (int i = 0; i < 2; i++) {
+        qxm_store *s = qxm_store_open(paths[i], &err);
+        assert_non_null(s);
+        assert_int_equal(qxm_store_count_runs(s, NULL, &err), 0);
+        insert_many(s);
+        assert_int_equal(qxm_store_finish_due(s, INT64_MAX, &err), 2);
+        qxm_run_filter f = {.status = "FAILURE"};
+        assert_int_equal(qxm_store_count_runs(s, &f, &err), 10);
+        check_walk(s, f);
+        qxm_store_close(s);
+    }
+    qxm_store_close(NULL);
+}
+
+static void test_open_errors_name_the_path(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[256];
+    snprintf(path, sizeof path, "%s/no/such/dir/runs.db", fx->dir);
+    assert_null(qxm_store_open(path, &err));
+    assert_non_null(strstr(err.text, path));
+
+    /* A file that is not a database. */
+    snprintf(path, sizeof path, "%s/notes.txt", fx->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not an SQLite database, just some text\n", f);
+    fclose(f);
+    assert_null(qxm_store_open(path, &err));
+    assert_non_null(strstr(err.text, path));
+    assert_non_null(strstr(err.text, "not a database"));
+}
+
+#define THREADS 4
+#define PER_THREAD 50
+
+static void *insert_from_thread(void *arg)
+{
+    qxm_store *s = *(qxm_store **)((void **)arg)[0];
+    int t = (int)(intptr_t)((void **)arg)[1];
+    for (int i = 0; i < PER_THREAD; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "RUN_t%d_%d", t, i);
+        json_t *doc = run_doc(id, "WF_a", "SUCCESS", T0 + i, NULL);
+        qxm_run_insert in = {.doc = doc, .received_ms = T0 + i, .due_ms = T0 + i + (i % 2)};
+        qx_error err;
+        if (qxm_store_insert_runs(s, &in, 1, &err) != 0)
+            fprintf(stderr, "thread insert: %s\n", err.text);
+        json_decref(doc);
+        if (qxm_store_finish_due(s, T0 + i, &err) < 0)
+            fprintf(stderr, "thread finish: %s\n", err.text);
+    }
+    return NULL;
+}
+
+static void test_concurrent_inserts_are_all_stored(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    pthread_t th[THREADS];
+    void *args[THREADS][2];
+    for (int t = 0; t < THREADS; t++) {
+        args[t][0] = &fx->store;
+        args[t][1] = (void *)(intptr_t)t;
+        assert_int_equal(pthread_create(&th[t], NULL, insert_from_thread, args[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), THREADS * PER_THREAD);
+    qxm_status_counts c;
+    assert_int_equal(qxm_store_status_counts(fx->store, &c, &err), 0);
+    assert_int_equal(c.running + c.success, THREADS * PER_THREAD);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_insert_then_get_round_trips_the_document),
+        T(test_get_unknown_run_is_null_with_empty_error),
+        T(test_delayed_run_is_running_until_finish_due),
+        T(test_next_due_is_the_earliest_running_run),
+        T(test_batch_with_an_existing_id_inserts_nothing),
+        T(test_insert_requires_a_final_status),
+        T(test_cursor_walks_every_filter_shape_without_gaps_or_repeats),
+        T(test_list_shows_visible_status_and_finished_at),
+        T(test_limit_defaults_to_100_and_is_capped_at_1000),
+        T(test_count_and_status_counts_follow_finishing),
+        T(test_finished_only_excludes_running_runs),
+        T(test_find_duplicate_matches_workflow_payload_and_time),
+        T(test_journal_lists_entries_with_nulls_and_pages),
+        T(test_reset_clears_runs_counts_and_journal),
+        T(test_import_keeps_a_finished_runs_status_and_times),
+        T(test_import_of_a_running_run_finishes_when_next_due),
+        T(test_import_refuses_duplicates_and_bad_documents),
+        T(test_reopening_the_file_keeps_the_history),
+        T(test_temporary_store_works_and_forgets),
+        T(test_open_errors_name_the_path),
+        T(test_concurrent_inserts_are_all_stored),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
