@@ -14,7 +14,7 @@
 
 typedef struct qxt_mock {
     pid_t pid;
-    char base_url[128]; /* "http://127.0.0.1:PORT" */
+    char base_url[256]; /* "http://127.0.0.1:PORT" */
     int port;
 } qxt_mock;
 

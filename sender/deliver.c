@@ -1,0 +1,672 @@
+/*
+ * deliver.c — the delivery engine: a libcurl multi handle, a pool of easy
+ * handles, and three kinds of waiting payloads.
+ *
+ * A job (one payload) is always in exactly one place:
+ *   - the FIFO of its identity key, behind an earlier payload of the same
+ *     identity that has not finished (this is the ordering guarantee);
+ *   - the ready list, free to start when a slot is free;
+ *   - in flight, attached to the multi handle;
+ *   - the waiting list, until its retry is due.
+ * A key is "busy" while one of its jobs is ready, in flight or waiting; when
+ * that job finishes for good, the next job of the key (if any) becomes ready.
+ * Keys live in a small chained hash table and disappear when idle.
+ *
+ * Retries follow qxs_retry (the platform's policy by default). Every job ends
+ * exactly once, in finish(): activated in the report, or failed in the
+ * report and the dead-letter file.
+ */
+#include "qxs_deliver.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_clock.h"
+#include "qx_log.h"
+#include "qxs_deadletter.h"
+#include "qxs_render.h"
+#include "qxs_trace.h"
+
+#define KEY_BUCKETS_MIN 256
+#define HEADER_BLOCK_MAX 16384
+#define REASON_MAX 512
+
+typedef struct growbuf {
+    char *p;
+    size_t len;
+} growbuf;
+
+typedef struct keyq keyq;
+
+typedef struct job {
+    struct job *next;              /* in the ready list, the waiting list or its key's FIFO */
+    struct job *fl_prev, *fl_next; /* in the in-flight list */
+    json_t *payload;
+    char *body;
+    size_t body_len;
+    keyq *kq; /* NULL: no identity, no ordering constraint */
+    size_t line_no;
+    int attempts;
+    long status;             /* of the last attempt; 0: no HTTP answer */
+    char reason[REASON_MAX]; /* of the last failed attempt */
+    char errbuf[CURL_ERROR_SIZE];
+    int64_t due_mono_ms;
+    int64_t attempt_at_ms; /* wall clock, last attempt start */
+    int64_t started_us;
+    growbuf resp, resp_hdr, req_hdr;
+    CURL *easy;
+} job;
+
+struct keyq {
+    char *key;
+    keyq *hnext;
+    job *head, *tail; /* jobs waiting behind the busy one */
+};
+
+struct qxs_deliverer {
+    qxs_deliver_options o;
+    CURLM *multi;
+    struct curl_slist *headers;
+    CURL **pool;
+    size_t n_pool;
+    job *ready_head, *ready_tail;
+    job *waiting;
+    job *flying; /* in flight, attached to the multi handle */
+    size_t in_flight, pending;
+    keyq **buckets;
+    size_t n_buckets, n_keys;
+    bool cancelled;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int grow_append(growbuf *b, const char *data, size_t n, size_t limit)
+{
+    if (b->len >= limit)
+        return 0;
+    if (n > limit - b->len)
+        n = limit - b->len;
+    char *p = realloc(b->p, b->len + n + 1);
+    if (p == NULL)
+        return -1;
+    memcpy(p + b->len, data, n);
+    b->p = p;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static void grow_reset(growbuf *b)
+{
+    b->len = 0;
+    if (b->p != NULL)
+        b->p[0] = '\0';
+}
+
+static void grow_free(growbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = 0;
+}
+
+static size_t hash_key(const char *s)
+{
+    size_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- identity keys ------------------------------------------------------ */
+
+static int keys_grow(qxs_deliverer *d)
+{
+    size_t n = d->n_buckets ? d->n_buckets * 2 : KEY_BUCKETS_MIN;
+    keyq **b = calloc(n, sizeof *b);
+    if (b == NULL)
+        return -1;
+    for (size_t i = 0; i < d->n_buckets; i++) {
+        keyq *k = d->buckets[i];
+        while (k != NULL) {
+            keyq *next = k->hnext;
+            size_t at = hash_key(k->key) % n;
+            k->hnext = b[at];
+            b[at] = k;
+            k = next;
+        }
+    }
+    free(d->buckets);
+    d->buckets = b;
+    d->n_buckets = n;
+    return 0;
+}
+
+/* The key's entry; *created tells whether it was idle (absent) before. */
+static keyq *key_acquire(qxs_deliverer *d, const char *key, bool *created)
+{
+    *created = false;
+    if (d->n_keys >= d->n_buckets && keys_grow(d) != 0)
+        return NULL;
+    size_t at = hash_key(key) % d->n_buckets;
+    for (keyq *k = d->buckets[at]; k != NULL; k = k->hnext)
+        if (strcmp(k->key, key) == 0)
+            return k;
+    keyq *k = calloc(1, sizeof *k);
+    if (k == NULL || (k->key = strdup(key)) == NULL) {
+        free(k);
+        return NULL;
+    }
+    k->hnext = d->buckets[at];
+    d->buckets[at] = k;
+    d->n_keys++;
+    *created = true;
+    return k;
+}
+
+static void key_remove(qxs_deliverer *d, keyq *k)
+{
+    keyq **pp = &d->buckets[hash_key(k->key) % d->n_buckets];
+    while (*pp != k)
+        pp = &(*pp)->hnext;
+    *pp = k->hnext;
+    d->n_keys--;
+    free(k->key);
+    free(k);
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+static void ready_push(qxs_deliverer *d, job *j, bool front)
+{
+    j->next = NULL;
+    if (d->ready_head == NULL) {
+        d->ready_head = d->ready_tail = j;
+    } else if (front) {
+        j->next = d->ready_head;
+        d->ready_head = j;
+    } else {
+        d->ready_tail->next = j;
+        d->ready_tail = j;
+    }
+}
+
+static job *ready_pop(qxs_deliverer *d)
+{
+    job *j = d->ready_head;
+    if (j != NULL) {
+        d->ready_head = j->next;
+        if (d->ready_head == NULL)
+            d->ready_tail = NULL;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static void job_free(job *j)
+{
+    json_decref(j->payload);
+    free(j->body);
+    grow_free(&j->resp);
+    grow_free(&j->resp_hdr);
+    grow_free(&j->req_hdr);
+    free(j);
+}
+
+/* ---- the end of a job --------------------------------------------------- */
+
+/* The job is done for good: its key's next job (if any) becomes ready. */
+static void release(qxs_deliverer *d, job *j)
+{
+    keyq *k = j->kq;
+    if (k != NULL) {
+        job *next = k->head;
+        if (next != NULL) {
+            k->head = next->next;
+            if (k->head == NULL)
+                k->tail = NULL;
+            ready_push(d, next, false);
+        } else {
+            key_remove(d, k);
+        }
+    }
+    d->pending--;
+    job_free(j);
+}
+
+static void finish_delivered(qxs_deliverer *d, job *j)
+{
+    qxs_report_activated(d->o.report);
+    qx_log(QX_LOG_DEBUG, "line %zu: delivered (HTTP %ld, attempt %d)", j->line_no, j->status,
+           j->attempts);
+    release(d, j);
+}
+
+static void finish_failed(qxs_deliverer *d, job *j, const char *reason_key, const char *reason)
+{
+    if (qxs_report_failed(d->o.report, reason_key) != 0)
+        qx_log(QX_LOG_ERROR, "report: out of memory");
+    qx_log(QX_LOG_WARN, "line %zu: failed after %d attempt%s: %s", j->line_no, j->attempts,
+           j->attempts == 1 ? "" : "s", reason);
+    if (qxs_dead_letter_write(d->o.dead_letter, j->payload, reason, j->status, j->attempts,
+                              j->attempts > 0 ? j->attempt_at_ms : 0, j->line_no) != 0)
+        qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", j->line_no);
+    release(d, j);
+}
+
+static void fail_interrupted(qxs_deliverer *d, job *j)
+{
+    char reason[REASON_MAX + 64];
+    if (j->attempts == 0)
+        snprintf(reason, sizeof reason, "interrupted before delivery");
+    else
+        snprintf(reason, sizeof reason, "interrupted before retry; last attempt: %s", j->reason);
+    finish_failed(d, j, "interrupted", reason);
+}
+
+/* ---- libcurl callbacks -------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    job *j = ud;
+    size_t n = size * nmemb;
+    /* beyond the limit the rest is read and dropped, not an error */
+    return grow_append(&j->resp, data, n, QXS_MAX_RESPONSE_BYTES) == 0 ? n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    job *j = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        grow_reset(&j->resp_hdr); /* a new response (after a 1xx) */
+    return grow_append(&j->resp_hdr, data, n, HEADER_BLOCK_MAX) == 0 ? n : 0;
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h;
+    job *j = ud;
+    if (type == CURLINFO_HEADER_OUT)
+        (void)grow_append(&j->req_hdr, data, size, HEADER_BLOCK_MAX);
+    return 0;
+}
+
+/* ---- starting and finishing HTTP calls ---------------------------------- */
+
+static CURL *take_handle(qxs_deliverer *d)
+{
+    if (d->n_pool > 0)
+        return d->pool[--d->n_pool];
+    return curl_easy_init();
+}
+
+static void give_handle(qxs_deliverer *d, CURL *h)
+{
+    /* the pool holds at most concurrency handles: one per slot */
+    if (d->n_pool < (size_t)d->o.concurrency)
+        d->pool[d->n_pool++] = h;
+    else
+        curl_easy_cleanup(h);
+}
+
+static int start(qxs_deliverer *d, job *j)
+{
+    CURL *h = take_handle(d);
+    if (h == NULL)
+        return -1;
+    grow_reset(&j->resp);
+    grow_reset(&j->resp_hdr);
+    grow_reset(&j->req_hdr);
+    j->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, d->o.url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, d->headers);
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(h, CURLOPT_USERNAME, d->o.username);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, d->o.password);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "qx-send/" QX_VERSION);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, j);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, j);
+    if (d->o.trace != NULL) {
+        /* libcurl hands over the header block it really sent only through
+         * its debug callback, which needs VERBOSE */
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, j);
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    }
+    if (curl_multi_add_handle(d->multi, h) != CURLM_OK) {
+        give_handle(d, h);
+        return -1;
+    }
+    j->easy = h;
+    j->fl_prev = NULL;
+    j->fl_next = d->flying;
+    if (d->flying != NULL)
+        d->flying->fl_prev = j;
+    d->flying = j;
+    j->attempts++;
+    j->attempt_at_ms = qx_now_ms();
+    j->started_us = qx_mono_us();
+    d->in_flight++;
+    return 0;
+}
+
+/* Starts ready jobs while slots are free; after a cancel, fails them. */
+static void start_ready(qxs_deliverer *d)
+{
+    job *j;
+    while (d->ready_head != NULL && (d->cancelled || d->in_flight < (size_t)d->o.concurrency)) {
+        j = ready_pop(d);
+        if (d->cancelled) {
+            fail_interrupted(d, j);
+            continue;
+        }
+        if (start(d, j) != 0) {
+            snprintf(j->reason, sizeof j->reason, "cannot start an HTTP request");
+            finish_failed(d, j, "internalError", j->reason);
+        }
+    }
+}
+
+/* Moves waiting jobs whose retry is due to the front of the ready list.
+ * Returns the time until the next one is due (INT64_MAX: none). */
+static int64_t promote_due(qxs_deliverer *d)
+{
+    int64_t now = qx_mono_ms(), next = INT64_MAX;
+    job **pp = &d->waiting;
+    while (*pp != NULL) {
+        job *j = *pp;
+        if (d->cancelled || j->due_mono_ms <= now) {
+            *pp = j->next;
+            ready_push(d, j, true);
+        } else {
+            if (j->due_mono_ms - now < next)
+                next = j->due_mono_ms - now;
+            pp = &j->next;
+        }
+    }
+    return next;
+}
+
+/* "HTTP 401: <the envelope's errorMessage>" */
+static void describe_status(job *j)
+{
+    const char *msg = NULL;
+    json_t *body = j->resp.p != NULL ? json_loadb(j->resp.p, j->resp.len, 0, NULL) : NULL;
+    json_t *m =
+        json_object_get(json_object_get(json_object_get(body, "meta"), "error"), "errorMessage");
+    msg = json_string_value(m);
+    if (msg != NULL)
+        snprintf(j->reason, sizeof j->reason, "HTTP %ld: %s", j->status, msg);
+    else
+        snprintf(j->reason, sizeof j->reason, "HTTP %ld", j->status);
+    json_decref(body);
+}
+
+static void write_trace(qxs_deliverer *d, job *j, int64_t duration_us, CURLcode rc)
+{
+    qxs_trace_call c = {
+        .line_no = j->line_no,
+        .attempt = j->attempts,
+        .started_at_ms = j->attempt_at_ms,
+        .duration_us = duration_us,
+        .method = "POST",
+        .url = d->o.url,
+        .request_headers = j->req_hdr.p,
+        .request_body = j->body,
+        .request_body_len = j->body_len,
+        .status = j->status,
+        .response_headers = j->resp_hdr.p,
+        .response_body = j->resp.p,
+        .response_body_len = j->resp.len,
+        .error = rc == CURLE_OK ? NULL : j->reason,
+    };
+    if (qxs_trace_write(d->o.trace, &c) != 0)
+        qx_log(QX_LOG_ERROR, "line %zu: cannot write the trace record", j->line_no);
+}
+
+static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
+{
+    job *j = NULL;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&j);
+    int64_t duration_us = qx_mono_us() - j->started_us;
+    j->status = 0;
+    curl_off_t retry_after_s = -1;
+    const char *reason_key;
+    char key_buf[32];
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &j->status);
+        if (j->status == 429 || j->status == 503)
+            curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after_s);
+        if (j->status < 200 || j->status >= 300)
+            describe_status(j); /* parsing the answer only when it explains a failure */
+        snprintf(key_buf, sizeof key_buf, "http%ld", j->status);
+        reason_key = key_buf;
+    } else {
+        bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
+        snprintf(j->reason, sizeof j->reason, "%s: %s", timeout ? "timeout" : "connection error",
+                 j->errbuf[0] != '\0' ? j->errbuf : curl_easy_strerror(rc));
+        reason_key = timeout ? "timeout" : "connectionError";
+    }
+    curl_multi_remove_handle(d->multi, h);
+    give_handle(d, h);
+    j->easy = NULL;
+    if (j->fl_prev != NULL)
+        j->fl_prev->fl_next = j->fl_next;
+    else
+        d->flying = j->fl_next;
+    if (j->fl_next != NULL)
+        j->fl_next->fl_prev = j->fl_prev;
+    d->in_flight--;
+    if (qxs_report_latency_us(d->o.report, duration_us) != 0)
+        qx_log(QX_LOG_ERROR, "report: out of memory");
+    if (d->o.trace != NULL)
+        write_trace(d, j, duration_us, rc);
+
+    qxs_retry_verdict v = qxs_retry_decide(&d->o.retry, j->status, j->attempts);
+    if (v == QXS_DELIVERED) {
+        finish_delivered(d, j);
+    } else if (v == QXS_RETRY && !d->cancelled) {
+        int64_t ra_ms = retry_after_s >= 0 ? (int64_t)retry_after_s * 1000 : -1;
+        int64_t delay = qxs_retry_delay_ms(&d->o.retry, j->attempts, qx_rng_unit(d->o.rng), ra_ms);
+        qxs_report_retry(d->o.report);
+        qx_log(QX_LOG_INFO, "line %zu: %s; retry %d in %lld ms", j->line_no, j->reason, j->attempts,
+               (long long)delay);
+        j->due_mono_ms = qx_mono_ms() + delay;
+        j->next = d->waiting;
+        d->waiting = j;
+    } else if (v == QXS_RETRY) {
+        fail_interrupted(d, j);
+    } else {
+        finish_failed(d, j, reason_key, j->reason);
+    }
+}
+
+/* ---- public interface ----------------------------------------------------- */
+
+qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
+{
+    if (opt->concurrency < 1 || opt->concurrency > QXS_MAX_CONCURRENCY) {
+        qx_error_set(err, "concurrency %d: expected 1 to %d", opt->concurrency,
+                     QXS_MAX_CONCURRENCY);
+        return NULL;
+    }
+    qxs_deliverer *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        goto oom;
+    d->o = *opt;
+    d->pool = calloc((size_t)opt->concurrency, sizeof *d->pool);
+    d->multi = curl_multi_init();
+    if (d->pool == NULL || d->multi == NULL || keys_grow(d) != 0)
+        goto oom;
+    /* "Expect:" turns off 100-continue: one round trip per event */
+    const char *hdrs[] = {"Content-Type: application/json", "Accept: application/json", "Expect:"};
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        struct curl_slist *l = curl_slist_append(d->headers, hdrs[i]);
+        if (l == NULL)
+            goto oom;
+        d->headers = l;
+    }
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)opt->concurrency);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)opt->concurrency);
+    return d;
+oom:
+    qx_error_set(err, "deliverer: out of memory");
+    qxs_deliverer_free(d);
+    return NULL;
+}
+
+void qxs_deliverer_free(qxs_deliverer *d)
+{
+    if (d == NULL)
+        return;
+    /* drop whatever is left: in flight, ready, waiting, queued behind keys */
+    while (d->flying != NULL) {
+        job *j = d->flying;
+        d->flying = j->fl_next;
+        curl_multi_remove_handle(d->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+        job_free(j);
+    }
+    for (job *j = ready_pop(d); j != NULL; j = ready_pop(d))
+        job_free(j);
+    while (d->waiting != NULL) {
+        job *j = d->waiting;
+        d->waiting = j->next;
+        job_free(j);
+    }
+    for (size_t i = 0; i < d->n_buckets; i++) {
+        while (d->buckets[i] != NULL) {
+            keyq *k = d->buckets[i];
+            d->buckets[i] = k->hnext;
+            while (k->head != NULL) {
+                job *j = k->head;
+                k->head = j->next;
+                job_free(j);
+            }
+            free(k->key);
+            free(k);
+        }
+    }
+    free(d->buckets);
+    for (size_t i = 0; i < d->n_pool; i++)
+        curl_easy_cleanup(d->pool[i]);
+    free(d->pool);
+    curl_slist_free_all(d->headers);
+    if (d->multi != NULL)
+        curl_multi_cleanup(d->multi);
+    free(d);
+}
+
+int qxs_deliverer_submit(qxs_deliverer *d, json_t *payload, size_t line_no, qx_error *err)
+{
+    char *key = NULL;
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        json_decref(payload);
+        goto oom;
+    }
+    j->payload = payload;
+    j->line_no = line_no;
+    d->pending++;
+    j->body = json_dumps(payload, JSON_COMPACT);
+    if (j->body == NULL)
+        goto oom;
+    j->body_len = strlen(j->body);
+    key = qxs_payload_identity_key(payload);
+    if (key != NULL) {
+        bool idle;
+        j->kq = key_acquire(d, key, &idle);
+        if (j->kq == NULL)
+            goto oom;
+        free(key);
+        key = NULL;
+        if (!idle) {
+            /* an earlier payload of this identity has not finished */
+            if (j->kq->tail != NULL)
+                j->kq->tail->next = j;
+            else
+                j->kq->head = j;
+            j->kq->tail = j;
+            return 0;
+        }
+    }
+    ready_push(d, j, false);
+    if (d->cancelled)
+        start_ready(d);
+    return 0;
+oom:
+    free(key);
+    qx_error_set(err, "line %zu: out of memory", line_no);
+    if (j != NULL) {
+        snprintf(j->reason, sizeof j->reason, "out of memory");
+        j->kq = NULL;
+        finish_failed(d, j, "internalError", j->reason);
+    } else if (qxs_report_failed(d->o.report, "internalError") != 0) {
+        qx_log(QX_LOG_ERROR, "report: out of memory");
+    }
+    return -1;
+}
+
+size_t qxs_deliverer_pending(const qxs_deliverer *d)
+{
+    return d->pending;
+}
+
+int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd, bool *fd_ready,
+                           qx_error *err)
+{
+    int64_t next_due = promote_due(d);
+    start_ready(d);
+    int wait = max_wait_ms < 0 ? 0 : max_wait_ms;
+    if (next_due < wait)
+        wait = (int)next_due;
+    struct curl_waitfd wfd = {.fd = watch_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
+    CURLMcode mc =
+        curl_multi_poll(d->multi, watch_fd >= 0 ? &wfd : NULL, watch_fd >= 0 ? 1 : 0, wait, NULL);
+    if (fd_ready != NULL)
+        *fd_ready = watch_fd >= 0 && wfd.revents != 0;
+    if (mc != CURLM_OK) {
+        qx_error_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    int running = 0;
+    mc = curl_multi_perform(d->multi, &running);
+    if (mc != CURLM_OK) {
+        qx_error_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(d->multi, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE)
+            on_done(d, msg->easy_handle, msg->data.result);
+    promote_due(d);
+    start_ready(d);
+    return 0;
+}
+
+void qxs_deliverer_wakeup(void *d)
+{
+    curl_multi_wakeup(((qxs_deliverer *)d)->multi);
+}
+
+void qxs_deliverer_cancel(qxs_deliverer *d)
+{
+    d->cancelled = true;
+    promote_due(d);
+    start_ready(d);
+}

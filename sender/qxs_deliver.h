@@ -1,0 +1,90 @@
+/*
+ * qxs_deliver.h — delivering payloads to the JSON-event URL: concurrency,
+ * connection reuse, per-identity ordering, retries, dead letters, traces.
+ *
+ * One POST per payload (the platform's best-effort aggregation with
+ * maxUsersPerRequest 1: one JSON event, one workflow run), with
+ * Content-Type: application/json and Basic auth username:apiToken. Up to
+ * `concurrency` requests are in flight at once over kept-alive connections
+ * (libcurl multi interface, one connection cache). Payloads of the same
+ * identity (the first identityMap entry) never overtake each other: the next
+ * one starts only after the previous one has finally succeeded or failed,
+ * retries included. Redirects are not followed: a 3xx is an answer, and
+ * credentials never travel to another host.
+ *
+ * The deliverer is driven by its owner's loop (qxs_deliverer_run_once) from
+ * one thread; only qxs_deliverer_wakeup may be called from another.
+ * Every submitted payload ends, exactly once, as activated or failed in the
+ * report; failed payloads go to the dead-letter file.
+ */
+#ifndef QXS_DELIVER_H
+#define QXS_DELIVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qx_error.h"
+#include "qx_rng.h"
+#include "qxs_report.h"
+#include "qxs_retry.h"
+
+#define QXS_DEFAULT_CONCURRENCY 8
+#define QXS_MAX_CONCURRENCY 256
+/* The platform expects the endpoint to answer within 2 s. */
+#define QXS_DEFAULT_TIMEOUT_MS 2000
+/* Response bodies are kept up to this size (for reasons and traces). */
+#define QXS_MAX_RESPONSE_BYTES 65536
+
+typedef struct qxs_deliverer qxs_deliverer;
+
+typedef struct qxs_deliver_options {
+    const char *url;      /* borrowed for the deliverer's lifetime */
+    const char *username; /* borrowed */
+    const char *password; /* borrowed; never logged or traced */
+    int concurrency;      /* 1..QXS_MAX_CONCURRENCY */
+    long timeout_ms;      /* per HTTP call */
+    qxs_retry_policy retry;
+    FILE *dead_letter;  /* may be NULL; not owned */
+    FILE *trace;        /* may be NULL; not owned */
+    qxs_report *report; /* borrowed; required */
+    qx_rng *rng;        /* borrowed; jitter draws; required */
+} qxs_deliver_options;
+
+/* Creates a deliverer (curl_global_init must have been called). Returns a
+ * new deliverer (owned: free with qxs_deliverer_free), NULL with err set. */
+QX_MUST_CHECK qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err);
+
+/* Frees d; payloads not finished are dropped uncounted (call
+ * qxs_deliverer_cancel and run until idle first). NULL is a no-op. */
+void qxs_deliverer_free(qxs_deliverer *d);
+
+/* Queues payload (stolen, also on failure) read from input line line_no.
+ * After qxs_deliverer_cancel the payload is dead-lettered at once as
+ * interrupted. Returns 0, or -1 with err set when memory runs out (the
+ * payload is then counted as failed). */
+QX_MUST_CHECK int qxs_deliverer_submit(qxs_deliverer *d, json_t *payload, size_t line_no,
+                                       qx_error *err);
+
+/* Payloads submitted and not yet finished (queued, in flight or waiting to
+ * be retried). */
+size_t qxs_deliverer_pending(const qxs_deliverer *d);
+
+/* Starts what may start, waits up to max_wait_ms for network activity, a
+ * due retry, a wakeup or watch_fd (-1: none) becoming readable, then
+ * finishes what completed. *fd_ready (may be NULL) tells whether watch_fd
+ * was readable. Returns 0, or -1 with err set on a libcurl failure. */
+QX_MUST_CHECK int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd,
+                                         bool *fd_ready, qx_error *err);
+
+/* Interrupts a run_once wait from another thread (curl_multi_wakeup). */
+void qxs_deliverer_wakeup(void *d);
+
+/* Stops delivering: every queued payload and every one waiting for a retry
+ * is dead-lettered now as interrupted; requests in flight finish, and fail
+ * without retry if they fail. */
+void qxs_deliverer_cancel(qxs_deliverer *d);
+
+#endif

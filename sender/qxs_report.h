@@ -1,0 +1,80 @@
+/*
+ * qxs_report.h — what happened to every input line, in the terms of the
+ * platform's dataflow monitoring: each line read ends as activated (the
+ * destination accepted it), excluded (not sent, with a reason) or failed
+ * (malformed, refused, or out of retries); read = activated + excluded +
+ * failed once a run has finished.
+ *
+ * The JSON report (`--report FILE`):
+ *   {"read", "activated", "excluded", "failed", "retries",
+ *    "excludedReasons": {"<reason>": n, ...}, "failedReasons": {"<reason>": n, ...},
+ *    "latencyMs": {"p50", "p95", "p99", "max"}, "throughputPerSec", "elapsedMs"}
+ * Latency is the duration of each HTTP call (every attempt, whatever its
+ * outcome), percentiles by the nearest-rank method; null when no call was
+ * made. Throughput is activated payloads per second of elapsed time.
+ *
+ * A report is filled by one thread (the delivery loop).
+ */
+#ifndef QXS_REPORT_H
+#define QXS_REPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qx_error.h"
+
+#define QXS_REPORT_REAL_DIGITS 9
+
+typedef struct qxs_report qxs_report;
+
+/* The counts, readable at any time (e.g. by a progress callback). */
+typedef struct qxs_counts {
+    int64_t read, activated, excluded, failed, retries;
+    int64_t in_flight; /* read, not yet activated, excluded or failed */
+} qxs_counts;
+
+/* A new, empty report (owned: free with qxs_report_free); NULL when memory
+ * runs out. The elapsed clock starts now. */
+QX_MUST_CHECK qxs_report *qxs_report_new(void);
+
+/* Frees r; NULL is a no-op. */
+void qxs_report_free(qxs_report *r);
+
+/* One input line read. */
+void qxs_report_read(qxs_report *r);
+/* One line's payload accepted by the destination. */
+void qxs_report_activated(qxs_report *r);
+/* One line excluded for reason (e.g. "noMappedIdentity"). Returns 0, -1 when
+ * memory runs out (the count is still taken). */
+QX_MUST_CHECK int qxs_report_excluded(qxs_report *r, const char *reason);
+/* One line failed for reason (e.g. "http401", "malformedInput"). Returns 0, -1
+ * when memory runs out (the count is still taken). */
+QX_MUST_CHECK int qxs_report_failed(qxs_report *r, const char *reason);
+/* One retry scheduled. */
+void qxs_report_retry(qxs_report *r);
+/* One HTTP call took us microseconds. Returns 0, -1 when memory runs out. */
+QX_MUST_CHECK int qxs_report_latency_us(qxs_report *r, int64_t us);
+
+/* The counts so far. */
+qxs_counts qxs_report_counts(const qxs_report *r);
+
+/* Milliseconds since qxs_report_new (or the last qxs_report_set_elapsed). */
+int64_t qxs_report_elapsed_ms(const qxs_report *r);
+
+/* Fixes the elapsed time (tests; the final report). Negative: live clock. */
+void qxs_report_set_elapsed_ms(qxs_report *r, int64_t ms);
+
+/* The report document described above. Returns a new reference (owned), NULL
+ * when memory runs out. */
+QX_MUST_CHECK json_t *qxs_report_to_json(const qxs_report *r);
+
+/* Writes the report document to path (pretty-printed, reals with at most
+ * QXS_REPORT_REAL_DIGITS significant digits). Returns 0, -1 with err set. */
+QX_MUST_CHECK int qxs_report_write_file(const qxs_report *r, const char *path, qx_error *err);
+
+/* The nearest-rank p-th percentile (0 < p <= 100) of the n values in sorted
+ * (ascending); 0 when n is 0. */
+int64_t qxs_percentile(const int64_t *sorted, size_t n, double p);
+
+#endif

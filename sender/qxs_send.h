@@ -1,0 +1,60 @@
+/*
+ * qxs_send.h — the `send` and `replay` runs: input stream → payloads →
+ * delivery → report.
+ *
+ * send:   each input line is a profile; it is rendered with the mapping and
+ *         either delivered or counted as excluded with its reason.
+ * replay: each input line is a dead-letter record or an exported run; its
+ *         "payload" is delivered as recorded, in file order.
+ * Either way, every non-blank input line ends as activated, excluded or
+ * failed (a line that is not valid JSON, or has nothing to send, is failed
+ * and named by its line number in the log and the dead-letter file), and the
+ * counts add up to the lines read.
+ *
+ * Interruption: when stop_fd becomes readable (main.c's signal self-pipe),
+ * reading stops, what was read but not sent is dead-lettered as interrupted,
+ * requests in flight finish (without retries), and the run returns normally
+ * so the caller can write the report.
+ */
+#ifndef QXS_SEND_H
+#define QXS_SEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qx_error.h"
+#include "qxs_destination.h"
+#include "qxs_mapping.h"
+#include "qxs_report.h"
+#include "qxs_retry.h"
+
+/* How often the progress callback is called, at most. */
+#define QXS_PROGRESS_INTERVAL_MS 250
+
+/* Called on the delivery thread with the counts so far and the activation
+ * rate per second; final is true for the last call of the run. */
+typedef void (*qxs_progress_fn)(const qxs_counts *c, double per_sec, bool final, void *ud);
+
+typedef struct qxs_send_options {
+    const qxs_mapping *mapping;    /* send: required; replay: NULL */
+    const qxs_destination *dest;   /* required */
+    int input_fd;                  /* not closed */
+    int concurrency;               /* 0: QXS_DEFAULT_CONCURRENCY */
+    long timeout_ms;               /* 0: QXS_DEFAULT_TIMEOUT_MS */
+    const qxs_retry_policy *retry; /* NULL: the platform's default */
+    FILE *dead_letter;             /* may be NULL */
+    FILE *trace;                   /* may be NULL */
+    int stop_fd;                   /* -1: never interrupted */
+    qxs_progress_fn progress;      /* may be NULL */
+    void *progress_ud;
+} qxs_send_options;
+
+/* Runs a send (o->mapping set) or a replay (o->mapping NULL) to the end of
+ * the input or an interruption, filling report. Returns 0 when the run went
+ * through (whatever failed is in the report), -1 with err set when it could
+ * not run at all (e.g. libcurl could not start) or the input could not be
+ * read to its end (what was read is still delivered and reported). */
+QX_MUST_CHECK int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * render.c — profile → payload, or profile → exclusion reason.
+ *
+ * The order of the checks follows the platform's: a profile is a candidate
+ * for a segment export only when it is a member (any status) of an activated
+ * audience; then it needs at least one mapped identity it can send. Hashed
+ * email entries are dropped one by one (plain-text email only), so a profile
+ * with a hashed email and a mapped ECID is still sent, by its ECID; it is
+ * excluded as "hashedEmailOnly" only when nothing else is left.
+ */
+#include "qxs_render.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_email.h"
+
+static const char *const exclusion_names[QXS_EXCLUSION_COUNT] = {
+    "", "notInActivatedAudience", "noMappedIdentity", "hashedEmailOnly"};
+
+const char *qxs_exclusion_name(qxs_exclusion e)
+{
+    return (unsigned)e < QXS_EXCLUSION_COUNT ? exclusion_names[e] : "";
+}
+
+json_t *qxs_path_get(const json_t *root, const char *dotted)
+{
+    const json_t *cur = root;
+    const char *p = dotted;
+    while (cur != NULL) {
+        if (!json_is_object(cur))
+            return NULL;
+        const char *dot = strchr(p, '.');
+        size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+        cur = json_object_getn(cur, p, n);
+        if (dot == NULL)
+            return (json_t *)cur;
+        p = dot + 1;
+    }
+    return NULL;
+}
+
+int qxs_path_set(json_t *root, const char *dotted, json_t *value)
+{
+    json_t *cur = root;
+    const char *p = dotted;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        if (!json_is_object(cur))
+            break;
+        if (dot == NULL)
+            return json_object_set_new(cur, p, value) == 0 ? 0 : -1;
+        size_t n = (size_t)(dot - p);
+        json_t *next = json_object_getn(cur, p, n);
+        if (next == NULL) {
+            next = json_object();
+            if (next == NULL || json_object_setn_new(cur, p, n, next) != 0)
+                break;
+        }
+        cur = next;
+        p = dot + 1;
+    }
+    json_decref(value);
+    return -1;
+}
+
+char *qxs_payload_identity_key(const json_t *payload)
+{
+    json_t *map = json_object_get(payload, "identityMap");
+    const char *ns;
+    json_t *entries;
+    json_object_foreach(map, ns, entries)
+    {
+        const char *id = json_string_value(json_object_get(json_array_get(entries, 0), "id"));
+        if (id == NULL)
+            continue;
+        size_t n = strlen(ns) + strlen(id) + 2;
+        char *key = malloc(n);
+        if (key != NULL)
+            snprintf(key, n, "%s:%s", ns, id);
+        return key;
+    }
+    return NULL;
+}
+
+static int warn(qxs_render_result *out, const char *fmt, ...) QX_PRINTF(2, 3);
+
+static int warn(qxs_render_result *out, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return json_array_append_new(out->warnings, json_string(text));
+}
+
+/* Copies the activated audiences the profile is a member of into ups.
+ * Returns the number copied, or -1 when memory runs out. */
+static int render_audiences(const qxs_mapping *m, const json_t *profile, json_t *ups,
+                            qxs_render_result *out)
+{
+    json_t *src = qxs_path_get(profile, "segmentMembership.ups");
+    const char *seg;
+    json_t *entry;
+    int n = 0;
+    json_object_foreach(src, seg, entry)
+    {
+        if (!qxs_mapping_is_activated(m, seg))
+            continue;
+        if (!json_is_object(entry)) {
+            if (warn(out, "segmentMembership.ups.%s: not an object (audience skipped)", seg) != 0)
+                return -1;
+            continue;
+        }
+        json_t *copy = json_object();
+        if (copy == NULL || json_object_set_new(ups, seg, copy) != 0)
+            return -1;
+        static const char *const kept[] = {"status", "lastQualificationTime"};
+        for (size_t i = 0; i < 2; i++) {
+            json_t *v = json_object_get(entry, kept[i]);
+            if (v != NULL && json_object_set(copy, kept[i], v) != 0)
+                return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Copies the mapped identities into idmap. Returns the number of entries
+ * copied, or -1 when memory runs out; *hashed counts hashed emails dropped. */
+static int render_identities(const qxs_mapping *m, const json_t *profile, json_t *idmap,
+                             int *hashed, qxs_render_result *out)
+{
+    json_t *src = json_object_get(profile, "identityMap");
+    int n = 0;
+    *hashed = 0;
+    for (size_t i = 0; i < m->n_identities; i++) {
+        const qxs_identity_mapping *im = &m->identities[i];
+        json_t *entries = json_object_get(src, im->source);
+        if (!json_is_array(entries))
+            continue;
+        json_t *list = NULL;
+        size_t k;
+        json_t *e;
+        json_array_foreach(entries, k, e)
+        {
+            const char *id = json_string_value(json_object_get(e, "id"));
+            char where[128];
+            snprintf(where, sizeof where, "identityMap.%s[%zu]", im->source, k);
+            if (id == NULL || *id == '\0') {
+                if (warn(out, "%s: no string \"id\" (entry skipped)", where) != 0)
+                    goto oom;
+                continue;
+            }
+            if (im->target == QXS_TARGET_EMAIL && qx_is_hashed_email(id)) {
+                (*hashed)++;
+                if (warn(out, "%s: hashed email not sent (plain-text email only)", where) != 0)
+                    goto oom;
+                continue;
+            }
+            if (list == NULL) {
+                list = json_array();
+                if (list == NULL || json_object_set_new(idmap, im->source, list) != 0)
+                    return -1;
+            }
+            if (json_array_append_new(list, json_pack("{s:s}", "id", id)) != 0)
+                goto oom;
+            n++;
+        }
+    }
+    return n;
+oom:
+    return -1;
+}
+
+static int render_attributes(const qxs_mapping *m, const json_t *profile, json_t *payload,
+                             qxs_render_result *out)
+{
+    for (size_t i = 0; i < m->n_attributes; i++) {
+        const qxs_attribute_mapping *a = &m->attributes[i];
+        json_t *v = qxs_path_get(profile, a->source);
+        if (v == NULL || json_is_null(v))
+            continue; /* absent attributes are omitted, never sent as null */
+        if (json_is_array(v) || json_is_object(v)) {
+            if (warn(out, "%s: %s value not exported (only scalar attributes can be)", a->source,
+                     json_is_array(v) ? "array" : "object") != 0)
+                return -1;
+            continue;
+        }
+        if (qxs_path_set(payload, a->target, json_incref(v)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void exclude(qxs_render_result *out, qxs_exclusion why, const char *detail)
+{
+    json_decref(out->payload);
+    out->payload = NULL;
+    out->excluded = why;
+    snprintf(out->detail, sizeof out->detail, "%s", detail);
+}
+
+int qxs_render(const qxs_mapping *m, const json_t *profile, qxs_render_result *out, qx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(profile)) {
+        qx_error_set(err, "profile is not a JSON object");
+        return -1;
+    }
+    json_t *idmap = json_object(), *ups = json_object();
+    out->payload = json_object();
+    out->warnings = json_array();
+    if (idmap == NULL || ups == NULL || out->payload == NULL || out->warnings == NULL)
+        goto oom;
+
+    int n_aud = render_audiences(m, profile, ups, out);
+    if (n_aud < 0)
+        goto oom;
+    if (n_aud == 0) {
+        exclude(out, QXS_EXCLUDED_NO_AUDIENCE, "not a member of any activated audience");
+        goto done;
+    }
+    int hashed = 0;
+    int n_ids = render_identities(m, profile, idmap, &hashed, out);
+    if (n_ids < 0)
+        goto oom;
+    if (n_ids == 0) {
+        if (hashed > 0)
+            exclude(out, QXS_EXCLUDED_HASHED_EMAIL,
+                    "its only email identity is hashed (plain-text email only)");
+        else
+            exclude(out, QXS_EXCLUDED_NO_IDENTITY, "no identity in the mapped namespaces");
+        goto done;
+    }
+    if (render_attributes(m, profile, out->payload, out) != 0)
+        goto oom;
+    if (json_object_set_new(out->payload, "identityMap", idmap) != 0) {
+        idmap = NULL;
+        goto oom;
+    }
+    idmap = NULL;
+    if (json_object_set_new(out->payload, "segmentMembership", json_pack("{s:o}", "ups", ups)) !=
+        0) {
+        ups = NULL;
+        goto oom;
+    }
+    ups = NULL;
+done:
+    json_decref(idmap);
+    json_decref(ups);
+    return 0;
+oom:
+    json_decref(idmap);
+    json_decref(ups);
+    qxs_render_result_clear(out);
+    qx_error_set(err, "out of memory while rendering");
+    return -1;
+}
+
+void qxs_render_result_clear(qxs_render_result *out)
+{
+    json_decref(out->payload);
+    json_decref(out->warnings);
+    memset(out, 0, sizeof *out);
+}

@@ -1,0 +1,203 @@
+/*
+ * send.c — the loop that ties the input stream, rendering and delivery.
+ *
+ * One thread runs this loop; the input has its own reader thread and wakes
+ * the loop (curl_multi_wakeup) when lines arrive. The loop takes input only
+ * while fewer than pending_limit payloads are unfinished, so a slow or
+ * failing endpoint slows the reading down instead of filling memory.
+ */
+#include "qxs_send.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_clock.h"
+#include "qx_log.h"
+#include "qx_rng.h"
+#include "qxs_deadletter.h"
+#include "qxs_deliver.h"
+#include "qxs_input.h"
+#include "qxs_render.h"
+
+/* Unfinished payloads per request slot before reading pauses. */
+#define PENDING_PER_SLOT 16
+#define PENDING_MIN 256
+
+typedef struct run {
+    const qxs_send_options *o;
+    qxs_report *report;
+    qxs_deliverer *d;
+} run;
+
+static void count_failed(run *r, const char *reason_key)
+{
+    if (qxs_report_failed(r->report, reason_key) != 0)
+        qx_log(QX_LOG_ERROR, "report: out of memory");
+}
+
+/* A line that yields nothing to send: failed, logged, dead-lettered. */
+static void fail_line(run *r, const json_t *payload, size_t line_no, const char *reason_key,
+                      const char *reason)
+{
+    count_failed(r, reason_key);
+    qx_log(QX_LOG_WARN, "line %zu: %s", line_no, reason);
+    if (qxs_dead_letter_write(r->o->dead_letter, payload, reason, 0, 0, 0, line_no) != 0)
+        qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", line_no);
+}
+
+static void submit(run *r, json_t *payload, size_t line_no)
+{
+    qx_error err;
+    if (qxs_deliverer_submit(r->d, payload, line_no, &err) != 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
+}
+
+static void handle_profile(run *r, json_t *profile, size_t line_no)
+{
+    qxs_render_result res;
+    qx_error err;
+    if (qxs_render(r->o->mapping, profile, &res, &err) != 0) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "line %zu: %s", line_no, err.text);
+        fail_line(r, NULL, line_no, "malformedInput", reason);
+        qxs_render_result_clear(&res);
+        return;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(res.warnings, i, w)
+        qx_log(QX_LOG_INFO, "line %zu: %s", line_no, json_string_value(w));
+    if (res.payload == NULL) {
+        if (qxs_report_excluded(r->report, qxs_exclusion_name(res.excluded)) != 0)
+            qx_log(QX_LOG_ERROR, "report: out of memory");
+        qx_log(QX_LOG_INFO, "line %zu: excluded (%s): %s", line_no,
+               qxs_exclusion_name(res.excluded), res.detail);
+    } else {
+        submit(r, json_incref(res.payload), line_no);
+    }
+    qxs_render_result_clear(&res);
+}
+
+static void handle_replay(run *r, json_t *record, size_t line_no)
+{
+    qx_error err;
+    json_t *payload = qxs_replay_payload(record, &err);
+    if (payload == NULL) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "line %zu: %s", line_no, err.text);
+        fail_line(r, NULL, line_no, "noPayload", reason);
+        return;
+    }
+    submit(r, json_incref(payload), line_no);
+}
+
+static void handle_record(run *r, qxs_record *rec)
+{
+    qxs_report_read(r->report);
+    if (rec->value == NULL) {
+        fail_line(r, NULL, rec->line_no, "malformedInput", rec->error);
+        return;
+    }
+    if (r->o->mapping != NULL)
+        handle_profile(r, rec->value, rec->line_no);
+    else
+        handle_replay(r, rec->value, rec->line_no);
+    json_decref(rec->value);
+}
+
+static void progress(run *r, int64_t *last_ms, bool final)
+{
+    if (r->o->progress == NULL)
+        return;
+    int64_t now = qx_mono_ms();
+    if (!final && now - *last_ms < QXS_PROGRESS_INTERVAL_MS)
+        return;
+    *last_ms = now;
+    qxs_counts c = qxs_report_counts(r->report);
+    int64_t el = qxs_report_elapsed_ms(r->report);
+    r->o->progress(&c, el > 0 ? (double)c.activated * 1000.0 / (double)el : 0.0, final,
+                   r->o->progress_ud);
+}
+
+int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
+{
+    int rc = -1;
+    qxs_input *in = NULL;
+    qx_rng *rng = qx_rng_new_random();
+    qxs_deliver_options dopt = {
+        .url = o->dest->url,
+        .username = o->dest->username,
+        .password = o->dest->password,
+        .concurrency = o->concurrency > 0 ? o->concurrency : QXS_DEFAULT_CONCURRENCY,
+        .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : QXS_DEFAULT_TIMEOUT_MS,
+        .dead_letter = o->dead_letter,
+        .trace = o->trace,
+        .report = report,
+        .rng = rng,
+    };
+    if (o->retry != NULL)
+        dopt.retry = *o->retry;
+    else
+        qxs_retry_policy_default(&dopt.retry);
+    run r = {.o = o, .report = report};
+    if (rng == NULL) {
+        qx_error_set(err, "out of memory");
+        goto out;
+    }
+    r.d = qxs_deliverer_new(&dopt, err);
+    if (r.d == NULL)
+        goto out;
+    in = qxs_input_open(o->input_fd, false, o->stop_fd, qxs_deliverer_wakeup, r.d, err);
+    if (in == NULL)
+        goto out;
+
+    size_t pending_limit = (size_t)dopt.concurrency * PENDING_PER_SLOT;
+    if (pending_limit < PENDING_MIN)
+        pending_limit = PENDING_MIN;
+    bool input_done = false, stopping = false;
+    char input_error[QX_ERROR_TEXT_MAX + 16] = "";
+    int64_t last_progress = qx_mono_ms();
+    for (;;) {
+        while (!input_done && (stopping || qxs_deliverer_pending(r.d) < pending_limit)) {
+            qxs_record rec;
+            int t = qxs_input_take(in, &rec);
+            if (t == 0)
+                break;
+            if (t < 0) {
+                input_done = true;
+                break;
+            }
+            if (rec.value == NULL && rec.line_no == 0) {
+                /* a read error: the input ends here; what was read is still delivered */
+                snprintf(input_error, sizeof input_error, "input: %s", rec.error);
+                continue;
+            }
+            handle_record(&r, &rec);
+        }
+        if (input_done && qxs_deliverer_pending(r.d) == 0)
+            break;
+        bool stop_now = false;
+        if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, stopping ? -1 : o->stop_fd,
+                                   &stop_now, err) != 0)
+            goto out;
+        if (stop_now && !stopping) {
+            stopping = true;
+            qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests in "
+                                "flight, dead-lettering the rest");
+            qxs_input_stop(in);
+            qxs_deliverer_cancel(r.d);
+        }
+        progress(&r, &last_progress, false);
+    }
+    progress(&r, &last_progress, true);
+    if (input_error[0] != '\0') {
+        qx_error_set(err, "%s", input_error);
+        goto out;
+    }
+    rc = 0;
+out:
+    qxs_input_free(in);
+    qxs_deliverer_free(r.d);
+    qx_rng_free(rng);
+    return rc;
+}

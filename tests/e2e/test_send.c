@@ -1,0 +1,1147 @@
+/*
+ * test_send.c — qx-send end to end.
+ *
+ * Against the real qx-mock (fixture stream → runs, wrong token → 401 dead
+ * letters → replay after the fix, 429 from the rate limit, streaming from a
+ * pipe before EOF, replay of a history export), and against a small
+ * libmicrohttpd server inside this test whose answers are scripted (503 twice
+ * then 200, Retry-After, time-outs, ordering, connection reuse, headers),
+ * so retry counting does not depend on timing.
+ *
+ * The token reaches qx-send only through the environment (passwordEnv).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define QX_SEND QX_BIN_DIR "/qx-send"
+#define TOKEN_OK "QX-TEST-TOKEN-1"
+#define TOKEN_OK_B64 "YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0x" /* user:token */
+#define USER "api-user@example.com"
+#define WF_TOKEN "6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50"
+#define DEMO_PROFILES QX_SOURCE_DIR "/fixtures/profiles/demo.ndjson"
+#define DEMO_MAPPING QX_SOURCE_DIR "/fixtures/mappings/demo.json"
+#define DEMO_WORKFLOWS QX_SOURCE_DIR "/fixtures/workflows/demo.json"
+#define DEMO_SENT 17 /* of the 20 demo profiles; 3 are excluded */
+#define DEMO_EXCLUDED 3
+#define RUN_TIMEOUT_MS 60000
+/* qx-mock may run under valgrind (QX_VALGRIND): slower than the platform's 2 s */
+#define MOCK_TIMEOUT_MS "15000"
+
+static const char *const env_ok[] = {"QX_API_TOKEN=" TOKEN_OK, NULL};
+static const char *const env_wrong[] = {"QX_API_TOKEN=WRONG-TOKEN", NULL};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the scripted server ------------------------------------------------ */
+
+#define FAKE_MAX_REQUESTS 512
+
+typedef struct fake_server {
+    struct MHD_Daemon *daemon;
+    int port;
+    pthread_mutex_t lock;
+    int script[16]; /* statuses answered to the first requests, in order */
+    size_t n_script;
+    int default_status;
+    const char *retry_after; /* header value on 429/503, or NULL */
+    int delay_ms;            /* before answering */
+    size_t n_requests;
+    int64_t at_ms[FAKE_MAX_REQUESTS];
+    char *bodies[FAKE_MAX_REQUESTS];
+    char auth[256];
+    char content_type[128];
+    size_t connections;
+} fake_server;
+
+typedef struct upload {
+    char *p;
+    size_t len;
+} upload;
+
+static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *data,
+                                   size_t *data_size, void **con_cls)
+{
+    (void)url;
+    (void)method;
+    (void)version;
+    fake_server *s = cls;
+    upload *u = *con_cls;
+    if (u == NULL) {
+        *con_cls = calloc(1, sizeof(upload));
+        return MHD_YES;
+    }
+    if (*data_size > 0) {
+        u->p = realloc(u->p, u->len + *data_size + 1);
+        memcpy(u->p + u->len, data, *data_size);
+        u->len += *data_size;
+        u->p[u->len] = '\0';
+        *data_size = 0;
+        return MHD_YES;
+    }
+    if (s->delay_ms > 0)
+        usleep((useconds_t)s->delay_ms * 1000);
+    pthread_mutex_lock(&s->lock);
+    size_t i = s->n_requests++;
+    int status = i < s->n_script ? s->script[i] : s->default_status;
+    if (i < FAKE_MAX_REQUESTS) {
+        s->at_ms[i] = now_ms();
+        s->bodies[i] = u->p != NULL ? u->p : strdup("");
+        u->p = NULL;
+    }
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    snprintf(s->auth, sizeof s->auth, "%s", a != NULL ? a : "");
+    snprintf(s->content_type, sizeof s->content_type, "%s", ct != NULL ? ct : "");
+    pthread_mutex_unlock(&s->lock);
+    char body[256];
+    if (status == 200)
+        snprintf(body, sizeof body, "{\"result\": {}, \"meta\": {\"httpStatus\": \"200 - OK\"}}");
+    else
+        snprintf(body, sizeof body,
+                 "{\"meta\": {\"httpStatus\": \"%d\", \"error\": {\"errorMessage\": \"scripted "
+                 "%d\", \"errorCode\": \"Q_%d\"}}}",
+                 status, status, status);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    if ((status == 429 || status == 503) && s->retry_after != NULL)
+        MHD_add_response_header(r, "Retry-After", s->retry_after);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void fake_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    upload *u = *con_cls;
+    if (u != NULL) {
+        free(u->p);
+        free(u);
+    }
+    *con_cls = NULL;
+}
+
+static void fake_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)socket_context;
+    fake_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&s->lock);
+        s->connections++;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+static fake_server *fake_start(int default_status)
+{
+    fake_server *s = calloc(1, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->default_status = default_status;
+    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, fake_answer, s, MHD_OPTION_NOTIFY_COMPLETED,
+                                 fake_completed, s, MHD_OPTION_NOTIFY_CONNECTION, fake_connection,
+                                 s, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+    assert_non_null(s->daemon);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    assert_non_null(info);
+    s->port = info->port;
+    return s;
+}
+
+static void fake_stop(fake_server *s)
+{
+    MHD_stop_daemon(s->daemon);
+    for (size_t i = 0; i < s->n_requests && i < FAKE_MAX_REQUESTS; i++)
+        free(s->bodies[i]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- files and runs --------------------------------------------------------- */
+
+typedef struct fixture {
+    char *dir;
+    qxt_mock mock;
+    fake_server *fake;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = qxt_tempdir();
+    *state = f;
+    return f->dir != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->mock.pid > 0)
+        qxt_mock_stop(&f->mock, SIGTERM);
+    if (f->fake != NULL)
+        fake_stop(f->fake);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *path_in(const fixture *f, const char *name)
+{
+    static char buf[8][1024];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, name);
+    return buf[i];
+}
+
+/* Writes a destination file for url; returns its path (static buffer). */
+static char *write_destination(const fixture *f, const char *name, const char *url)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"e2e\", \"description\": \"test\", \"url\": \"%s\", "
+             "\"username\": \"" USER "\", \"passwordEnv\": \"QX_API_TOKEN\"}",
+             url);
+    char *p = qxt_write_file(f->dir, name, text);
+    char *ret = path_in(f, name);
+    free(p);
+    return ret;
+}
+
+static char *mock_destination(fixture *f, const char *config_path)
+{
+    assert_int_equal(qxt_mock_start(&f->mock, config_path, NULL), 0);
+    char url[512];
+    snprintf(url, sizeof url, "%s/inbound-event/v1/events/json/triggers?urlTokenId=%s",
+             f->mock.base_url, WF_TOKEN);
+    return write_destination(f, "dest.json", url);
+}
+
+static char *fake_destination(fixture *f, int default_status)
+{
+    f->fake = fake_start(default_status);
+    char url[512];
+    snprintf(url, sizeof url,
+             "http://127.0.0.1:%d/inbound-event/v1/events/json/triggers?urlTokenId=x",
+             f->fake->port);
+    return write_destination(f, "dest.json", url);
+}
+
+static json_t *load_report(const fixture *f)
+{
+    json_error_t jerr;
+    json_t *r = json_load_file(path_in(f, "report.json"), 0, &jerr);
+    if (r == NULL)
+        fprintf(stderr, "report: %s\n", jerr.text);
+    assert_non_null(r);
+    return r;
+}
+
+static json_int_t report_int(const json_t *r, const char *key)
+{
+    json_t *v = json_object_get(r, key);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* Reads an NDJSON file into an array (empty when the file is absent). */
+static json_t *load_ndjson(const char *path)
+{
+    json_t *arr = json_array();
+    char *text = qxt_read_file(path);
+    for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        if (*line == '\0')
+            continue;
+        json_t *v = json_loads(line, 0, NULL);
+        assert_non_null(v);
+        json_array_append_new(arr, v);
+    }
+    free(text);
+    return arr;
+}
+
+static json_t *mock_get(const fixture *f, const char *path, long expect)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", f->mock.base_url, path);
+    qxt_response r;
+    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
+    if (r.status != expect)
+        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
+    assert_int_equal(r.status, expect);
+    json_t *j = qxt_response_json(&r);
+    qxt_response_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
+/* The finished runs once there are count of them (runs/wait long-poll). */
+static json_t *wait_runs(const fixture *f, int count)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/_qx/v1/runs/wait?count=%d&timeoutMs=%d", count, 20000);
+    json_t *w = mock_get(f, path, 200);
+    json_t *runs = json_incref(json_object_get(w, "runs"));
+    json_decref(w);
+    assert_true(json_array_size(runs) >= (size_t)count);
+    return runs;
+}
+
+static int run_send(const char *const *argv, const char *const *env, char **err_out)
+{
+    char *out = NULL, *err = NULL;
+    int rc = qxt_run(argv, NULL, env, &out, &err, RUN_TIMEOUT_MS);
+    if (err != NULL && err[0] != '\0')
+        fprintf(stderr, "[qx-send stderr]\n%s", err);
+    free(out);
+    if (err_out != NULL)
+        *err_out = err;
+    else
+        free(err);
+    return rc;
+}
+
+static json_t *run_for_email(json_t *runs, const char *email)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+    {
+        json_t *list =
+            json_object_get(json_object_get(json_object_get(r, "payload"), "identityMap"), "Email");
+        const char *id = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+        if (id != NULL && strcmp(id, email) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* ---- against qx-mock ---------------------------------------------------------- */
+
+static void test_fixture_stream_becomes_runs(void **state)
+{
+    fixture *f = *state;
+    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--timeout-ms",
+                          MOCK_TIMEOUT_MS,
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          DEMO_MAPPING,
+                          "--report",
+                          path_in(f, "report.json"),
+                          "--retry-schedule",
+                          "50ms,100ms",
+                          DEMO_PROFILES,
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), 20);
+    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
+    assert_int_equal(report_int(rep, "excluded"), DEMO_EXCLUDED);
+    assert_int_equal(report_int(rep, "failed"), 0);
+    json_t *reasons = json_object_get(rep, "excludedReasons");
+    assert_int_equal(json_integer_value(json_object_get(reasons, "hashedEmailOnly")), 1);
+    assert_int_equal(json_integer_value(json_object_get(reasons, "noMappedIdentity")), 1);
+    assert_int_equal(json_integer_value(json_object_get(reasons, "notInActivatedAudience")), 1);
+    json_decref(rep);
+
+    json_t *runs = wait_runs(f, DEMO_SENT);
+    assert_int_equal(json_array_size(runs), DEMO_SENT);
+    json_t *ana = run_for_email(runs, "ana@example.com");
+    assert_non_null(ana);
+    assert_string_equal(json_string_value(json_object_get(ana, "workflowId")), "WF_csat_purchase");
+    assert_string_equal(json_string_value(json_object_get(ana, "status")), "SUCCESS");
+    json_t *ed = json_object_get(ana, "eventData");
+    assert_string_equal(json_string_value(json_object_get(ed, "email")), "ana@example.com");
+    assert_string_equal(json_string_value(json_object_get(ed, "firstName")), "Ana");
+    /* the payload the workflow got is the rendered one: mapped fields only */
+    json_t *payload = json_object_get(ana, "payload");
+    assert_string_equal(json_string_value(json_object_get(payload, "loyaltyTier")), "gold");
+    assert_null(json_object_get(payload, "loyalty"));
+    /* "not-an-email" is sent as it is and fails in the workflow, as in Qualtrics */
+    json_t *bad = run_for_email(runs, "not-an-email");
+    assert_non_null(bad);
+    assert_string_equal(json_string_value(json_object_get(bad, "status")), "FAILURE");
+    /* exits are sent too */
+    json_t *finn = run_for_email(runs, "finn@example.com");
+    assert_non_null(finn);
+    /* excluded profiles never reach the endpoint */
+    assert_null(run_for_email(runs, "gus@example.com"));
+    json_decref(runs);
+}
+
+static void test_wrong_token_fails_all_then_replay_delivers(void **state)
+{
+    fixture *f = *state;
+    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    char *dead = path_in(f, "dead.ndjson");
+    const char *argv[] = {QX_SEND,         "send", "--timeout-ms", MOCK_TIMEOUT_MS,
+                          "--destination", dest,   "--mapping",    DEMO_MAPPING,
+                          "--dead-letter", dead,   "--report",     path_in(f, "report.json"),
+                          DEMO_PROFILES,   NULL};
+    char *err = NULL;
+    assert_int_equal(run_send(argv, env_wrong, &err), 1);
+    assert_null(strstr(err, "WRONG-TOKEN")); /* the token is never printed */
+    free(err);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "failed"), DEMO_SENT);
+    assert_int_equal(report_int(rep, "activated"), 0);
+    assert_int_equal(report_int(rep, "retries"), 0); /* 401 is not retried */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "http401")),
+        DEMO_SENT);
+    json_decref(rep);
+
+    json_t *dl = load_ndjson(dead);
+    assert_int_equal(json_array_size(dl), DEMO_SENT);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(dl, i, rec)
+    {
+        assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 401);
+        assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 1);
+        assert_true(json_is_object(json_object_get(rec, "payload")));
+        assert_true(json_is_string(json_object_get(rec, "lastAttemptAt")));
+        assert_non_null(strstr(json_string_value(json_object_get(rec, "reason")), "401"));
+    }
+    json_decref(dl);
+    /* no run; the journal says why */
+    json_t *runs = mock_get(f, "/_qx/v1/runs", 200);
+    assert_int_equal(json_array_size(json_object_get(runs, "runs")), 0);
+    json_decref(runs);
+    json_t *journal = mock_get(f, "/_qx/v1/requests", 200);
+    assert_int_equal(json_array_size(json_object_get(journal, "requests")), DEMO_SENT);
+    json_decref(journal);
+
+    /* the token is fixed: replaying the dead letters delivers everything */
+    const char *replay[] = {QX_SEND,
+                            "replay",
+                            "--timeout-ms",
+                            MOCK_TIMEOUT_MS,
+                            "--destination",
+                            dest,
+                            "--dead-letter",
+                            path_in(f, "dead2.ndjson"),
+                            "--report",
+                            path_in(f, "report.json"),
+                            dead,
+                            NULL};
+    assert_int_equal(run_send(replay, env_ok, NULL), 0);
+    rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), DEMO_SENT);
+    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
+    assert_int_equal(report_int(rep, "failed"), 0);
+    json_decref(rep);
+    runs = wait_runs(f, DEMO_SENT);
+    assert_int_equal(json_array_size(runs), DEMO_SENT);
+    assert_non_null(run_for_email(runs, "pia@example.com"));
+    json_decref(runs);
+}
+
+static void test_rate_limit_429_is_dead_lettered_when_out_of_retries(void **state)
+{
+    fixture *f = *state;
+    char *cfg =
+        qxt_write_file(f->dir, "config.json",
+                       "{\"users\": [{\"username\": \"" USER "\", \"apiToken\": \"" TOKEN_OK "\"}],"
+                       " \"rateLimitPerMinute\": 2,"
+                       " \"workflows\": [{\"id\": \"WF\", \"urlTokenId\": \"" WF_TOKEN "\"}]}");
+    char cfg_path[1024];
+    snprintf(cfg_path, sizeof cfg_path, "%s", cfg);
+    free(cfg);
+    char *dest = mock_destination(f, cfg_path);
+    /* The mock asks for up to a minute with Retry-After: with no retries the
+     * 429s fail at once and are kept for replay. */
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--timeout-ms",
+                          MOCK_TIMEOUT_MS,
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          DEMO_MAPPING,
+                          "--concurrency",
+                          "1",
+                          "--retry-schedule",
+                          "none",
+                          "--dead-letter",
+                          path_in(f, "dead.ndjson"),
+                          "--report",
+                          path_in(f, "report.json"),
+                          DEMO_PROFILES,
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "activated"), 2);
+    assert_int_equal(report_int(rep, "failed"), DEMO_SENT - 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "http429")),
+        DEMO_SENT - 2);
+    json_decref(rep);
+    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(json_array_size(dl), DEMO_SENT - 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "httpStatus")), 429);
+    json_decref(dl);
+    json_t *runs = wait_runs(f, 2);
+    assert_int_equal(json_array_size(runs), 2);
+    json_decref(runs);
+}
+
+/* Starts qx-send with a pipe on its stdin; returns the write end. */
+static pid_t spawn_with_pipe(const char *const *argv, int *stdin_fd)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[0], STDIN_FILENO);
+        close(p[0]);
+        close(p[1]);
+        setenv("QX_API_TOKEN", TOKEN_OK, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[0]);
+    *stdin_fd = p[1];
+    return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int status = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *demo_line(int n)
+{
+    char *text = qxt_read_file(DEMO_PROFILES);
+    assert_non_null(text);
+    char *line = text;
+    for (int i = 1; i < n; i++)
+        line = strchr(line, '\n') + 1;
+    size_t len = strcspn(line, "\n");
+    char *out = strndup(line, len + 1);
+    out[len] = '\n';
+    free(text);
+    return out;
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, s + off, n - off);
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+}
+
+static void test_stream_from_pipe_delivers_before_eof(void **state)
+{
+    fixture *f = *state;
+    signal(SIGPIPE, SIG_IGN);
+    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    const char *argv[] = {
+        QX_SEND, "send",      "--timeout-ms", MOCK_TIMEOUT_MS, "--destination",
+        dest,    "--mapping", DEMO_MAPPING,   "--report",      path_in(f, "report.json"),
+        "-",     NULL};
+    int in;
+    pid_t pid = spawn_with_pipe(argv, &in);
+    char *l1 = demo_line(1), *l2 = demo_line(2);
+    write_all(in, l1);
+    /* stdin stays open: the run must appear anyway */
+    json_t *runs = wait_runs(f, 1);
+    assert_int_equal(json_array_size(runs), 1);
+    assert_non_null(run_for_email(runs, "ana@example.com"));
+    json_decref(runs);
+    write_all(in, l2);
+    runs = wait_runs(f, 2);
+    assert_non_null(run_for_email(runs, "ben@example.com"));
+    json_decref(runs);
+    close(in);
+    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), 2);
+    assert_int_equal(report_int(rep, "activated"), 2);
+    json_decref(rep);
+    free(l1);
+    free(l2);
+}
+
+static void test_sigterm_stops_reading_and_writes_report(void **state)
+{
+    fixture *f = *state;
+    signal(SIGPIPE, SIG_IGN);
+    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    const char *argv[] = {
+        QX_SEND, "send",      "--timeout-ms", MOCK_TIMEOUT_MS, "--destination",
+        dest,    "--mapping", DEMO_MAPPING,   "--report",      path_in(f, "report.json"),
+        "-",     NULL};
+    int in;
+    pid_t pid = spawn_with_pipe(argv, &in);
+    char *l1 = demo_line(1);
+    write_all(in, l1);
+    json_t *runs = wait_runs(f, 1);
+    json_decref(runs);
+    kill(pid, SIGTERM); /* stdin still open */
+    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    close(in);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), 1);
+    assert_int_equal(report_int(rep, "activated"), 1);
+    json_decref(rep);
+    free(l1);
+}
+
+static void test_replay_of_history_export_resends_in_order(void **state)
+{
+    fixture *f = *state;
+    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    const char *argv[] = {QX_SEND,         "send", "--timeout-ms", MOCK_TIMEOUT_MS,
+                          "--destination", dest,   "--mapping",    DEMO_MAPPING,
+                          "--concurrency", "1",    DEMO_PROFILES,  NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    json_t *first = wait_runs(f, DEMO_SENT);
+    qxt_response r;
+    char url[512];
+    snprintf(url, sizeof url, "%s/_qx/v1/export", f->mock.base_url);
+    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    char *export_path = qxt_write_file(f->dir, "history.ndjson", r.body);
+    qxt_response_free(&r);
+    snprintf(url, sizeof url, "%s/_qx/v1/runs", f->mock.base_url);
+    assert_int_equal(qxt_http("DELETE", url, NULL, 0, NULL, NULL, &r), 0);
+    qxt_response_free(&r);
+
+    const char *replay[] = {QX_SEND,         "replay", "--timeout-ms", MOCK_TIMEOUT_MS,
+                            "--destination", dest,     "--report",     path_in(f, "report.json"),
+                            export_path,     NULL};
+    assert_int_equal(run_send(replay, env_ok, NULL), 0);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
+    json_decref(rep);
+    json_t *second = wait_runs(f, DEMO_SENT);
+    assert_int_equal(json_array_size(second), DEMO_SENT);
+    for (size_t i = 0; i < DEMO_SENT; i++)
+        assert_true(json_equal(json_object_get(json_array_get(first, i), "payload"),
+                               json_object_get(json_array_get(second, i), "payload")));
+    json_decref(first);
+    json_decref(second);
+    free(export_path);
+}
+
+/* ---- against the scripted server ----------------------------------------------- */
+
+static char *seed_profile(const fixture *f, int copies)
+{
+    char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
+    assert_non_null(line);
+    size_t n = strlen(line);
+    char *text = malloc(n * (size_t)copies + 1);
+    for (int i = 0; i < copies; i++)
+        memcpy(text + n * (size_t)i, line, n);
+    text[n * (size_t)copies] = '\0';
+    char *p = qxt_write_file(f->dir, "profiles.ndjson", text);
+    free(line);
+    free(text);
+    char *ret = path_in(f, "profiles.ndjson");
+    free(p);
+    return ret;
+}
+
+#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
+
+static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
+{
+    fixture *f = *state;
+    signal(SIGPIPE, SIG_IGN);
+    char *dest = fake_destination(f, 503); /* always 503: a retry after 15 s is due */
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--dead-letter",
+                          path_in(f, "dead.ndjson"),
+                          "--report",
+                          path_in(f, "report.json"),
+                          "-",
+                          NULL};
+    int in;
+    pid_t pid = spawn_with_pipe(argv, &in);
+    char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
+    write_all(in, line);
+    free(line);
+    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+    while (f->fake->n_requests < 1 && now_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(f->fake->n_requests, 1);
+    int64_t stopped = now_ms();
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 1);
+    close(in);
+    assert_true(now_ms() - stopped < 5000); /* did not wait for the 15 s retry */
+    assert_int_equal(f->fake->n_requests, 1);
+    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(json_array_size(dl), 1);
+    json_t *rec = json_array_get(dl, 0);
+    assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 503);
+    assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(rec, "reason")), "interrupted before retry"));
+    json_decref(dl);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), 1);
+    assert_int_equal(report_int(rep, "failed"), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "interrupted")),
+        1);
+    json_decref(rep);
+}
+
+static void test_503_twice_then_200_counts_two_retries(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    f->fake->script[0] = 503;
+    f->fake->script[1] = 503;
+    f->fake->n_script = 2;
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "50ms,50ms",
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "activated"), 1);
+    assert_int_equal(report_int(rep, "retries"), 2);
+    assert_int_equal(report_int(rep, "failed"), 0);
+    json_decref(rep);
+    assert_int_equal(f->fake->n_requests, 3);
+    /* the schedule was waited for */
+    assert_true(f->fake->at_ms[1] - f->fake->at_ms[0] >= 50);
+    assert_true(f->fake->at_ms[2] - f->fake->at_ms[1] >= 50);
+}
+
+static void test_retries_exhausted_go_to_dead_letter(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 503);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "10ms,10ms",
+                          "--dead-letter",
+                          path_in(f, "dead.ndjson"),
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    assert_int_equal(f->fake->n_requests, 3);
+    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(json_array_size(dl), 1);
+    json_t *rec = json_array_get(dl, 0);
+    assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 503);
+    assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 3);
+    assert_string_equal(json_string_value(json_object_get(rec, "reason")),
+                        "HTTP 503: scripted 503");
+    json_t *expected =
+        json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
+    assert_true(json_equal(json_object_get(rec, "payload"), expected));
+    json_decref(expected);
+    json_decref(dl);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "retries"), 2);
+    assert_int_equal(report_int(rep, "failed"), 1);
+    json_decref(rep);
+}
+
+static void test_retry_after_longer_than_schedule_is_honoured(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    f->fake->script[0] = 429;
+    f->fake->n_script = 1;
+    f->fake->retry_after = "1";
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "10ms",
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    assert_int_equal(f->fake->n_requests, 2);
+    assert_true(f->fake->at_ms[1] - f->fake->at_ms[0] >= 950);
+}
+
+static void test_other_statuses_are_not_retried(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 400);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "10ms,10ms",
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    assert_int_equal(f->fake->n_requests, 1);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "retries"), 0);
+    json_decref(rep);
+}
+
+static void test_connection_refused_is_retried_then_failed(void **state)
+{
+    fixture *f = *state;
+    /* a port that was just free: nothing listens there */
+    fake_server *gone = fake_start(200);
+    int port = gone->port;
+    fake_stop(gone);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+    char *dest = write_destination(f, "dest.json", url);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "10ms,10ms",
+                          "--dead-letter",
+                          path_in(f, "dead.ndjson"),
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "retries"), 2);
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(rep, "failedReasons"), "connectionError")),
+                     1);
+    json_decref(rep);
+    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *rec = json_array_get(dl, 0);
+    assert_true(json_is_null(json_object_get(rec, "httpStatus")));
+    assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 3);
+    json_decref(dl);
+}
+
+static void test_slow_answer_times_out(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    f->fake->delay_ms = 600;
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--timeout-ms",
+                          "100",
+                          "--retry-schedule",
+                          "none",
+                          "--report",
+                          path_in(f, "report.json"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    json_t *rep = load_report(f);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "timeout")), 1);
+    json_decref(rep);
+}
+
+static void test_basic_auth_and_json_content_type(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    const char *argv[] = {QX_SEND,     "send",       "--destination",    dest,
+                          "--mapping", SEED_MAPPING, seed_profile(f, 1), NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    assert_string_equal(f->fake->auth, "Basic " TOKEN_OK_B64);
+    assert_string_equal(f->fake->content_type, "application/json");
+    json_t *body = json_loads(f->fake->bodies[0], 0, NULL);
+    json_t *expected =
+        json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
+    assert_true(json_equal(body, expected));
+    json_decref(body);
+    json_decref(expected);
+}
+
+static void test_same_identity_never_overtakes(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    f->fake->script[0] = 503; /* the first payload needs a retry */
+    f->fake->n_script = 1;
+    /* five payloads of one identity, told apart by firstName */
+    char text[4096] = "";
+    size_t len = 0;
+    for (int i = 1; i <= 5; i++) {
+        len += (size_t)snprintf(
+            text + len, sizeof text - len,
+            "{\"identityMap\": {\"Email\": [{\"id\": \"same@example.com\"}]}, \"person\": "
+            "{\"name\": {\"firstName\": \"P%d\"}}, \"segmentMembership\": {\"ups\": "
+            "{\"046456e3b-18e1-48a6-9bda-d68547861283\": {\"status\": \"realized\"}}}}\n",
+            i);
+    }
+    char *profiles = qxt_write_file(f->dir, "same.ndjson", text);
+    const char *argv[] = {
+        QX_SEND,         "send", "--destination",    dest,    "--mapping", SEED_MAPPING,
+        "--concurrency", "8",    "--retry-schedule", "100ms", profiles,    NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    free(profiles);
+    assert_int_equal(f->fake->n_requests, 6);
+    const char *order[] = {"P1", "P1", "P2", "P3", "P4", "P5"};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *b = json_loads(f->fake->bodies[i], 0, NULL);
+        const char *name = json_string_value(
+            json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
+        if (name == NULL || strcmp(name, order[i]) != 0)
+            fprintf(stderr, "request %zu: %s, expected %s\n", i, name ? name : "?", order[i]);
+        assert_string_equal(name, order[i]);
+        json_decref(b);
+    }
+}
+
+static void test_connections_are_reused(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    const char *argv[] = {
+        QX_SEND,         "send", "--destination",     dest, "--mapping", SEED_MAPPING,
+        "--concurrency", "2",    seed_profile(f, 40), NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    assert_int_equal(f->fake->n_requests, 40);
+    /* 40 requests over at most 2 kept-alive connections */
+    assert_true(f->fake->connections <= 2);
+}
+
+static void test_trace_records_calls_without_the_token(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    f->fake->script[0] = 503;
+    f->fake->n_script = 1;
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--retry-schedule",
+                          "10ms",
+                          "--trace",
+                          path_in(f, "trace.ndjson"),
+                          seed_profile(f, 1),
+                          NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    char *text = qxt_read_file(path_in(f, "trace.ndjson"));
+    assert_non_null(text);
+    assert_null(strstr(text, TOKEN_OK));
+    assert_null(strstr(text, TOKEN_OK_B64));
+    free(text);
+    json_t *calls = load_ndjson(path_in(f, "trace.ndjson"));
+    assert_int_equal(json_array_size(calls), 2);
+    json_t *c0 = json_array_get(calls, 0), *c1 = json_array_get(calls, 1);
+    assert_int_equal(json_integer_value(json_object_get(c0, "attempt")), 1);
+    assert_int_equal(json_integer_value(json_object_get(c1, "attempt")), 2);
+    json_t *req = json_object_get(c0, "request");
+    assert_string_equal(json_string_value(json_object_get(req, "method")), "POST");
+    json_t *hdrs = json_object_get(req, "headers");
+    assert_string_equal(json_string_value(json_object_get(hdrs, "Authorization")), "[redacted]");
+    assert_string_equal(json_string_value(json_object_get(hdrs, "Content-Type")),
+                        "application/json");
+    json_t *expected =
+        json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
+    assert_true(json_equal(json_object_get(req, "body"), expected));
+    json_decref(expected);
+    json_t *resp0 = json_object_get(c0, "response");
+    assert_int_equal(json_integer_value(json_object_get(resp0, "status")), 503);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c1, "response"), "status")),
+                     200);
+    assert_true(json_is_object(json_object_get(resp0, "headers")));
+    assert_true(json_is_number(json_object_get(c0, "durationMs")));
+    json_decref(calls);
+}
+
+static void test_malformed_lines_fail_with_line_numbers_and_stream_goes_on(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 200);
+    char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
+    size_t size = strlen(line) * 2 + 64;
+    char *text = malloc(size);
+    snprintf(text, size, "%s{not json\n[1, 2]\n%s", line, line);
+    char *profiles = qxt_write_file(f->dir, "mixed.ndjson", text);
+    free(text);
+    free(line);
+    const char *argv[] = {QX_SEND,         "send",
+                          "--destination", dest,
+                          "--mapping",     SEED_MAPPING,
+                          "--dead-letter", path_in(f, "dead.ndjson"),
+                          "--report",      path_in(f, "report.json"),
+                          profiles,        NULL};
+    char *err = NULL;
+    assert_int_equal(run_send(argv, env_ok, &err), 1);
+    assert_non_null(strstr(err, "line 2"));
+    assert_non_null(strstr(err, "line 3"));
+    free(err);
+    free(profiles);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "read"), 4);
+    assert_int_equal(report_int(rep, "activated"), 2);
+    assert_int_equal(report_int(rep, "failed"), 2);
+    json_decref(rep);
+    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(json_array_size(dl), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "line")), 2);
+    assert_true(json_is_null(json_object_get(json_array_get(dl, 0), "payload")));
+    json_decref(dl);
+}
+
+static void test_usage_errors_exit_2(void **state)
+{
+    fixture *f = *state;
+    char *dest = write_destination(f, "dest.json", "http://127.0.0.1:9/x");
+    const char *no_mapping[] = {QX_SEND, "send", "--destination", dest, NULL};
+    assert_int_equal(run_send(no_mapping, env_ok, NULL), 2);
+    const char *bad_schedule[] = {QX_SEND,     "send",       "--destination",    dest,
+                                  "--mapping", SEED_MAPPING, "--retry-schedule", "soon",
+                                  NULL};
+    assert_int_equal(run_send(bad_schedule, env_ok, NULL), 2);
+    const char *token_unset[] = {QX_SEND,     "send",       "--destination", dest,
+                                 "--mapping", SEED_MAPPING, "/dev/null",     NULL};
+    const char *const env_none[] = {"QX_API_TOKEN=", NULL};
+    assert_int_equal(run_send(token_unset, env_none, NULL), 2);
+    const char *unknown[] = {QX_SEND, "frobnicate", NULL};
+    assert_int_equal(run_send(unknown, env_ok, NULL), 2);
+    const char *password_flag[] = {QX_SEND, "send", "--password", TOKEN_OK, NULL};
+    assert_int_equal(run_send(password_flag, env_ok, NULL), 2);
+    const char *help[] = {QX_SEND, "send", "--help", NULL};
+    char *out = NULL;
+    assert_int_equal(qxt_run(help, NULL, NULL, &out, NULL, 10000), 0);
+    assert_non_null(strstr(out, "--retry-schedule"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fixture_stream_becomes_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_token_fails_all_then_replay_delivers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_429_is_dead_lettered_when_out_of_retries,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_from_pipe_delivers_before_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_stops_reading_and_writes_report, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replay_of_history_export_resends_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_503_twice_then_200_counts_two_retries, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_retries_exhausted_go_to_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_longer_than_schedule_is_honoured, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_other_statuses_are_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_refused_is_retried_then_failed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_slow_answer_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_dead_letters_what_waits_for_a_retry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_are_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_records_calls_without_the_token, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_malformed_lines_fail_with_line_numbers_and_stream_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors_exit_2, setup, teardown),
+    };
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
