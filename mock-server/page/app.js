@@ -1,0 +1,896 @@
+/*
+ * app.js — the run-history page of qx-mock. Plain JavaScript, no dependency.
+ *
+ * The page keeps no history of its own: each view is one small request to
+ * the admin API, so it stays fast however many runs are stored (the server
+ * filters, pages and counts; the browser never loads everything):
+ *
+ *   list of runs     GET /_qx/v1/runs?order=desc&limit=N[&cursor=C]+filters
+ *                    paging keeps the stack of cursors visited, so "Newer"
+ *                    goes back exactly;
+ *   totals, chart    GET /_qx/v1/stats?bucketMs=60000+filters (GROUP BY in SQLite);
+ *   one run          GET /_qx/v1/runs/{id};
+ *   journal          GET /_qx/v1/requests[?cursor=C] (oldest first).
+ *
+ * While "Live updates" is on, the visible view is fetched again every
+ * POLL_MS, so runs appear while a sender streams. When qx-mock was started
+ * with --admin-token-env the API answers 401: the page then asks for the
+ * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
+ *
+ * Everything from the server is put in the page as text (textContent), never
+ * as markup.
+ */
+'use strict';
+(function () {
+  const API = '/_qx/v1';
+  const POLL_MS = 2000;
+  const HIDDEN_POLL_MS = 10000;
+  const CHART_BUCKET_MS = 60000;
+  const TOKEN_KEY = 'qx-mock.adminToken';
+  const STATUSES = ['SUCCESS', 'FAILURE', 'RUNNING'];
+  const STATUS_TEXT = {SUCCESS: 'Success', FAILURE: 'Failure', RUNNING: 'Running',
+    SKIPPED: 'Skipped'};
+  const STATUS_MARK = {SUCCESS: '✓', FAILURE: '✗', RUNNING: '…', SKIPPED: '–'};
+  const RANGE_MS = {'15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3};
+  const JSON_OPEN_DEPTH = 6; /* payload levels shown unfolded */
+
+  const $ = (id) => document.getElementById(id);
+
+  /* el('td', {class: 'x', title: 'y'}, 'text', node, null) — children may be
+   * strings (text), nodes, or null/false (skipped). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') node.className = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+
+  /* ---- formatting ---------------------------------------------------- */
+
+  const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+  function fmtTime(iso, withMs) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const s = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return withMs ? `${s}.${pad(d.getMilliseconds(), 3)}` : s;
+  }
+
+  function fmtClock(ms, withDate) {
+    const d = new Date(ms);
+    const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    return withDate ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}` : hm;
+  }
+
+  function fmtDuration(ms) {
+    if (ms < 1000) return `${ms} ms`;
+    if (ms < 60e3) return `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s`;
+    if (ms < 3600e3) return `${Math.round(ms / 60e3)} min`;
+    if (ms < 86400e3) return `${+(ms / 3600e3).toFixed(1)} h`;
+    return `${+(ms / 86400e3).toFixed(1)} days`;
+  }
+
+  function bucketTitle(bucketMs) {
+    if (bucketMs === 60e3) return 'Runs per minute';
+    return `Runs per ${fmtDuration(bucketMs)}`;
+  }
+
+  const fmtCount = (n) => Number(n || 0).toLocaleString('en-US');
+
+  function tzText() {
+    const off = -new Date().getTimezoneOffset();
+    const sign = off >= 0 ? '+' : '-';
+    return `UTC${sign}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+  }
+
+  function badge(status) {
+    const s = String(status || '');
+    return el('span', {class: `badge ${s}`},
+      el('span', {'aria-hidden': 'true'}, STATUS_MARK[s] || ''),
+      STATUS_TEXT[s] || s);
+  }
+
+  /* The person a run is about: the event data's email, else its external
+   * id, else the first id of the payload's identityMap (AEP's shape). */
+  function identityOf(run) {
+    const ed = run.eventData && typeof run.eventData === 'object' ? run.eventData : {};
+    for (const k of ['email', 'externalId', 'extRef']) {
+      const v = ed[k];
+      if ((typeof v === 'string' && v !== '') || typeof v === 'number') return String(v);
+    }
+    const im = run.payload && run.payload.identityMap;
+    if (im && typeof im === 'object') {
+      for (const ns of Object.keys(im)) {
+        const list = im[ns];
+        if (Array.isArray(list) && list[0] && list[0].id !== undefined && list[0].id !== null) {
+          return String(list[0].id);
+        }
+      }
+    }
+    return '';
+  }
+
+  function workflowLabel(id, name) {
+    if (name) return name;
+    const wf = state.workflows.get(id);
+    return wf && wf.name ? wf.name : (id || '');
+  }
+
+  /* ---- the admin API ----------------------------------------------------- */
+
+  let tokenPrompt = null;
+
+  /* Shows the token form once however many requests were refused; resolves
+   * true when the person entered a token. */
+  function askToken(refused) {
+    if (tokenPrompt) return tokenPrompt;
+    tokenPrompt = new Promise((resolve) => {
+      const dlg = $('token-dialog');
+      $('token-message').textContent = refused
+        ? 'That token was refused. Enter the admin token qx-mock was started with ' +
+          '(the value of the variable named by --admin-token-env).'
+        : 'This qx-mock protects its admin API with a token (--admin-token-env). Enter it ' +
+          'to see the run history; it is kept in this tab\'s session storage only.';
+      $('token-input').value = '';
+      dlg.addEventListener('close', () => {
+        const value = $('token-input').value.trim();
+        const ok = dlg.returnValue === 'ok' && value !== '';
+        if (ok) sessionStorage.setItem(TOKEN_KEY, value);
+        $('token-input').value = '';
+        tokenPrompt = null;
+        resolve(ok);
+      }, {once: true});
+      dlg.returnValue = '';
+      dlg.showModal();
+    });
+    return tokenPrompt;
+  }
+
+  async function api(path) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = {Accept: 'application/json'};
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let resp;
+    try {
+      resp = await fetch(path, {headers, cache: 'no-store'});
+    } catch (e) {
+      throw new Error('qx-mock does not answer (is it still running?)');
+    }
+    if (resp.status === 401) {
+      if (token) sessionStorage.removeItem(TOKEN_KEY);
+      if (!(await askToken(Boolean(token)))) throw new Error('An admin token is required.');
+      return api(path);
+    }
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (e) {
+      body = null;
+    }
+    if (!resp.ok) {
+      const msg = body && body.meta && body.meta.error && body.meta.error.errorMessage;
+      throw new Error(msg ? `${msg} (HTTP ${resp.status})` : `HTTP ${resp.status} for ${path}`);
+    }
+    return body;
+  }
+
+  /* ---- state and filters ------------------------------------------------- */
+
+  const state = {
+    tab: 'runs',
+    runCursors: [0],     /* cursor of each page visited; the last is shown */
+    runNext: null,
+    reqCursors: [0],
+    reqNext: null,
+    workflows: new Map(), /* id -> {id, name, ...} */
+    seen: null,          /* run ids shown on the first page (for highlighting) */
+    shownSig: '',
+    reqSig: '',
+    timer: 0,
+    gen: 0,              /* bumped per refresh; stale answers are dropped */
+    detailId: null,
+    lastStats: null,     /* [answer, range] of the last /stats, to redraw on resize */
+    rovingId: null,      /* the run row in the Tab order */
+  };
+
+  function parseLocal(value) {
+    if (!value) return null;
+    const t = new Date(value).getTime();
+    return Number.isNaN(t) ? null : t;
+  }
+
+  function toLocalInput(ms) {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  /* The time range in ms since the epoch; null ends are open. */
+  function timeRange() {
+    const v = $('f-range').value;
+    if (RANGE_MS[v]) return {since: Date.now() - RANGE_MS[v], until: null, sliding: true};
+    if (v === 'custom') {
+      return {since: parseLocal($('f-since').value), until: parseLocal($('f-until').value),
+        sliding: false};
+    }
+    return {since: null, until: null, sliding: false};
+  }
+
+  function filterParams(range) {
+    const p = new URLSearchParams();
+    if ($('f-workflow').value) p.set('workflowId', $('f-workflow').value);
+    if ($('f-status').value) p.set('status', $('f-status').value);
+    if (range.since !== null) p.set('since', String(range.since));
+    if (range.until !== null) p.set('until', String(range.until));
+    return p;
+  }
+
+  /* The filters live in the address (#status=FAILURE&...) so a view can be
+   * reloaded or shared. */
+  function saveHash() {
+    const p = new URLSearchParams();
+    const put = (k, v, dflt) => { if (v && v !== dflt) p.set(k, v); };
+    put('tab', state.tab, 'runs');
+    put('workflow', $('f-workflow').value);
+    put('status', $('f-status').value);
+    put('range', $('f-range').value, 'all');
+    if ($('f-range').value === 'custom') {
+      put('since', $('f-since').value);
+      put('until', $('f-until').value);
+    }
+    put('limit', $('f-limit').value, '50');
+    const h = p.toString();
+    history.replaceState(null, '', h ? `#${h}` : location.pathname + location.search);
+  }
+
+  function loadHash() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    const setSelect = (id, v) => {
+      if (!v) return;
+      const sel = $(id);
+      if (![...sel.options].some((o) => o.value === v)) sel.append(el('option', {value: v}, v));
+      sel.value = v;
+    };
+    setSelect('f-workflow', p.get('workflow'));
+    if (['SUCCESS', 'FAILURE', 'RUNNING'].includes(p.get('status'))) {
+      $('f-status').value = p.get('status');
+    }
+    if (p.get('range') && [...$('f-range').options].some((o) => o.value === p.get('range'))) {
+      $('f-range').value = p.get('range');
+    }
+    if (p.get('since')) $('f-since').value = p.get('since');
+    if (p.get('until')) $('f-until').value = p.get('until');
+    if (['25', '50', '100'].includes(p.get('limit'))) $('f-limit').value = p.get('limit');
+    return p.get('tab') === 'requests' ? 'requests' : 'runs';
+  }
+
+  /* Changes an element's text only when it differs, so polling does not
+   * make assistive technology read the same text again. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function setError(message) {
+    const box = $('error');
+    box.hidden = !message;
+    setText(box, message || '');
+  }
+
+  /* ---- the refresh loop -------------------------------------------------- */
+
+  function schedule() {
+    clearTimeout(state.timer);
+    state.timer = 0;
+    if ($('live').checked) {
+      state.timer = setTimeout(refresh, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    }
+  }
+
+  async function refresh() {
+    clearTimeout(state.timer);
+    const gen = ++state.gen;
+    try {
+      if (state.tab === 'runs') await refreshRuns(gen);
+      else await refreshRequests(gen);
+      if (gen === state.gen) {
+        setError(null);
+        $('live-status').textContent = $('live').checked
+          ? `Updated ${fmtTime(new Date().toISOString())}` : 'Paused';
+      }
+    } catch (e) {
+      if (gen === state.gen) setError(e.message);
+    }
+    if (gen === state.gen) schedule();
+  }
+
+  /* A filter changed: back to the first page. */
+  function restart() {
+    state.runCursors = [0];
+    state.seen = null;
+    state.shownSig = '';
+    saveHash();
+    refresh();
+  }
+
+  async function refreshRuns(gen) {
+    const range = timeRange();
+    if (range.since !== null && range.until !== null && range.since >= range.until) {
+      throw new Error('The time range is empty: "From" must be before "To".');
+    }
+    const list = filterParams(range);
+    const stats = new URLSearchParams(list);
+    stats.set('bucketMs', String(CHART_BUCKET_MS));
+    list.set('order', 'desc');
+    list.set('limit', $('f-limit').value);
+    const cursor = state.runCursors[state.runCursors.length - 1];
+    if (cursor) list.set('cursor', String(cursor));
+
+    const [page, agg] = await Promise.all([
+      api(`${API}/runs?${list}`),
+      api(`${API}/stats?${stats}`).catch((e) => ({error: e.message})),
+    ]);
+    if (gen !== state.gen) return;
+    renderRuns(page);
+    renderStats(agg, range);
+  }
+
+  /* ---- the list of runs -------------------------------------------------- */
+
+  function runRow(run, fresh) {
+    let errorCell;
+    if (run.error) {
+      errorCell = el('td', {class: 'error-text'}, run.error);
+    } else if (run.conditionsMet === false) {
+      errorCell = el('td', {class: 'note'}, 'Conditions not met: no task ran');
+    } else {
+      errorCell = el('td', {});
+    }
+    if (run.duplicateOf) errorCell.append(el('span', {class: 'tag'}, 'duplicate'));
+    const wfName = workflowLabel(run.workflowId, run.workflowName);
+    return el('tr', {
+      tabindex: '-1',
+      'data-id': run.id,
+      'data-status': run.status,
+      class: fresh ? 'fresh' : null,
+      title: 'Open this run (Enter)',
+    },
+    el('td', {class: 'time'},
+      el('time', {datetime: run.receivedAt, title: run.receivedAt}, fmtTime(run.receivedAt))),
+    el('td', {title: run.workflowId}, wfName),
+    el('td', {}, badge(run.status)),
+    el('td', {class: 'identity'}, identityOf(run)),
+    errorCell);
+  }
+
+  function renderRuns(page) {
+    const runs = Array.isArray(page.runs) ? page.runs : [];
+    const firstPage = state.runCursors.length === 1;
+    state.runNext = page.nextCursor || null;
+
+    const total = Number(page.total || 0);
+    setText($('runs-caption'), `Workflow runs, newest first — ${fmtCount(total)} matching` +
+      (runs.length ? `, showing ${fmtCount(runs.length)}` : ''));
+    setText($('runs-page'), `Page ${state.runCursors.length}` +
+      (total ? ` of ${fmtCount(Math.max(1, Math.ceil(total / Number($('f-limit').value))))}` : ''));
+    $('runs-newer').disabled = firstPage;
+    $('runs-older').disabled = !state.runNext;
+
+    /* Redraw only when something shown changed, and give the focus back to
+     * the row that had it, so polling never disturbs a keyboard user. */
+    const sig = runs.map((r) => `${r.id}:${r.status}:${r.finishedAt || ''}`).join('|') +
+      `#${total}`;
+    if (sig === state.shownSig) return;
+    state.shownSig = sig;
+
+    const active = document.activeElement;
+    const focusedId = active && active.closest && active.closest('#runs tr[data-id]')
+      ? active.closest('tr').dataset.id : null;
+
+    let newCount = 0;
+    const rows = runs.map((run) => {
+      const fresh = firstPage && state.seen !== null && !state.seen.has(run.id);
+      if (fresh) newCount++;
+      return runRow(run, fresh);
+    });
+    if (firstPage) state.seen = new Set(runs.map((r) => r.id));
+    if (!rows.length) {
+      rows.push(el('tr', {}, el('td', {class: 'empty', colspan: '5'},
+        total ? 'No more runs on this page.' : 'No runs match these filters.')));
+    }
+    $('runs').replaceChildren(...rows);
+    /* One row is in the Tab order (the last one used, else the first);
+     * the arrows move between rows. */
+    const keep = focusedId || state.rovingId;
+    const current = (keep && $('runs').querySelector(`tr[data-id="${CSS.escape(keep)}"]`)) ||
+      $('runs').querySelector('tr[data-id]');
+    if (current) current.tabIndex = 0;
+    if (focusedId && current) current.focus({preventScroll: true});
+    if (newCount) {
+      $('announce').textContent = `${newCount} new run${newCount === 1 ? '' : 's'}`;
+    }
+  }
+
+  /* ---- totals and chart -------------------------------------------------- */
+
+  function renderStats(agg, range) {
+    state.lastStats = [agg, range];
+    const totals = $('totals');
+    const chart = $('chart');
+    if (!agg || agg.error) {
+      totals.replaceChildren();
+      chart.replaceChildren(el('p', {class: 'empty'},
+        `Totals and chart unavailable: ${agg ? agg.error : 'no answer'}`));
+      return;
+    }
+    const t = agg.totals || {};
+    const sum = STATUSES.reduce((a, s) => a + Number(t[s] || 0), 0);
+    totals.replaceChildren(
+      el('li', {}, 'Total ', el('strong', {}, fmtCount(sum))),
+      ...STATUSES.map((s) => el('li', {},
+        el('span', {class: `swatch ${s}`, 'aria-hidden': 'true'}),
+        `${STATUS_TEXT[s]} `, el('strong', {}, fmtCount(t[s])))));
+
+    const bucketMs = Number(agg.bucketMs || CHART_BUCKET_MS);
+    $('chart-title').textContent = bucketTitle(bucketMs);
+    const buckets = (agg.buckets || []).map((b) => ({
+      start: Date.parse(b.start), SUCCESS: Number(b.SUCCESS || 0),
+      FAILURE: Number(b.FAILURE || 0), RUNNING: Number(b.RUNNING || 0),
+    })).filter((b) => !Number.isNaN(b.start));
+    if (!buckets.length) {
+      chart.replaceChildren(el('p', {class: 'empty'}, 'No runs in this range.'));
+      return;
+    }
+    chart.replaceChildren(drawChart(buckets, bucketMs, range, chart.clientWidth));
+  }
+
+  /* A round top for the y axis whose half is a whole number too. */
+  function niceMax(v) {
+    if (v <= 2) return 2;
+    if (v <= 10) return v + (v % 2);
+    const mag = 10 ** Math.floor(Math.log10(v));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= v) return m * mag;
+    return 10 * mag;
+  }
+
+  /* Stacked bars, one per bucket over the shown range: Success at the
+   * bottom, then Failure (hatched), then Running (dotted). */
+  function drawChart(buckets, bucketMs, range, width) {
+    /* Drawn at the box's own width, one unit a pixel, so text is not stretched. */
+    const W = Math.max(320, Math.round(width || 960)), H = 150, L = 40, R = 8, T = 8, B = 22;
+    let from = range.since !== null ? range.since : buckets[0].start;
+    let to = range.until !== null ? range.until
+      : range.sliding ? Math.max(Date.now(), buckets[buckets.length - 1].start + bucketMs)
+        : buckets[buckets.length - 1].start + bucketMs;
+    from = Math.floor(from / bucketMs) * bucketMs;
+    to = Math.max(from + bucketMs, Math.ceil(to / bucketMs) * bucketMs);
+    const slots = Math.min(1000, Math.round((to - from) / bucketMs));
+    const plotW = W - L - R, plotH = H - T - B;
+    const bw = plotW / slots;
+    const gap = bw > 6 ? 1.5 : bw > 3 ? 0.5 : 0;
+    let peak = 0;
+    for (const b of buckets) peak = Math.max(peak, b.SUCCESS + b.FAILURE + b.RUNNING);
+    const top = niceMax(peak);
+    const y = (v) => T + plotH - (v / top) * plotH;
+
+    const defs = svg('defs', {},
+      svg('pattern', {id: 'hatch-FAILURE', width: 5, height: 5, patternUnits: 'userSpaceOnUse',
+        patternTransform: 'rotate(45)'},
+      svg('rect', {class: 'hatch-bg-FAILURE', width: 5, height: 5}),
+      svg('line', {class: 'hatch-line-FAILURE', x1: 0, y1: 0, x2: 0, y2: 5})),
+      svg('pattern', {id: 'dots-RUNNING', width: 4, height: 4, patternUnits: 'userSpaceOnUse'},
+        svg('rect', {class: 'dots-bg-RUNNING', width: 4, height: 4}),
+        svg('circle', {class: 'dots-dot-RUNNING', cx: 2, cy: 2, r: 0.9})));
+
+    const grid = svg('g', {});
+    for (const v of [0, top / 2, top]) {
+      grid.append(svg('line', {class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v)}));
+      const label = Number.isInteger(v) ? String(v) : v.toFixed(1);
+      grid.append(svg('text', {class: 'axis', x: L - 6, y: y(v) + 4, 'text-anchor': 'end'},
+        label));
+    }
+
+    const bars = svg('g', {});
+    for (const b of buckets) {
+      const slot = Math.floor((b.start - from) / bucketMs);
+      if (slot < 0 || slot >= slots) continue;
+      const x = L + slot * bw + gap / 2;
+      const g = svg('g', {}, svg('title', {},
+        `${fmtClock(b.start, to - from > 86400e3)}: ` +
+        STATUSES.map((s) => `${STATUS_TEXT[s]} ${b[s]}`).join(', ')));
+      let base = 0;
+      for (const s of STATUSES) {
+        if (!b[s]) continue;
+        g.append(svg('rect', {class: `bar-${s}`, x, width: Math.max(0.5, bw - gap),
+          y: y(base + b[s]), height: y(base) - y(base + b[s])}));
+        base += b[s];
+      }
+      bars.append(g);
+    }
+
+    const withDate = to - from > 86400e3 ||
+      new Date(from).toDateString() !== new Date(to).toDateString();
+    const axis = svg('g', {});
+    const ticks = [[from, 'start'], [from + (to - from) / 2, 'middle'], [to, 'end']];
+    for (const [t, anchor] of ticks) {
+      axis.append(svg('text', {class: 'axis', x: L + ((t - from) / (to - from)) * plotW,
+        y: H - 6, 'text-anchor': anchor}, fmtClock(t, withDate)));
+    }
+
+    const sum = buckets.reduce((a, b) => a + b.SUCCESS + b.FAILURE + b.RUNNING, 0);
+    return svg('svg', {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
+      'aria-label': `${bucketTitle(bucketMs)} from ${fmtTime(new Date(from).toISOString())} ` +
+        `to ${fmtTime(new Date(to).toISOString())}: ${sum} runs, at most ${peak} in one ` +
+        `${fmtDuration(bucketMs)}.`},
+    defs, grid, bars, axis);
+  }
+
+  /* ---- the detail view ------------------------------------------------- */
+
+  function jsonLeaf(v) {
+    if (v === null) return el('span', {class: 'z'}, 'null');
+    switch (typeof v) {
+      case 'string': return el('span', {class: 's'}, JSON.stringify(v));
+      case 'number': return el('span', {class: 'n'}, String(v));
+      case 'boolean': return el('span', {class: 'b'}, String(v));
+      default: return el('span', {}, JSON.stringify(v));
+    }
+  }
+
+  /* A JSON value as nested <details>: pretty-printed, each object and array
+   * folds on its own. */
+  function jsonTree(value, key, depth) {
+    const keyPart = key === null ? null : el('span', {class: 'k'}, JSON.stringify(key));
+    const sep = key === null ? null : ': ';
+    if (value === null || typeof value !== 'object') {
+      return el('div', {}, keyPart, sep, jsonLeaf(value));
+    }
+    const isArr = Array.isArray(value);
+    const entries = isArr ? value.map((v) => [null, v]) : Object.entries(value);
+    const [open, close] = isArr ? ['[', ']'] : ['{', '}'];
+    if (!entries.length) return el('div', {}, keyPart, sep, `${open}${close}`);
+    const unit = isArr ? (entries.length === 1 ? 'item' : 'items')
+      : (entries.length === 1 ? 'key' : 'keys');
+    const det = el('details', {open: depth < JSON_OPEN_DEPTH},
+      el('summary', {}, keyPart, sep, open,
+        el('span', {class: 'c'}, ` ${entries.length} ${unit} `)),
+      el('ul', {}, ...entries.map(([k, v]) => el('li', {}, jsonTree(v, k, depth + 1)))),
+      close);
+    return det;
+  }
+
+  function jsonBlock(value, label) {
+    const box = el('div', {class: 'json mono', role: 'group', 'aria-label': label},
+      jsonTree(value, null, 0));
+    const setAll = (open) => box.querySelectorAll('details').forEach((d) => { d.open = open; });
+    const tools = el('div', {class: 'tools'},
+      el('button', {type: 'button', onclick: () => setAll(true)}, 'Expand all'),
+      el('button', {type: 'button', onclick: () => setAll(false)}, 'Collapse all'),
+      el('button', {type: 'button', onclick: (ev) => {
+        const text = JSON.stringify(value, null, 2);
+        const done = () => { ev.target.textContent = 'Copied'; };
+        if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, () => {});
+      }}, 'Copy JSON'));
+    return [tools, box];
+  }
+
+  function fact(label, ...value) {
+    return [el('dt', {}, label), el('dd', {}, ...value)];
+  }
+
+  function valueText(v) {
+    if (v === undefined) return '';
+    if (typeof v === 'string') return v;
+    return JSON.stringify(v);
+  }
+
+  function renderDetail(run) {
+    $('detail-title').replaceChildren(`Run ${run.id} `, badge(run.status));
+    const body = [];
+    const received = Date.parse(run.receivedAt);
+    const finished = run.finishedAt ? Date.parse(run.finishedAt) : NaN;
+    const timing = Number.isNaN(finished)
+      ? `still running (delay ${fmtCount(run.delayMs || 0)} ms)`
+      : `finished ${fmtCount(finished - received)} ms after it was received ` +
+        `(configured delay ${fmtCount(run.delayMs || 0)} ms)`;
+    const facts = [
+      ...fact('Workflow', workflowLabel(run.workflowId, run.workflowName), ' ',
+        el('code', {}, run.workflowId || '')),
+      ...fact('Status', badge(run.status)),
+      ...fact('Identity', identityOf(run) || '—'),
+      ...fact('Received', el('time', {datetime: run.receivedAt}, fmtTime(run.receivedAt, true)),
+        el('span', {class: 'muted'}, ` (${run.receivedAt})`)),
+      ...fact('Finished', run.finishedAt
+        ? el('time', {datetime: run.finishedAt}, fmtTime(run.finishedAt, true)) : '—'),
+      ...fact('Timing', timing),
+      ...fact('Request id', el('code', {}, run.requestId || '—')),
+      ...fact('API user', run.user || '— (no credentials)'),
+    ];
+    if (run.duplicateOf) {
+      facts.push(...fact('Duplicate of',
+        el('button', {type: 'button', class: 'link mono',
+          onclick: () => openDetail(run.duplicateOf)}, run.duplicateOf),
+        el('span', {class: 'muted'}, ' (the same payload was sent before)')));
+    }
+    if (run.error) facts.push(...fact('Error', el('span', {class: 'met-no'}, run.error)));
+    body.push(el('dl', {class: 'facts'}, ...facts));
+
+    /* Event data */
+    body.push(el('h3', {}, 'Event data'));
+    const ed = run.eventData && typeof run.eventData === 'object' ? Object.entries(run.eventData)
+      : [];
+    body.push(ed.length
+      ? el('table', {class: 'grid'},
+        el('caption', {}, 'Fields captured from the payload'),
+        el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Field'),
+          el('th', {scope: 'col'}, 'Value'))),
+        el('tbody', {}, ...ed.map(([k, v]) => el('tr', {},
+          el('th', {scope: 'row'}, el('code', {}, k)),
+          el('td', {class: 'mono'}, v === null ? 'null (no match)' : valueText(v))))))
+      : el('p', {class: 'muted'}, 'No event data configured.'));
+
+    /* Conditions */
+    const conds = Array.isArray(run.conditions) ? run.conditions : [];
+    body.push(el('h3', {}, 'Conditions'));
+    if (conds.length) {
+      body.push(el('p', {class: run.conditionsMet === false ? 'met-no' : 'met-yes'},
+        run.conditionsMet === false ? 'Not all conditions hold: no task ran.'
+          : 'All conditions hold.'));
+      body.push(el('table', {class: 'grid'},
+        el('caption', {}, 'Each condition and its outcome'),
+        el('thead', {}, el('tr', {}, ...['Field', 'Operator', 'Expected', 'Actual', 'Outcome']
+          .map((h) => el('th', {scope: 'col'}, h)))),
+        el('tbody', {}, ...conds.map((c) => el('tr', {},
+          el('th', {scope: 'row'}, el('code', {}, c.field || '')),
+          el('td', {}, c.op || ''),
+          el('td', {class: 'mono'}, c.value === undefined ? '—' : valueText(c.value)),
+          el('td', {class: 'mono'}, c.actual === null ? 'null' : valueText(c.actual)),
+          el('td', {class: c.met ? 'met-yes' : 'met-no'},
+            c.met ? '✓ Met' : '✗ Not met'))))));
+    } else {
+      body.push(el('p', {class: 'muted'}, 'No conditions: every event runs the tasks.'));
+    }
+
+    /* Tasks */
+    const tasks = Array.isArray(run.tasks) ? run.tasks : [];
+    body.push(el('h3', {}, 'Tasks'));
+    if (tasks.length) {
+      body.push(el('table', {class: 'grid'},
+        el('caption', {}, 'Tasks in the order they ran'),
+        el('thead', {}, el('tr', {}, ...['#', 'Task', 'Status', 'Error', 'Inputs and result']
+          .map((h) => el('th', {scope: 'col'}, h)))),
+        el('tbody', {}, ...tasks.map((task, i) => el('tr', {},
+          el('th', {scope: 'row'}, String(i + 1)),
+          el('td', {}, el('code', {}, task.type || '')),
+          el('td', {}, badge(task.status)),
+          el('td', {class: task.error ? 'error-text' : ''}, task.error || ''),
+          el('td', {}, el('details', {},
+            el('summary', {}, 'Show'),
+            el('div', {class: 'json mono'},
+              jsonTree({inputs: task.inputs, result: task.result}, null, 0)))))))));
+    } else {
+      body.push(el('p', {class: 'muted'},
+        run.conditionsMet === false ? 'No task ran: the conditions did not hold.'
+          : 'No tasks.'));
+    }
+
+    /* Payload */
+    body.push(el('h3', {}, 'Trigger payload'));
+    body.push(el('section', {class: 'payload', 'aria-label': 'Trigger payload'},
+      ...jsonBlock(run.payload, 'Trigger payload as JSON')));
+
+    $('detail-body').replaceChildren(...body);
+  }
+
+  async function openDetail(id) {
+    const dlg = $('detail');
+    state.detailId = id;
+    $('detail-title').textContent = `Run ${id}`;
+    $('detail-body').replaceChildren(el('p', {class: 'muted'}, 'Loading…'));
+    if (!dlg.open) dlg.showModal();
+    try {
+      const run = await api(`${API}/runs/${encodeURIComponent(id)}`);
+      if (state.detailId === id) renderDetail(run);
+    } catch (e) {
+      if (state.detailId === id) {
+        $('detail-body').replaceChildren(el('p', {class: 'error', role: 'alert'}, e.message));
+      }
+    }
+  }
+
+  /* ---- the request journal --------------------------------------------- */
+
+  async function refreshRequests(gen) {
+    const p = new URLSearchParams({limit: $('f-limit').value});
+    const cursor = state.reqCursors[state.reqCursors.length - 1];
+    if (cursor) p.set('cursor', String(cursor));
+    const page = await api(`${API}/requests?${p}`);
+    if (gen !== state.gen) return;
+    const list = Array.isArray(page.requests) ? page.requests : [];
+    state.reqNext = page.nextCursor || null;
+    $('requests-prev').disabled = state.reqCursors.length === 1;
+    $('requests-next').disabled = !state.reqNext;
+    setText($('requests-page'), `Page ${state.reqCursors.length}`);
+    setText($('requests-caption'),
+      `Requests that started no run, oldest first — ${fmtCount(list.length)} on this page`);
+    const sig = list.map((r) => r.id).join('|');
+    if (sig === state.reqSig && $('requests').children.length) return;
+    state.reqSig = sig;
+    const rows = list.map((r) => el('tr', {'data-id': r.id},
+      el('td', {class: 'time'},
+        el('time', {datetime: r.receivedAt, title: r.receivedAt}, fmtTime(r.receivedAt))),
+      el('td', {}, r.method || ''),
+      el('td', {class: 'path mono'}, r.path || ''),
+      el('td', {}, String(r.httpStatus || '')),
+      el('td', {class: 'reason'}, r.reason || ''),
+      el('td', {}, r.workflowId ? workflowLabel(r.workflowId) : '—')));
+    if (!rows.length) {
+      rows.push(el('tr', {}, el('td', {class: 'empty', colspan: '6'},
+        'Every request so far started a run.')));
+    }
+    $('requests').replaceChildren(...rows);
+  }
+
+  /* ---- wiring ------------------------------------------------------------ */
+
+  function selectTab(name, focus) {
+    state.tab = name;
+    for (const [tab, panel] of [['tab-runs', 'panel-runs'], ['tab-requests', 'panel-requests']]) {
+      const on = $(tab).getAttribute('aria-controls') === `panel-${name}`;
+      $(tab).setAttribute('aria-selected', String(on));
+      $(tab).tabIndex = on ? 0 : -1;
+      $(panel).hidden = !on;
+    }
+    if (focus) $(`tab-${name}`).focus();
+    saveHash();
+    refresh();
+  }
+
+  async function loadWorkflows() {
+    try {
+      const body = await api(`${API}/workflows`);
+      const sel = $('f-workflow');
+      for (const wf of body.workflows || []) {
+        state.workflows.set(wf.id, wf);
+        if (![...sel.options].some((o) => o.value === wf.id)) {
+          sel.append(el('option', {value: wf.id}, wf.name && wf.name !== wf.id
+            ? `${wf.name} (${wf.id})` : wf.id));
+        }
+      }
+    } catch (e) {
+      setError(e.message);
+    }
+  }
+
+  function wire() {
+    $('tz').textContent = tzText();
+    for (const id of ['f-workflow', 'f-status', 'f-limit']) $(id).addEventListener('change', restart);
+    $('f-range').addEventListener('change', () => {
+      if ($('f-range').value === 'custom' && !$('f-since').value) {
+        $('f-since').value = toLocalInput(Date.now() - 3600e3);
+      }
+      restart();
+    });
+    for (const id of ['f-since', 'f-until']) {
+      $(id).addEventListener('change', () => {
+        $('f-range').value = 'custom';
+        restart();
+      });
+    }
+    $('filters').addEventListener('reset', () => setTimeout(restart, 0));
+    $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); restart(); });
+    $('live').addEventListener('change', () => {
+      if ($('live').checked) refresh();
+      else { clearTimeout(state.timer); $('live-status').textContent = 'Paused'; }
+    });
+    let resizeTimer = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => { if (state.lastStats) renderStats(...state.lastStats); }, 150);
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && $('live').checked) refresh();
+    });
+
+    $('runs-older').addEventListener('click', () => {
+      if (!state.runNext) return;
+      state.runCursors.push(state.runNext);
+      state.shownSig = '';
+      refresh();
+    });
+    $('runs-newer').addEventListener('click', () => {
+      if (state.runCursors.length > 1) state.runCursors.pop();
+      state.shownSig = '';
+      refresh();
+    });
+    $('requests-next').addEventListener('click', () => {
+      if (!state.reqNext) return;
+      state.reqCursors.push(state.reqNext);
+      refresh();
+    });
+    $('requests-prev').addEventListener('click', () => {
+      if (state.reqCursors.length > 1) state.reqCursors.pop();
+      refresh();
+    });
+
+    /* Rows: click or Enter/Space opens; arrows move between rows. */
+    const tbody = $('runs');
+    tbody.addEventListener('click', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (tr) openDetail(tr.dataset.id);
+    });
+    tbody.addEventListener('focusin', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (!tr) return;
+      for (const other of tbody.querySelectorAll('tr[tabindex="0"]')) {
+        if (other !== tr) other.tabIndex = -1;
+      }
+      tr.tabIndex = 0;
+      state.rovingId = tr.dataset.id;
+    });
+    tbody.addEventListener('keydown', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (!tr) return;
+      let next = null;
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        openDetail(tr.dataset.id);
+      } else if (ev.key === 'ArrowDown') next = tr.nextElementSibling;
+      else if (ev.key === 'ArrowUp') next = tr.previousElementSibling;
+      else if (ev.key === 'Home') next = tbody.firstElementChild;
+      else if (ev.key === 'End') next = tbody.lastElementChild;
+      if (next && next.dataset.id) {
+        ev.preventDefault();
+        next.focus();
+      }
+    });
+
+    /* The dialog closes on Escape by itself; focus goes back to the row. */
+    const dlg = $('detail');
+    $('detail-close').addEventListener('click', () => dlg.close());
+    dlg.addEventListener('click', (ev) => { if (ev.target === dlg) dlg.close(); });
+    dlg.addEventListener('close', () => {
+      const row = state.detailId
+        ? $('runs').querySelector(`tr[data-id="${CSS.escape(state.detailId)}"]`) : null;
+      state.detailId = null;
+      if (row) row.focus();
+    });
+
+    /* Tabs: click, or arrows between them (WAI-ARIA tabs pattern). */
+    $('tab-runs').addEventListener('click', () => selectTab('runs'));
+    $('tab-requests').addEventListener('click', () => selectTab('requests'));
+    document.querySelector('[role="tablist"]').addEventListener('keydown', (ev) => {
+      if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
+        ev.preventDefault();
+        selectTab(state.tab === 'runs' ? 'requests' : 'runs', true);
+      }
+    });
+  }
+
+  async function start() {
+    wire();
+    await loadWorkflows();
+    const tab = loadHash();
+    if (tab !== 'runs') selectTab(tab);
+    else refresh();
+  }
+
+  start();
+}());

@@ -1,0 +1,462 @@
+// run-history.test.mjs — qx-mock's run-history page, in a real browser.
+//
+// Starts build/bin/qx-mock with a known history (fixtures/histories/web-page.ndjson,
+// an export of web-page-workflows.json), opens GET / in Debian's headless Chromium
+// through playwright-core (the DevTools protocol; no browser is downloaded), and
+// checks what a person sees: the rows, a Failure row's error, filters, the detail
+// view, the journal tab, totals and chart, a run appearing live, keyboard use and
+// the admin-token prompt. Screenshots go to <build>/browser/.
+//
+//   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
+//
+// Exit status: 0 all passed, 1 a check failed, 77 skipped (no Chromium or no
+// node_modules: run ci/browser-deps.sh), which ctest reports as skipped.
+import {spawn} from 'node:child_process';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import assert from 'node:assert/strict';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE_DIR = process.env.QX_SOURCE_DIR || path.resolve(HERE, '../..');
+const BIN_DIR = process.env.QX_BIN_DIR || path.join(SOURCE_DIR, 'build/bin');
+const BUILD_DIR = process.env.QX_BUILD_DIR || path.dirname(BIN_DIR);
+const CHROMIUM = process.env.QX_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.join(BUILD_DIR, 'browser');
+const FIXTURES = path.join(SOURCE_DIR, 'fixtures/histories');
+const CONFIG = path.join(FIXTURES, 'web-page-workflows.json');
+const HISTORY = path.join(FIXTURES, 'web-page.ndjson');
+const SKIP = 77;
+const STEP_MS = 15000; // a person would give up on a page slower than this
+
+const USER = 'api-user@example.com';
+const API_TOKEN = 'QX-WEB-PAGE-TOKEN-1';
+const TOKENS = {
+  csat: '6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50',
+  paused: 'a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d',
+};
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-quic'];
+
+function skip(why) {
+  console.log(`SKIP: ${why}`);
+  process.exit(SKIP);
+}
+
+// ---- preconditions -------------------------------------------------------
+
+if (!existsSync(CHROMIUM)) {
+  skip(`${CHROMIUM} not found — install Debian's chromium and chromium-driver ` +
+       '(ci/browser-deps.sh does)');
+}
+let chromium;
+try {
+  ({chromium} = await import(path.join(HERE, 'node_modules/playwright-core/index.mjs')));
+} catch (e) {
+  skip(`playwright-core is not installed in ${HERE}/node_modules — run ci/browser-deps.sh ` +
+       `(npm ci) (${e.code || e.message})`);
+}
+for (const f of [path.join(BIN_DIR, 'qx-mock'), CONFIG, HISTORY]) {
+  if (!existsSync(f)) {
+    console.error(`missing ${f}`);
+    process.exit(1);
+  }
+}
+
+// ---- helpers -------------------------------------------------------------
+
+const cleanups = [];
+
+/* Starts qx-mock; resolves {url, proc} once it prints its listening line. */
+function startMock(args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(path.join(BIN_DIR, 'qx-mock'), args,
+      {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+    cleanups.push(() => new Promise((done) => {
+      if (proc.exitCode !== null) return done();
+      proc.once('exit', done);
+      proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+    }));
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`qx-mock did not start: ${err}`)), 10000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /qx-mock listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({url: m[1], proc});
+      }
+    });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`qx-mock exited with ${code}: ${err}`));
+    });
+  });
+}
+
+function basicAuth(user, token) {
+  return `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+}
+
+async function postEvent(base, token, body, headers = {}) {
+  const resp = await fetch(`${base}/inbound-event/v1/events/json/triggers?urlTokenId=${token}`, {
+    method: 'POST',
+    headers: {'Content-Type': 'application/json', Authorization: basicAuth(USER, API_TOKEN),
+      ...headers},
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {status: resp.status, body: await resp.json()};
+}
+
+const results = [];
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push(true);
+    console.log(`ok ${results.length} - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push(false);
+    console.log(`not ok ${results.length} - ${name}`);
+    console.log(`  ${String(e.stack || e).split('\n').join('\n  ')}`);
+  }
+}
+
+async function newBrowser() {
+  // A fresh profile for every run: nothing remembered from an earlier one.
+  const profile = mkdtempSync(path.join(tmpdir(), 'qx-browser-'));
+  cleanups.push(async () => rmSync(profile, {recursive: true, force: true}));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: {width: 1280, height: 900},
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  cleanups.unshift(() => ctx.close());
+  ctx.setDefaultTimeout(STEP_MS);
+  return ctx;
+}
+
+// ---- what the fixture holds ----------------------------------------------
+
+const fixtureRuns = readFileSync(HISTORY, 'utf8').split('\n').filter(Boolean)
+  .map((l) => JSON.parse(l));
+const failures = fixtureRuns.filter((r) => r.status === 'FAILURE');
+const byWorkflow = (id) => fixtureRuns.filter((r) => r.workflowId === id);
+assert.ok(fixtureRuns.length >= 25 && fixtureRuns.length <= 50,
+  'the fixture fits one page of 50');
+assert.ok(failures.length >= 2, 'the fixture has failures');
+assert.ok(!fixtureRuns.some((r) => r.status === 'RUNNING'), 'the fixture has no RUNNING run');
+const aFailure = failures[0];
+const aSuccess = fixtureRuns.find((r) => r.status === 'SUCCESS' && r.tasks && r.tasks.length > 1);
+
+// ---- the test ------------------------------------------------------------
+
+let exitCode = 0;
+try {
+  mkdirSync(SHOTS, {recursive: true});
+  const {url} = await startMock(['--config', CONFIG, '--listen', '127.0.0.1:0',
+    '--history', HISTORY, '--seed', '11']);
+
+  // Requests that start no run, for the journal tab.
+  const bad = [
+    await postEvent(url, '00000000-0000-4000-8000-000000000000', {a: 1}),
+    await postEvent(url, TOKENS.csat, {a: 1}, {Authorization: basicAuth(USER, 'WRONG-TOKEN')}),
+    await postEvent(url, TOKENS.csat, '{"identityMap": '),
+    await postEvent(url, TOKENS.paused, {identityMap: {Email: [{id: 'x@example.com'}]}}),
+  ];
+  assert.deepEqual(bad.map((b) => b.status), [404, 401, 400, 200]);
+  const journal = (await (await fetch(`${url}/_qx/v1/requests`)).json()).requests;
+  assert.equal(journal.length, bad.length, 'each bad request is journalled');
+
+  const ctx = await newBrowser();
+  const page = ctx.pages()[0] || await ctx.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const offsite = [];
+  page.on('request', (r) => { if (!r.url().startsWith(url)) offsite.push(r.url()); });
+
+  const rows = page.locator('#runs tr[data-id]');
+  const rowCount = () => rows.count();
+  const waitRows = async (n) => {
+    await page.waitForFunction((want) =>
+      document.querySelectorAll('#runs tr[data-id]').length === want, n, {timeout: STEP_MS});
+  };
+
+  await step('the page lists every run of the history, newest first', async () => {
+    await page.goto(url);
+    assert.equal(await page.title(), 'qx-mock · run history');
+    await waitRows(fixtureRuns.length);
+    assert.equal(await rowCount(), fixtureRuns.length);
+    const newest = [...fixtureRuns].sort((a, b) => b.receivedAt.localeCompare(a.receivedAt))[0];
+    assert.equal(await rows.first().getAttribute('data-id'), newest.id);
+    await assertText(page.locator('#runs-caption'), `${fixtureRuns.length} matching`);
+    // Status is text, not colour alone.
+    const statuses = await rows.locator('td:nth-child(3)').allInnerTexts();
+    for (const s of statuses) assert.match(s, /^(✓|✗|…)?\s*(Success|Failure|Running)$/);
+  });
+
+  await step('a Failure row shows its status and error text', async () => {
+    const row = page.locator(`#runs tr[data-id="${aFailure.id}"]`);
+    await assertText(row.locator('td:nth-child(3)'), 'Failure');
+    assert.equal((await row.locator('td:nth-child(5)').innerText()).trim(), aFailure.error);
+    const identity = aFailure.eventData.email ?? aFailure.eventData.externalId;
+    assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), identity);
+    assert.equal(await page.locator('#runs tr[data-status="FAILURE"]').count(), failures.length);
+  });
+
+  await step('totals and the runs-per-minute chart cover the history', async () => {
+    const totals = await page.locator('#totals').innerText();
+    const success = fixtureRuns.length - failures.length;
+    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Total ${fixtureRuns.length}\\b`));
+    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Success ${success}\\b`));
+    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Failure ${failures.length}\\b`));
+    assert.match(totals.replace(/\s+/g, ' '), /Running 0\b/);
+    assert.equal(await page.locator('#chart-title').innerText(), 'Runs per minute');
+    assert.ok(await page.locator('#chart svg rect.bar-SUCCESS').count() > 5);
+    assert.ok(await page.locator('#chart svg rect.bar-FAILURE').count() >= 1);
+    const label = await page.locator('#chart svg').getAttribute('aria-label');
+    assert.match(label, new RegExp(`${fixtureRuns.length} runs`));
+  });
+
+  await page.screenshot({path: path.join(SHOTS, 'run-history-list.png')});
+  await page.screenshot({path: path.join(SHOTS, 'run-history-list-full.png'), fullPage: true});
+
+  await step('the status filter leaves only Failure rows', async () => {
+    await page.selectOption('#f-status', 'FAILURE');
+    await waitRows(failures.length);
+    const texts = await rows.locator('td:nth-child(3)').allInnerTexts();
+    assert.ok(texts.every((t) => t.includes('Failure')));
+    await assertText(page.locator('#totals'), `Total ${failures.length}`);
+    assert.match(page.url(), /status=FAILURE/);
+  });
+
+  await step('the workflow filter narrows further, and Clear filters restores all', async () => {
+    const wf = aFailure.workflowId;
+    await page.selectOption('#f-workflow', wf);
+    const want = byWorkflow(wf).filter((r) => r.status === 'FAILURE').length;
+    await waitRows(want);
+    assert.ok(want < failures.length, 'the fixture has failures in several workflows');
+    await page.selectOption('#f-status', '');
+    await waitRows(byWorkflow(wf).length);
+    await page.click('#filters button[type="reset"]');
+    await waitRows(fixtureRuns.length);
+  });
+
+  await step('the time range filter keeps the runs inside it', async () => {
+    // The first ten minutes of the history, in the page's local time (UTC here).
+    const t0 = Date.parse(fixtureRuns[0].receivedAt);
+    const t1 = t0 + 10 * 60e3;
+    const inside = fixtureRuns.filter((r) => Date.parse(r.receivedAt) < t1).length;
+    const local = (ms) => new Date(ms).toISOString().slice(0, 19);
+    await page.fill('#f-since', local(t0));
+    await page.locator('#f-since').dispatchEvent('change');
+    await page.fill('#f-until', local(t1));
+    await page.locator('#f-until').dispatchEvent('change');
+    await waitRows(inside);
+    assert.ok(inside < fixtureRuns.length);
+    assert.equal(await page.locator('#f-range').inputValue(), 'custom');
+    await page.click('#filters button[type="reset"]');
+    await waitRows(fixtureRuns.length);
+  });
+
+  await step('paging: 25 per page, Older and Newer', async () => {
+    await page.selectOption('#f-limit', '25');
+    await waitRows(25);
+    const firstPage = await rows.evaluateAll((trs) => trs.map((t) => t.dataset.id));
+    await page.click('#runs-older');
+    await waitRows(fixtureRuns.length - 25);
+    const second = await rows.evaluateAll((trs) => trs.map((t) => t.dataset.id));
+    assert.ok(second.every((id) => !firstPage.includes(id)), 'pages do not overlap');
+    assert.ok(await page.locator('#runs-older').isDisabled());
+    await page.click('#runs-newer');
+    await waitRows(25);
+    assert.equal(await rows.first().getAttribute('data-id'), firstPage[0]);
+    await page.selectOption('#f-limit', '50');
+    await waitRows(fixtureRuns.length);
+  });
+
+  await step('the keyboard opens a run with Enter and closes it with Escape', async () => {
+    // Tab from the last filter reaches the runs (one row is in the Tab order).
+    await page.focus('#filters button[type="reset"]');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id),
+      await rows.first().getAttribute('data-id'));
+    await page.keyboard.press('ArrowDown');
+    const second = await rows.nth(1).getAttribute('data-id');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+    await page.keyboard.press('Enter');
+    await page.locator('#detail[open]').waitFor();
+    await assertText(page.locator('#detail-title'), second);
+    await page.keyboard.press('Escape');
+    await page.locator('#detail[open]').waitFor({state: 'detached'});
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+  });
+
+  await step('the detail view shows payload, event data, conditions and tasks', async () => {
+    await page.click(`#runs tr[data-id="${aFailure.id}"]`);
+    const dlg = page.locator('#detail[open]');
+    await dlg.waitFor();
+    await assertText(page.locator('#detail-title'), aFailure.id);
+    await assertText(page.locator('#detail-title'), 'Failure');
+    await assertText(dlg.locator('.facts'), aFailure.error);
+    const payload = dlg.locator('section.payload');
+    const email = aFailure.payload.identityMap.Email[0].id;
+    await assertText(payload, '"identityMap"');
+    await assertText(payload, JSON.stringify(email));
+    // Collapsible: folding the top level hides the identity.
+    await payload.getByRole('button', {name: 'Collapse all'}).click();
+    assert.equal(await payload.getByText(JSON.stringify(email)).isVisible(), false);
+    await payload.getByRole('button', {name: 'Expand all'}).click();
+    assert.equal(await payload.getByText(JSON.stringify(email)).isVisible(), true);
+    // Each condition with its outcome, each task with status and error.
+    const condRows = dlg.locator('table:has(caption:text("Each condition")) tbody tr');
+    assert.equal(await condRows.count(), aFailure.conditions.length);
+    for (let i = 0; i < aFailure.conditions.length; i++) {
+      await assertText(condRows.nth(i), aFailure.conditions[i].met ? 'Met' : 'Not met');
+    }
+    const taskRows = dlg.locator('table:has(caption:text("Tasks in the order")) tbody tr');
+    assert.equal(await taskRows.count(), aFailure.tasks.length);
+    for (let i = 0; i < aFailure.tasks.length; i++) {
+      const t = aFailure.tasks[i];
+      await assertText(taskRows.nth(i), {SUCCESS: 'Success', FAILURE: 'Failure',
+        SKIPPED: 'Skipped'}[t.status]);
+      if (t.error) await assertText(taskRows.nth(i), t.error);
+    }
+    await assertText(dlg, 'Timing');
+  });
+
+  await page.screenshot({path: path.join(SHOTS, 'run-history-detail.png')});
+  await page.locator('#detail section.payload').scrollIntoViewIfNeeded();
+  await page.screenshot({path: path.join(SHOTS, 'run-history-detail-payload.png')});
+
+  await step('a successful run\'s detail lists its event data', async () => {
+    await page.keyboard.press('Escape');
+    await page.locator('#detail[open]').waitFor({state: 'detached'});
+    await page.click(`#runs tr[data-id="${aSuccess.id}"]`);
+    const dlg = page.locator('#detail[open]');
+    await dlg.waitFor();
+    const fields = dlg.locator('table:has(caption:text("Fields captured")) tbody tr');
+    assert.equal(await fields.count(), Object.keys(aSuccess.eventData).length);
+    for (const [k, v] of Object.entries(aSuccess.eventData)) {
+      const row = fields.filter({has: page.locator('th', {hasText: k})});
+      await assertText(row, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    await page.keyboard.press('Escape');
+    await page.locator('#detail[open]').waitFor({state: 'detached'});
+  });
+
+  await step('the journal tab shows why requests started no run', async () => {
+    await page.click('#tab-requests');
+    const jrows = page.locator('#requests tr[data-id]');
+    await page.waitForFunction((n) =>
+      document.querySelectorAll('#requests tr[data-id]').length === n, journal.length);
+    const shown = (await jrows.locator('td.reason').allInnerTexts()).map((s) => s.trim());
+    assert.deepEqual(shown, journal.map((j) => j.reason));
+    assert.ok(shown.some((r) => /disabled/.test(r)), 'a disabled workflow is explained');
+    const statuses = await jrows.locator('td:nth-child(4)').allInnerTexts();
+    assert.deepEqual(statuses.map(Number), [404, 401, 400, 200]);
+    await page.screenshot({path: path.join(SHOTS, 'run-history-journal.png')});
+    await page.click('#tab-runs');
+    await waitRows(fixtureRuns.length);
+  });
+
+  await step('a run posted while the page is open appears without a reload', async () => {
+    await page.evaluate(() => { window.qxNoReload = true; });
+    const email = `live-${Date.now()}@example.com`;
+    const resp = await postEvent(url, TOKENS.csat,
+      {person: {name: {firstName: 'Live'}}, identityMap: {Email: [{id: email}]}});
+    assert.equal(resp.status, 200);
+    const runId = resp.body.result.runId;
+    const row = page.locator(`#runs tr[data-id="${runId}"]`);
+    await row.waitFor({timeout: 8000});
+    assert.equal(await rows.first().getAttribute('data-id'), runId, 'newest first');
+    assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), email);
+    await assertText(row.locator('td:nth-child(3)'), 'Success');
+    await waitRows(fixtureRuns.length + 1);
+    assert.equal(await page.evaluate(() => window.qxNoReload), true, 'the page was not reloaded');
+    await assertText(page.locator('#totals'), `Total ${fixtureRuns.length + 1}`);
+  });
+
+  await step('a run marked as a duplicate links to the run it repeats', async () => {
+    // qx-mock marks a run whose payload repeats an earlier one with
+    // duplicateOf; an imported history keeps the mark.
+    const dup = {...aSuccess, id: 'RUN_duplicate_test', duplicateOf: aSuccess.id,
+      requestId: '00000000-0000-4000-8000-00000000d0d0',
+      receivedAt: new Date(Date.now() - 1000).toISOString(),
+      finishedAt: new Date(Date.now() - 990).toISOString()};
+    const resp = await fetch(`${url}/_qx/v1/import`, {method: 'POST',
+      headers: {'Content-Type': 'application/x-ndjson'}, body: `${JSON.stringify(dup)}\n`});
+    assert.equal(resp.status, 200, await resp.text());
+    const row = page.locator('#runs tr[data-id="RUN_duplicate_test"]');
+    await row.waitFor();
+    await assertText(row, 'duplicate');
+    await row.click();
+    const dlg = page.locator('#detail[open]');
+    await dlg.waitFor();
+    await assertText(dlg.locator('.facts'), `Duplicate of ${aSuccess.id}`);
+    await dlg.getByRole('button', {name: aSuccess.id}).click();
+    await page.waitForFunction((id) =>
+      document.getElementById('detail-title').textContent.includes(id), aSuccess.id);
+    await page.keyboard.press('Escape');
+    await page.locator('#detail[open]').waitFor({state: 'detached'});
+  });
+
+  await step('the page loads nothing from outside and raises no script error', async () => {
+    assert.deepEqual(offsite, []);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  // With --admin-token-env the API wants a token: the page asks for it.
+  await step('with an admin token the page asks for it, then shows the runs', async () => {
+    const secret = 'web-page-admin-secret';
+    const guarded = await startMock(['--config', CONFIG, '--listen', '127.0.0.1:0',
+      '--history', HISTORY, '--admin-token-env', 'QX_TEST_ADMIN_TOKEN'],
+    {QX_TEST_ADMIN_TOKEN: secret});
+    const p2 = await ctx.newPage();
+    await p2.goto(guarded.url);
+    const form = p2.locator('#token-dialog[open]');
+    await form.waitFor();
+    await p2.fill('#token-input', 'wrong');
+    await p2.click('#token-dialog button[value="ok"]');
+    await p2.locator('#token-dialog[open]').waitFor();
+    await assertText(p2.locator('#token-message'), 'refused');
+    await p2.fill('#token-input', secret);
+    await p2.click('#token-dialog button[value="ok"]');
+    await p2.waitForFunction((n) =>
+      document.querySelectorAll('#runs tr[data-id]').length === n, fixtureRuns.length);
+    assert.equal(await p2.evaluate(() => sessionStorage.getItem('qx-mock.adminToken')), secret);
+    await p2.close();
+  });
+} catch (e) {
+  console.log(`not ok - setup: ${e.stack || e}`);
+  exitCode = 1;
+} finally {
+  for (const c of cleanups) {
+    try {
+      await c();
+    } catch (e) {
+      // already gone
+    }
+  }
+}
+
+/* The text a person reads in locator includes text (runs of white space, such
+ * as line breaks between a label and its number, count as one space). */
+async function assertText(locator, text) {
+  const got = (await locator.innerText()).replace(/\s+/g, ' ');
+  assert.ok(got.includes(text), `expected ${JSON.stringify(text)} in ${JSON.stringify(got)}`);
+}
+
+const passed = results.filter(Boolean).length;
+const failed = results.length - passed;
+console.log(`screenshots: ${SHOTS}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed || exitCode ? 1 : 0);
