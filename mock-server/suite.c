@@ -14,6 +14,7 @@
  * command line.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -54,6 +55,17 @@ typedef struct scenario {
     bool wrong_token;
     int concurrency;
 } scenario;
+
+/* snprintf for messages and paths where cutting a long value short is the
+ * intended behaviour (vsnprintf keeps -Wformat-truncation for real bugs). */
+static void text_set(char *out, size_t size, const char *fmt, ...) QX_PRINTF(3, 4);
+static void text_set(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+}
 
 static int join_path(char *out, size_t size, const char *dir, const char *name)
 {
@@ -108,7 +120,7 @@ static int load_scenario(const char *dir, scenario *sc, qx_error *err)
     const char *profiles = json_string_value(json_object_get(root, "profiles"));
     const char *expect = json_string_value(json_object_get(root, "expect"));
     const char *base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 : dir;
-    snprintf(sc->name, sizeof sc->name, "%s", name != NULL ? name : base);
+    text_set(sc->name, sizeof sc->name, "%s", name != NULL ? name : base);
     if (join_path(sc->workflows, sizeof sc->workflows, dir, wf ? wf : "workflows.json") ||
         join_path(sc->profiles, sizeof sc->profiles, dir, profiles ? profiles : "profiles.ndjson") ||
         join_path(sc->expect, sizeof sc->expect, dir, expect ? expect : "expected-runs.ndjson") ||
@@ -159,14 +171,14 @@ static int load_scenario(const char *dir, scenario *sc, qx_error *err)
                              path, i);
                 goto out;
             }
-            snprintf(sc->dest[i].workflow_id, sizeof sc->dest[i].workflow_id, "%s", w);
+            text_set(sc->dest[i].workflow_id, sizeof sc->dest[i].workflow_id, "%s", w);
             if (join_path(sc->dest[i].mapping, sizeof sc->dest[i].mapping, dir, m) != 0)
                 goto out;
         }
         sc->n_dest = json_array_size(dests);
     } else {
         const char *w = json_string_value(json_object_get(root, "workflowId"));
-        snprintf(sc->dest[0].workflow_id, sizeof sc->dest[0].workflow_id, "%s", w ? w : "");
+        text_set(sc->dest[0].workflow_id, sizeof sc->dest[0].workflow_id, "%s", w ? w : "");
         if (join_path(sc->dest[0].mapping, sizeof sc->dest[0].mapping, dir,
                       mapping ? mapping : "mapping.json") != 0)
             goto out;
@@ -216,10 +228,10 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
                       size_t why_size)
 {
     char dest_path[PATH_MAX], report[PATH_MAX], log_path[PATH_MAX], conc[16];
-    snprintf(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
-    snprintf(report, sizeof report, "%s/report-%zu.json", workdir, index);
-    snprintf(log_path, sizeof log_path, "%s/sender-%zu.log", workdir, index);
-    snprintf(conc, sizeof conc, "%d", sc->concurrency);
+    text_set(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
+    text_set(report, sizeof report, "%s/report-%zu.json", workdir, index);
+    text_set(log_path, sizeof log_path, "%s/sender-%zu.log", workdir, index);
+    text_set(conc, sizeof conc, "%d", sc->concurrency);
 
     json_t *dj = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", sc->name, "description",
                            "qx-mock suite", "url", url, "username", username, "passwordEnv",
@@ -227,7 +239,7 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
     int wrc = dj != NULL ? json_dump_file(dj, dest_path, JSON_INDENT(2)) : -1;
     json_decref(dj);
     if (wrc != 0) {
-        snprintf(why, why_size, "cannot write %s", dest_path);
+        text_set(why, why_size, "cannot write %s", dest_path);
         return -1;
     }
 
@@ -237,11 +249,11 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
         n_env++;
     char **env = calloc(n_env + 8, sizeof *env);
     char e_url[2048], e_user[512], e_tok[512], e_prof[PATH_MAX + 16], e_map[PATH_MAX + 16];
-    snprintf(e_url, sizeof e_url, "QX_URL=%s", url);
-    snprintf(e_user, sizeof e_user, "QX_USERNAME=%s", username);
-    snprintf(e_tok, sizeof e_tok, "QX_API_TOKEN=%s", token);
-    snprintf(e_prof, sizeof e_prof, "QX_PROFILES=%s", sc->profiles);
-    snprintf(e_map, sizeof e_map, "QX_MAPPING=%s", d->mapping);
+    text_set(e_url, sizeof e_url, "QX_URL=%s", url);
+    text_set(e_user, sizeof e_user, "QX_USERNAME=%s", username);
+    text_set(e_tok, sizeof e_tok, "QX_API_TOKEN=%s", token);
+    text_set(e_prof, sizeof e_prof, "QX_PROFILES=%s", sc->profiles);
+    text_set(e_map, sizeof e_map, "QX_MAPPING=%s", d->mapping);
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++) {
         if (strncmp(environ[i], "QX_", 3) != 0)
@@ -272,7 +284,7 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     if (rc != 0) {
-        snprintf(why, why_size, "cannot start the sender %s: %s", argv[0], strerror(rc));
+        text_set(why, why_size, "cannot start the sender %s: %s", argv[0], strerror(rc));
         return -1;
     }
     int status = 0;
@@ -284,7 +296,7 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
         if (qx_mono_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            snprintf(why, why_size, "the sender did not finish within %lld ms",
+            text_set(why, why_size, "the sender did not finish within %lld ms",
                      (long long)timeout_ms);
             return -1;
         }
@@ -311,7 +323,7 @@ static bool run_matches(size_t i, json_t *run, json_t *exp, char *diff, size_t s
             if (json_is_null(want) ? !json_is_null(got) && got != NULL
                                    : !str_contains(got, json_string_value(want))) {
                 char *g = got ? json_dumps(got, JSON_ENCODE_ANY) : NULL;
-                snprintf(diff, size, "run %zu (%s): error %s, expected it to contain %s", i + 1,
+                text_set(diff, size, "run %zu (%s): error %s, expected it to contain %s", i + 1,
                          json_string_value(json_object_get(run, "id")), g ? g : "null",
                          json_string_value(want) ? json_string_value(want) : "null");
                 free(g);
@@ -323,7 +335,7 @@ static bool run_matches(size_t i, json_t *run, json_t *exp, char *diff, size_t s
             char *g = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
             char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
             const char *err = json_string_value(json_object_get(run, "error"));
-            snprintf(diff, size, "run %zu (%s): %s is %s, expected %s%s%s", i + 1,
+            text_set(diff, size, "run %zu (%s): %s is %s, expected %s%s%s", i + 1,
                      json_string_value(json_object_get(run, "id")), key, g ? g : "absent",
                      w ? w : "?", err ? " — run error: " : "", err ? err : "");
             free(g);
@@ -341,18 +353,18 @@ static bool request_matches(size_t i, json_t *entry, json_t *exp, char *diff, si
     const char *wf = json_string_value(json_object_get(exp, "workflowId"));
     json_int_t got = json_integer_value(json_object_get(entry, "httpStatus"));
     if (st != NULL && got != json_integer_value(st)) {
-        snprintf(diff, size, "request %zu: httpStatus %lld, expected %lld (reason: %s)", i + 1,
+        text_set(diff, size, "request %zu: httpStatus %lld, expected %lld (reason: %s)", i + 1,
                  (long long)got, (long long)json_integer_value(st),
                  json_string_value(json_object_get(entry, "reason")));
         return false;
     }
     if (reason != NULL && !str_contains(json_object_get(entry, "reason"), reason)) {
-        snprintf(diff, size, "request %zu: reason \"%s\", expected it to contain \"%s\"", i + 1,
+        text_set(diff, size, "request %zu: reason \"%s\", expected it to contain \"%s\"", i + 1,
                  json_string_value(json_object_get(entry, "reason")), reason);
         return false;
     }
     if (wf != NULL && !str_contains(json_object_get(entry, "workflowId"), wf)) {
-        snprintf(diff, size, "request %zu: workflowId %s, expected %s", i + 1,
+        text_set(diff, size, "request %zu: workflowId %s, expected %s", i + 1,
                  json_string_value(json_object_get(entry, "workflowId")), wf);
         return false;
     }
@@ -365,7 +377,7 @@ static int64_t report_sum(const char *workdir, size_t n, const char *field)
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/report-%zu.json", workdir, i);
+        text_set(path, sizeof path, "%s/report-%zu.json", workdir, i);
         json_t *r = json_load_file(path, 0, NULL);
         json_t *v = json_object_get(r, field);
         if (!json_is_integer(v)) {
@@ -386,8 +398,8 @@ static int rm_tree(const char *dir)
         const char *names[] = {"destination-%zu.json", "report-%zu.json", "sender-%zu.log"};
         for (size_t k = 0; k < 3; k++) {
             char name[64];
-            snprintf(name, sizeof name, names[k], i);
-            snprintf(path, sizeof path, "%s/%s", dir, name);
+            text_set(name, sizeof name, names[k], i);
+            text_set(path, sizeof path, "%s/%s", dir, name);
             unlink(path);
         }
     }
@@ -411,7 +423,7 @@ static void fail(qxm_scenario_result *out, const char *fmt, ...)
 static void add_sender_log(qxm_scenario_result *out, const char *workdir, size_t index)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/sender-%zu.log", workdir, index);
+    text_set(path, sizeof path, "%s/sender-%zu.log", workdir, index);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return;
@@ -476,8 +488,8 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
     /* Resolve each destination's workflow before the config moves. */
     char urls[MAX_DESTINATIONS][1024];
     char username[256], token[300];
-    snprintf(username, sizeof username, "%s", cfg->users[0].username);
-    snprintf(token, sizeof token, "%s%s", sc.wrong_token ? WRONG_TOKEN_PREFIX : "",
+    text_set(username, sizeof username, "%s", cfg->users[0].username);
+    text_set(token, sizeof token, "%s%s", sc.wrong_token ? WRONG_TOKEN_PREFIX : "",
              cfg->users[0].api_token);
     char tokens[MAX_DESTINATIONS][256];
     for (size_t i = 0; i < sc.n_dest; i++) {
@@ -490,7 +502,7 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
             qxm_config_free(cfg);
             goto out;
         }
-        snprintf(tokens[i], sizeof tokens[i], "%s", w->url_token_id);
+        text_set(tokens[i], sizeof tokens[i], "%s", w->url_token_id);
     }
     qxm_options mo = {.listen = "127.0.0.1:0", .seeded = true, .seed = sc.seed, .threads = 2};
     m = qxm_mock_new(cfg, &mo, &err);
@@ -499,11 +511,11 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
         goto out;
     }
     for (size_t i = 0; i < sc.n_dest; i++)
-        snprintf(urls[i], sizeof urls[i], "%s/inbound-event/v1/events/json/triggers?urlTokenId=%s",
+        text_set(urls[i], sizeof urls[i], "%s/inbound-event/v1/events/json/triggers?urlTokenId=%s",
                  qxm_mock_url(m), tokens[i]);
 
     const char *tmp = getenv("TMPDIR");
-    snprintf(workdir, sizeof workdir, "%s/qx-suite.XXXXXX", tmp != NULL ? tmp : "/tmp");
+    text_set(workdir, sizeof workdir, "%s/qx-suite.XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(workdir) == NULL) {
         fail(out, "cannot create a temporary directory: %s", strerror(errno));
         workdir[0] = '\0';
@@ -550,7 +562,7 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
             char *prev = out->failure;
             size_t len = strlen(prev) + 512;
             out->failure = malloc(len);
-            snprintf(out->failure, len, "%s; first request without a run: %lld %s", prev,
+            text_set(out->failure, len, "%s; first request without a run: %lld %s", prev,
                      (long long)json_integer_value(json_object_get(e, "httpStatus")),
                      json_string_value(json_object_get(e, "reason")));
             free(prev);
@@ -608,7 +620,7 @@ out:
     rc = out->name != NULL ? 0 : -1;
     if (m != NULL && opt->keep_history != NULL) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s.ndjson", opt->keep_history, out->name);
+        text_set(path, sizeof path, "%s/%s.ndjson", opt->keep_history, out->name);
         mkdir(opt->keep_history, 0755);
         FILE *f = fopen(path, "w");
         if (f == NULL || qxm_mock_export(m, f, &err) < 0) {
