@@ -26,6 +26,9 @@ extra=()
 [ "$mode" = valgrind ] && extra+=(valgrind)
 source ci/deps.sh "${extra[@]}"
 qx_install_deps
+# Chromium, Node.js and playwright-core for the browser test; if they cannot
+# be had, that test reports itself skipped (never passed).
+bash ci/browser-deps.sh || echo "ci: browser test dependencies unavailable; it will be skipped" >&2
 
 jobs=$(nproc 2>/dev/null || echo 2)
 case "$mode" in
