@@ -421,6 +421,62 @@ char *qxm_admin_export_chunk(qxm_mock *m, int64_t *cursor, size_t *len)
     return text;
 }
 
+/* GET: the faults in force, global and per workflow. PUT {faults...,
+ * "workflowId"?}: set run-time faults (for one workflow, or all). DELETE:
+ * back to the config's faults. */
+void qxm_admin_faults(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    if (strcmp(req->method, "PUT") == 0) {
+        json_error_t jerr;
+        json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len, 0, &jerr);
+        if (body == NULL) {
+            bad_request(ans, "body is not valid JSON: %s", jerr.text);
+            return;
+        }
+        qxm_faults f;
+        qx_error err;
+        const char *wf = json_string_value(json_object_get(body, "workflowId"));
+        const qxm_workflow *w = wf != NULL ? qxm_config_find_by_id(m->cfg, wf) : NULL;
+        if (qxm_faults_from_json(body, "faults", true, &f, &err) != 0) {
+            json_decref(body);
+            qxm_answer_error(ans, 400, err.text, "QX_BAD_PARAMETER", NULL);
+            return;
+        }
+        json_decref(body);
+        if (wf != NULL && w == NULL) {
+            qxm_answer_error(ans, 404, "workflowId: no such workflow", "QX_NOT_FOUND", NULL);
+            return;
+        }
+        pthread_mutex_lock(&m->faults_lock);
+        if (w != NULL)
+            m->runtime_faults[w - m->cfg->workflows] = f;
+        else
+            m->runtime_global = f;
+        pthread_mutex_unlock(&m->faults_lock);
+    } else if (strcmp(req->method, "DELETE") == 0) {
+        pthread_mutex_lock(&m->faults_lock);
+        memset(&m->runtime_global, 0, sizeof m->runtime_global);
+        memset(m->runtime_faults, 0, m->cfg->n_workflows * sizeof *m->runtime_faults);
+        pthread_mutex_unlock(&m->faults_lock);
+    } else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        ans->allow = "GET, PUT, DELETE";
+        qxm_answer_error(ans, 405, "method not allowed", "QX_METHOD_NOT_ALLOWED", NULL);
+        return;
+    }
+    json_t *per = json_object();
+    for (size_t i = 0; i < m->cfg->n_workflows; i++) {
+        qxm_faults f;
+        qxm_mock_effective_faults(m, i, &f);
+        json_object_set_new(per, m->cfg->workflows[i].id, qxm_faults_to_json(&f));
+    }
+    pthread_mutex_lock(&m->faults_lock);
+    json_t *global = qxm_faults_to_json(m->runtime_global.set ? &m->runtime_global
+                                                                : &m->cfg->faults);
+    pthread_mutex_unlock(&m->faults_lock);
+    ans->status = 200;
+    ans->json = json_pack("{s:o, s:o}", "global", global, "workflows", per);
+}
+
 bool qxm_admin_authorized(const qxm_mock *m, const qxm_request *req)
 {
     if (m->admin_token == NULL)
@@ -456,7 +512,9 @@ void qxm_admin_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         goto not_found;
     const char *rest = path + sizeof ADMIN_PREFIX; /* after "/_qx/v1/" */
 
-    if (strcmp(rest, "health") == 0) {
+    if (strcmp(rest, "faults") == 0) {
+        qxm_admin_faults(m, req, ans);
+    } else if (strcmp(rest, "health") == 0) {
         if (!get)
             goto not_allowed_get;
         ans->status = 200;

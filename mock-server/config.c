@@ -32,11 +32,12 @@
 /* Qualtrics piped text for JSON-event fields: ~{aedj://fieldName}. */
 #define PIPE_OPEN "~{aedj://"
 
-static const char *const TOP_KEYS[] = {"users", "workflows", "rateLimitPerMinute", NULL};
+static const char *const TOP_KEYS[] = {"users",  "workflows",         "rateLimitPerMinute",
+                                       "faults", "duplicateWindowMs", NULL};
 static const char *const USER_KEYS[] = {"username", "apiToken", NULL};
 static const char *const WORKFLOW_KEYS[] = {
     "id",    "name",          "enabled",      "urlTokenId", "eventData", "conditions",
-    "tasks", "onTaskFailure", "authRequired", "delayMs",    NULL};
+    "tasks", "onTaskFailure", "authRequired", "delayMs",    "faults",    NULL};
 static const char *const CONDITION_KEYS[] = {"field", "op", "value", NULL};
 static const char *const TASK_KEYS[] = {"type", "inputs", "surveyId", NULL};
 
@@ -495,6 +496,10 @@ static int parse_workflow(json_t *wo, const char *loc, qxm_workflow *w, qx_error
         parse_event_data(wo, loc, w, err) < 0 || parse_conditions(wo, loc, w, err) < 0 ||
         parse_tasks(wo, loc, w, err) < 0)
         return -1;
+    json_t *faults = json_object_get(wo, "faults");
+    if (faults != NULL &&
+        qxm_faults_from_json(faults, loc_key(where, loc, "faults"), false, &w->faults, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -543,6 +548,21 @@ static int parse_rate_limit(json_t *root, qxm_config *c, qx_error *err)
     return 0;
 }
 
+static int parse_faults_and_window(json_t *root, qxm_config *c, qx_error *err)
+{
+    json_t *faults = json_object_get(root, "faults");
+    if (faults != NULL && qxm_faults_from_json(faults, "faults", false, &c->faults, err) < 0)
+        return -1;
+    c->duplicate_window_ms = QXM_DEFAULT_DUPLICATE_WINDOW_MS;
+    json_t *w = json_object_get(root, "duplicateWindowMs");
+    if (w != NULL) {
+        if (!json_is_integer(w) || json_integer_value(w) < 0)
+            return fail(err, "duplicateWindowMs", "expected whole milliseconds (0: off)");
+        c->duplicate_window_ms = json_integer_value(w);
+    }
+    return 0;
+}
+
 qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
 {
     qxm_config *c = NULL;
@@ -554,6 +574,7 @@ qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
         return NULL;
     }
     if (check_keys(root, TOP_KEYS, "", err) < 0 || parse_rate_limit(root, c, err) < 0 ||
+        parse_faults_and_window(root, c, err) < 0 ||
         parse_users(root, c, err) < 0 || parse_workflows(root, c, err) < 0) {
         qxm_config_free(c);
         return NULL;

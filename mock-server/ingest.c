@@ -175,6 +175,19 @@ static int start_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, 
         qx_error_set(err, "out of memory building run");
         goto out;
     }
+    if (m->cfg->duplicate_window_ms > 0) {
+        /* At-least-once delivery made visible: a retried request whose first
+         * attempt was recorded (its answer lost) shows up as a duplicate. */
+        char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+        char *dup = text != NULL ? qxm_store_find_duplicate(m->store, wf->id, text,
+                                                            req->received_ms -
+                                                                m->cfg->duplicate_window_ms)
+                                 : NULL;
+        if (dup != NULL)
+            json_object_set_new(doc, "duplicateOf", json_string(dup));
+        free(dup);
+        free(text);
+    }
     qxm_run_insert ins = {.doc = doc,
                           .received_ms = req->received_ms,
                           .due_ms = req->received_ms + (int64_t)delay};
@@ -237,6 +250,47 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         refuse(m, req, ans, request_id, 429, reason, "QX_RATE_LIMIT", wf);
         goto out;
     }
+    /* Injected faults: every draw is made whatever the outcome, so a seeded
+     * emulator makes the same choices for the same request sequence. */
+    bool drop_after = false;
+    qxm_faults f;
+    size_t wi = (size_t)(wf - m->cfg->workflows);
+    qxm_mock_effective_faults(m, wi, &f);
+    if (f.set) {
+        uint64_t latency = qx_rng_range(m->rng, f.latency_min_ms, f.latency_max_ms);
+        bool error_hit = qx_rng_chance(m->rng, f.error_rate);
+        bool drop_hit = qx_rng_chance(m->rng, f.drop_rate);
+        bool after = f.drop_phase == QXM_DROP_AFTER ||
+                     (f.drop_phase == QXM_DROP_BOTH && (qx_rng_next(m->rng) & 1) != 0);
+        ans->delay_ms = (unsigned)latency + f.slow_response_ms;
+        if (f.has_rate_limit) {
+            qxm_ratelimit_set(m->fault_limits[wi], f.rate_limit_per_minute);
+            if (!qxm_ratelimit_take(m->fault_limits[wi],
+                                    user != NULL ? user->username : "(anonymous)", qx_mono_ms(),
+                                    &retry_after)) {
+                ans->retry_after_s = retry_after;
+                snprintf(reason, sizeof reason,
+                         "rate limit exceeded: more than %u calls per minute for this user "
+                         "(injected limit of this workflow)",
+                         f.rate_limit_per_minute);
+                refuse(m, req, ans, request_id, 429, reason, "QX_RATE_LIMIT", wf);
+                goto out;
+            }
+        }
+        if (error_hit) {
+            snprintf(reason, sizeof reason, "injected fault: HTTP %d", f.error_status);
+            refuse(m, req, ans, request_id, f.error_status, reason, "QX_INJECTED_FAULT", wf);
+            goto out;
+        }
+        if (drop_hit && !after) {
+            ans->drop = true;
+            ans->status = 0;
+            journal(m, req, request_id, 0,
+                    "injected fault: connection dropped before the run was recorded", wf);
+            goto out;
+        }
+        drop_after = drop_hit;
+    }
     if (req->body_too_large) {
         snprintf(reason, sizeof reason, "payload larger than %d bytes (100 KB) is not processed",
                  QXM_MAX_BODY_BYTES);
@@ -286,6 +340,9 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     ans->status = 200;
     ans->json = qxm_envelope_ok(json_pack("{s:s, s:s}", "runId", run_id, "workflowId", wf->id),
                                 request_id, 200);
+    /* The run is recorded; the answer is lost on the way (the sender sees a
+     * dropped connection and retries: the retry is marked duplicateOf). */
+    ans->drop = drop_after;
     qxm_mock_kick(m);
 out:
     pthread_mutex_unlock(&m->ingest_lock);

@@ -39,6 +39,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     m->opt.db_path = NULL;
     pthread_mutex_init(&m->ingest_lock, NULL);
     pthread_mutex_init(&m->sched_lock, NULL);
+    pthread_mutex_init(&m->faults_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -69,7 +70,13 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     m->rng = opt->seeded ? qx_rng_new(opt->seed) : qx_rng_new_random();
     m->ratelimit = qxm_ratelimit_new(cfg->rate_limit_per_minute);
     m->metrics = qxm_metrics_new();
-    if (m->directory == NULL || m->rng == NULL || m->ratelimit == NULL || m->metrics == NULL) {
+    m->runtime_faults = calloc(cfg->n_workflows + 1, sizeof *m->runtime_faults);
+    m->fault_limits = calloc(cfg->n_workflows + 1, sizeof *m->fault_limits);
+    for (size_t i = 0; m->fault_limits != NULL && i < cfg->n_workflows; i++)
+        if ((m->fault_limits[i] = qxm_ratelimit_new(0)) == NULL)
+            goto fail;
+    if (m->directory == NULL || m->rng == NULL || m->ratelimit == NULL || m->metrics == NULL ||
+        m->runtime_faults == NULL || m->fault_limits == NULL) {
         qx_error_set(err, "out of memory");
         goto fail;
     }
@@ -77,6 +84,20 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
 fail:
     qxm_mock_free(m);
     return NULL;
+}
+
+void qxm_mock_effective_faults(qxm_mock *m, size_t i, qxm_faults *out)
+{
+    pthread_mutex_lock(&m->faults_lock);
+    if (m->runtime_faults[i].set)
+        *out = m->runtime_faults[i];
+    else if (m->runtime_global.set)
+        *out = m->runtime_global;
+    else if (m->cfg->workflows[i].faults.set)
+        *out = m->cfg->workflows[i].faults;
+    else
+        *out = m->cfg->faults;
+    pthread_mutex_unlock(&m->faults_lock);
 }
 
 bool qxm_mock_is_loopback(const qxm_mock *m)
@@ -367,6 +388,11 @@ void qxm_mock_free(qxm_mock *m)
     qx_rng_free(m->rng);
     qxm_ratelimit_free(m->ratelimit);
     qxm_metrics_free(m->metrics);
+    for (size_t i = 0; m->fault_limits != NULL && m->cfg != NULL && i < m->cfg->n_workflows; i++)
+        qxm_ratelimit_free(m->fault_limits[i]);
+    free(m->fault_limits);
+    free(m->runtime_faults);
+    pthread_mutex_destroy(&m->faults_lock);
     qxm_config_free(m->cfg);
     if (m->admin_token != NULL) {
         explicit_bzero(m->admin_token, strlen(m->admin_token));

@@ -63,6 +63,8 @@ typedef struct qxm_answer {
     const char *allow;        /* static; for 405 */
     bool stream_export;       /* GET /export: server streams the history */
     bool wait;                /* GET /runs/wait not yet satisfied: suspend */
+    unsigned delay_ms;        /* injected latency: answer this much later */
+    bool drop;                /* injected fault: close without answering */
 } qxm_answer;
 
 /* A long-poll waiting for runs (GET /_qx/v1/runs/wait). */
@@ -109,9 +111,22 @@ struct qxm_mock {
     uint64_t passes;
     qxm_waiter *waiters;
 
+    /* Faults set at run time (PUT /_qx/v1/faults) override the config's. */
+    pthread_mutex_t faults_lock;
+    qxm_faults runtime_global;
+    qxm_faults *runtime_faults;   /* one per workflow */
+    qxm_ratelimit **fault_limits; /* per workflow, for faults.rateLimitPerMinute */
+
     struct MHD_Daemon *daemon;
     bool stopped;
 };
+
+/* The faults in force for workflow index i (run time over config, workflow
+ * over global). Copies into *out. */
+void qxm_mock_effective_faults(qxm_mock *m, size_t i, qxm_faults *out);
+
+/* GET/PUT/DELETE /_qx/v1/faults. */
+void qxm_admin_faults(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
 
 /* The JSON-event endpoint: POST /inbound-event/v1/events/json/triggers. */
 void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans);

@@ -16,9 +16,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qx_error.h"
 #include "qx_jsonpath.h"
+#include "qxm_faults.h"
 
 /* Qualtrics' documented API rate limit: 3,000 calls per minute. */
 #define QXM_DEFAULT_RATE_LIMIT_PER_MINUTE 3000
@@ -68,6 +70,7 @@ typedef struct qxm_workflow {
     size_t n_tasks;
     unsigned delay_min_ms;
     unsigned delay_max_ms;
+    qxm_faults faults; /* injected faults of this workflow (set = false: none) */
 } qxm_workflow;
 
 typedef struct qxm_user {
@@ -81,7 +84,13 @@ typedef struct qxm_config {
     qxm_workflow *workflows;
     size_t n_workflows;
     unsigned rate_limit_per_minute;
+    qxm_faults faults;            /* faults of every workflow without its own */
+    int64_t duplicate_window_ms;  /* identical payloads within it are marked */
 } qxm_config;
+
+/* Runs whose payload repeats one recorded for the same workflow within this
+ * window carry "duplicateOf": at-least-once delivery made visible. */
+#define QXM_DEFAULT_DUPLICATE_WINDOW_MS 600000
 
 /* Loads and validates a config file. Returns a new config (owned: free with
  * qxm_config_free), or NULL with err naming the file and the problem

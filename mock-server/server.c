@@ -137,6 +137,16 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
                                    qxm_answer *ans)
 {
     struct MHD_Response *resp = NULL;
+    /* Injected latency: this worker thread waits, as a slow service would
+     * keep the client waiting (documented: it occupies one HTTP thread). */
+    if (ans->delay_ms > 0)
+        qx_sleep_ms(ans->delay_ms);
+    if (ans->drop) {
+        qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, 0,
+                            qx_mono_us() - st->start_us);
+        qxm_answer_clear(ans);
+        return MHD_NO; /* libmicrohttpd closes the connection unanswered */
+    }
     if (ans->stream_export) {
         export_state *es = calloc(1, sizeof *es);
         if (es != NULL) {
