@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ci/demo.sh — the first thing to run: installs what is missing, builds,
-# starts qx-mock on the demo workflows, streams the demo profiles through
-# qx-send (or, before qx-send is built, posts the seed payload with curl),
-# and prints the run history.
+# runs the fixture scenario suites, then starts qx-mock on the demo workflows,
+# streams the demo profiles through qx-send and prints the run history and
+# where the web page is. On a terminal it keeps qx-mock running until Enter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,6 +13,10 @@ qx_install_deps
 cmake -S "$ROOT" -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 BIN=$ROOT/build/bin
+
+echo "== Scenario suites (fixtures/scenarios) =="
+"$BIN/qx-mock" suite fixtures/scenarios/* || echo "(a scenario failed: see above)"
+echo
 
 work=$(mktemp -d)
 mock_pid=""
@@ -32,6 +36,7 @@ for _ in $(seq 100); do
 done
 url=$(sed -n 's/^qx-mock listening on //p' "$work/mock.out")
 if [ -z "$url" ]; then echo "demo: qx-mock did not start:" >&2; cat "$work/mock.err" >&2; exit 1; fi
+echo "== Streaming demo =="
 echo "qx-mock is running at $url (run history page: $url/)"
 
 trigger="$url/inbound-event/v1/events/json/triggers?urlTokenId=6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50"
@@ -64,3 +69,8 @@ jq -r '[.runs[].status] | group_by(.) | map("\(.[0]): \(length)") | join(", ")' 
 echo
 echo "Requests that started no run:"
 curl -sS "$url/_qx/v1/requests" | jq -r '.requests[] | "  \(.httpStatus) \(.workflowId // "-") \(.reason)"'
+
+if [ -t 0 ] && [ -t 1 ]; then
+  echo
+  read -r -p "The run-history page is at $url/ — press Enter to stop qx-mock. " _
+fi
