@@ -24,7 +24,9 @@ done
 
 extra=()
 [ "$mode" = valgrind ] && extra+=(valgrind)
-source ci/deps.sh "${extra[@]}"
+# A sourced script sees the caller's arguments when given none: reset them.
+set -- ${extra[@]+"${extra[@]}"}
+source ci/deps.sh "$@"
 qx_install_deps
 # Chromium, Node.js and playwright-core for the browser test; if they cannot
 # be had, that test reports itself skipped (never passed).
