@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "commit.h"
 #include "mock_internal.h"
 
 static const char *reason_phrase(int status)
@@ -66,5 +67,6 @@ void qxm_answer_clear(qxm_answer *ans)
 {
     json_decref(ans->json);
     free(ans->text);
+    qxm_commit_free(ans->commit);
     *ans = (qxm_answer){0};
 }

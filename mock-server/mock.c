@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "commit.h"
 #include "mock_internal.h"
 #include "qx_clock.h"
 #include "qx_log.h"
@@ -40,6 +41,8 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     pthread_mutex_init(&m->ingest_lock, NULL);
     pthread_mutex_init(&m->sched_lock, NULL);
     pthread_mutex_init(&m->faults_lock, NULL);
+    pthread_mutex_init(&m->commit_lock, NULL);
+    pthread_cond_init(&m->commit_cond, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -213,6 +216,11 @@ int qxm_mock_start(qxm_mock *m, qx_error *err)
     }
     m->scheduler_running = true;
     m->stopped = false;
+    if (qxm_committer_start(m) != 0) {
+        qx_error_set(err, "cannot start the committer thread");
+        qxm_mock_stop(m);
+        return -1;
+    }
     if (qxm_server_start(m, err) != 0) {
         qxm_mock_stop(m);
         return -1;
@@ -347,6 +355,9 @@ void qxm_mock_stop(qxm_mock *m)
         return;
     m->stopped = true;
     qxm_server_quiesce(m);
+    /* Runs already accepted are committed and answered before anything
+     * else stops. */
+    qxm_committer_stop(m);
     pthread_mutex_lock(&m->sched_lock);
     m->stopping = true;
     check_waiters(m, true); /* long-polls answer with what there is */
@@ -393,6 +404,8 @@ void qxm_mock_free(qxm_mock *m)
     free(m->fault_limits);
     free(m->runtime_faults);
     pthread_mutex_destroy(&m->faults_lock);
+    pthread_mutex_destroy(&m->commit_lock);
+    pthread_cond_destroy(&m->commit_cond);
     qxm_config_free(m->cfg);
     if (m->admin_token != NULL) {
         explicit_bzero(m->admin_token, strlen(m->admin_token));

@@ -32,6 +32,7 @@
 #define QXM_MAX_IMPORT_BYTES (512L * 1024 * 1024)
 
 typedef struct qxm_metrics qxm_metrics;
+typedef struct qxm_commit qxm_commit;
 
 /* A request as the handlers see it, independent of libmicrohttpd. */
 typedef struct qxm_request {
@@ -64,6 +65,7 @@ typedef struct qxm_answer {
     bool stream_export;       /* GET /export: server streams the history */
     bool wait;                /* GET /runs/wait not yet satisfied: suspend */
     unsigned delay_ms;        /* injected latency: answer this much later */
+    qxm_commit *commit;       /* owned: a run to commit before answering */
     bool drop;                /* injected fault: close without answering */
 } qxm_answer;
 
@@ -110,6 +112,14 @@ struct qxm_mock {
     pthread_cond_t progress_cond; /* broadcast after each scheduler pass */
     uint64_t passes;
     qxm_waiter *waiters;
+
+    /* Group commit of accepted runs (commit.c). */
+    pthread_t committer;
+    atomic_bool committer_running;
+    pthread_mutex_t commit_lock;
+    pthread_cond_t commit_cond;
+    bool commit_stopping;
+    qxm_commit *commit_head, *commit_tail;
 
     /* Faults set at run time (PUT /_qx/v1/faults) override the config's. */
     pthread_mutex_t faults_lock;

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "mock_internal.h"
 #include "qx_clock.h"
 #include "qx_log.h"
@@ -40,6 +41,8 @@ typedef struct conn_state {
     size_t len, cap, limit;
     bool too_large;
     qxm_waiter *waiter; /* owned while resumed or before suspending */
+    qxm_answer pending; /* the answer held back until its run is committed */
+    bool committing;
     bool suspended;
     int64_t start_us;
     int64_t received_ms;
@@ -224,6 +227,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     qxm_answer ans = {0};
+    if (st->committing) {
+        /* Resumed by the committer. */
+        st->committing = false;
+        ans = st->pending;
+        st->pending = (qxm_answer){0};
+        if (ans.commit->rc != 0)
+            qxm_answer_error(&ans, 500, "the run could not be recorded", "QX_STORE_ERROR", NULL);
+        qxm_commit_free(ans.commit);
+        ans.commit = NULL;
+        return send_answer(m, conn, st, &ans);
+    }
     if (st->waiter != NULL) {
         /* Resumed long-poll: the scheduler decided. */
         qxm_admin_wait_answer(m, st->waiter, &ans);
@@ -283,6 +297,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (user != NULL)
         MHD_free(user);
 
+    if (ans.commit != NULL) {
+        ans.commit->conn = conn;
+        st->pending = ans;
+        st->committing = true;
+        MHD_suspend_connection(conn);
+        qxm_commit_submit(m, st->pending.commit);
+        return MHD_YES;
+    }
     if (ans.wait) {
         qxm_waiter *w = calloc(1, sizeof *w);
         if (w == NULL)
@@ -313,6 +335,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     free(st->body);
     free(st->waiter);
+    qxm_answer_clear(&st->pending);
     free(st);
     *con_cls = NULL;
 }

@@ -71,7 +71,7 @@ static const char SCHEMA_SQL[] =
     "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
     "CREATE INDEX runs_received ON runs (received_ms, status);"
     "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
-    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash);"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
     "CREATE TABLE run_counts ("
     "  workflow_id TEXT NOT NULL,"
     "  status TEXT NOT NULL,"
@@ -211,7 +211,7 @@ static const struct {
     [ST_FIND_DUPLICATE] = {"find duplicate run",
                            "SELECT id, doc FROM runs INDEXED BY runs_payload"
                            " WHERE workflow_id = ?1 AND payload_hash = ?2 AND received_ms >= ?3"
-                           " ORDER BY received_ms DESC, seq DESC"},
+                           " ORDER BY received_ms DESC, seq DESC LIMIT 16"},
     [ST_ADD_REQUEST] = {"journal request",
                         "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
                         " workflow_id, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
@@ -815,10 +815,15 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
 {
     if (workflow_id == NULL || payload_text == NULL)
         return NULL;
-    /* Compared as JSON: the caller may hand the raw body. */
+    /* Compared as JSON. Text already in canonical form (compact, sorted
+     * keys: what the emulator hands in) is used as it is, which saves a
+     * parse on every accepted request. */
+    char *want = NULL;
     json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
-    char *want = payload != NULL ? canonical_payload(payload) : NULL;
-    json_decref(payload);
+    if (payload != NULL) {
+        want = canonical_payload(payload);
+        json_decref(payload);
+    }
     if (want == NULL)
         return NULL;
     char *found = NULL;

@@ -249,7 +249,8 @@ static void test_replaying_an_export_reproduces_the_sequence(void **state)
     qxt_response r;
     assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    json_t *got = json_object_get(qxt_response_json(&r), "runs");
+    json_t *answer = qxt_response_json(&r);
+    json_t *got = json_object_get(answer, "runs");
     assert_int_equal(json_array_size(got), n);
     const char *same[] = {"workflowId", "status", "eventData", "conditionsMet", "error", "payload"};
     for (size_t i = 0; i < n; i++)
@@ -259,6 +260,7 @@ static void test_replaying_an_export_reproduces_the_sequence(void **state)
                         (json_object_get(json_array_get(orig, i), same[k]) == NULL &&
                          json_object_get(json_array_get(got, i), same[k]) == NULL));
     json_decref(orig);
+    json_decref(answer);
     qxt_response_free(&r);
     free(dest);
     qxt_mock_stop(&m, SIGTERM);
