@@ -323,6 +323,31 @@ int qxm_mock_wait(qxm_mock *m, int64_t count, int64_t requests, int64_t timeout_
     }
 }
 
+int qxm_mock_wait_idle(qxm_mock *m, int64_t timeout_ms, qx_error *err)
+{
+    int64_t deadline = qx_mono_ms() + timeout_ms;
+    qxm_run_filter running = {.status = "RUNNING"};
+    qxm_mock_kick(m);
+    for (;;) {
+        int64_t n = qxm_store_count_runs(m->store, &running, err);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        int64_t left = deadline - qx_mono_ms();
+        if (left <= 0)
+            return 1;
+        struct timespec ts;
+        deadline_in(&ts, left < 200 ? left : 200);
+        pthread_mutex_lock(&m->sched_lock);
+        uint64_t seen = m->passes;
+        while (m->passes == seen && !m->stopping)
+            if (pthread_cond_timedwait(&m->progress_cond, &m->sched_lock, &ts) != 0)
+                break;
+        pthread_mutex_unlock(&m->sched_lock);
+    }
+}
+
 int64_t qxm_mock_export(qxm_mock *m, FILE *f, qx_error *err)
 {
     int64_t cursor = 0, n = 0;

@@ -67,6 +67,10 @@ QX_MUST_CHECK int64_t qxm_mock_import_file(qxm_mock *m, const char *path, qx_err
 QX_MUST_CHECK int qxm_mock_wait(qxm_mock *m, int64_t count, int64_t requests, int64_t timeout_ms,
                                 qx_error *err);
 
+/* Waits until no run is RUNNING (every accepted run has finished), or
+ * timeout_ms passes. Returns 0, 1 on time-out, -1 with err set. */
+QX_MUST_CHECK int qxm_mock_wait_idle(qxm_mock *m, int64_t timeout_ms, qx_error *err);
+
 /* The whole history as NDJSON, one run per line (what GET /_qx/v1/export
  * serves), written to f. Returns the number of runs, or -1 with err set. */
 QX_MUST_CHECK int64_t qxm_mock_export(qxm_mock *m, FILE *f, qx_error *err);
