@@ -379,7 +379,8 @@ void qxm_mock_stop(qxm_mock *m)
     if (m->stopped)
         return;
     m->stopped = true;
-    qxm_server_quiesce(m);
+    /* No MHD_quiesce_daemon: in thread-pool epoll mode libmicrohttpd 0.9.75 can
+     * abort removing the listen socket; MHD_stop_daemon below closes it. */
     /* Runs already accepted are committed and answered before anything
      * else stops. */
     qxm_committer_stop(m);
