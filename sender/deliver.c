@@ -77,6 +77,7 @@ struct qxs_deliverer {
     keyq **buckets;
     size_t n_buckets, n_keys;
     bool cancelled;
+    bool paused;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -238,6 +239,7 @@ static void release(qxs_deliverer *d, job *j)
 static void finish_delivered(qxs_deliverer *d, job *j)
 {
     qxs_report_activated(d->o.report);
+    qxs_state_activated(d->o.state, j->line_no);
     qx_log(QX_LOG_DEBUG, "line %zu: delivered (HTTP %ld, attempt %d)", j->line_no, j->status,
            j->attempts);
     release(d, j);
@@ -252,6 +254,9 @@ static void finish_failed(qxs_deliverer *d, job *j, const char *reason_key, cons
     if (qxs_dead_letter_write(d->o.dead_letter, j->payload, reason, j->status, j->attempts,
                               j->attempts > 0 ? j->attempt_at_ms : 0, j->line_no) != 0)
         qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", j->line_no);
+    /* after the dead-letter record (written and flushed): a kill between the
+     * two re-sends the payload rather than losing it */
+    qxs_state_failed(d->o.state, j->line_no, reason_key);
     release(d, j);
 }
 
@@ -295,6 +300,35 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 
 /* ---- starting and finishing HTTP calls ---------------------------------- */
 
+typedef struct transport_failure {
+    const char *key;  /* failedReasons key */
+    const char *text; /* start of the reason */
+    bool retryable;
+} transport_failure;
+
+/* Why no usable HTTP answer came. */
+static transport_failure classify(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return (transport_failure){"timeout", "timeout", true};
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* "Received HTTP/0.9 when not allowed": not HTTP */
+    case CURLE_BAD_CONTENT_ENCODING:
+        return (transport_failure){"invalidResponse", "invalid response", true};
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        /* waiting does not make a certificate valid */
+        return (transport_failure){"certificateError", "TLS certificate error", false};
+    default:
+        return (transport_failure){"connectionError", "connection error", true};
+    }
+}
+
 static CURL *take_handle(qxs_deliverer *d)
 {
     if (d->n_pool > 0)
@@ -330,8 +364,14 @@ static int start(qxs_deliverer *d, job *j)
     curl_easy_setopt(h, CURLOPT_PASSWORD, d->o.password);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    /* never follow: a redirect would carry the credentials elsewhere */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (d->o.ca_file != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, d->o.ca_file);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "qx-send/" QX_VERSION);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -368,6 +408,8 @@ static int start(qxs_deliverer *d, job *j)
 static void start_ready(qxs_deliverer *d)
 {
     job *j;
+    if (d->paused)
+        return;
     while (d->ready_head != NULL && (d->cancelled || d->in_flight < (size_t)d->o.concurrency)) {
         j = ready_pop(d);
         if (d->cancelled) {
@@ -386,6 +428,8 @@ static void start_ready(qxs_deliverer *d)
 static int64_t promote_due(qxs_deliverer *d)
 {
     int64_t now = qx_mono_ms(), next = INT64_MAX;
+    if (d->paused)
+        return next;
     job **pp = &d->waiting;
     while (*pp != NULL) {
         job *j = *pp;
@@ -401,10 +445,20 @@ static int64_t promote_due(qxs_deliverer *d)
     return next;
 }
 
-/* "HTTP 401: <the envelope's errorMessage>" */
-static void describe_status(job *j)
+/* "HTTP 401: <the envelope's errorMessage>"; for a 3xx, where it pointed. */
+static void describe_status(job *j, CURL *h)
 {
     const char *msg = NULL;
+    if (j->status >= 300 && j->status < 400) {
+        char *to = NULL;
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &to);
+        if (snprintf(j->reason, sizeof j->reason,
+                     "HTTP %ld: redirect to %s not followed (credentials are only sent to the "
+                     "destination's URL)",
+                     j->status, to != NULL ? to : "(no Location)") < 0)
+            j->reason[0] = '\0';
+        return;
+    }
     json_t *body = j->resp.p != NULL ? json_loadb(j->resp.p, j->resp.len, 0, NULL) : NULL;
     json_t *m =
         json_object_get(json_object_get(json_object_get(body, "meta"), "error"), "errorMessage");
@@ -447,19 +501,22 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
     curl_off_t retry_after_s = -1;
     const char *reason_key;
     char key_buf[32];
+    bool retryable = true;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &j->status);
         if (j->status == 429 || j->status == 503)
             curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after_s);
         if (j->status < 200 || j->status >= 300)
-            describe_status(j); /* parsing the answer only when it explains a failure */
+            describe_status(j, h); /* parsing the answer only when it explains a failure */
         snprintf(key_buf, sizeof key_buf, "http%ld", j->status);
         reason_key = key_buf;
     } else {
-        bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
-        snprintf(j->reason, sizeof j->reason, "%s: %s", timeout ? "timeout" : "connection error",
-                 j->errbuf[0] != '\0' ? j->errbuf : curl_easy_strerror(rc));
-        reason_key = timeout ? "timeout" : "connectionError";
+        transport_failure f = classify(rc);
+        if (snprintf(j->reason, sizeof j->reason, "%s: %s", f.text,
+                     j->errbuf[0] != '\0' ? j->errbuf : curl_easy_strerror(rc)) < 0)
+            j->reason[0] = '\0';
+        reason_key = f.key;
+        retryable = f.retryable;
     }
     curl_multi_remove_handle(d->multi, h);
     give_handle(d, h);
@@ -477,12 +534,20 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
         write_trace(d, j, duration_us, rc);
 
     qxs_retry_verdict v = qxs_retry_decide(&d->o.retry, j->status, j->attempts);
+    if (v == QXS_RETRY && !retryable)
+        v = QXS_FAILED;
     if (v == QXS_DELIVERED) {
         finish_delivered(d, j);
+    } else if (v == QXS_RETRY && d->paused) {
+        /* stays unfinished: the state keeps it for the next run */
+        j->due_mono_ms = 0;
+        j->next = d->waiting;
+        d->waiting = j;
     } else if (v == QXS_RETRY && !d->cancelled) {
         int64_t ra_ms = retry_after_s >= 0 ? (int64_t)retry_after_s * 1000 : -1;
         int64_t delay = qxs_retry_delay_ms(&d->o.retry, j->attempts, qx_rng_unit(d->o.rng), ra_ms);
         qxs_report_retry(d->o.report);
+        qxs_state_retry(d->o.state, j->line_no);
         qx_log(QX_LOG_INFO, "line %zu: %s; retry %d in %lld ms", j->line_no, j->reason, j->attempts,
                (long long)delay);
         j->due_mono_ms = qx_mono_ms() + delay;
@@ -615,8 +680,10 @@ oom:
         snprintf(j->reason, sizeof j->reason, "out of memory");
         j->kq = NULL;
         finish_failed(d, j, "internalError", j->reason);
-    } else if (qxs_report_failed(d->o.report, "internalError") != 0) {
-        qx_log(QX_LOG_ERROR, "report: out of memory");
+    } else {
+        if (qxs_report_failed(d->o.report, "internalError") != 0)
+            qx_log(QX_LOG_ERROR, "report: out of memory");
+        qxs_state_failed(d->o.state, line_no, "internalError");
     }
     return -1;
 }
@@ -626,9 +693,24 @@ size_t qxs_deliverer_pending(const qxs_deliverer *d)
     return d->pending;
 }
 
+size_t qxs_deliverer_in_flight(const qxs_deliverer *d)
+{
+    return d->in_flight;
+}
+
+void qxs_deliverer_pause(qxs_deliverer *d)
+{
+    d->paused = true;
+}
+
 int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd, bool *fd_ready,
                            qx_error *err)
 {
+    /* every outcome and every queued line so far is recorded before libcurl
+     * may send anything more: after a kill, only requests in flight now can
+     * be sent twice */
+    if (qxs_state_flush(d->o.state, err) != 0)
+        return -1;
     int64_t next_due = promote_due(d);
     start_ready(d);
     int wait = max_wait_ms < 0 ? 0 : max_wait_ms;

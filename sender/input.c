@@ -8,6 +8,11 @@
  * reader (qx_ndjson, built on getline) interruptible without signals or
  * thread cancellation: whatever it has already buffered it still parses and
  * hands over, then it sees EOF. glibc's fopencookie provides the wrapping.
+ *
+ * The cookie counts the bytes it hands to stdio and answers ftello's
+ * "where am I" (a zero SEEK_CUR) with that count; stdio subtracts what it
+ * still buffers, so ftello after each line is the offset just after it.
+ * Any real seek is refused.
  */
 #define _GNU_SOURCE /* fopencookie */
 #include "qxs_input.h"
@@ -16,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +36,8 @@ struct qxs_input {
     int ext_stop_fd;
     qxs_input_ready_fn ready;
     void *ud;
+    qxs_input_start start;
+    uint64_t consumed; /* the input offset after the bytes handed to stdio */
 
     pthread_t thread;
     bool thread_started;
@@ -60,8 +68,39 @@ static ssize_t cookie_read(void *cookie, char *buf, size_t size)
         ssize_t n = read(in->fd, buf, size);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
+        if (n > 0)
+            in->consumed += (uint64_t)n;
         return n;
     }
+}
+
+static int cookie_seek(void *cookie, off64_t *offset, int whence)
+{
+    qxs_input *in = cookie;
+    if (whence == SEEK_CUR && *offset == 0) {
+        *offset = (off64_t)in->consumed;
+        return 0;
+    }
+    errno = ESPIPE;
+    return -1;
+}
+
+/* The core reader numbers lines from where it started; messages name the
+ * line of the whole input: the first number after "line " is moved by base. */
+static void rebase_line_text(char *text, size_t size, size_t base)
+{
+    char *p = strstr(text, "line ");
+    if (base == 0 || p == NULL)
+        return;
+    char *digits = p + 5, *end;
+    unsigned long long n = strtoull(digits, &end, 10);
+    if (end == digits)
+        return;
+    char rest[QX_ERROR_TEXT_MAX];
+    snprintf(rest, sizeof rest, "%s", end);
+    size_t head = (size_t)(digits - text);
+    if (snprintf(digits, size - head, "%llu%s", n + base, rest) < 0)
+        text[0] = '\0';
 }
 
 /* Queues one record; waits for space. Returns false when discarding. */
@@ -91,7 +130,7 @@ static bool push(qxs_input *in, const qxs_record *rec, bool last)
 static void *reader_main(void *arg)
 {
     qxs_input *in = arg;
-    cookie_io_functions_t io = {.read = cookie_read};
+    cookie_io_functions_t io = {.read = cookie_read, .seek = cookie_seek};
     FILE *f = fopencookie(in, "r", io);
     qx_ndjson_reader *r = f != NULL ? qx_ndjson_open(f) : NULL;
     if (r == NULL) {
@@ -108,8 +147,21 @@ static void *reader_main(void *arg)
         int rc = qx_ndjson_next(r, &rec.value, &rec.line_no, &err);
         if (rc == 0)
             break;
-        if (rc < 0)
+        rec.line_no += in->start.line;
+        if (rc < 0) {
             snprintf(rec.error, sizeof rec.error, "%s", err.text);
+            rebase_line_text(rec.error, sizeof rec.error, in->start.line);
+        }
+        off_t at = ftello(f);
+        if (at < 0 && rc != -2) {
+            /* without the offset a checkpoint could skip lines: stop here */
+            json_decref(rec.value);
+            rec.value = NULL;
+            snprintf(rec.error, sizeof rec.error, "cannot tell the input offset after line %zu",
+                     rec.line_no - 1);
+            rc = -2;
+        }
+        rec.end_offset = at >= 0 ? (uint64_t)at : 0;
         if (rc == -2) {
             /* a read error ends the stream; the message says after which line */
             rec.line_no = 0;
@@ -127,8 +179,8 @@ out:
     return NULL;
 }
 
-qxs_input *qxs_input_open(int fd, bool close_fd, int stop_fd, qxs_input_ready_fn ready, void *ud,
-                          qx_error *err)
+qxs_input *qxs_input_open(int fd, bool close_fd, int stop_fd, const qxs_input_start *start,
+                          qxs_input_ready_fn ready, void *ud, qx_error *err)
 {
     qxs_input *in = calloc(1, sizeof *in);
     if (in == NULL) {
@@ -142,6 +194,9 @@ qxs_input *qxs_input_open(int fd, bool close_fd, int stop_fd, qxs_input_ready_fn
     in->ext_stop_fd = stop_fd;
     in->ready = ready;
     in->ud = ud;
+    if (start != NULL)
+        in->start = *start;
+    in->consumed = in->start.offset;
     in->stop_pipe[0] = in->stop_pipe[1] = -1;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->space, NULL);

@@ -3,7 +3,8 @@
  * signals and exit codes. Everything else is the qxsend library.
  *
  * Exit status: 0 nothing failed; 1 something failed (a payload, a validation
- * error, a malformed line); 2 bad usage or configuration.
+ * error, a malformed line); 2 bad usage or configuration; 3 a --state run
+ * stopped by a signal with lines still pending.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -27,10 +28,12 @@
 #include "qxs_report.h"
 #include "qxs_retry.h"
 #include "qxs_send.h"
+#include "qxs_state.h"
 #include "qxs_validate.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
+#define EXIT_PAUSED 3
 
 static const char usage_main[] =
     "Usage: qx-send COMMAND [OPTIONS] [FILE]\n"
@@ -46,7 +49,8 @@ static const char usage_main[] =
     "  replay    re-send the payloads of a dead-letter file or a qx-mock history export\n"
     "\n"
     "Run 'qx-send COMMAND --help' for a command's options.\n"
-    "Exit status: 0 nothing failed, 1 something failed, 2 bad usage or configuration.\n";
+    "Exit status: 0 nothing failed, 1 something failed, 2 bad usage or configuration,\n"
+    "3 stopped with lines pending in a --state file.\n";
 
 static const char usage_send[] =
     "Usage: qx-send send --destination DEST.json --mapping MAP.json [OPTIONS] [FILE|-]\n"
@@ -58,10 +62,14 @@ static const char usage_send[] =
     "  -d, --destination FILE   destination file (name, url, username, passwordEnv|passwordFile)\n"
     "  -m, --mapping FILE       mapping file (audiences, identities, attributes)\n"
     "  -c, --concurrency N      requests in flight at most (default 8, 1..256)\n"
+    "      --cacert FILE        CA certificates (PEM) to verify an https destination with,\n"
+    "                           instead of the system's; certificates are always verified\n"
     "      --dead-letter FILE   append payloads that finally failed, as NDJSON\n"
     "      --report FILE        write the JSON report (counts, retries, latency, throughput)\n"
     "      --retry-schedule L   retry delays, e.g. 100ms,200ms (units ms, s; 'none': no\n"
     "                           retries); default 15s,30s, the platform's policy\n"
+    "      --state FILE         checkpoint progress in FILE; run again with the same FILE\n"
+    "                           (and input FILE) to resume after a crash or a signal\n"
     "      --timeout-ms N       time limit of one HTTP call (default 2000)\n"
     "      --trace FILE         write every HTTP call as NDJSON (Authorization redacted)\n"
     "  -v, --verbose            log retries and exclusions too (twice: every delivery)\n"
@@ -69,8 +77,9 @@ static const char usage_send[] =
     "  -h, --help               this text\n"
     "\n"
     "Exit status: 0 when every line was activated or excluded, 1 when any failed,\n"
-    "2 on bad usage or configuration. SIGINT/SIGTERM stop reading, finish the\n"
-    "requests in flight, dead-letter the rest and write the report.\n";
+    "2 on bad usage or configuration, 3 when a --state run was stopped with lines\n"
+    "pending. SIGINT/SIGTERM stop reading, finish the requests in flight,\n"
+    "dead-letter the rest (with --state: keep it pending) and write the report.\n";
 
 static const char usage_replay[] =
     "Usage: qx-send replay --destination DEST.json [OPTIONS] FILE|-\n"
@@ -81,9 +90,11 @@ static const char usage_replay[] =
     "\n"
     "  -d, --destination FILE   destination file\n"
     "  -c, --concurrency N      requests in flight at most (default 1: original order)\n"
+    "      --cacert FILE        CA certificates (PEM) for an https destination\n"
     "      --dead-letter FILE   append payloads that failed again\n"
     "      --report FILE        write the JSON report\n"
     "      --retry-schedule L   retry delays (default 15s,30s)\n"
+    "      --state FILE         checkpoint progress; run again with it to resume\n"
     "      --timeout-ms N       time limit of one HTTP call (default 2000)\n"
     "      --trace FILE         write every HTTP call as NDJSON\n"
     "  -v, --verbose / -q, --quiet / -h, --help\n";
@@ -120,10 +131,12 @@ enum {
     OPT_RETRY_SCHEDULE,
     OPT_TIMEOUT_MS,
     OPT_TRACE,
+    OPT_STATE,
+    OPT_CACERT,
 };
 
 typedef struct options {
-    const char *destination, *mapping, *dead_letter, *report, *trace;
+    const char *destination, *mapping, *dead_letter, *report, *trace, *state, *cacert;
     const char *profiles, *workflow, *workflow_id;
     const char *input;
     int concurrency;
@@ -178,6 +191,8 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         {"retry-schedule", required_argument, NULL, OPT_RETRY_SCHEDULE},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
         {"trace", required_argument, NULL, OPT_TRACE},
+        {"state", required_argument, NULL, OPT_STATE},
+        {"cacert", required_argument, NULL, OPT_CACERT},
         {"profiles", required_argument, NULL, 'p'},
         {"workflow", required_argument, NULL, 'w'},
         {"workflow-id", required_argument, NULL, 'i'},
@@ -195,7 +210,8 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         /* long options a command does not take are refused like unknown ones */
         bool delivery_only = c == 'd' || c == 'c' || c == OPT_DEAD_LETTER || c == OPT_REPORT ||
-                             c == OPT_RETRY_SCHEDULE || c == OPT_TIMEOUT_MS || c == OPT_TRACE;
+                             c == OPT_RETRY_SCHEDULE || c == OPT_TIMEOUT_MS || c == OPT_TRACE ||
+                             c == OPT_STATE || c == OPT_CACERT;
         bool validate_only = c == 'p' || c == 'w' || c == 'i';
         if ((delivery_only && !is_delivery) || (validate_only && strcmp(cmd, "validate") != 0) ||
             (c == 'm' && strcmp(cmd, "replay") == 0))
@@ -230,6 +246,12 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
             break;
         case OPT_TRACE:
             o->trace = optarg;
+            break;
+        case OPT_STATE:
+            o->state = optarg;
+            break;
+        case OPT_CACERT:
+            o->cacert = optarg;
             break;
         case 'p':
             o->profiles = optarg;
@@ -448,6 +470,34 @@ static bool same_file(const char *a, int fd_b)
            sa.st_ino == sb.st_ino;
 }
 
+/* Two option values naming one file (the same text, or one existing file). */
+static bool same_path(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (a == NULL || b == NULL)
+        return false;
+    return strcmp(a, b) == 0 || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                                 sa.st_ino == sb.st_ino);
+}
+
+/* The --state file must be none of the other files: each is written. */
+static int check_state_path(const options *o, int input_fd)
+{
+    const char *other = NULL;
+    if (same_file(o->state, input_fd))
+        other = "the input file";
+    else if (same_path(o->state, o->dead_letter))
+        other = "--dead-letter";
+    else if (same_path(o->state, o->report))
+        other = "--report";
+    else if (same_path(o->state, o->trace))
+        other = "--trace";
+    if (other == NULL)
+        return 0;
+    fprintf(stderr, "qx-send: --state %s is %s; choose another file\n", o->state, other);
+    return -1;
+}
+
 static int cmd_deliver(const char *cmd, int argc, char **argv)
 {
     bool replay = strcmp(cmd, "replay") == 0;
@@ -463,12 +513,16 @@ static int cmd_deliver(const char *cmd, int argc, char **argv)
         return usage_error(cmd, "%s", "--mapping is required");
     if (replay && o.input == NULL)
         return usage_error(cmd, "%s", "the file to replay is required ('-' for standard input)");
+    if (o.state != NULL && (o.input == NULL || strcmp(o.input, "-") == 0))
+        return usage_error(cmd, "%s",
+                           "--state needs an input FILE: standard input cannot be read again");
     init_log(&o);
 
     qx_error err;
     qxs_mapping *m = NULL;
     qxs_destination *dest = NULL;
     qxs_report *report = NULL;
+    qxs_state *state = NULL;
     FILE *dead = NULL, *trace = NULL;
     int fd = -1;
     rc = EXIT_USAGE;
@@ -484,6 +538,17 @@ static int cmd_deliver(const char *cmd, int argc, char **argv)
         fprintf(stderr, "qx-send: --dead-letter %s is the input file; choose another\n",
                 o.dead_letter);
         goto out;
+    }
+    if (o.state != NULL && check_state_path(&o, fd) != 0)
+        goto out;
+    if (o.cacert != NULL) {
+        /* a typo would otherwise fail every request, one by one */
+        FILE *ca = fopen(o.cacert, "r");
+        if (ca == NULL) {
+            fprintf(stderr, "qx-send: --cacert %s: %s\n", o.cacert, strerror(errno));
+            goto out;
+        }
+        fclose(ca);
     }
     if (o.dead_letter != NULL && (dead = fopen(o.dead_letter, "a")) == NULL) {
         fprintf(stderr, "qx-send: --dead-letter %s: %s\n", o.dead_letter, strerror(errno));
@@ -505,6 +570,10 @@ static int cmd_deliver(const char *cmd, int argc, char **argv)
     if ((report = qxs_report_new()) == NULL) {
         fprintf(stderr, "qx-send: out of memory\n");
         rc = EXIT_FAILED;
+        goto out;
+    }
+    if (o.state != NULL && (state = qxs_state_open(o.state, cmd, fd, report, &err)) == NULL) {
+        fprintf(stderr, "qx-send: %s\n", err.text);
         goto out;
     }
     if (pipe(stop_pipe) != 0) {
@@ -532,6 +601,8 @@ static int cmd_deliver(const char *cmd, int argc, char **argv)
         .trace = trace,
         .stop_fd = stop_pipe[0],
         .progress = isatty(STDERR_FILENO) ? draw_progress : NULL,
+        .ca_file = o.cacert,
+        .state = state,
     };
     if (qxs_send_run(&so, report, &err) != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);
@@ -542,7 +613,19 @@ static int cmd_deliver(const char *cmd, int argc, char **argv)
         if (c.failed > 0 && dead == NULL)
             fprintf(stderr, "qx-send: %lld failed; --dead-letter FILE keeps them for replay\n",
                     (long long)c.failed);
+        if (c.in_flight > 0 && state != NULL) {
+            fprintf(stderr,
+                    "qx-send: stopped with %lld line%s pending; run again with --state %s to "
+                    "finish\n",
+                    (long long)c.in_flight, c.in_flight == 1 ? "" : "s", o.state);
+            rc = EXIT_PAUSED; /* unfinished outranks failed: the work is not done */
+        }
     }
+    if (qxs_state_close(state, &err) != 0) {
+        fprintf(stderr, "qx-send: %s\n", err.text);
+        rc = EXIT_FAILED;
+    }
+    state = NULL;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (o.report != NULL && qxs_report_write_file(report, o.report, &err) != 0) {
@@ -561,6 +644,8 @@ out:
     for (int i = 0; i < 2; i++)
         if (stop_pipe[i] >= 0)
             close(stop_pipe[i]);
+    if (qxs_state_close(state, &err) != 0)
+        fprintf(stderr, "qx-send: %s\n", err.text);
     qxs_report_free(report);
     qxs_destination_free(dest);
     qxs_mapping_free(m);

@@ -62,6 +62,26 @@ static bool is_dotted_path(const char *s)
     return true;
 }
 
+/* Refuses a path longer or deeper than the limits; the message quotes only
+ * the start of it. */
+static int check_path_size(const char *path, const char *where, const char *member, qx_error *err)
+{
+    size_t n = strlen(path), segments = 1;
+    for (const char *p = path; *p; p++)
+        segments += *p == '.';
+    if (n > QXS_MAPPING_MAX_PATH_BYTES) {
+        qx_error_set(err, "%s.%s: \"%.32s...\" is %zu bytes long; at most %d", where, member, path,
+                     n, QXS_MAPPING_MAX_PATH_BYTES);
+        return -1;
+    }
+    if (segments > QXS_MAPPING_MAX_PATH_SEGMENTS) {
+        qx_error_set(err, "%s.%s: \"%.32s...\" has %zu segments; at most %d", where, member, path,
+                     segments, QXS_MAPPING_MAX_PATH_SEGMENTS);
+        return -1;
+    }
+    return 0;
+}
+
 /* The first segment of a dotted path equals root. */
 static bool path_has_root(const char *path, const char *root)
 {
@@ -197,6 +217,11 @@ static int load_attributes(qxs_mapping *m, const json_t *arr, qx_error *err)
     }
     if (json_array_size(arr) == 0)
         return 0;
+    if (json_array_size(arr) > QXS_MAPPING_MAX_ATTRIBUTES) {
+        qx_error_set(err, "mapping.attributes: %zu entries; at most %d", json_array_size(arr),
+                     QXS_MAPPING_MAX_ATTRIBUTES);
+        return -1;
+    }
     m->attributes = calloc(json_array_size(arr), sizeof *m->attributes);
     if (m->attributes == NULL) {
         qx_error_set(err, "mapping.attributes: out of memory");
@@ -219,6 +244,9 @@ static int load_attributes(qxs_mapping *m, const json_t *arr, qx_error *err)
         m->n_attributes = i + 1; /* so that qxs_mapping_free sees a partial entry */
         a->target = dup_string_member(e, "target", where, err);
         if (a->target == NULL)
+            return -1;
+        if (check_path_size(a->source, where, "source", err) != 0 ||
+            check_path_size(a->target, where, "target", err) != 0)
             return -1;
         if (!is_dotted_path(a->source)) {
             qx_error_set(err, "%s.source: \"%s\" is not a dotted path (e.g. person.name.firstName)",

@@ -9,13 +9,24 @@
  * (libcurl multi interface, one connection cache). Payloads of the same
  * identity (the first identityMap entry) never overtake each other: the next
  * one starts only after the previous one has finally succeeded or failed,
- * retries included. Redirects are not followed: a 3xx is an answer, and
- * credentials never travel to another host.
+ * retries included. Redirects are not followed: a 3xx is a failure, and
+ * credentials never travel to another host. TLS certificates are always
+ * verified (against ca_file when given, else the system's store): there is
+ * no switch to turn that off.
+ *
+ * What no HTTP answer explains is classified: "timeout" and
+ * "connectionError" (refused, reset, closed mid-response) and
+ * "invalidResponse" (bytes that are not HTTP) are retried like a retryable
+ * status; "certificateError" (the server's certificate cannot be verified)
+ * fails at once, since waiting does not fix it.
  *
  * The deliverer is driven by its owner's loop (qxs_deliverer_run_once) from
  * one thread; only qxs_deliverer_wakeup may be called from another.
  * Every submitted payload ends, exactly once, as activated or failed in the
- * report; failed payloads go to the dead-letter file.
+ * report; failed payloads go to the dead-letter file. With a state (--state)
+ * each ending is recorded there too, and the state is flushed before each
+ * round of network I/O, so no request goes out while an earlier outcome is
+ * still unrecorded.
  */
 #ifndef QXS_DELIVER_H
 #define QXS_DELIVER_H
@@ -30,6 +41,7 @@
 #include "qx_rng.h"
 #include "qxs_report.h"
 #include "qxs_retry.h"
+#include "qxs_state.h"
 
 #define QXS_DEFAULT_CONCURRENCY 8
 #define QXS_MAX_CONCURRENCY 256
@@ -47,10 +59,12 @@ typedef struct qxs_deliver_options {
     int concurrency;      /* 1..QXS_MAX_CONCURRENCY */
     long timeout_ms;      /* per HTTP call */
     qxs_retry_policy retry;
-    FILE *dead_letter;  /* may be NULL; not owned */
-    FILE *trace;        /* may be NULL; not owned */
-    qxs_report *report; /* borrowed; required */
-    qx_rng *rng;        /* borrowed; jitter draws; required */
+    FILE *dead_letter;   /* may be NULL; not owned */
+    FILE *trace;         /* may be NULL; not owned */
+    qxs_report *report;  /* borrowed; required */
+    qx_rng *rng;         /* borrowed; jitter draws; required */
+    const char *ca_file; /* borrowed; CA certificates (PEM) to verify with; NULL: the system's */
+    qxs_state *state;    /* borrowed; may be NULL */
 } qxs_deliver_options;
 
 /* Creates a deliverer (curl_global_init must have been called). Returns a
@@ -72,10 +86,14 @@ QX_MUST_CHECK int qxs_deliverer_submit(qxs_deliverer *d, json_t *payload, size_t
  * be retried). */
 size_t qxs_deliverer_pending(const qxs_deliverer *d);
 
-/* Starts what may start, waits up to max_wait_ms for network activity, a
- * due retry, a wakeup or watch_fd (-1: none) becoming readable, then
- * finishes what completed. *fd_ready (may be NULL) tells whether watch_fd
- * was readable. Returns 0, or -1 with err set on a libcurl failure. */
+/* Requests in flight now. */
+size_t qxs_deliverer_in_flight(const qxs_deliverer *d);
+
+/* Flushes the state, starts what may start, waits up to max_wait_ms for
+ * network activity, a due retry, a wakeup or watch_fd (-1: none) becoming
+ * readable, then finishes what completed. *fd_ready (may be NULL) tells
+ * whether watch_fd was readable. Returns 0, or -1 with err set on a libcurl
+ * failure or when the state cannot be written. */
 QX_MUST_CHECK int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd,
                                          bool *fd_ready, qx_error *err);
 
@@ -86,5 +104,12 @@ void qxs_deliverer_wakeup(void *d);
  * is dead-lettered now as interrupted; requests in flight finish, and fail
  * without retry if they fail. */
 void qxs_deliverer_cancel(qxs_deliverer *d);
+
+/* Stops starting requests, for a run that keeps its unfinished payloads in a
+ * state: requests in flight finish (a success or a final failure is counted;
+ * one that would be retried stays unfinished); nothing else starts. Run
+ * until qxs_deliverer_in_flight is 0, then free: what is left is dropped
+ * uncounted, and the state still holds it as pending. */
+void qxs_deliverer_pause(qxs_deliverer *d);
 
 #endif

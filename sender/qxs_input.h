@@ -10,6 +10,10 @@
  * Stopping (SIGINT/SIGTERM) means: stop reading the descriptor. Lines the
  * reader already took from it are still handed over, so every byte consumed
  * is accounted for; then the input reports its end.
+ *
+ * Each record carries the input offset just after its line, so that a
+ * checkpoint (qxs_state) can say how far the input has been consumed and a
+ * later run can continue there (qxs_input_open with that offset).
  */
 #ifndef QXS_INPUT_H
 #define QXS_INPUT_H
@@ -17,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qx_error.h"
 
@@ -27,7 +32,8 @@ typedef struct qxs_input qxs_input;
 
 typedef struct qxs_record {
     json_t *value;                 /* owned; NULL when the line was not valid JSON */
-    size_t line_no;                /* 1-based */
+    size_t line_no;                /* 1-based, counting from the start of the input */
+    uint64_t end_offset;           /* the input offset just after the line */
     char error[QX_ERROR_TEXT_MAX]; /* why value is NULL ("line 3: invalid JSON: ...") */
 } qxs_record;
 
@@ -36,11 +42,20 @@ typedef struct qxs_record {
  * loop passes curl_multi_wakeup). */
 typedef void (*qxs_input_ready_fn)(void *ud);
 
-/* Starts reading fd (closed by qxs_input_free when close_fd). stop_fd, when
- * not -1, is watched too: once it is readable the reader stops reading fd.
- * Returns a new input (owned: free with qxs_input_free), or NULL with err set. */
+/* Where reading starts: fd is already positioned at offset, just after line
+ * number line (both 0 for the start of the input). */
+typedef struct qxs_input_start {
+    uint64_t offset;
+    size_t line;
+} qxs_input_start;
+
+/* Starts reading fd (closed by qxs_input_free when close_fd) from start
+ * (NULL: the start of the input). stop_fd, when not -1, is watched too: once
+ * it is readable the reader stops reading fd. Returns a new input (owned:
+ * free with qxs_input_free), or NULL with err set. */
 QX_MUST_CHECK qxs_input *qxs_input_open(int fd, bool close_fd, int stop_fd,
-                                        qxs_input_ready_fn ready, void *ud, qx_error *err);
+                                        const qxs_input_start *start, qxs_input_ready_fn ready,
+                                        void *ud, qx_error *err);
 
 /* Takes the next record without waiting. Returns 1 with *out filled (the
  * caller owns out->value), 0 when none is available yet, -1 when the input

@@ -13,6 +13,8 @@
  * identity mapping at all, malformed dotted paths and two targets that would
  * overwrite each other are errors, and each message names the entry
  * (`mapping.identities[1].target: "phone" is not email or external_id`).
+ * So are mappings beyond the hard limits below (attributes, path length and
+ * depth).
  *
  * The structure is plain data, immutable once loaded: render and validate read
  * its fields directly.
@@ -28,6 +30,12 @@
 
 /* The platform's soft limit on mapped attributes (a warning, not an error). */
 #define QXS_MAPPING_SOFT_MAX_ATTRIBUTES 50
+/* Hard limits, far above any real mapping, so that a hostile or broken file
+ * is refused at load instead of costing quadratic checks or a payload
+ * nested thousands deep (which receivers' JSON parsers refuse anyway). */
+#define QXS_MAPPING_MAX_ATTRIBUTES 1000
+#define QXS_MAPPING_MAX_PATH_BYTES 1024
+#define QXS_MAPPING_MAX_PATH_SEGMENTS 32
 
 typedef enum qxs_identity_target {
     QXS_TARGET_EMAIL,      /* "email": plain-text email only */

@@ -11,7 +11,15 @@
  *    "latencyMs": {"p50", "p95", "p99", "max"}, "throughputPerSec", "elapsedMs"}
  * Latency is the duration of each HTTP call (every attempt, whatever its
  * outcome), percentiles by the nearest-rank method; null when no call was
- * made. Throughput is activated payloads per second of elapsed time.
+ * made. Throughput is this run's activated payloads per second of elapsed
+ * time.
+ * "pending" (lines read and not yet activated, excluded or failed) appears
+ * only when it is not 0: a `--state` run stopped by a signal leaves those to
+ * the next run.
+ *
+ * With `--state` the counts (read ... failedReasons) are cumulative over
+ * every run of the same state file; latency, throughput and elapsed time
+ * are this process's own.
  *
  * A report is filled by one thread (the delivery loop).
  */
@@ -31,7 +39,8 @@ typedef struct qxs_report qxs_report;
 /* The counts, readable at any time (e.g. by a progress callback). */
 typedef struct qxs_counts {
     int64_t read, activated, excluded, failed, retries;
-    int64_t in_flight; /* read, not yet activated, excluded or failed */
+    int64_t in_flight;         /* read, not yet activated, excluded or failed */
+    int64_t earlier_activated; /* of activated: in earlier runs (qxs_report_add_counts) */
 } qxs_counts;
 
 /* A new, empty report (owned: free with qxs_report_free); NULL when memory
@@ -68,6 +77,16 @@ void qxs_report_set_elapsed_ms(qxs_report *r, int64_t ms);
 /* The report document described above. Returns a new reference (owned), NULL
  * when memory runs out. */
 QX_MUST_CHECK json_t *qxs_report_to_json(const qxs_report *r);
+
+/* The cumulative part of the report: {"read", "activated", "excluded",
+ * "failed", "retries", "excludedReasons", "failedReasons"}. Returns a new
+ * reference (owned), NULL when memory runs out. */
+QX_MUST_CHECK json_t *qxs_report_counts_to_json(const qxs_report *r);
+
+/* Adds counts written by qxs_report_counts_to_json (a previous run's) to r.
+ * Returns 0, or -1 with err naming the bad member (r unchanged on a shape
+ * error; counts may be partly added when memory runs out). */
+QX_MUST_CHECK int qxs_report_add_counts(qxs_report *r, const json_t *counts, qx_error *err);
 
 /* Writes the report document to path (pretty-printed, reals with at most
  * QXS_REPORT_REAL_DIGITS significant digits). Returns 0, -1 with err set. */

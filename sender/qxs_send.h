@@ -15,6 +15,14 @@
  * reading stops, what was read but not sent is dead-lettered as interrupted,
  * requests in flight finish (without retries), and the run returns normally
  * so the caller can write the report.
+ *
+ * With a state (--state, qxs_state.h) the run starts where the state says:
+ * its pending payloads are sent again first, then the input (a regular
+ * file) is read from the state's offset, and the report's counts continue
+ * the state's. An interruption then pauses instead: reading stops at once,
+ * requests in flight finish, and whatever is unfinished (not yet sent, or
+ * waiting for a retry) stays pending in the state for the next run — it is
+ * neither failed nor dead-lettered.
  */
 #ifndef QXS_SEND_H
 #define QXS_SEND_H
@@ -28,6 +36,7 @@
 #include "qxs_mapping.h"
 #include "qxs_report.h"
 #include "qxs_retry.h"
+#include "qxs_state.h"
 
 /* How often the progress callback is called, at most. */
 #define QXS_PROGRESS_INTERVAL_MS 250
@@ -48,6 +57,8 @@ typedef struct qxs_send_options {
     int stop_fd;                   /* -1: never interrupted */
     qxs_progress_fn progress;      /* may be NULL */
     void *progress_ud;
+    const char *ca_file; /* CA certificates (PEM) for https; NULL: the system's */
+    qxs_state *state;    /* borrowed; may be NULL; input_fd must then be a regular file */
 } qxs_send_options;
 
 /* Runs a send (o->mapping set) or a replay (o->mapping NULL) to the end of

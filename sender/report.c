@@ -164,15 +164,97 @@ json_t *qxs_report_to_json(const qxs_report *r)
     if (lat == NULL)
         return NULL;
     int64_t elapsed = qxs_report_elapsed_ms(r);
-    double throughput = elapsed > 0 ? (double)r->c.activated * 1000.0 / (double)elapsed : 0.0;
+    int64_t here = r->c.activated - r->c.earlier_activated;
+    double throughput = elapsed > 0 ? (double)here * 1000.0 / (double)elapsed : 0.0;
     /* two decimals are all a rate needs, and they keep the file readable */
     throughput = round(throughput * 100.0) / 100.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o, s:f, s:I}", "read",
-                     (json_int_t)r->c.read, "activated", (json_int_t)r->c.activated, "excluded",
-                     (json_int_t)r->c.excluded, "failed", (json_int_t)r->c.failed, "retries",
-                     (json_int_t)r->c.retries, "excludedReasons", r->excluded_reasons,
-                     "failedReasons", r->failed_reasons, "latencyMs", lat, "throughputPerSec",
-                     throughput, "elapsedMs", (json_int_t)elapsed);
+    json_t *doc = qxs_report_counts_to_json(r);
+    if (doc == NULL || json_object_set_new(doc, "latencyMs", lat) != 0 ||
+        json_object_set_new(doc, "throughputPerSec", json_real(throughput)) != 0 ||
+        json_object_set_new(doc, "elapsedMs", json_integer((json_int_t)elapsed)) != 0 ||
+        (r->c.in_flight != 0 &&
+         json_object_set_new(doc, "pending", json_integer((json_int_t)r->c.in_flight)) != 0)) {
+        if (doc == NULL)
+            json_decref(lat);
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+json_t *qxs_report_counts_to_json(const qxs_report *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:O, s:O}", "read", (json_int_t)r->c.read,
+                     "activated", (json_int_t)r->c.activated, "excluded", (json_int_t)r->c.excluded,
+                     "failed", (json_int_t)r->c.failed, "retries", (json_int_t)r->c.retries,
+                     "excludedReasons", r->excluded_reasons, "failedReasons", r->failed_reasons);
+}
+
+/* Checks that every member of reasons is a non-negative integer. */
+static int check_reasons(const json_t *reasons, const char *name, qx_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)reasons, key, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            qx_error_set(err, "counts.%s.%s: expected a count", name, key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_reasons(json_t *into, const json_t *from)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)from, key, v)
+    {
+        json_t *old = json_object_get(into, key);
+        json_int_t n = json_integer_value(v) + (old != NULL ? json_integer_value(old) : 0);
+        if (json_object_set_new(into, key, json_integer(n)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int qxs_report_add_counts(qxs_report *r, const json_t *counts, qx_error *err)
+{
+    json_int_t read, activated, excluded, failed, retries;
+    json_t *ex, *fa;
+    json_error_t jerr;
+    if (json_unpack_ex((json_t *)counts, &jerr, JSON_STRICT, "{s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+                       "read", &read, "activated", &activated, "excluded", &excluded, "failed",
+                       &failed, "retries", &retries, "excludedReasons", &ex, "failedReasons",
+                       &fa) != 0) {
+        qx_error_set(err, "counts: %s", jerr.text);
+        return -1;
+    }
+    if (read < 0 || activated < 0 || excluded < 0 || failed < 0 || retries < 0 ||
+        activated + excluded + failed > read) {
+        qx_error_set(err, "counts: negative, or more lines ended than were read");
+        return -1;
+    }
+    if (!json_is_object(ex) || !json_is_object(fa)) {
+        qx_error_set(err, "counts: excludedReasons and failedReasons must be objects");
+        return -1;
+    }
+    if (check_reasons(ex, "excludedReasons", err) != 0 ||
+        check_reasons(fa, "failedReasons", err) != 0)
+        return -1;
+    r->c.read += read;
+    r->c.activated += activated;
+    r->c.earlier_activated += activated;
+    r->c.excluded += excluded;
+    r->c.failed += failed;
+    r->c.retries += retries;
+    r->c.in_flight += read - activated - excluded - failed;
+    if (add_reasons(r->excluded_reasons, ex) != 0 || add_reasons(r->failed_reasons, fa) != 0) {
+        qx_error_set(err, "counts: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 int qxs_report_write_file(const qxs_report *r, const char *path, qx_error *err)

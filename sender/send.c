@@ -8,8 +8,10 @@
  */
 #include "qxs_send.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qx_clock.h"
 #include "qx_log.h"
@@ -36,13 +38,14 @@ static void count_failed(run *r, const char *reason_key)
 }
 
 /* A line that yields nothing to send: failed, logged, dead-lettered. */
-static void fail_line(run *r, const json_t *payload, size_t line_no, const char *reason_key,
+static void fail_line(run *r, const json_t *payload, const qxs_record *rec, const char *reason_key,
                       const char *reason)
 {
     count_failed(r, reason_key);
-    qx_log(QX_LOG_WARN, "line %zu: %s", line_no, reason);
-    if (qxs_dead_letter_write(r->o->dead_letter, payload, reason, 0, 0, 0, line_no) != 0)
-        qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", line_no);
+    qx_log(QX_LOG_WARN, "%s", reason); /* the reason names the line */
+    if (qxs_dead_letter_write(r->o->dead_letter, payload, reason, 0, 0, 0, rec->line_no) != 0)
+        qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", rec->line_no);
+    qxs_state_rejected(r->o->state, rec->line_no, rec->end_offset, reason_key);
 }
 
 static void submit(run *r, json_t *payload, size_t line_no)
@@ -52,14 +55,22 @@ static void submit(run *r, json_t *payload, size_t line_no)
         qx_log(QX_LOG_ERROR, "%s", err.text);
 }
 
-static void handle_profile(run *r, json_t *profile, size_t line_no)
+/* A new line's payload: recorded in the state, then queued for delivery. */
+static void submit_line(run *r, json_t *payload, const qxs_record *rec)
 {
+    qxs_state_queued(r->o->state, rec->line_no, rec->end_offset, payload);
+    submit(r, payload, rec->line_no);
+}
+
+static void handle_profile(run *r, json_t *profile, const qxs_record *rec)
+{
+    size_t line_no = rec->line_no;
     qxs_render_result res;
     qx_error err;
     if (qxs_render(r->o->mapping, profile, &res, &err) != 0) {
         char reason[600];
         snprintf(reason, sizeof reason, "line %zu: %s", line_no, err.text);
-        fail_line(r, NULL, line_no, "malformedInput", reason);
+        fail_line(r, NULL, rec, "malformedInput", reason);
         qxs_render_result_clear(&res);
         return;
     }
@@ -70,39 +81,78 @@ static void handle_profile(run *r, json_t *profile, size_t line_no)
     if (res.payload == NULL) {
         if (qxs_report_excluded(r->report, qxs_exclusion_name(res.excluded)) != 0)
             qx_log(QX_LOG_ERROR, "report: out of memory");
+        qxs_state_excluded(r->o->state, line_no, rec->end_offset, qxs_exclusion_name(res.excluded));
         qx_log(QX_LOG_INFO, "line %zu: excluded (%s): %s", line_no,
                qxs_exclusion_name(res.excluded), res.detail);
     } else {
-        submit(r, json_incref(res.payload), line_no);
+        submit_line(r, json_incref(res.payload), rec);
     }
     qxs_render_result_clear(&res);
 }
 
-static void handle_replay(run *r, json_t *record, size_t line_no)
+static void handle_replay(run *r, json_t *record, const qxs_record *rec)
 {
     qx_error err;
     json_t *payload = qxs_replay_payload(record, &err);
     if (payload == NULL) {
         char reason[600];
-        snprintf(reason, sizeof reason, "line %zu: %s", line_no, err.text);
-        fail_line(r, NULL, line_no, "noPayload", reason);
+        snprintf(reason, sizeof reason, "line %zu: %s", rec->line_no, err.text);
+        fail_line(r, NULL, rec, "noPayload", reason);
         return;
     }
-    submit(r, json_incref(payload), line_no);
+    submit_line(r, json_incref(payload), rec);
 }
 
 static void handle_record(run *r, qxs_record *rec)
 {
     qxs_report_read(r->report);
     if (rec->value == NULL) {
-        fail_line(r, NULL, rec->line_no, "malformedInput", rec->error);
+        fail_line(r, NULL, rec, "malformedInput", rec->error);
         return;
     }
     if (r->o->mapping != NULL)
-        handle_profile(r, rec->value, rec->line_no);
+        handle_profile(r, rec->value, rec);
     else
-        handle_replay(r, rec->value, rec->line_no);
+        handle_replay(r, rec->value, rec);
     json_decref(rec->value);
+}
+
+/* A resumed run: the state's pending payloads go first, in line order (so
+ * that one identity's payloads keep their order), and the input is read on
+ * from the state's offset. */
+static int resume(run *r, qxs_input_start *start, qx_error *err)
+{
+    qxs_state *st = r->o->state;
+    start->offset = qxs_state_offset(st);
+    start->line = qxs_state_line(st);
+    if (lseek(r->o->input_fd, (off_t)start->offset, SEEK_SET) < 0) {
+        qx_error_set(err, "input: cannot seek to offset %llu: %s",
+                     (unsigned long long)start->offset, strerror(errno));
+        return -1;
+    }
+    size_t n = qxs_state_pending_count(st);
+    if (start->line > 0)
+        qx_log(QX_LOG_INFO, "resuming after line %zu (offset %llu); %zu payload%s sent again",
+               start->line, (unsigned long long)start->offset, n, n == 1 ? "" : "s");
+    /* collected first: a submit may end a line (out of memory), which
+     * changes what the state holds */
+    json_t **payloads = n > 0 ? calloc(n, sizeof *payloads) : NULL;
+    size_t *lines = n > 0 ? calloc(n, sizeof *lines) : NULL;
+    if (n > 0 && (payloads == NULL || lines == NULL)) {
+        free(payloads);
+        free(lines);
+        qx_error_set(err, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lines[i] = qxs_state_pending_at(st, i, &payloads[i]);
+        json_incref(payloads[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        submit(r, payloads[i], lines[i]);
+    free(payloads);
+    free(lines);
+    return 0;
 }
 
 static void progress(run *r, int64_t *last_ms, bool final)
@@ -115,8 +165,8 @@ static void progress(run *r, int64_t *last_ms, bool final)
     *last_ms = now;
     qxs_counts c = qxs_report_counts(r->report);
     int64_t el = qxs_report_elapsed_ms(r->report);
-    r->o->progress(&c, el > 0 ? (double)c.activated * 1000.0 / (double)el : 0.0, final,
-                   r->o->progress_ud);
+    double here = (double)(c.activated - c.earlier_activated);
+    r->o->progress(&c, el > 0 ? here * 1000.0 / (double)el : 0.0, final, r->o->progress_ud);
 }
 
 int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
@@ -134,6 +184,8 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
         .trace = o->trace,
         .report = report,
         .rng = rng,
+        .ca_file = o->ca_file,
+        .state = o->state,
     };
     if (o->retry != NULL)
         dopt.retry = *o->retry;
@@ -147,7 +199,10 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
     r.d = qxs_deliverer_new(&dopt, err);
     if (r.d == NULL)
         goto out;
-    in = qxs_input_open(o->input_fd, false, o->stop_fd, qxs_deliverer_wakeup, r.d, err);
+    qxs_input_start start = {0, 0};
+    if (o->state != NULL && resume(&r, &start, err) != 0)
+        goto out;
+    in = qxs_input_open(o->input_fd, false, o->stop_fd, &start, qxs_deliverer_wakeup, r.d, err);
     if (in == NULL)
         goto out;
 
@@ -176,16 +231,27 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
         }
         if (input_done && qxs_deliverer_pending(r.d) == 0)
             break;
+        if (stopping && o->state != NULL && qxs_deliverer_in_flight(r.d) == 0)
+            break; /* paused: the rest stays pending in the state */
         bool stop_now = false;
         if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, stopping ? -1 : o->stop_fd,
                                    &stop_now, err) != 0)
             goto out;
         if (stop_now && !stopping) {
             stopping = true;
-            qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests in "
-                                "flight, dead-lettering the rest");
             qxs_input_stop(in);
-            qxs_deliverer_cancel(r.d);
+            if (o->state != NULL) {
+                /* lines not taken yet are after the state's offset: the next
+                 * run reads them again */
+                input_done = true;
+                qx_log(QX_LOG_WARN, "interrupted: finishing the requests in flight; the rest "
+                                    "stays pending in the state for the next run");
+                qxs_deliverer_pause(r.d);
+            } else {
+                qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests "
+                                    "in flight, dead-lettering the rest");
+                qxs_deliverer_cancel(r.d);
+            }
         }
         progress(&r, &last_progress, false);
     }

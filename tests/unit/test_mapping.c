@@ -130,6 +130,11 @@ static const struct {
     {"{\"audiences\": [\"s1\"], \"identities\": [{\"source\": \"Email\", \"target\": "
      "\"email\"}], \"attributes\": {}}",
      "mapping.attributes: expected an array"},
+    {"{\"audiences\": [\"s1\"], \"identities\": [{\"source\": \"Email\", \"target\": "
+     "\"email\"}], \"attributes\": [{\"source\": \"a\", \"target\": "
+     "\"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f.g\"}]}",
+     "mapping.attributes[0].target: \"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p....\" has 33 segments; at "
+     "most 32"},
 };
 
 static void test_mapping_errors_name_the_entry(void **state)
