@@ -815,9 +815,8 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
 {
     if (workflow_id == NULL || payload_text == NULL)
         return NULL;
-    /* Compared as JSON. Text already in canonical form (compact, sorted
-     * keys: what the emulator hands in) is used as it is, which saves a
-     * parse on every accepted request. */
+    /* Compared as JSON: the text is parsed and written again in canonical
+     * form (compact, sorted keys), so whitespace and key order never count. */
     char *want = NULL;
     json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
     if (payload != NULL) {

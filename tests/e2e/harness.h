@@ -54,6 +54,10 @@ bool qxt_response_header(const qxt_response *r, const char *name, char *out, siz
  * malloc'd path. */
 char *qxt_tempdir(void);
 
+/* Removes dir and everything in it (test scratch space); reports failure on
+ * stderr. */
+void qxt_remove_dir(const char *dir);
+
 /* Writes text to dir/name; returns the malloc'd full path. */
 char *qxt_write_file(const char *dir, const char *name, const char *text);
 

@@ -92,10 +92,7 @@ static int teardown(void **state)
         assert_true(WIFEXITED(st));
         assert_int_equal(WEXITSTATUS(st), 0);
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    qxt_remove_dir(f->dir);
     free(f->config);
     free(f->dir);
     free(f);

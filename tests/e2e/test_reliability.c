@@ -71,10 +71,7 @@ static int teardown(void **state)
         int st = qxt_mock_stop(&f->mock, SIGTERM);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    qxt_remove_dir(f->dir);
     free(f->dir);
     free(f->config);
     free(f);

@@ -213,10 +213,7 @@ static int teardown(void **state)
         qxt_mock_stop(&f->mock, SIGTERM);
     if (f->fake != NULL)
         fake_stop(f->fake);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    qxt_remove_dir(f->dir);
     free(f->dir);
     free(f);
     return 0;

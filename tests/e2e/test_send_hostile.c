@@ -68,10 +68,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     raw_stop(f->server);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    qxt_remove_dir(f->dir);
     free(f->dir);
     free(f);
     return 0;
