@@ -372,6 +372,7 @@ static void import_history(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     }
     qx_ndjson_close(r);
     fclose(f);
+    qxm_mock_note_due(m, INT64_MIN); /* imported RUNNING runs are due now */
     qxm_mock_kick(m);
     if (rc < 0) {
         char msg[QX_ERROR_TEXT_MAX + 64];

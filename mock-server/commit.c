@@ -54,6 +54,8 @@ static void *committer_main(void *arg)
             }
         }
         for (size_t i = 0; i < n; i++) {
+            if (batch[i]->rc == 0 && batch[i]->ins.due_ms > batch[i]->ins.received_ms)
+                qxm_mock_note_due(m, batch[i]->ins.due_ms);
             batch[i]->done = true;
             qxm_server_resume(batch[i]->conn);
         }
@@ -108,6 +110,8 @@ void qxm_commit_submit(qxm_mock *m, qxm_commit *c)
     c->rc = qxm_store_insert_runs(m->store, &c->ins, 1, &err);
     if (c->rc != 0)
         qx_log(QX_LOG_ERROR, "storing a run: %s", err.text);
+    else if (c->ins.due_ms > c->ins.received_ms)
+        qxm_mock_note_due(m, c->ins.due_ms);
     c->done = true;
     qxm_server_resume(c->conn);
     qxm_mock_kick(m);
@@ -118,5 +122,6 @@ void qxm_commit_free(qxm_commit *c)
     if (c == NULL)
         return;
     json_decref(c->ins.doc);
+    free(c->ins.text);
     free(c);
 }

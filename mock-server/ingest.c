@@ -152,46 +152,46 @@ static void refuse(qxm_mock *m, const qxm_request *req, qxm_answer *ans, const c
     journal(m, req, request_id, status, message, wf);
 }
 
-/* Runs the workflow on payload and stores the run. Returns the run id in
- * run_id, or -1 with err set. */
-static int start_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, json_t *payload,
-                     const qxm_request *req, const char *request_id, char *run_id,
-                     size_t run_id_size, qxm_answer *ans, qx_error *err)
+/* What a run is made of that must be drawn in request order: its id, its
+ * delay and the workflow's outcome (whose tasks draw contact and
+ * distribution ids). Drawn under the ingest lock. */
+struct run_draws {
+    char id[64];
+    uint64_t delay_ms;
+    json_t *outcome; /* owned */
+};
+
+/* Builds the run document from what was drawn, serialises it, and either
+ * hands it to the group committer (ans->commit) or stores it at once.
+ * Runs outside the ingest lock. Returns 0, or -1 with err set. */
+static int store_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, json_t *payload,
+                     const qxm_request *req, const char *request_id, const struct run_draws *d,
+                     qxm_answer *ans, qx_error *err)
 {
     int rc = -1;
     char received[QX_TIME_TEXT_MAX];
-    qx_rng_id(m->rng, "RUN_", RUN_ID_CHARS, run_id, run_id_size);
-    uint64_t delay = qx_rng_range(m->rng, wf->delay_min_ms, wf->delay_max_ms);
-    json_t *outcome = qxm_workflow_execute(wf, payload, m->directory, m->rng);
-    if (outcome == NULL) {
-        qx_error_set(err, "out of memory running workflow %s", wf->id);
-        return -1;
-    }
     qx_format_time(req->received_ms, received);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", run_id,
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", d->id,
                             "workflowId", wf->id, "workflowName", wf->name, "requestId",
                             request_id, "receivedAt", received, "payload", payload, "delayMs",
-                            (json_int_t)delay, "user", user != NULL ? user->username : NULL);
-    if (doc == NULL || json_object_update(doc, outcome) != 0) {
+                            (json_int_t)d->delay_ms, "user",
+                            user != NULL ? user->username : NULL);
+    if (doc == NULL || json_object_update(doc, d->outcome) != 0) {
         qx_error_set(err, "out of memory building run");
-        goto out;
-    }
-    if (m->cfg->duplicate_window_ms > 0) {
-        /* At-least-once delivery made visible: a retried request whose first
-         * attempt was recorded (its answer lost) shows up as a duplicate. */
-        char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-        char *dup = text != NULL ? qxm_store_find_duplicate(m->store, wf->id, text,
-                                                            req->received_ms -
-                                                                m->cfg->duplicate_window_ms)
-                                 : NULL;
-        if (dup != NULL)
-            json_object_set_new(doc, "duplicateOf", json_string(dup));
-        free(dup);
-        free(text);
+        json_decref(doc);
+        return -1;
     }
     qxm_run_insert ins = {.doc = doc,
                           .received_ms = req->received_ms,
-                          .due_ms = req->received_ms + (int64_t)delay};
+                          .due_ms = req->received_ms + (int64_t)d->delay_ms,
+                          /* At-least-once delivery made visible: a retried
+                           * request whose first attempt was recorded (its
+                           * answer lost) shows up as a duplicate. */
+                          .mark_duplicate = m->cfg->duplicate_window_ms > 0,
+                          .duplicate_since_ms =
+                              req->received_ms - m->cfg->duplicate_window_ms};
+    if (qxm_run_insert_prepare(&ins, err) != 0)
+        goto out;
     if (m->committer_running) {
         /* The HTTP front suspends the connection and hands this to the
          * group committer; the 200 goes out once it is committed. */
@@ -201,15 +201,18 @@ static int start_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, 
             goto out;
         }
         c->ins = ins;
-        doc = NULL; /* now the commit's */
+        ins.doc = NULL; /* now the commit's */
+        ins.text = NULL;
         ans->commit = c;
-        rc = 0;
-        goto out;
+        return 0;
     }
     rc = qxm_store_insert_runs(m->store, &ins, 1, err);
+    if (rc == 0 && ins.due_ms > ins.received_ms)
+        qxm_mock_note_due(m, ins.due_ms);
+    qxm_mock_kick(m);
 out:
-    json_decref(doc);
-    json_decref(outcome);
+    free(ins.text);
+    json_decref(ins.doc);
     return rc;
 }
 
@@ -220,13 +223,29 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     const qxm_user *user = NULL;
     json_t *payload = NULL;
     char reason[512];
+    struct run_draws draws = {.outcome = NULL};
+    bool run_drawn = false;
 
-    /* Holding the ingest lock over the whole request keeps a seeded
-     * emulator's draws in request order. */
+    /* Parsing draws nothing, so it happens before the lock, for every POST
+     * whose body would be parsed; the checks below use the result at the
+     * point where a request meets them. */
+    bool is_post = strcmp(req->method, "POST") == 0;
+    bool too_deep = false;
+    json_error_t jerr = {.text = ""};
+    if (is_post && !req->body_too_large && is_json_content_type(req->content_type)) {
+        too_deep = json_depth_exceeds(req->body, req->body_len, QXM_MAX_JSON_DEPTH);
+        if (!too_deep)
+            payload = json_loadb(req->body != NULL ? req->body : "", req->body_len, 0, &jerr);
+    }
+
+    /* The lock covers every draw of the seeded generator (request id, fault
+     * draws, run id, delay, the workflow's ids), so that with a seed the
+     * same request order gives the same history; the run is serialised and
+     * committed outside it. */
     pthread_mutex_lock(&m->ingest_lock);
     qx_rng_uuid(m->rng, request_id);
 
-    if (strcmp(req->method, "POST") != 0) {
+    if (!is_post) {
         ans->allow = "POST";
         snprintf(reason, sizeof reason, "method %s not allowed: JSON events are POSTed",
                  req->method);
@@ -319,13 +338,11 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         refuse(m, req, ans, request_id, 415, reason, "QX_UNSUPPORTED_MEDIA_TYPE", wf);
         goto out;
     }
-    if (json_depth_exceeds(req->body, req->body_len, QXM_MAX_JSON_DEPTH)) {
+    if (too_deep) {
         snprintf(reason, sizeof reason, "body nests deeper than %d levels", QXM_MAX_JSON_DEPTH);
         refuse(m, req, ans, request_id, 400, reason, "QVAL_1", wf);
         goto out;
     }
-    json_error_t jerr;
-    payload = json_loadb(req->body != NULL ? req->body : "", req->body_len, 0, &jerr);
     if (payload == NULL) {
         snprintf(reason, sizeof reason, "body is not valid JSON: %s at position %d", jerr.text,
                  jerr.position);
@@ -344,22 +361,35 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
                 wf);
         goto out;
     }
-    char run_id[64];
-    qx_error err;
-    if (start_run(m, wf, user, payload, req, request_id, run_id, sizeof run_id, ans, &err) != 0) {
-        qx_log(QX_LOG_ERROR, "storing run for %s: %s", wf->id, err.text);
+    qx_rng_id(m->rng, "RUN_", RUN_ID_CHARS, draws.id, sizeof draws.id);
+    draws.delay_ms = qx_rng_range(m->rng, wf->delay_min_ms, wf->delay_max_ms);
+    draws.outcome = qxm_workflow_execute(wf, payload, m->directory, m->rng);
+    if (draws.outcome == NULL) {
+        qx_log(QX_LOG_ERROR, "running workflow %s: out of memory", wf->id);
         refuse(m, req, ans, request_id, 500, "the run could not be recorded", "QX_STORE_ERROR",
                wf);
         goto out;
     }
-    ans->status = 200;
-    ans->json = qxm_envelope_ok(json_pack("{s:s, s:s}", "runId", run_id, "workflowId", wf->id),
-                                request_id, 200);
+    run_drawn = true;
     /* The run is recorded; the answer is lost on the way (the sender sees a
      * dropped connection and retries: the retry is marked duplicateOf). */
     ans->drop = drop_after;
-    qxm_mock_kick(m);
 out:
     pthread_mutex_unlock(&m->ingest_lock);
+    if (run_drawn) {
+        qx_error err;
+        if (store_run(m, wf, user, payload, req, request_id, &draws, ans, &err) == 0) {
+            ans->status = 200;
+            ans->json = qxm_envelope_ok(
+                json_pack("{s:s, s:s}", "runId", draws.id, "workflowId", wf->id), request_id,
+                200);
+        } else {
+            qx_log(QX_LOG_ERROR, "storing run for %s: %s", wf->id, err.text);
+            ans->drop = false;
+            refuse(m, req, ans, request_id, 500, "the run could not be recorded",
+                   "QX_STORE_ERROR", wf);
+        }
+    }
+    json_decref(draws.outcome);
     json_decref(payload);
 }

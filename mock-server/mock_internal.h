@@ -112,6 +112,10 @@ struct qxm_mock {
     pthread_cond_t progress_cond; /* broadcast after each scheduler pass */
     uint64_t passes;
     qxm_waiter *waiters;
+    /* No RUNNING run falls due before this (ms since epoch): the scheduler
+     * skips the store until then. Lowered by whoever stores a delayed run;
+     * INT64_MIN makes the next pass look. */
+    _Atomic int64_t due_hint_ms;
 
     /* Group commit of accepted runs (commit.c). */
     pthread_t committer;
@@ -175,6 +179,10 @@ void qxm_answer_clear(qxm_answer *ans);
 
 /* Asks the scheduler to re-check waiters (new runs were stored). */
 void qxm_mock_kick(qxm_mock *m);
+
+/* A run falls due at due_ms: the scheduler's next pass looks at the store
+ * if that is before what it knew (INT64_MIN: look whatever the time). */
+void qxm_mock_note_due(qxm_mock *m, int64_t due_ms);
 
 /* Registers a suspended waiter (takes ownership). */
 void qxm_mock_add_waiter(qxm_mock *m, qxm_waiter *w);

@@ -10,7 +10,8 @@
  * run is stored with its final outcome already computed; while its delay has
  * not passed it is shown as RUNNING, and qxm_store_finish_due() makes it
  * visible as SUCCESS or FAILURE. The store never sees HTTP; all calls are
- * thread-safe (one connection behind a mutex).
+ * thread-safe: changes go through one connection, and a file store reads
+ * through a second one, so that reads and commits never wait for each other.
  */
 #ifndef QXM_STORE_H
 #define QXM_STORE_H
@@ -32,7 +33,24 @@ typedef struct qxm_run_insert {
     int64_t received_ms; /* ms since epoch */
     int64_t due_ms;      /* when the run finishes; <= received_ms: finished at once,
                             with finishedAt = receivedAt */
+    /* Set mark_duplicate to look, at insert, for the most recent run of the
+     * same workflow with the same "payload" (as JSON: whitespace and key
+     * order do not matter) received at or after duplicate_since_ms; its id
+     * becomes the run's "duplicateOf". Runs earlier in the same batch count. */
+    bool mark_duplicate;
+    int64_t duplicate_since_ms;
+    /* Filled by qxm_run_insert_prepare(), else left zero: the document's
+     * stored text (owned by the caller: free()) and its payload's hash. */
+    char *text;
+    uint64_t payload_hash;
+    bool has_payload_hash;
 } qxm_run_insert;
+
+/* Serialises in->doc as the store keeps it, and hashes its payload, so that
+ * this work happens on the caller's thread rather than inside the store's
+ * lock; the document must not change afterwards. Returns 0, or -1 with err
+ * set (out of memory). */
+QX_MUST_CHECK int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err);
 
 /* Filter for listing and counting runs. Zero-initialise, then set fields. */
 typedef struct qxm_run_filter {
@@ -106,8 +124,9 @@ int64_t qxm_store_count_runs(qxm_store *s, const qxm_run_filter *f, qx_error *er
 QX_MUST_CHECK int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, qx_error *err);
 
 /* The id of the most recent run of workflow_id whose "payload" equals the
- * JSON text payload_text (compared as JSON: whitespace and key order do not
- * matter) and that was received at or after since_ms, as a new malloc'd
+ * JSON text payload_text (compared as JSON, by a 64-bit hash of the
+ * canonical text: whitespace and key order do not matter) and that was
+ * received at or after since_ms, as a new malloc'd
  * string (owned: free()); NULL when there is none, when payload_text is not
  * JSON, or on a database error (logged). */
 char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,

@@ -1,8 +1,9 @@
 /*
  * store.c — the run history and the request journal in one SQLite database.
  *
- * One connection, guarded by one mutex; every statement is prepared once at
- * open (SQLITE_PREPARE_PERSISTENT) and takes bound parameters only. A file
+ * A writer connection, and for a file store a reader (see READER), each
+ * guarded by its own mutex; every statement is prepared once at open
+ * (SQLITE_PREPARE_PERSISTENT) and takes bound parameters only. A file
  * database runs in WAL mode with synchronous=NORMAL (a commit is durable
  * against a crash of the process, and costs no fsync); a temporary one is
  * SQLite's private on-disk database (filename ""), which lives in the page
@@ -34,6 +35,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,7 @@
 #include "qx_clock.h"
 #include "qx_log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define CACHE_SIZE_KIB 8192       /* page cache per connection: bounds memory */
 #define BUSY_TIMEOUT_MS 5000      /* another process holding the file briefly */
 #define WAL_SIZE_LIMIT (64 << 20) /* truncate the WAL back to this after checkpoints */
@@ -65,7 +67,8 @@ static const char SCHEMA_SQL[] =
     "  due_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER,"
     "  payload_hash INTEGER,"
-    "  doc TEXT NOT NULL);"
+    "  doc TEXT NOT NULL,"
+    "  duplicate_of TEXT);"
     "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
     "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
     "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
@@ -77,10 +80,6 @@ static const char SCHEMA_SQL[] =
     "  status TEXT NOT NULL,"
     "  n INTEGER NOT NULL,"
     "  PRIMARY KEY (workflow_id, status)) WITHOUT ROWID;"
-    "CREATE TRIGGER runs_counted AFTER INSERT ON runs BEGIN"
-    "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
-    "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
-    "END;"
     "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
     "  UPDATE run_counts SET n = n - 1"
     "    WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
@@ -97,14 +96,27 @@ static const char SCHEMA_SQL[] =
     "  reason TEXT,"
     "  workflow_id TEXT,"
     "  run_id TEXT);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* From version 1: the duplicate's id became a column (found at insert, in
+ * the committing transaction); the insert trigger on run_counts gave way to
+ * one tally per batch; runs_payload is rebuilt, as stores created before it
+ * carried received_ms kept an index that made the duplicate lookup sort.
+ * Payloads are hashed differently since (see hash_json): a request repeating
+ * a payload recorded before the upgrade is not marked as its duplicate. */
+static const char MIGRATE_1_SQL[] =
+    "ALTER TABLE runs ADD COLUMN duplicate_of TEXT;"
+    "DROP TRIGGER IF EXISTS runs_counted;"
+    "DROP INDEX IF EXISTS runs_payload;"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "PRAGMA user_version = 2;";
 
 /*
  * Listing and counting statements share one parameter numbering:
  *   ?1 workflow id   ?2 status   ?3 since (inclusive)   ?4 until (exclusive)
  *   ?5 finished only (0/1)   ?6 cursor bound on seq   ?7 rows to fetch
  */
-#define RUN_COLUMNS "seq, doc, status, finished_ms"
+#define RUN_COLUMNS "seq, doc, status, finished_ms, duplicate_of"
 #define WINDOW "received_ms >= ?3 AND received_ms < ?4 AND (?5 = 0 OR status <> 'RUNNING')"
 #define PAGE_ASC "seq > ?6 AND " WINDOW " ORDER BY seq LIMIT ?7"
 #define PAGE_DESC "seq < ?6 AND " WINDOW " ORDER BY seq DESC LIMIT ?7"
@@ -117,6 +129,7 @@ enum stmt_id {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_INSERT_RUN,
+    ST_COUNT_ADD,
     ST_GET_RUN,
     ST_FINISH_DUE,
     ST_NEXT_DUE,
@@ -154,8 +167,11 @@ static const struct {
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_INSERT_RUN] = {"insert run",
                        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms,"
-                       " due_ms, finished_ms, payload_hash, doc)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+                       " due_ms, finished_ms, payload_hash, doc, duplicate_of)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    [ST_COUNT_ADD] = {"count runs",
+                      "INSERT INTO run_counts (workflow_id, status, n) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n"},
     [ST_GET_RUN] = {"get run", "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1"},
     [ST_FINISH_DUE] = {"finish due runs",
                        "UPDATE runs INDEXED BY runs_due SET status = final_status,"
@@ -209,9 +225,9 @@ static const struct {
                                   " WHERE workflow_id = ?1 AND status = ?2 AND " WINDOW},
     [ST_STATUS_COUNTS] = {"status counts", "SELECT status, SUM(n) FROM run_counts GROUP BY status"},
     [ST_FIND_DUPLICATE] = {"find duplicate run",
-                           "SELECT id, doc FROM runs INDEXED BY runs_payload"
+                           "SELECT id FROM runs INDEXED BY runs_payload"
                            " WHERE workflow_id = ?1 AND payload_hash = ?2 AND received_ms >= ?3"
-                           " ORDER BY received_ms DESC, seq DESC LIMIT 16"},
+                           " ORDER BY received_ms DESC, seq DESC LIMIT 1"},
     [ST_ADD_REQUEST] = {"journal request",
                         "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
                         " workflow_id, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
@@ -224,11 +240,26 @@ static const struct {
     [ST_DELETE_REQUESTS] = {"delete journal", "DELETE FROM requests"},
 };
 
-struct qxm_store {
+/* A connection, its prepared statements, and the mutex that serialises
+ * their use (the connection is opened without SQLite's own mutex). */
+struct conn {
     pthread_mutex_t lock;
     sqlite3 *db;
-    char *name; /* the path, or TEMP_NAME: every error message starts with it */
     sqlite3_stmt *st[ST_N];
+};
+
+struct qxm_store {
+    char *name; /* the path, or TEMP_NAME: every error message starts with it */
+    struct conn w;   /* the writer: every change */
+    struct conn r;   /* a file store's reader (see READER) */
+    struct conn *rd; /* what reads use: &r, or &w for a temporary store */
+    /* A file store's checkpointer thread (see checkpointer_main). */
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_wanted, ckpt_stopping;
+    _Atomic int ckpt_done; /* WAL frames the last checkpoint copied */
 };
 
 /* A run row as it is inserted. */
@@ -237,14 +268,36 @@ struct run_row {
     int64_t received_ms, due_ms;
     int64_t finished_ms; /* meaningful when is_finished */
     bool is_finished;
-    json_t *doc; /* borrowed; "status" and "finishedAt" are dropped */
+    json_t *doc;          /* borrowed; "status" and "finishedAt" are dropped */
+    const char *text;     /* doc as stored, when serialised beforehand; else NULL */
+    uint64_t payload_hash; /* with text: the payload's hash (has_payload) */
+    bool has_payload;
+    bool mark_duplicate; /* look for an earlier run of the same payload */
+    int64_t duplicate_since_ms;
 };
 
+/* Runs inserted in one transaction, counted per (workflow, status) and added
+ * to run_counts once per pair rather than once per run. The strings are
+ * borrowed from the rows' documents, which outlive the transaction. */
+#define TALLY_MAX 8
+struct tally {
+    size_t n;
+    struct {
+        const char *workflow_id, *status;
+        int64_t n;
+    } e[TALLY_MAX];
+};
 /* "<path>: <what>: <SQLite's message>". Called with the lock held, so the
  * connection's message is still the one of the failed call. */
 static void db_error(qxm_store *s, qx_error *err, const char *what)
 {
-    qx_error_set(err, "%s: %s: %s", s->name, what, sqlite3_errmsg(s->db));
+    qx_error_set(err, "%s: %s: %s", s->name, what, sqlite3_errmsg(s->w.db));
+}
+
+/* The same for the connection reads use. */
+static void rd_error(qxm_store *s, qx_error *err, const char *what)
+{
+    qx_error_set(err, "%s: %s: %s", s->name, what, sqlite3_errmsg(s->rd->db));
 }
 
 /* Makes a used statement reusable and drops its bindings (which may point
@@ -258,7 +311,7 @@ static void done(sqlite3_stmt *stmt)
 /* Runs a statement that returns no rows. Returns 0 or -1 with err set. */
 static int exec_stmt(qxm_store *s, enum stmt_id id, qx_error *err)
 {
-    sqlite3_stmt *stmt = s->st[id];
+    sqlite3_stmt *stmt = s->w.st[id];
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         db_error(s, err, STATEMENTS[id].name);
@@ -270,7 +323,7 @@ static void rollback(qxm_store *s)
 {
     qx_error ignored;
     /* After some errors SQLite has already rolled back; nothing to do then. */
-    if (!sqlite3_get_autocommit(s->db) && exec_stmt(s, ST_ROLLBACK, &ignored) != 0)
+    if (!sqlite3_get_autocommit(s->w.db) && exec_stmt(s, ST_ROLLBACK, &ignored) != 0)
         qx_log(QX_LOG_ERROR, "%s", ignored.text);
 }
 
@@ -289,7 +342,7 @@ static int run_setup(qxm_store *s, const char *sql, const char *what, char *out,
                      qx_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+    int rc = sqlite3_prepare_v2(s->w.db, sql, -1, &stmt, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(stmt);
         if (rc == SQLITE_ROW && out != NULL) {
@@ -310,8 +363,8 @@ static int configure(qxm_store *s, bool is_file, qx_error *err)
 {
     char mode[32] = "";
     char sql[64];
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(s->w.db, 1);
+    sqlite3_busy_timeout(s->w.db, BUSY_TIMEOUT_MS);
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", CACHE_SIZE_KIB);
     if (run_setup(s, sql, "setting the page cache", NULL, 0, err) != 0)
         return -1;
@@ -349,6 +402,16 @@ static int ensure_schema(qxm_store *s, qx_error *err)
     long v = strtol(version, NULL, 10);
     if (v == SCHEMA_VERSION)
         return run_setup(s, "COMMIT", "reading the schema", NULL, 0, err);
+    if (v == 1) {
+        if (sqlite3_exec(s->w.db, MIGRATE_1_SQL, NULL, NULL, &msg) != SQLITE_OK) {
+            qx_error_set(err, "%s: upgrading the schema from version 1: %s", s->name,
+                         msg != NULL ? msg : "?");
+            sqlite3_free(msg);
+            goto fail;
+        }
+        qx_log(QX_LOG_INFO, "%s: schema upgraded from version 1 to %d", s->name, SCHEMA_VERSION);
+        return run_setup(s, "COMMIT", "upgrading the schema", NULL, 0, err);
+    }
     if (v > SCHEMA_VERSION) {
         qx_error_set(err, "%s: schema version %ld is newer than this qx-mock's (%d)", s->name, v,
                      SCHEMA_VERSION);
@@ -358,30 +421,124 @@ static int ensure_schema(qxm_store *s, qx_error *err)
         qx_error_set(err, "%s: not a qx-mock database (it holds other tables)", s->name);
         goto fail;
     }
-    if (sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(s->w.db, SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
         qx_error_set(err, "%s: creating the schema: %s", s->name, msg != NULL ? msg : "?");
         sqlite3_free(msg);
         goto fail;
     }
     return run_setup(s, "COMMIT", "creating the schema", NULL, 0, err);
 fail:
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->w.db))
+        sqlite3_exec(s->w.db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
-static int prepare_all(qxm_store *s, qx_error *err)
+static int prepare_all(qxm_store *s, struct conn *c, qx_error *err)
 {
     for (int i = 0; i < ST_N; i++) {
         assert(STATEMENTS[i].sql != NULL);
-        if (sqlite3_prepare_v3(s->db, STATEMENTS[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+        if (sqlite3_prepare_v3(c->db, STATEMENTS[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[i],
                                NULL) != SQLITE_OK) {
-            char what[128];
-            snprintf(what, sizeof what, "preparing \"%s\"", STATEMENTS[i].name);
-            db_error(s, err, what);
+            qx_error_set(err, "%s: preparing \"%s\": %s", s->name, STATEMENTS[i].name,
+                         sqlite3_errmsg(c->db));
             return -1;
         }
     }
+    return 0;
+}
+
+/*
+ * READER. A file store opens a second connection for everything that only
+ * reads (listings, counts, the long-poll waiters' counts, the page's
+ * statistics) and for checkpoints. In WAL mode readers never wait for the
+ * writer nor the writer for them, so a slow admin query does not hold up
+ * the group commit, and the commit does not pay for copying the WAL back
+ * into the database: the writer's automatic checkpoint is replaced by
+ * checkpointer_main, woken once the WAL holds CKPT_PAGES pages. A
+ * checkpoint is PASSIVE (it copies what no reader still needs and never
+ * blocks); should it fall behind, the writer checkpoints itself past
+ * CKPT_PAGES_WRITER pages, as SQLite would by default.
+ */
+#define CKPT_PAGES 1000
+#define CKPT_PAGES_WRITER 10000
+#define CKPT_TAIL 200
+#define READER_CACHE_KIB 4096
+
+static void *checkpointer_main(void *arg)
+{
+    qxm_store *s = arg;
+    pthread_mutex_lock(&s->ckpt_lock);
+    for (;;) {
+        while (!s->ckpt_wanted && !s->ckpt_stopping)
+            pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
+        if (s->ckpt_stopping)
+            break;
+        s->ckpt_wanted = false;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        int log = 0, copied = 0;
+        pthread_mutex_lock(&s->r.lock);
+        int rc = sqlite3_wal_checkpoint_v2(s->r.db, "main", SQLITE_CHECKPOINT_PASSIVE, &log,
+                                           &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            qx_log(QX_LOG_WARN, "%s: checkpoint: %s", s->name, sqlite3_errmsg(s->r.db));
+        pthread_mutex_unlock(&s->r.lock);
+        atomic_store(&s->ckpt_done, copied > 0 ? copied : 0);
+        pthread_mutex_lock(&s->ckpt_lock);
+        /* Commits during the pass asked for another; the next commit asks
+         * again, and by then it may copy the little left itself. */
+        s->ckpt_wanted = false;
+    }
+    pthread_mutex_unlock(&s->ckpt_lock);
+    return NULL;
+}
+
+/* The writer's WAL hook, called after each commit with the WAL's size. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *schema, int pages)
+{
+    qxm_store *s = arg;
+    if (pages < CKPT_PAGES)
+        return SQLITE_OK;
+    /* SQLite starts the WAL over only once a checkpoint has copied all of
+     * it, which the checkpointer, racing new commits, rarely does: once it
+     * is within CKPT_TAIL pages, the writer copies the rest itself. */
+    int copied = atomic_load(&s->ckpt_done);
+    if (pages >= CKPT_PAGES_WRITER || (copied > 0 && pages - copied <= CKPT_TAIL)) {
+        atomic_store(&s->ckpt_done, 0);
+        (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    pthread_mutex_lock(&s->ckpt_lock);
+    s->ckpt_wanted = true;
+    pthread_cond_signal(&s->ckpt_cond);
+    pthread_mutex_unlock(&s->ckpt_lock);
+    return SQLITE_OK;
+}
+
+static int open_reader(qxm_store *s, const char *path, qx_error *err)
+{
+    char sql[64];
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX; /* read-write: it checkpoints */
+    if (sqlite3_open_v2(path, &s->r.db, flags, NULL) != SQLITE_OK) {
+        qx_error_set(err, "%s: cannot open a second connection: %s", s->name,
+                     s->r.db != NULL ? sqlite3_errmsg(s->r.db) : "out of memory");
+        return -1;
+    }
+    sqlite3_extended_result_codes(s->r.db, 1);
+    sqlite3_busy_timeout(s->r.db, BUSY_TIMEOUT_MS);
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", READER_CACHE_KIB);
+    if (sqlite3_exec(s->r.db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        qx_error_set(err, "%s: setting the page cache: %s", s->name, sqlite3_errmsg(s->r.db));
+        return -1;
+    }
+    if (prepare_all(s, &s->r, err) != 0)
+        return -1;
+    if (pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s) != 0) {
+        qx_error_set(err, "%s: cannot start the checkpointer thread", s->name);
+        return -1;
+    }
+    s->ckpt_running = true;
+    sqlite3_wal_hook(s->w.db, on_wal_commit, s); /* replaces the automatic checkpoint */
+    s->rd = &s->r;
     return 0;
 }
 
@@ -394,22 +551,30 @@ qxm_store *qxm_store_open(const char *path, qx_error *err)
         return NULL;
     }
     s->name = strdup(is_file ? path : TEMP_NAME);
-    if (s->name == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+    if (s->name == NULL || pthread_mutex_init(&s->w.lock, NULL) != 0 ||
+        pthread_mutex_init(&s->r.lock, NULL) != 0 || pthread_mutex_init(&s->ckpt_lock, NULL) != 0 ||
+        pthread_cond_init(&s->ckpt_cond, NULL) != 0) {
         free(s->name);
         free(s);
         qx_error_set(err, "out of memory opening the store");
         return NULL;
     }
-    /* The mutex serialises all use, so SQLite's own can go. */
+    s->rd = &s->w;
+    /* Each mutex serialises all use of its connection, so SQLite's own can
+     * go. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(is_file ? path : "", &s->db, flags, NULL) != SQLITE_OK) {
-        if (s->db != NULL)
+    if (sqlite3_open_v2(is_file ? path : "", &s->w.db, flags, NULL) != SQLITE_OK) {
+        if (s->w.db != NULL)
             db_error(s, err, "cannot open");
         else
             qx_error_set(err, "%s: cannot open: out of memory", s->name);
         goto fail;
     }
-    if (configure(s, is_file, err) != 0 || ensure_schema(s, err) != 0 || prepare_all(s, err) != 0)
+    if (configure(s, is_file, err) != 0 || ensure_schema(s, err) != 0 ||
+        prepare_all(s, &s->w, err) != 0)
+        goto fail;
+    /* A private temporary database cannot be opened twice, and has no WAL. */
+    if (is_file && open_reader(s, path, err) != 0)
         goto fail;
     return s;
 fail:
@@ -421,50 +586,220 @@ void qxm_store_close(qxm_store *s)
 {
     if (s == NULL)
         return;
-    for (int i = 0; i < ST_N; i++)
-        sqlite3_finalize(s->st[i]);
+    if (s->ckpt_running) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_stopping = true;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    for (int i = 0; i < ST_N; i++) {
+        sqlite3_finalize(s->r.st[i]);
+        sqlite3_finalize(s->w.st[i]);
+    }
+    if (s->r.db != NULL && sqlite3_close(s->r.db) != SQLITE_OK)
+        qx_log(QX_LOG_ERROR, "%s: closing: %s", s->name, sqlite3_errmsg(s->r.db));
     /* Closing the last connection checkpoints the WAL into the file. */
-    if (sqlite3_close(s->db) != SQLITE_OK)
-        qx_log(QX_LOG_ERROR, "%s: closing: %s", s->name, sqlite3_errmsg(s->db));
-    pthread_mutex_destroy(&s->lock);
+    if (sqlite3_close(s->w.db) != SQLITE_OK)
+        qx_log(QX_LOG_ERROR, "%s: closing: %s", s->name, sqlite3_errmsg(s->w.db));
+    pthread_mutex_destroy(&s->w.lock);
+    pthread_mutex_destroy(&s->r.lock);
+    pthread_mutex_destroy(&s->ckpt_lock);
+    pthread_cond_destroy(&s->ckpt_cond);
     free(s->name);
     free(s);
 }
 
-static uint64_t fnv1a64(const char *text)
+static void fnv1a64_add(uint64_t *h, const void *data, size_t n)
 {
-    uint64_t h = FNV_OFFSET_BASIS;
-    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-        h ^= *p;
-        h *= FNV_PRIME;
+    for (const unsigned char *p = data; n-- > 0; p++) {
+        *h ^= *p;
+        *h *= FNV_PRIME;
     }
-    return h;
 }
 
-/* The payload as compared for duplicates: compact, keys sorted, so that
- * whitespace and key order do not matter. New malloc'd text or NULL. */
-static char *canonical_payload(const json_t *payload)
+static int compare_keys(const void *a, const void *b)
 {
-    return json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Inserts one row; the caller holds the lock. Returns 0 or -1 with err set. */
-static int insert_row(qxm_store *s, const struct run_row *r, qx_error *err)
+/* Adds v to h as its canonical form would: objects with their keys sorted,
+ * every value tagged with its type and strings with their length, so that
+ * values equal as JSON hash alike whatever their key order or whitespace,
+ * without writing the canonical text out. Returns 0, or -1 when memory runs
+ * out. */
+static int hash_json(const json_t *v, uint64_t *h)
 {
-    int rc = -1;
-    sqlite3_stmt *stmt = s->st[ST_INSERT_RUN];
-    char *payload = NULL, *text = NULL;
-    json_t *stored = json_copy(r->doc); /* shallow: the values stay shared */
+    unsigned char tag = (unsigned char)json_typeof(v);
+    fnv1a64_add(h, &tag, 1);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char *small[16], **keys = n <= 16 ? small : malloc(n * sizeof *keys);
+        if (keys == NULL)
+            return -1;
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)v, key, member) keys[i++] = key;
+        qsort(keys, n, sizeof *keys, compare_keys);
+        int rc = 0;
+        for (i = 0; i < n && rc == 0; i++) {
+            uint64_t len = strlen(keys[i]);
+            fnv1a64_add(h, &len, sizeof len);
+            fnv1a64_add(h, keys[i], len);
+            rc = hash_json(json_object_get(v, keys[i]), h);
+        }
+        if (keys != small)
+            free(keys);
+        return rc;
+    }
+    case JSON_ARRAY: {
+        uint64_t n = json_array_size(v);
+        fnv1a64_add(h, &n, sizeof n);
+        for (size_t i = 0; i < n; i++)
+            if (hash_json(json_array_get(v, i), h) != 0)
+                return -1;
+        return 0;
+    }
+    case JSON_STRING: {
+        uint64_t len = json_string_length(v);
+        fnv1a64_add(h, &len, sizeof len);
+        fnv1a64_add(h, json_string_value(v), len);
+        return 0;
+    }
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(v);
+        fnv1a64_add(h, &i, sizeof i);
+        return 0;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        fnv1a64_add(h, &d, sizeof d);
+        return 0;
+    }
+    default: /* true, false, null: the tag says it all */
+        return 0;
+    }
+}
+
+/* The hash of a payload as compared for duplicates (see hash_json). Returns
+ * 0, or -1 when memory runs out. Two payloads are the same when their 64-bit
+ * hashes are: a collision among a store's runs is ~n^2/2^65 likely (1e-7 for
+ * a million runs of one workflow), a price worth not keeping and comparing a
+ * second copy of every payload. */
+static int payload_hash(const json_t *payload, uint64_t *hash)
+{
+    *hash = FNV_OFFSET_BASIS;
+    return hash_json(payload, hash);
+}
+
+/* The stored text of a run document: compact, without "status" and
+ * "finishedAt" (columns, put back on every read). New malloc'd text or NULL. */
+static char *stored_text(const json_t *doc)
+{
+    json_t *stored = json_copy((json_t *)doc); /* shallow: the values stay shared */
     if (stored == NULL)
-        goto oom;
+        return NULL;
     /* Absent keys are fine: the visible values are columns. */
     (void)json_object_del(stored, "status");
     (void)json_object_del(stored, "finishedAt");
-    json_t *p = json_object_get(stored, "payload");
-    if (p != NULL && (payload = canonical_payload(p)) == NULL)
-        goto oom;
-    if ((text = json_dumps(stored, JSON_COMPACT)) == NULL)
-        goto oom;
+    char *text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    return text;
+}
+
+int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err)
+{
+    json_t *p = json_object_get(in->doc, "payload");
+    in->has_payload_hash = p != NULL;
+    if ((p != NULL && payload_hash(p, &in->payload_hash) != 0) ||
+        (in->text = stored_text(in->doc)) == NULL) {
+        qx_error_set(err, "out of memory serialising a run");
+        return -1;
+    }
+    return 0;
+}
+
+/* The most recent run of workflow_id received at or after since_ms with this
+ * payload hash; its id is copied into out (empty when there is none). The
+ * caller holds the lock; inside a transaction this sees the rows inserted so
+ * far, so identical requests of one batch find each other. */
+static int find_duplicate(qxm_store *s, const char *workflow_id, uint64_t hash, int64_t since_ms,
+                          char *out, size_t out_size, qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_FIND_DUPLICATE];
+    out[0] = '\0';
+    bind_text(stmt, 1, workflow_id);
+    sqlite3_bind_int64(stmt, 2, (int64_t)hash);
+    sqlite3_bind_int64(stmt, 3, since_ms);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        snprintf(out, out_size, "%s", id != NULL ? id : "");
+    } else if (rc != SQLITE_DONE) {
+        db_error(s, err, STATEMENTS[ST_FIND_DUPLICATE].name);
+    }
+    done(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void tally_add(struct tally *t, const char *workflow_id, const char *status)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->e[i].status, status) == 0 && strcmp(t->e[i].workflow_id, workflow_id) == 0) {
+            t->e[i].n++;
+            return;
+        }
+    assert(t->n < TALLY_MAX); /* flushed by insert_row when full */
+    t->e[t->n].workflow_id = workflow_id;
+    t->e[t->n].status = status;
+    t->e[t->n].n = 1;
+    t->n++;
+}
+
+/* Adds the tally to run_counts and empties it; the caller holds the lock
+ * and the transaction. Returns 0 or -1 with err set. */
+static int tally_flush(qxm_store *s, struct tally *t, qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_COUNT_ADD];
+    for (size_t i = 0; i < t->n; i++) {
+        bind_text(stmt, 1, t->e[i].workflow_id);
+        bind_text(stmt, 2, t->e[i].status);
+        sqlite3_bind_int64(stmt, 3, t->e[i].n);
+        if (exec_stmt(s, ST_COUNT_ADD, err) != 0)
+            return -1;
+    }
+    t->n = 0;
+    return 0;
+}
+
+/* Inserts one row and counts it in t; the caller holds the lock and the
+ * transaction, and flushes t before committing. Returns 0 or -1 with err
+ * set. */
+static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx_error *err)
+{
+    int rc = -1;
+    sqlite3_stmt *stmt = s->w.st[ST_INSERT_RUN];
+    char *own_text = NULL;
+    const char *text = r->text;
+    uint64_t hash = r->payload_hash;
+    bool hashed = r->has_payload;
+    char duplicate[128] = "";
+    if (t->n == TALLY_MAX && tally_flush(s, t, err) != 0)
+        return -1;
+    if (text == NULL) {
+        json_t *p = json_object_get(r->doc, "payload");
+        hashed = p != NULL;
+        if ((p != NULL && payload_hash(p, &hash) != 0) ||
+            (text = own_text = stored_text(r->doc)) == NULL) {
+            qx_error_set(err, "out of memory storing run \"%s\"", r->id);
+            return -1;
+        }
+    }
+    if (hashed && r->mark_duplicate &&
+        find_duplicate(s, r->workflow_id, hash, r->duplicate_since_ms, duplicate,
+                       sizeof duplicate, err) != 0)
+        goto out;
 
     bind_text(stmt, 1, r->id);
     bind_text(stmt, 2, r->workflow_id);
@@ -474,24 +809,22 @@ static int insert_row(qxm_store *s, const struct run_row *r, qx_error *err)
     sqlite3_bind_int64(stmt, 6, r->due_ms);
     if (r->is_finished)
         sqlite3_bind_int64(stmt, 7, r->finished_ms);
-    if (payload != NULL)
-        sqlite3_bind_int64(stmt, 8, (int64_t)fnv1a64(payload));
+    if (hashed)
+        sqlite3_bind_int64(stmt, 8, (int64_t)hash);
     bind_text(stmt, 9, text);
+    bind_text(stmt, 10, duplicate[0] != '\0' ? duplicate : NULL);
     int step = sqlite3_step(stmt);
-    if (step == SQLITE_DONE)
+    if (step == SQLITE_DONE) {
+        tally_add(t, r->workflow_id, r->status);
         rc = 0;
-    else if (step == SQLITE_CONSTRAINT_UNIQUE)
+    } else if (step == SQLITE_CONSTRAINT_UNIQUE) {
         qx_error_set(err, "run \"%s\" already exists", r->id);
-    else
+    } else {
         db_error(s, err, STATEMENTS[ST_INSERT_RUN].name);
+    }
     done(stmt);
-    goto out;
-oom:
-    qx_error_set(err, "out of memory storing run \"%s\"", r->id);
 out:
-    free(text);
-    free(payload);
-    json_decref(stored);
+    free(own_text);
     return rc;
 }
 
@@ -531,6 +864,11 @@ static int row_from_insert(const qxm_run_insert *in, size_t index, struct run_ro
     /* A run cannot finish before it was received. */
     r->finished_ms = in->received_ms;
     r->status = r->is_finished ? r->final_status : "RUNNING";
+    r->text = in->text;
+    r->payload_hash = in->payload_hash;
+    r->has_payload = in->text != NULL && in->has_payload_hash;
+    r->mark_duplicate = in->mark_duplicate;
+    r->duplicate_since_ms = in->duplicate_since_ms;
     return 0;
 }
 
@@ -539,49 +877,50 @@ int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n, qx
     int rc = -1;
     if (n == 0)
         return 0;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     if (exec_stmt(s, ST_BEGIN, err) != 0)
         goto out;
+    struct tally t = {0};
     for (size_t i = 0; i < n; i++) {
         struct run_row r;
-        if (row_from_insert(&runs[i], i, &r, err) != 0 || insert_row(s, &r, err) != 0) {
+        if (row_from_insert(&runs[i], i, &r, err) != 0 || insert_row(s, &r, &t, err) != 0) {
             rollback(s);
             goto out;
         }
     }
-    if (exec_stmt(s, ST_COMMIT, err) != 0) {
+    if (tally_flush(s, &t, err) != 0 || exec_stmt(s, ST_COMMIT, err) != 0) {
         rollback(s);
         goto out;
     }
     rc = 0;
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return rc;
 }
 
 int64_t qxm_store_finish_due(qxm_store *s, int64_t now_ms, qx_error *err)
 {
     int64_t n = -1;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_bind_int64(s->st[ST_FINISH_DUE], 1, now_ms);
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_bind_int64(s->w.st[ST_FINISH_DUE], 1, now_ms);
     if (exec_stmt(s, ST_FINISH_DUE, err) == 0)
-        n = sqlite3_changes64(s->db);
-    pthread_mutex_unlock(&s->lock);
+        n = sqlite3_changes64(s->w.db);
+    pthread_mutex_unlock(&s->w.lock);
     return n;
 }
 
 int64_t qxm_store_next_due(qxm_store *s)
 {
     int64_t due = INT64_MAX;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_NEXT_DUE];
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_stmt *stmt = s->w.st[ST_NEXT_DUE];
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
         due = sqlite3_column_int64(stmt, 0);
     else if (rc != SQLITE_ROW)
-        qx_log(QX_LOG_ERROR, "%s: next due run: %s", s->name, sqlite3_errmsg(s->db));
+        qx_log(QX_LOG_ERROR, "%s: next due run: %s", s->name, sqlite3_errmsg(s->w.db));
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return due;
 }
 
@@ -626,6 +965,11 @@ static json_t *render_run(qxm_store *s, sqlite3_stmt *stmt, qx_error *err)
     if (!failed && !placed)
         failed = json_object_set(out, "status", status_value) != 0 ||
                  json_object_set(out, "finishedAt", finished_at) != 0;
+    /* Found when the run was stored, so it comes last, as it did when it
+     * was part of the document. */
+    const char *duplicate_of = (const char *)sqlite3_column_text(stmt, 4);
+    if (!failed && duplicate_of != NULL)
+        failed = json_object_set_new(out, "duplicateOf", json_string(duplicate_of)) != 0;
     json_decref(status_value);
     json_decref(finished_at);
     json_decref(doc);
@@ -643,16 +987,16 @@ json_t *qxm_store_get_run(qxm_store *s, const char *id, qx_error *err)
     qx_error_clear(err);
     if (id == NULL)
         return NULL;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_GET_RUN];
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[ST_GET_RUN];
     bind_text(stmt, 1, id);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         run = render_run(s, stmt, err);
     else if (rc != SQLITE_DONE)
-        db_error(s, err, STATEMENTS[ST_GET_RUN].name);
+        rd_error(s, err, STATEMENTS[ST_GET_RUN].name);
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     return run;
 }
 
@@ -708,8 +1052,8 @@ json_t *qxm_store_list_runs(qxm_store *s, const qxm_run_filter *f, int64_t *next
         [SHAPE_WORKFLOW_STATUS] = {ST_LIST_WORKFLOW_STATUS, ST_LIST_WORKFLOW_STATUS_DESC},
     };
     int id = by_shape[filter_shape(f)][f->newest_first ? 1 : 0];
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[id];
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[id];
     bind_filter(stmt, f);
     int64_t bound = f->cursor;
     if (f->newest_first && f->cursor <= 0)
@@ -730,15 +1074,15 @@ json_t *qxm_store_list_runs(qxm_store *s, const qxm_run_filter *f, int64_t *next
         last_seq = sqlite3_column_int64(stmt, 0);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        db_error(s, err, STATEMENTS[id].name);
+        rd_error(s, err, STATEMENTS[id].name);
         goto fail;
     }
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     return runs;
 fail:
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     if (next_cursor != NULL)
         *next_cursor = 0;
     json_decref(runs);
@@ -762,23 +1106,23 @@ int64_t qxm_store_count_runs(qxm_store *s, const qxm_run_filter *f, qx_error *er
         id = by_shape[filter_shape(f)];
     }
     int64_t n = -1;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[id];
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[id];
     bind_filter(stmt, f);
     if (sqlite3_step(stmt) == SQLITE_ROW)
         n = sqlite3_column_int64(stmt, 0);
     else
-        db_error(s, err, STATEMENTS[id].name);
+        rd_error(s, err, STATEMENTS[id].name);
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     return n;
 }
 
 int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, qx_error *err)
 {
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_STATUS_COUNTS];
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[ST_STATUS_COUNTS];
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *st = (const char *)sqlite3_column_text(stmt, 0);
@@ -793,21 +1137,10 @@ int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, qx_error *err)
             out->failure = n;
     }
     if (rc != SQLITE_DONE)
-        db_error(s, err, STATEMENTS[ST_STATUS_COUNTS].name);
+        rd_error(s, err, STATEMENTS[ST_STATUS_COUNTS].name);
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Whether the stored document text has the canonical payload `want`. */
-static bool has_payload(const char *doc_text, int len, const char *want)
-{
-    json_t *doc = json_loadb(doc_text, (size_t)len, 0, NULL);
-    char *text = canonical_payload(json_object_get(doc, "payload"));
-    bool same = text != NULL && strcmp(text, want) == 0;
-    free(text);
-    json_decref(doc);
-    return same;
 }
 
 char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,
@@ -815,44 +1148,28 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
 {
     if (workflow_id == NULL || payload_text == NULL)
         return NULL;
-    /* Compared as JSON: the text is parsed and written again in canonical
-     * form (compact, sorted keys), so whitespace and key order never count. */
-    char *want = NULL;
+    /* Compared as JSON: the text is parsed and hashed in canonical form
+     * (compact, sorted keys), so whitespace and key order never count. */
+    uint64_t hash;
     json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
-    if (payload != NULL) {
-        want = canonical_payload(payload);
-        json_decref(payload);
-    }
-    if (want == NULL)
+    int rc = payload != NULL ? payload_hash(payload, &hash) : -1;
+    json_decref(payload);
+    if (rc != 0)
         return NULL;
-    char *found = NULL;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_FIND_DUPLICATE];
-    bind_text(stmt, 1, workflow_id);
-    sqlite3_bind_int64(stmt, 2, (int64_t)fnv1a64(want));
-    sqlite3_bind_int64(stmt, 3, since_ms);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *doc = (const char *)sqlite3_column_text(stmt, 1);
-        if (doc != NULL && has_payload(doc, sqlite3_column_bytes(stmt, 1), want)) {
-            const char *id = (const char *)sqlite3_column_text(stmt, 0);
-            found = id != NULL ? strdup(id) : NULL;
-            break;
-        }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        qx_log(QX_LOG_ERROR, "%s: %s: %s", s->name, STATEMENTS[ST_FIND_DUPLICATE].name,
-               sqlite3_errmsg(s->db));
-    done(stmt);
-    pthread_mutex_unlock(&s->lock);
-    free(want);
-    return found;
+    char found[128];
+    qx_error err;
+    pthread_mutex_lock(&s->w.lock);
+    rc = find_duplicate(s, workflow_id, hash, since_ms, found, sizeof found, &err);
+    pthread_mutex_unlock(&s->w.lock);
+    if (rc != 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
+    return rc == 0 && found[0] != '\0' ? strdup(found) : NULL;
 }
 
 int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err)
 {
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_ADD_REQUEST];
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_stmt *stmt = s->w.st[ST_ADD_REQUEST];
     bind_text(stmt, 1, e->id);
     sqlite3_bind_int64(stmt, 2, e->received_ms);
     bind_text(stmt, 3, e->method);
@@ -862,7 +1179,7 @@ int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *er
     bind_text(stmt, 7, e->workflow_id);
     bind_text(stmt, 8, e->run_id);
     int rc = exec_stmt(s, ST_ADD_REQUEST, err);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return rc;
 }
 
@@ -884,8 +1201,8 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
         qx_error_set(err, "out of memory listing the journal");
         return NULL;
     }
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *stmt = s->st[ST_LIST_REQUESTS];
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[ST_LIST_REQUESTS];
     sqlite3_bind_int64(stmt, 1, cursor);
     sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1);
     int64_t last_seq = 0;
@@ -910,15 +1227,15 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
         last_seq = sqlite3_column_int64(stmt, 0);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        db_error(s, err, STATEMENTS[ST_LIST_REQUESTS].name);
+        rd_error(s, err, STATEMENTS[ST_LIST_REQUESTS].name);
         goto fail;
     }
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     return list;
 fail:
     done(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     if (next_cursor != NULL)
         *next_cursor = 0;
     json_decref(list);
@@ -928,7 +1245,7 @@ fail:
 int qxm_store_reset(qxm_store *s, qx_error *err)
 {
     int rc = -1;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     if (exec_stmt(s, ST_BEGIN, err) != 0)
         goto out;
     if (exec_stmt(s, ST_DELETE_RUNS, err) != 0 || exec_stmt(s, ST_DELETE_COUNTS, err) != 0 ||
@@ -938,7 +1255,7 @@ int qxm_store_reset(qxm_store *s, qx_error *err)
     }
     rc = 0;
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return rc;
 }
 
@@ -1013,9 +1330,17 @@ int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
         r.finished_ms = r.received_ms;
         r.status = r.is_finished ? r.final_status : "RUNNING";
     }
-    pthread_mutex_lock(&s->lock);
-    int rc = insert_row(s, &r, err);
-    pthread_mutex_unlock(&s->lock);
+    struct tally t = {0};
+    int rc = -1;
+    pthread_mutex_lock(&s->w.lock);
+    if (exec_stmt(s, ST_BEGIN, err) == 0) {
+        if (insert_row(s, &r, &t, err) == 0 && tally_flush(s, &t, err) == 0 &&
+            exec_stmt(s, ST_COMMIT, err) == 0)
+            rc = 0;
+        else
+            rollback(s);
+    }
+    pthread_mutex_unlock(&s->w.lock);
     return rc;
 }
 
@@ -1056,10 +1381,10 @@ json_t *qxm_store_histogram(qxm_store *s, const qxm_run_filter *f, int64_t bucke
         return NULL;
     }
     sqlite3_stmt *stmt = NULL;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->rd->lock);
     const char *sql = f->workflow_id != NULL ? HISTOGRAM_WORKFLOW_SQL : HISTOGRAM_SQL;
-    if (sqlite3_prepare_v3(s->db, sql, -1, 0, &stmt, NULL) != SQLITE_OK) {
-        db_error(s, err, "preparing \"histogram\"");
+    if (sqlite3_prepare_v3(s->rd->db, sql, -1, 0, &stmt, NULL) != SQLITE_OK) {
+        rd_error(s, err, "preparing \"histogram\"");
         goto out;
     }
     bind_filter(stmt, f);
@@ -1082,7 +1407,7 @@ json_t *qxm_store_histogram(qxm_store *s, const qxm_run_filter *f, int64_t bucke
         }
     }
     if (rc != SQLITE_DONE) {
-        db_error(s, err, "histogram");
+        rd_error(s, err, "histogram");
         goto out;
     }
     out = json_pack("{s:{s:I, s:I, s:I}, s:O}", "totals", "SUCCESS", totals[0], "FAILURE",
@@ -1091,7 +1416,7 @@ json_t *qxm_store_histogram(qxm_store *s, const qxm_run_filter *f, int64_t bucke
         qx_error_set(err, "out of memory counting runs");
 out:
     sqlite3_finalize(stmt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rd->lock);
     json_decref(buckets);
     return out;
 }

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +220,7 @@ static void test_insert_requires_a_final_status(void **state)
 #define MANY 30
 static void insert_many(qxm_store *s)
 {
-    qxm_run_insert batch[MANY];
+    qxm_run_insert batch[MANY] = {{0}};
     for (int i = 0; i < MANY; i++) {
         char id[16];
         snprintf(id, sizeof id, "RUN_%02d", i);
@@ -456,6 +458,57 @@ static void test_find_duplicate_matches_workflow_payload_and_time(void **state)
     assert_null(qxm_store_find_duplicate(fx->store, "WF_a", "not json", 0));
 }
 
+/* Duplicates are marked at insert, inside the committing transaction: a
+ * batch holding the same payload twice marks the second, and a payload
+ * differing only in key order counts as the same. */
+static void test_mark_duplicate_sees_earlier_runs_of_the_same_batch(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert_with_payload(fx->store, "RUN_before", "WF_a", T0 - 5000, "{\"a\": 1, \"b\": [true]}");
+    const char *payloads[] = {"{\"a\": 1, \"b\": [true]}", "{\"b\": [true], \"a\": 1}",
+                              "{\"a\": 2}", "{\"a\": 1.0, \"b\": [true]}"};
+    qxm_run_insert batch[4] = {{0}};
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RUN_b%d", i);
+        batch[i].doc = run_doc(id, "WF_a", "SUCCESS", T0 + i, json_loads(payloads[i], 0, NULL));
+        batch[i].received_ms = batch[i].due_ms = T0 + i;
+        batch[i].mark_duplicate = true;
+        batch[i].duplicate_since_ms = T0; /* RUN_before is outside the window */
+        if (i % 2 == 1) /* half prepared beforehand, as ingest does */
+            assert_int_equal(qxm_run_insert_prepare(&batch[i], &err), 0);
+    }
+    assert_int_equal(qxm_store_insert_runs(fx->store, batch, 4, &err), 0);
+    for (int i = 0; i < 4; i++) {
+        json_decref(batch[i].doc);
+        free(batch[i].text);
+    }
+    json_t *run = get(fx->store, "RUN_b0");
+    assert_null(json_object_get(run, "duplicateOf"));
+    json_decref(run);
+    run = get(fx->store, "RUN_b1");
+    assert_string_equal(str(run, "duplicateOf"), "RUN_b0");
+    /* It comes last, and the stored document is otherwise untouched. */
+    const char *last_key = NULL, *key;
+    json_t *value;
+    json_object_foreach(run, key, value) last_key = key;
+    assert_string_equal(last_key, "duplicateOf");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(run, "payload"), "a")), 1);
+    json_decref(run);
+    run = get(fx->store, "RUN_b2");
+    assert_null(json_object_get(run, "duplicateOf"));
+    json_decref(run);
+    run = get(fx->store, "RUN_b3"); /* 1.0 is not 1 */
+    assert_null(json_object_get(run, "duplicateOf"));
+    json_decref(run);
+    /* Without mark_duplicate nothing is looked up. */
+    insert_with_payload(fx->store, "RUN_plain", "WF_a", T0 + 10, "{\"a\": 2}");
+    run = get(fx->store, "RUN_plain");
+    assert_null(json_object_get(run, "duplicateOf"));
+    json_decref(run);
+}
+
 static void test_journal_lists_entries_with_nulls_and_pages(void **state)
 {
     fixture *fx = *state;
@@ -666,6 +719,135 @@ static void test_open_errors_name_the_path(void **state)
     assert_non_null(strstr(err.text, "not a database"));
 }
 
+/* A store written by a qx-mock of schema version 1 (the schema as it was,
+ * with its insert trigger and one run) opens, keeps its run and counts,
+ * and takes new runs with duplicate marking. */
+static void test_version_1_store_is_upgraded_in_place(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v1.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *v1 =
+        "PRAGMA journal_mode = WAL;"
+        "CREATE TABLE runs (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+        " workflow_id TEXT NOT NULL, status TEXT NOT NULL, final_status TEXT NOT NULL,"
+        " received_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, finished_ms INTEGER,"
+        " payload_hash INTEGER, doc TEXT NOT NULL);"
+        "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
+        "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
+        "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
+        "CREATE INDEX runs_received ON runs (received_ms, status);"
+        "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
+        "CREATE INDEX runs_payload ON runs (payload_hash);"
+        "CREATE TABLE run_counts (workflow_id TEXT NOT NULL, status TEXT NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (workflow_id, status)) WITHOUT ROWID;"
+        "CREATE TRIGGER runs_counted AFTER INSERT ON runs BEGIN"
+        "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
+        "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
+        "END;"
+        "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
+        "  UPDATE run_counts SET n = n - 1 WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
+        "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
+        "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
+        "END;"
+        "CREATE TABLE requests (seq INTEGER PRIMARY KEY, id TEXT, received_ms INTEGER NOT NULL,"
+        " method TEXT, path TEXT, http_status INTEGER NOT NULL, reason TEXT, workflow_id TEXT,"
+        " run_id TEXT);"
+        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms, due_ms,"
+        " finished_ms, payload_hash, doc) VALUES ('RUN_v1', 'WF_a', 'SUCCESS', 'SUCCESS',"
+        " 1764387674000, 1764387674000, 1764387674000, 1,"
+        " '{\"id\":\"RUN_v1\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\"}');"
+        "PRAGMA user_version = 1;";
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, &msg), SQLITE_OK);
+    sqlite3_close(db);
+
+    qxm_store *s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
+    json_t *run = qxm_store_get_run(s, "RUN_v1", &err);
+    assert_non_null(run);
+    assert_string_equal(str(run, "status"), "SUCCESS");
+    assert_null(json_object_get(run, "duplicateOf"));
+    json_decref(run);
+    /* New runs are counted once each (the old trigger is gone). */
+    insert_with_payload(s, "RUN_a", "WF_a", T0 + 1, "{\"x\": 1}");
+    json_t *doc = run_doc("RUN_b", "WF_a", "SUCCESS", T0 + 2, json_pack("{s:i}", "x", 1));
+    qxm_run_insert in = {.doc = doc, .received_ms = T0 + 2, .due_ms = T0 + 2,
+                         .mark_duplicate = true, .duplicate_since_ms = T0};
+    assert_int_equal(qxm_store_insert_runs(s, &in, 1, &err), 0);
+    json_decref(doc);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
+    qxm_run_filter wf = {.workflow_id = "WF_a", .status = "SUCCESS"};
+    assert_int_equal(qxm_store_count_runs(s, &wf, &err), 3);
+    run = qxm_store_get_run(s, "RUN_b", &err);
+    assert_string_equal(str(run, "duplicateOf"), "RUN_a");
+    json_decref(run);
+    qxm_store_close(s);
+
+    /* Reopened, it is a version-2 store: nothing to upgrade. */
+    s = qxm_store_open(path, &err);
+    assert_non_null(s);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
+    qxm_store_close(s);
+    for (const char *suffix = ""; suffix != NULL; suffix = *suffix == '\0' ? "-wal" : NULL) {
+        char p[200];
+        snprintf(p, sizeof p, "%s%s", path, suffix);
+        unlink(p);
+    }
+    char shm[200];
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    unlink(shm);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The WAL is copied back into the database file while the store is open,
+ * by the checkpointer (the writer only steps in past 10,000 pages): 12 MB
+ * of runs go in, and the database file grows before the store closes. */
+static void test_checkpoints_run_while_the_store_is_open(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char filler[2001];
+    memset(filler, 'x', sizeof filler - 1);
+    filler[sizeof filler - 1] = '\0';
+    enum { BATCHES = 150, PER_BATCH = 40 };
+    for (int b = 0; b < BATCHES; b++) {
+        qxm_run_insert batch[PER_BATCH] = {{0}};
+        for (int i = 0; i < PER_BATCH; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "RUN_%d_%d", b, i);
+            int64_t t = T0 + b * PER_BATCH + i;
+            batch[i].doc = run_doc(id, "WF_a", "SUCCESS", t, json_pack("{s:s}", "f", filler));
+            batch[i].received_ms = batch[i].due_ms = t;
+        }
+        if (qxm_store_insert_runs(fx->store, batch, PER_BATCH, &err) != 0)
+            fail_msg("batch %d: %s", b, err.text);
+        for (int i = 0; i < PER_BATCH; i++)
+            json_decref(batch[i].doc);
+    }
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    /* The checkpointer works beside the writer: give it a moment. */
+    long db_size = 0;
+    for (int i = 0; i < 100 && (db_size = file_size(fx->path)) < 4L << 20; i++)
+        usleep(50 * 1000);
+    long written = (long)BATCHES * PER_BATCH * 2000;
+    assert_true(db_size >= 4L << 20);
+    /* Bounded by the writer's own checkpoint past 10,000 pages. */
+    assert_true(file_size(wal) < 10000L * 4096 + written / 4);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), BATCHES * PER_BATCH);
+}
+
 #define THREADS 4
 #define PER_THREAD 50
 
@@ -723,6 +905,9 @@ int main(void)
         T(test_count_and_status_counts_follow_finishing),
         T(test_finished_only_excludes_running_runs),
         T(test_find_duplicate_matches_workflow_payload_and_time),
+        T(test_mark_duplicate_sees_earlier_runs_of_the_same_batch),
+        T(test_version_1_store_is_upgraded_in_place),
+        T(test_checkpoints_run_while_the_store_is_open),
         T(test_journal_lists_entries_with_nulls_and_pages),
         T(test_reset_clears_runs_counts_and_journal),
         T(test_import_keeps_a_finished_runs_status_and_times),
