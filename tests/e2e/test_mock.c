@@ -192,7 +192,11 @@ static void test_condition_not_met_is_success_without_tasks(void **state)
 {
     fixture *f = *state;
     assert_int_equal(post(f, WF_TOKEN, "{\"person\": {}}", NULL, USERPWD, NULL), 200);
+    assert_int_equal(post(f, WF_TOKEN, "{\"person\": {\"n\": 2}}", NULL, USERPWD, NULL), 200);
     json_t *w = get_json(f, "/_qx/v1/runs/wait?count=1&timeoutMs=5000", 200);
+    /* runs holds the first count runs; count says how many there are. */
+    assert_int_equal(json_array_size(json_object_get(w, "runs")), 1);
+    assert_int_equal(json_integer_value(json_object_get(w, "count")), 2);
     json_t *run = json_array_get(json_object_get(w, "runs"), 0);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "SUCCESS");
     assert_true(json_is_false(json_object_get(run, "conditionsMet")));
