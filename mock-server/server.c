@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "qx_json_write.h"
 #include "mock_internal.h"
 #include "qx_clock.h"
 #include "qx_log.h"
@@ -30,8 +31,11 @@
 /* Bodies of admin requests other than import are small JSON. */
 #define QXM_MAX_ADMIN_BODY_BYTES (1024 * 1024)
 /* libmicrohttpd's per-connection memory pool bounds the request line and
- * headers; a larger header block is answered 431 by the library. */
-#define QXM_CONNECTION_MEMORY_BYTES (64 * 1024)
+ * headers; a larger header block is answered 431 by the library. The body
+ * is not kept there. The library zeroes the pool for every request, so its
+ * size is paid per request: 16 KiB holds any header block a sender sends
+ * (nginx's default limit is 8 KiB), and costs a quarter of 64 KiB. */
+#define QXM_CONNECTION_MEMORY_BYTES (16 * 1024)
 
 typedef enum route { ROUTE_INGEST, ROUTE_ADMIN, ROUTE_IMPORT, ROUTE_PAGE } route;
 
@@ -160,15 +164,13 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
                 free(es);
         }
     } else if (ans->json != NULL) {
-        size_t n = json_dumpb(ans->json, NULL, 0, JSON_COMPACT);
-        char *text = malloc(n + 1);
-        if (text != NULL) {
-            json_dumpb(ans->json, text, n, JSON_COMPACT);
-            text[n] = '\n';
-            resp = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
-            if (resp == NULL)
-                free(text);
+        qx_buf text = {0};
+        if (qx_json_write(&text, ans->json, NULL) == 0 && qx_buf_add(&text, "\n", 1) == 0) {
+            resp = MHD_create_response_from_buffer(text.len, text.data, MHD_RESPMEM_MUST_FREE);
+            if (resp != NULL)
+                text.data = NULL; /* MHD frees it now */
         }
+        free(text.data);
     } else {
         resp = MHD_create_response_from_buffer(ans->text_len, ans->text, MHD_RESPMEM_MUST_FREE);
         if (resp != NULL)

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "qx_clock.h"
+#include "qx_json_write.h"
 #include "qx_log.h"
 
 #define SCHEMA_VERSION 2
@@ -697,15 +698,8 @@ static int payload_hash(const json_t *payload, uint64_t *hash)
  * "finishedAt" (columns, put back on every read). New malloc'd text or NULL. */
 static char *stored_text(const json_t *doc)
 {
-    json_t *stored = json_copy((json_t *)doc); /* shallow: the values stay shared */
-    if (stored == NULL)
-        return NULL;
-    /* Absent keys are fine: the visible values are columns. */
-    (void)json_object_del(stored, "status");
-    (void)json_object_del(stored, "finishedAt");
-    char *text = json_dumps(stored, JSON_COMPACT);
-    json_decref(stored);
-    return text;
+    static const char *const columns[] = {"status", "finishedAt", NULL};
+    return qx_json_compact(doc, columns);
 }
 
 int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err)
