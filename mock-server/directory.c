@@ -1,82 +1,247 @@
 /*
- * directory.c — the emulator's in-memory XM Directory.
+ * directory.c — the emulator's XM Directory: contacts and email distributions.
  *
- * Contacts are jansson objects held in two jansson hash tables: by_email
- * (keyed by the lower-cased address, as the XM Directory deduplicates emails
- * case-insensitively) and by_ext_ref (keyed by the external reference). A
- * contact with both keys is the same object in both tables. Distributions
- * are appended to an array. All of it sits behind one mutex: the engine runs
- * workflows from several threads and the admin API resets the directory.
+ * The directory is a private SQLite database of its own, opened with the
+ * filename "": SQLite keeps such a database in its page cache until the
+ * cache is full and then spills pages to a temporary file that it has
+ * already unlinked. Resident memory is therefore bounded by the page cache
+ * (cache_size, 2 MiB) however many contacts and distributions the workflows
+ * create; what grows instead is that file, in SQLite's temporary directory
+ * (SQLITE_TMPDIR, else /var/tmp, /usr/tmp or /tmp): 1,000,000 contacts,
+ * each with a distribution, take 300 MB. A reset frees its pages for reuse
+ * but does not shrink it. The directory does not survive the process, so it
+ * has no journal and no sync: there is no crash to recover from.
  *
- * The directory lives in memory and grows with distinct contacts; it is
- * emptied by reset (DELETE /_qx/v1/runs). Ids come from the caller's seeded
- * generator so a seeded emulator repeats them, or from per-directory counters
- * when there is none; the counters survive reset so ids stay unique for the
- * life of the process.
+ * A contact is a row holding its JSON document and, as UNIQUE columns, the
+ * two keys it is found by: email_lc, the lower-cased address (the XM
+ * Directory deduplicates emails case-insensitively), and ext_ref. A contact
+ * given an extRef that another contact holds takes it, and the other
+ * contact loses its extRef member, so every contact's email and extRef stay
+ * findable. An email is never taken that way: a contact holding it would
+ * have been the one found and updated. A distribution is a row holding its
+ * document; nothing reads distributions back but their count.
+ *
+ * One connection, opened without SQLite's own mutex and guarded by the
+ * directory's: the engine runs workflows from several threads and the admin
+ * API resets the directory. Statements are prepared once and take bound
+ * parameters only. The counts are kept in memory, so reading them costs no
+ * query.
+ *
+ * Every write is its own (autocommit) transaction. Over 1,000,000 new
+ * contacts, each with a distribution, a contact and its distribution cost
+ * 7.1-8.1 µs in autocommit and 5.8-6.7 µs in transactions of 1,000 writes
+ * (runs taken in turn on a shared 2-core machine; the jansson tables this
+ * replaced: 10-11 µs). About 1.3 µs is not worth a transaction left open:
+ * an I/O error inside one lets SQLite roll back up to 1,000 earlier writes,
+ * which without a journal it cannot do cleanly, and the counts would still
+ * hold them. In autocommit an error costs at most the write that failed.
+ *
+ * An upsert reads the rows it needs, then builds and serialises every
+ * document it will write, and only then writes: running out of memory
+ * leaves the directory as it was. A write fails only when SQLite does (its
+ * temporary file cannot grow). Taking an extRef from another contact is
+ * written first, so a failure between the two writes leaves that extRef
+ * with nobody rather than with two contacts.
+ *
+ * Ids come from the caller's seeded generator so a seeded emulator repeats
+ * them, or from per-directory counters when there is none; the counters
+ * survive reset so ids stay unique for the life of the process.
  */
 #include "qxm_workflow.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "qx_log.h"
 
 /* Qualtrics ids are a prefix and 15 characters: CID_..., EMD_... */
 #define ID_CHARS 15
 #define ID_MAX 32
 
+/* Documents are stored as compact JSON; one up to this size is serialised
+ * on the stack (a contact with a few fields is about 100 bytes). */
+#define DOC_FLAGS JSON_COMPACT
+#define DOC_INLINE 1024
+
 /* The contact members a task may set besides embeddedData. */
 static const char *const CONTACT_FIELDS[] = {"email", "extRef",   "firstName", "lastName",
                                              "phone", "language", NULL};
 
+/* A 2 MiB page cache (-2048 KiB) bounds the directory's memory; it holds
+ * the upper levels of both indexes and the pages being appended to. Debian
+ * builds SQLite with SECURE_DELETE, which zeroes every page a reset frees;
+ * FAST zeroes only where that costs no extra I/O (a reset after 1,000,000
+ * contacts and distributions: ~0.25 s instead of ~0.5 s). */
+static const char SETUP_SQL[] = "PRAGMA cache_size = -2048;"
+                                "PRAGMA journal_mode = OFF;"
+                                "PRAGMA synchronous = OFF;"
+                                "PRAGMA secure_delete = FAST;"
+                                "CREATE TABLE contacts ("
+                                "  seq INTEGER PRIMARY KEY,"
+                                "  email_lc TEXT UNIQUE,"
+                                "  ext_ref TEXT UNIQUE,"
+                                "  doc TEXT NOT NULL);"
+                                "CREATE TABLE distributions ("
+                                "  seq INTEGER PRIMARY KEY,"
+                                "  doc TEXT NOT NULL);";
+
+enum stmt_id {
+    ST_BY_EMAIL,
+    ST_BY_EXT_REF,
+    ST_INSERT_CONTACT,
+    ST_UPDATE_CONTACT,
+    ST_DROP_EXT_REF,
+    ST_INSERT_DISTRIBUTION,
+    ST_CLEAR_CONTACTS,
+    ST_CLEAR_DISTRIBUTIONS,
+    ST_N
+};
+
+static const struct {
+    const char *name; /* what the statement does, for error messages */
+    const char *sql;
+} STATEMENTS[ST_N] = {
+    [ST_BY_EMAIL] = {"finding a contact by email",
+                     "SELECT seq, doc FROM contacts WHERE email_lc = ?1"},
+    [ST_BY_EXT_REF] = {"finding a contact by extRef",
+                       "SELECT seq, doc FROM contacts WHERE ext_ref = ?1"},
+    [ST_INSERT_CONTACT] = {"adding a contact",
+                           "INSERT INTO contacts (email_lc, ext_ref, doc) VALUES (?1, ?2, ?3)"},
+    [ST_UPDATE_CONTACT] = {"updating a contact", "UPDATE contacts SET email_lc = ?1, ext_ref = ?2,"
+                                                 " doc = ?3 WHERE seq = ?4"},
+    [ST_DROP_EXT_REF] = {"taking an extRef from a contact",
+                         "UPDATE contacts SET ext_ref = NULL, doc = ?1 WHERE seq = ?2"},
+    [ST_INSERT_DISTRIBUTION] = {"recording a distribution",
+                                "INSERT INTO distributions (doc) VALUES (?1)"},
+    [ST_CLEAR_CONTACTS] = {"removing the contacts", "DELETE FROM contacts"},
+    [ST_CLEAR_DISTRIBUTIONS] = {"removing the distributions", "DELETE FROM distributions"},
+};
+
 struct qxm_directory {
     pthread_mutex_t lock;
-    json_t *by_email;      /* lower-cased email -> contact */
-    json_t *by_ext_ref;    /* extRef -> contact (the same object) */
-    json_t *distributions; /* array of distribution records */
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_N];
     size_t n_contacts;
+    size_t n_distributions;
     uint64_t contact_seq; /* fallback ids when no rng is given */
     uint64_t distribution_seq;
 };
+
+/* A contact row read back: its rowid and its document (owned). */
+typedef struct contact_row {
+    sqlite3_int64 seq;
+    json_t *doc;
+} contact_row;
+
+/* A document's JSON text: in small when it fits, else in heap (owned). */
+typedef struct doc_text {
+    const char *text;
+    int len;
+    char *heap;
+    char small[DOC_INLINE];
+} doc_text;
+
+static void db_error(qxm_directory *d, qx_error *err, enum stmt_id id)
+{
+    qx_error_set(err, "XM Directory: %s: %s", STATEMENTS[id].name, sqlite3_errmsg(d->db));
+}
+
+/* Makes a used statement reusable and drops its bindings (which point into
+ * the caller's strings). */
+static void done(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* Binds text, or NULL for a NULL pointer. The text must outlive the step. */
+static int bind_text(sqlite3_stmt *stmt, int i, const char *text)
+{
+    if (text == NULL)
+        return sqlite3_bind_null(stmt, i);
+    return sqlite3_bind_text(stmt, i, text, -1, SQLITE_STATIC);
+}
+
+static int bind_doc(sqlite3_stmt *stmt, int i, const doc_text *doc)
+{
+    return sqlite3_bind_text(stmt, i, doc->text, doc->len, SQLITE_STATIC);
+}
+
+/* Steps statement id, which returns no rows, when binding its parameters
+ * gave bound == SQLITE_OK. Returns 0, or -1 with err set. Called with the
+ * lock held. */
+static int run_write(qxm_directory *d, enum stmt_id id, int bound, qx_error *err)
+{
+    int rc = bound == SQLITE_OK ? sqlite3_step(d->st[id]) : bound;
+    if (rc != SQLITE_DONE)
+        db_error(d, err, id);
+    done(d->st[id]);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
 
 qxm_directory *qxm_directory_new(void)
 {
     qxm_directory *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
-    d->by_email = json_object();
-    d->by_ext_ref = json_object();
-    d->distributions = json_array();
-    if (d->by_email == NULL || d->by_ext_ref == NULL || d->distributions == NULL ||
-        pthread_mutex_init(&d->lock, NULL) != 0) {
-        json_decref(d->by_email);
-        json_decref(d->by_ext_ref);
-        json_decref(d->distributions);
+    if (pthread_mutex_init(&d->lock, NULL) != 0) {
         free(d);
         return NULL;
     }
+    /* The directory's mutex serialises all use, so SQLite's own can go. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    char *msg = NULL;
+    if (sqlite3_open_v2("", &d->db, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(d->db, SETUP_SQL, NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < ST_N; i++)
+        if (sqlite3_prepare_v3(d->db, STATEMENTS[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
+                               NULL) != SQLITE_OK)
+            goto fail;
     return d;
+fail:
+    if (msg == NULL && d->db != NULL)
+        qx_log(QX_LOG_ERROR, "XM Directory: cannot create its database: %s", sqlite3_errmsg(d->db));
+    else
+        qx_log(QX_LOG_ERROR, "XM Directory: cannot create its database: %s",
+               msg != NULL ? msg : "out of memory");
+    sqlite3_free(msg);
+    qxm_directory_free(d);
+    return NULL;
 }
 
 void qxm_directory_free(qxm_directory *d)
 {
     if (d == NULL)
         return;
-    json_decref(d->by_email);
-    json_decref(d->by_ext_ref);
-    json_decref(d->distributions);
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(d->st[i]);
+    /* Closing the connection deletes the temporary database. */
+    if (sqlite3_close(d->db) != SQLITE_OK)
+        qx_log(QX_LOG_ERROR, "XM Directory: closing: %s", sqlite3_errmsg(d->db));
     pthread_mutex_destroy(&d->lock);
     free(d);
 }
 
 void qxm_directory_reset(qxm_directory *d)
 {
+    qx_error err;
     pthread_mutex_lock(&d->lock);
-    json_object_clear(d->by_email);
-    json_object_clear(d->by_ext_ref);
-    json_array_clear(d->distributions);
-    d->n_contacts = 0;
+    /* Without a WHERE clause SQLite drops the pages wholesale rather than
+     * deleting row by row. */
+    if (run_write(d, ST_CLEAR_CONTACTS, SQLITE_OK, &err) == 0)
+        d->n_contacts = 0;
+    else
+        qx_log(QX_LOG_ERROR, "%s", err.text);
+    if (run_write(d, ST_CLEAR_DISTRIBUTIONS, SQLITE_OK, &err) == 0)
+        d->n_distributions = 0;
+    else
+        qx_log(QX_LOG_ERROR, "%s", err.text);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -91,7 +256,7 @@ size_t qxm_directory_contacts(qxm_directory *d)
 size_t qxm_directory_distributions(qxm_directory *d)
 {
     pthread_mutex_lock(&d->lock);
-    size_t n = json_array_size(d->distributions);
+    size_t n = d->n_distributions;
     pthread_mutex_unlock(&d->lock);
     return n;
 }
@@ -123,44 +288,77 @@ static const char *nonempty(const json_t *o, const char *key)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* Serialises doc into out; free out->heap afterwards. Returns 0, -1 when
+ * memory runs out. */
+static int dump_doc(const json_t *doc, doc_text *out)
+{
+    out->heap = NULL;
+    size_t n = json_dumpb(doc, out->small, sizeof out->small, DOC_FLAGS);
+    if (n == 0 || n > INT_MAX)
+        return -1;
+    out->text = out->small;
+    if (n > sizeof out->small) {
+        out->heap = malloc(n);
+        if (out->heap == NULL || json_dumpb(doc, out->heap, n, DOC_FLAGS) != n) {
+            free(out->heap);
+            out->heap = NULL;
+            return -1;
+        }
+        out->text = out->heap;
+    }
+    out->len = (int)n;
+    return 0;
+}
+
+/* Reads the contact whose key (email_lc or ext_ref, by id) is key into row.
+ * Returns 1, 0 when there is none, -1 with err set when reading fails or
+ * memory runs out. Called with the lock held. */
+static int find_contact(qxm_directory *d, enum stmt_id id, const char *key, contact_row *row,
+                        qx_error *err)
+{
+    sqlite3_stmt *stmt = d->st[id];
+    int found = -1;
+    row->doc = NULL;
+    int rc = bind_text(stmt, 1, key);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        found = 0;
+    } else if (rc == SQLITE_ROW) {
+        row->seq = sqlite3_column_int64(stmt, 0);
+        const char *text = (const char *)sqlite3_column_text(stmt, 1);
+        size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+        /* Documents are ours: they fail to parse only when memory runs out. */
+        if (text != NULL)
+            row->doc = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+        if (row->doc != NULL)
+            found = 1;
+        else
+            qx_error_set(err, "out of memory");
+    } else {
+        db_error(d, err, id);
+    }
+    done(stmt);
+    return found;
+}
+
 json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ext_ref)
 {
-    json_t *copy = NULL;
+    contact_row row = {0};
+    qx_error err;
     char *key = NULL;
+    if (email == NULL && ext_ref == NULL)
+        return NULL;
+    if (email != NULL && (key = lower_dup(email)) == NULL)
+        return NULL;
     pthread_mutex_lock(&d->lock);
-    json_t *c = NULL;
-    if (email != NULL) {
-        key = lower_dup(email);
-        if (key != NULL)
-            c = json_object_get(d->by_email, key);
-    } else if (ext_ref != NULL) {
-        c = json_object_get(d->by_ext_ref, ext_ref);
-    }
-    if (c != NULL)
-        copy = json_deep_copy(c);
+    int found = key != NULL ? find_contact(d, ST_BY_EMAIL, key, &row, &err)
+                            : find_contact(d, ST_BY_EXT_REF, ext_ref, &row, &err);
     pthread_mutex_unlock(&d->lock);
+    if (found < 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
     free(key);
-    return copy;
-}
-
-/* Points index[key] at contact. A different contact that held the key loses
- * its member (field), so every contact's email/extRef stays findable. Called
- * with the lock held. Returns 0, -1 when memory runs out. */
-static int claim_key(json_t *index, const char *key, json_t *contact, const char *field)
-{
-    json_t *holder = json_object_get(index, key);
-    if (holder == contact)
-        return 0;
-    if (holder != NULL)
-        json_object_del(holder, field);
-    return json_object_set(index, key, contact);
-}
-
-/* Removes index[key] when it points at contact. Called with the lock held. */
-static void release_key(json_t *index, const char *key, const json_t *contact)
-{
-    if (key != NULL && json_object_get(index, key) == contact)
-        json_object_del(index, key);
+    return row.doc;
 }
 
 /* Sets the fields a task gave on contact (non-empty strings overwrite,
@@ -181,60 +379,107 @@ static int set_contact_fields(json_t *contact, const json_t *fields)
     return json_object_update(mine, extra);
 }
 
-/* The body of qxm_directory_upsert_contact, called with the lock held.
- * key is the lower-cased email or NULL. NULL when memory runs out. */
-static json_t *upsert_locked(qxm_directory *d, const json_t *fields, const char *key,
-                             const char *ext_ref, qx_rng *rng)
+/* Writes contact row: a new row (created) or its existing one, filed under
+ * email_lc (may be NULL) and its extRef member. Returns 0, -1 with err set.
+ * Called with the lock held. */
+static int write_contact(qxm_directory *d, const contact_row *row, bool created,
+                         const char *email_lc, const doc_text *doc, qx_error *err)
 {
-    json_t *result = NULL, *contact = NULL;
-    char *old_key = NULL, *old_ext = NULL;
-    bool created = false;
+    enum stmt_id id = created ? ST_INSERT_CONTACT : ST_UPDATE_CONTACT;
+    sqlite3_stmt *stmt = d->st[id];
+    int rc = bind_text(stmt, 1, email_lc);
+    if (rc == SQLITE_OK)
+        rc = bind_text(stmt, 2, nonempty(row->doc, "extRef"));
+    if (rc == SQLITE_OK)
+        rc = bind_doc(stmt, 3, doc);
+    if (rc == SQLITE_OK && !created)
+        rc = sqlite3_bind_int64(stmt, 4, row->seq);
+    return run_write(d, id, rc, err);
+}
+
+/* Writes holder row, which has just lost its extRef member (doc is its new
+ * document). Returns 0, -1 with err set. Called with the lock held. */
+static int write_without_ext_ref(qxm_directory *d, const contact_row *holder, const doc_text *doc,
+                                 qx_error *err)
+{
+    sqlite3_stmt *stmt = d->st[ST_DROP_EXT_REF];
+    int rc = bind_doc(stmt, 1, doc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 2, holder->seq);
+    return run_write(d, ST_DROP_EXT_REF, rc, err);
+}
+
+/* The body of qxm_directory_upsert_contact, called with the lock held.
+ * key is the lower-cased email or NULL. NULL with err set on failure. */
+static json_t *upsert_locked(qxm_directory *d, const json_t *fields, const char *key,
+                             const char *ext_ref, qx_rng *rng, qx_error *err)
+{
+    json_t *result = NULL;
+    contact_row mine = {0}, holder = {0};
+    doc_text mine_text = {0}, holder_text = {0};
+    const char *email;
+    char *email_lc = NULL;
+    bool created, ext_ref_checked = false;
+    int found = 0;
+
     if (key != NULL)
-        contact = json_object_get(d->by_email, key);
-    if (contact == NULL && ext_ref != NULL)
-        contact = json_object_get(d->by_ext_ref, ext_ref);
-    if (contact != NULL) {
-        json_incref(contact);
-        /* The keys it is filed under now, to refile it if they change. */
-        const char *e = nonempty(contact, "email"), *x = nonempty(contact, "extRef");
-        if ((e != NULL && (old_key = lower_dup(e)) == NULL) ||
-            (x != NULL && (old_ext = strdup(x)) == NULL))
-            goto out;
-    } else {
+        found = find_contact(d, ST_BY_EMAIL, key, &mine, err);
+    if (found == 0 && ext_ref != NULL) {
+        found = find_contact(d, ST_BY_EXT_REF, ext_ref, &mine, err);
+        ext_ref_checked = true;
+    }
+    if (found < 0)
+        goto out;
+    created = found == 0;
+    if (created) {
         char id[ID_MAX];
         new_id("CID_", rng, &d->contact_seq, id);
-        if ((contact = json_pack("{s:s}", "contactId", id)) == NULL)
-            goto out;
-        created = true;
+        if ((mine.doc = json_pack("{s:s}", "contactId", id)) == NULL)
+            goto oom;
     }
-    if (set_contact_fields(contact, fields) != 0)
-        goto out;
-    if (key != NULL) {
-        if (old_key != NULL && strcmp(old_key, key) != 0)
-            release_key(d->by_email, old_key, contact);
-        if (claim_key(d->by_email, key, contact, "email") != 0)
+    if (set_contact_fields(mine.doc, fields) != 0)
+        goto oom;
+    /* Found by email and given an extRef: another contact may hold it. */
+    if (ext_ref != NULL && !ext_ref_checked) {
+        int held = find_contact(d, ST_BY_EXT_REF, ext_ref, &holder, err);
+        if (held < 0)
             goto out;
+        if (held == 1 && holder.seq != mine.seq) {
+            json_object_del(holder.doc, "extRef");
+            if (dump_doc(holder.doc, &holder_text) != 0)
+                goto oom;
+        }
     }
-    if (ext_ref != NULL) {
-        if (old_ext != NULL && strcmp(old_ext, ext_ref) != 0)
-            release_key(d->by_ext_ref, old_ext, contact);
-        if (claim_key(d->by_ext_ref, ext_ref, contact, "extRef") != 0)
-            goto out;
-    }
-    result = json_pack("{s:O, s:s}", "contactId", json_object_get(contact, "contactId"), "action",
+    /* The contact is filed under its members: those given now, else those
+     * it had. */
+    email = nonempty(mine.doc, "email");
+    if ((email != NULL && (email_lc = lower_dup(email)) == NULL) ||
+        dump_doc(mine.doc, &mine_text) != 0)
+        goto oom;
+    result = json_pack("{s:O, s:s}", "contactId", json_object_get(mine.doc, "contactId"), "action",
                        created ? "created" : "updated");
-    if (result != NULL && created)
+    if (result == NULL)
+        goto oom;
+
+    /* Nothing is written before this point. */
+    if (holder_text.text != NULL && write_without_ext_ref(d, &holder, &holder_text, err) != 0)
+        goto fail;
+    if (write_contact(d, &mine, created, email_lc, &mine_text, err) != 0)
+        goto fail;
+    if (created)
         d->n_contacts++;
+    goto out;
+oom:
+    qx_error_set(err, "out of memory");
+fail:
+    json_decref(result);
+    result = NULL;
 out:
-    /* A failed creation leaves nothing filed; a failed update may have set
-     * some fields, which is harmless. */
-    if (result == NULL && created) {
-        release_key(d->by_email, key, contact);
-        release_key(d->by_ext_ref, ext_ref, contact);
-    }
-    json_decref(contact);
-    free(old_key);
-    free(old_ext);
+    json_decref(mine.doc);
+    json_decref(holder.doc);
+    free(mine_text.heap);
+    free(holder_text.heap);
+    free(email_lc);
     return result;
 }
 
@@ -244,18 +489,17 @@ json_t *qxm_directory_upsert_contact(qxm_directory *d, const json_t *fields, qx_
     const char *email = nonempty(fields, "email");
     const char *ext_ref = nonempty(fields, "extRef");
     char *key = NULL;
-    json_t *result = NULL;
     if (email == NULL && ext_ref == NULL) {
         qx_error_set(err, "needs an email or an extRef");
         return NULL;
     }
-    if (email == NULL || (key = lower_dup(email)) != NULL) {
-        pthread_mutex_lock(&d->lock);
-        result = upsert_locked(d, fields, key, ext_ref, rng);
-        pthread_mutex_unlock(&d->lock);
-    }
-    if (result == NULL)
+    if (email != NULL && (key = lower_dup(email)) == NULL) {
         qx_error_set(err, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_lock(&d->lock);
+    json_t *result = upsert_locked(d, fields, key, ext_ref, rng, err);
+    pthread_mutex_unlock(&d->lock);
     free(key);
     return result;
 }
@@ -264,14 +508,26 @@ json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id, 
                                        const char *subject, qx_rng *rng)
 {
     char id[ID_MAX];
-    json_t *result = NULL;
+    doc_text text = {0};
+    qx_error err;
     pthread_mutex_lock(&d->lock);
     new_id("EMD_", rng, &d->distribution_seq, id);
     json_t *record = json_pack("{s:s, s:s, s:s, s:s*}", "distributionId", id, "surveyId", survey_id,
                                "email", email, "subject", subject);
-    if (record != NULL && json_array_append(d->distributions, record) == 0)
-        result = json_deep_copy(record);
+    if (record != NULL && dump_doc(record, &text) == 0) {
+        int bound = bind_doc(d->st[ST_INSERT_DISTRIBUTION], 1, &text);
+        if (run_write(d, ST_INSERT_DISTRIBUTION, bound, &err) == 0) {
+            d->n_distributions++;
+        } else {
+            qx_log(QX_LOG_ERROR, "%s", err.text);
+            json_decref(record);
+            record = NULL;
+        }
+    } else {
+        json_decref(record);
+        record = NULL;
+    }
     pthread_mutex_unlock(&d->lock);
-    json_decref(record);
-    return result;
+    free(text.heap);
+    return record;
 }

@@ -4,10 +4,14 @@
  * Given a workflow and the JSON-event body that triggered it, the engine
  * extracts the event data (JSONPath), evaluates the conditions, expands the
  * tasks' piped text (~{aedj://field}) and runs the tasks in order against an
- * in-memory XM Directory, exactly as a Qualtrics run would succeed or fail.
- * It knows nothing of HTTP or storage: it returns the outcome as JSON.
+ * emulated XM Directory, exactly as a Qualtrics run would succeed or fail.
+ * It knows nothing of HTTP or of the run store: it returns the outcome as
+ * JSON.
  *
- * The directory is shared by all runs of an emulator and is thread-safe.
+ * The directory is shared by all runs of an emulator and is thread-safe. It
+ * keeps its contacts and distributions in a private temporary SQLite
+ * database: its memory is bounded by SQLite's page cache however many it
+ * holds, and it does not survive the process.
  */
 #ifndef QXM_WORKFLOW_H
 #define QXM_WORKFLOW_H
@@ -25,7 +29,7 @@ QX_MUST_CHECK qxm_directory *qxm_directory_new(void);
 /* Frees d; NULL is a no-op. */
 void qxm_directory_free(qxm_directory *d);
 
-/* Removes every contact and distribution. */
+/* Removes every contact and distribution (a failure is logged). */
 void qxm_directory_reset(qxm_directory *d);
 
 /* Number of contacts / of distributions recorded. */
@@ -34,7 +38,8 @@ size_t qxm_directory_distributions(qxm_directory *d);
 
 /* The contact keyed by email (case-insensitive) or, when email is NULL, by
  * extRef, as a new JSON object (owned: a copy) {"contactId","email","extRef",
- * "firstName","lastName",...}; NULL when there is none. */
+ * "firstName","lastName",...}; NULL when there is none (or when it cannot be
+ * read, which is logged). */
 json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ext_ref);
 
 /* Creates or updates a contact. fields (borrowed) holds what to set:
@@ -44,15 +49,16 @@ json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ex
  * extRef; a new one gets an id "CID_" + 15 characters drawn from rng, or from
  * the directory's own counter when rng is NULL. Returns a new object
  * {"contactId", "action": "created"|"updated"}, or NULL with err set when
- * fields has neither an email nor an extRef or memory runs out. The caller
- * checks the email's syntax first. */
+ * fields has neither an email nor an extRef, memory runs out (the
+ * directory is then unchanged) or the directory cannot be written. The
+ * caller checks the email's syntax first. */
 QX_MUST_CHECK json_t *qxm_directory_upsert_contact(qxm_directory *d, const json_t *fields,
                                                    qx_rng *rng, qx_error *err);
 
 /* Records that survey_id was "sent" to email; subject may be NULL. The id is
  * "EMD_" + 15 characters, drawn as for contacts. Returns a new object
  * {"distributionId", "surveyId", "email", "subject" (when not NULL)}, NULL
- * when memory runs out. */
+ * when memory runs out or it cannot be recorded (logged). */
 QX_MUST_CHECK json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id,
                                                      const char *email, const char *subject,
                                                      qx_rng *rng);
