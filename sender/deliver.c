@@ -1,6 +1,13 @@
 /*
- * deliver.c — the delivery engine: a libcurl multi handle, a pool of easy
- * handles, and three kinds of waiting payloads.
+ * deliver.c — the delivery engine: a libcurl multi handle (driven by
+ * qxs_multi_poll), a pool of easy handles, and three kinds of waiting
+ * payloads.
+ *
+ * Each easy handle ("slot") is configured once for the destination; a call
+ * only sets its body. A payload is dumped to its body when submitted and its
+ * JSON tree freed at once: the body is what is sent, traced, and (parsed
+ * back) dead-lettered. The answer of a 2xx is read and dropped unless a
+ * trace wants it: only a failure's body explains anything.
  *
  * A job (one payload) is always in exactly one place:
  *   - the FIFO of its identity key, behind an earlier payload of the same
@@ -25,6 +32,7 @@
 #include "qx_clock.h"
 #include "qx_log.h"
 #include "qxs_deadletter.h"
+#include "qxs_multi_poll.h"
 #include "qxs_render.h"
 #include "qxs_trace.h"
 
@@ -34,15 +42,15 @@
 
 typedef struct growbuf {
     char *p;
-    size_t len;
+    size_t len, cap;
 } growbuf;
 
 typedef struct keyq keyq;
+typedef struct slot slot;
 
 typedef struct job {
-    struct job *next;              /* in the ready list, the waiting list or its key's FIFO */
-    struct job *fl_prev, *fl_next; /* in the in-flight list */
-    json_t *payload;
+    struct job *next; /* in the ready list, the waiting list or its key's FIFO */
+    json_t *payload;  /* until body is made; then again for a dead-letter record */
     char *body;
     size_t body_len;
     keyq *kq; /* NULL: no identity, no ordering constraint */
@@ -50,13 +58,21 @@ typedef struct job {
     int attempts;
     long status;             /* of the last attempt; 0: no HTTP answer */
     char reason[REASON_MAX]; /* of the last failed attempt */
-    char errbuf[CURL_ERROR_SIZE];
     int64_t due_mono_ms;
     int64_t attempt_at_ms; /* wall clock, last attempt start */
     int64_t started_us;
-    growbuf resp, resp_hdr, req_hdr;
-    CURL *easy;
 } job;
+
+/* An easy handle, configured once for the destination, and what one call on
+ * it collects. A job borrows a slot for each attempt. */
+struct slot {
+    CURL *easy;
+    job *j; /* the call in flight on it; NULL when idle */
+    growbuf resp, resp_hdr, req_hdr;
+    bool body_decided, keep_body;
+    bool tracing;
+    char errbuf[CURL_ERROR_SIZE];
+};
 
 struct keyq {
     char *key;
@@ -67,12 +83,16 @@ struct keyq {
 struct qxs_deliverer {
     qxs_deliver_options o;
     CURLM *multi;
+    qxs_multi_poll *poller; /* waits for libcurl's sockets and the owner's fds */
     struct curl_slist *headers;
-    CURL **pool;
-    size_t n_pool;
+    char *scratch; /* where bodies are dumped */
+    size_t cap_scratch;
+    slot *slots; /* concurrency of them, created as needed */
+    size_t n_slots;
+    slot **idle; /* the slots not in flight */
+    size_t n_idle;
     job *ready_head, *ready_tail;
     job *waiting;
-    job *flying; /* in flight, attached to the multi handle */
     size_t in_flight, pending;
     keyq **buckets;
     size_t n_buckets, n_keys;
@@ -88,11 +108,17 @@ static int grow_append(growbuf *b, const char *data, size_t n, size_t limit)
         return 0;
     if (n > limit - b->len)
         n = limit - b->len;
-    char *p = realloc(b->p, b->len + n + 1);
-    if (p == NULL)
-        return -1;
-    memcpy(p + b->len, data, n);
-    b->p = p;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = '\0';
     return 0;
@@ -108,8 +134,7 @@ static void grow_reset(growbuf *b)
 static void grow_free(growbuf *b)
 {
     free(b->p);
-    b->p = NULL;
-    b->len = 0;
+    *b = (growbuf){NULL, 0, 0};
 }
 
 static size_t hash_key(const char *s)
@@ -209,9 +234,6 @@ static void job_free(job *j)
 {
     json_decref(j->payload);
     free(j->body);
-    grow_free(&j->resp);
-    grow_free(&j->resp_hdr);
-    grow_free(&j->req_hdr);
     free(j);
 }
 
@@ -251,7 +273,10 @@ static void finish_failed(qxs_deliverer *d, job *j, const char *reason_key, cons
         qx_log(QX_LOG_ERROR, "report: out of memory");
     qx_log(QX_LOG_WARN, "line %zu: failed after %d attempt%s: %s", j->line_no, j->attempts,
            j->attempts == 1 ? "" : "s", reason);
-    if (qxs_dead_letter_write(d->o.dead_letter, j->payload, reason, j->status, j->attempts,
+    if (d->o.dead_letter != NULL && j->payload == NULL && j->body != NULL)
+        j->payload = json_loadb(j->body, j->body_len, JSON_ALLOW_NUL, NULL); /* as dumped */
+    if ((d->o.dead_letter != NULL && j->payload == NULL) ||
+        qxs_dead_letter_write(d->o.dead_letter, j->payload, reason, j->status, j->attempts,
                               j->attempts > 0 ? j->attempt_at_ms : 0, j->line_no) != 0)
         qx_log(QX_LOG_ERROR, "line %zu: cannot write the dead-letter record", j->line_no);
     /* after the dead-letter record (written and flushed): a kill between the
@@ -274,27 +299,38 @@ static void fail_interrupted(qxs_deliverer *d, job *j)
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-    job *j = ud;
+    slot *s = ud;
     size_t n = size * nmemb;
+    if (!s->body_decided) {
+        /* the body of a success explains nothing: kept only for a trace */
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        s->keep_body = s->tracing || status < 200 || status >= 300;
+        s->body_decided = true;
+    }
+    if (!s->keep_body)
+        return n;
     /* beyond the limit the rest is read and dropped, not an error */
-    return grow_append(&j->resp, data, n, QXS_MAX_RESPONSE_BYTES) == 0 ? n : 0;
+    return grow_append(&s->resp, data, n, QXS_MAX_RESPONSE_BYTES) == 0 ? n : 0;
 }
 
+/* Only with a trace: the answer's header block, as received. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
-    job *j = ud;
+    slot *s = ud;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
-        grow_reset(&j->resp_hdr); /* a new response (after a 1xx) */
-    return grow_append(&j->resp_hdr, data, n, HEADER_BLOCK_MAX) == 0 ? n : 0;
+        grow_reset(&s->resp_hdr); /* a new response (after a 1xx) */
+    return grow_append(&s->resp_hdr, data, n, HEADER_BLOCK_MAX) == 0 ? n : 0;
 }
 
+/* Only with a trace: the request's header block, as sent. */
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
     (void)h;
-    job *j = ud;
+    slot *s = ud;
     if (type == CURLINFO_HEADER_OUT)
-        (void)grow_append(&j->req_hdr, data, size, HEADER_BLOCK_MAX);
+        (void)grow_append(&s->req_hdr, data, size, HEADER_BLOCK_MAX);
     return 0;
 }
 
@@ -329,35 +365,15 @@ static transport_failure classify(CURLcode rc)
     }
 }
 
-static CURL *take_handle(qxs_deliverer *d)
+/* Sets everything that is the same for every call: per call only the body
+ * changes (suggested by libcurl's own advice to reuse easy handles: the
+ * options, the connection cache and the buffers stay). */
+static void slot_configure(qxs_deliverer *d, slot *s)
 {
-    if (d->n_pool > 0)
-        return d->pool[--d->n_pool];
-    return curl_easy_init();
-}
-
-static void give_handle(qxs_deliverer *d, CURL *h)
-{
-    /* the pool holds at most concurrency handles: one per slot */
-    if (d->n_pool < (size_t)d->o.concurrency)
-        d->pool[d->n_pool++] = h;
-    else
-        curl_easy_cleanup(h);
-}
-
-static int start(qxs_deliverer *d, job *j)
-{
-    CURL *h = take_handle(d);
-    if (h == NULL)
-        return -1;
-    grow_reset(&j->resp);
-    grow_reset(&j->resp_hdr);
-    grow_reset(&j->req_hdr);
-    j->errbuf[0] = '\0';
+    CURL *h = s->easy;
+    s->tracing = d->o.trace != NULL;
     curl_easy_setopt(h, CURLOPT_URL, d->o.url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, d->headers);
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(h, CURLOPT_USERNAME, d->o.username);
@@ -375,28 +391,52 @@ static int start(qxs_deliverer *d, job *j)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "qx-send/" QX_VERSION);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, j);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, j);
-    if (d->o.trace != NULL) {
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    if (s->tracing) {
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
         /* libcurl hands over the header block it really sent only through
          * its debug callback, which needs VERBOSE */
         curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-        curl_easy_setopt(h, CURLOPT_DEBUGDATA, j);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, s);
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     }
-    if (curl_multi_add_handle(d->multi, h) != CURLM_OK) {
-        give_handle(d, h);
+}
+
+/* An idle slot; a new one while fewer than concurrency exist. */
+static slot *take_slot(qxs_deliverer *d)
+{
+    if (d->n_idle > 0)
+        return d->idle[--d->n_idle];
+    if (d->n_slots == (size_t)d->o.concurrency)
+        return NULL; /* not reached: in_flight < concurrency when starting */
+    slot *s = &d->slots[d->n_slots];
+    if ((s->easy = curl_easy_init()) == NULL)
+        return NULL;
+    slot_configure(d, s);
+    d->n_slots++;
+    return s;
+}
+
+static int start(qxs_deliverer *d, job *j)
+{
+    slot *s = take_slot(d);
+    if (s == NULL)
+        return -1;
+    grow_reset(&s->resp);
+    grow_reset(&s->resp_hdr);
+    grow_reset(&s->req_hdr);
+    s->body_decided = false;
+    s->errbuf[0] = '\0';
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, j->body);
+    if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK) {
+        d->idle[d->n_idle++] = s;
         return -1;
     }
-    j->easy = h;
-    j->fl_prev = NULL;
-    j->fl_next = d->flying;
-    if (d->flying != NULL)
-        d->flying->fl_prev = j;
-    d->flying = j;
+    s->j = j;
     j->attempts++;
     j->attempt_at_ms = qx_now_ms();
     j->started_us = qx_mono_us();
@@ -446,12 +486,12 @@ static int64_t promote_due(qxs_deliverer *d)
 }
 
 /* "HTTP 401: <the envelope's errorMessage>"; for a 3xx, where it pointed. */
-static void describe_status(job *j, CURL *h)
+static void describe_status(job *j, const slot *s)
 {
     const char *msg = NULL;
     if (j->status >= 300 && j->status < 400) {
         char *to = NULL;
-        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &to);
+        curl_easy_getinfo(s->easy, CURLINFO_REDIRECT_URL, &to);
         if (snprintf(j->reason, sizeof j->reason,
                      "HTTP %ld: redirect to %s not followed (credentials are only sent to the "
                      "destination's URL)",
@@ -459,7 +499,7 @@ static void describe_status(job *j, CURL *h)
             j->reason[0] = '\0';
         return;
     }
-    json_t *body = j->resp.p != NULL ? json_loadb(j->resp.p, j->resp.len, 0, NULL) : NULL;
+    json_t *body = s->resp.p != NULL ? json_loadb(s->resp.p, s->resp.len, 0, NULL) : NULL;
     json_t *m =
         json_object_get(json_object_get(json_object_get(body, "meta"), "error"), "errorMessage");
     msg = json_string_value(m);
@@ -470,8 +510,9 @@ static void describe_status(job *j, CURL *h)
     json_decref(body);
 }
 
-static void write_trace(qxs_deliverer *d, job *j, int64_t duration_us, CURLcode rc)
+static void write_trace(qxs_deliverer *d, const slot *s, int64_t duration_us, CURLcode rc)
 {
+    const job *j = s->j;
     qxs_trace_call c = {
         .line_no = j->line_no,
         .attempt = j->attempts,
@@ -479,13 +520,13 @@ static void write_trace(qxs_deliverer *d, job *j, int64_t duration_us, CURLcode 
         .duration_us = duration_us,
         .method = "POST",
         .url = d->o.url,
-        .request_headers = j->req_hdr.p,
+        .request_headers = s->req_hdr.p,
         .request_body = j->body,
         .request_body_len = j->body_len,
         .status = j->status,
-        .response_headers = j->resp_hdr.p,
-        .response_body = j->resp.p,
-        .response_body_len = j->resp.len,
+        .response_headers = s->resp_hdr.p,
+        .response_body = s->resp.p,
+        .response_body_len = s->resp.len,
         .error = rc == CURLE_OK ? NULL : j->reason,
     };
     if (qxs_trace_write(d->o.trace, &c) != 0)
@@ -494,8 +535,9 @@ static void write_trace(qxs_deliverer *d, job *j, int64_t duration_us, CURLcode 
 
 static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
 {
-    job *j = NULL;
-    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&j);
+    slot *s = NULL;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&s);
+    job *j = s->j;
     int64_t duration_us = qx_mono_us() - j->started_us;
     j->status = 0;
     curl_off_t retry_after_s = -1;
@@ -507,31 +549,25 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
         if (j->status == 429 || j->status == 503)
             curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after_s);
         if (j->status < 200 || j->status >= 300)
-            describe_status(j, h); /* parsing the answer only when it explains a failure */
+            describe_status(j, s); /* parsing the answer only when it explains a failure */
         snprintf(key_buf, sizeof key_buf, "http%ld", j->status);
         reason_key = key_buf;
     } else {
         transport_failure f = classify(rc);
         if (snprintf(j->reason, sizeof j->reason, "%s: %s", f.text,
-                     j->errbuf[0] != '\0' ? j->errbuf : curl_easy_strerror(rc)) < 0)
+                     s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc)) < 0)
             j->reason[0] = '\0';
         reason_key = f.key;
         retryable = f.retryable;
     }
-    curl_multi_remove_handle(d->multi, h);
-    give_handle(d, h);
-    j->easy = NULL;
-    if (j->fl_prev != NULL)
-        j->fl_prev->fl_next = j->fl_next;
-    else
-        d->flying = j->fl_next;
-    if (j->fl_next != NULL)
-        j->fl_next->fl_prev = j->fl_prev;
-    d->in_flight--;
     if (qxs_report_latency_us(d->o.report, duration_us) != 0)
         qx_log(QX_LOG_ERROR, "report: out of memory");
     if (d->o.trace != NULL)
-        write_trace(d, j, duration_us, rc);
+        write_trace(d, s, duration_us, rc);
+    curl_multi_remove_handle(d->multi, h);
+    s->j = NULL;
+    d->idle[d->n_idle++] = s;
+    d->in_flight--;
 
     qxs_retry_verdict v = qxs_retry_decide(&d->o.retry, j->status, j->attempts);
     if (v == QXS_RETRY && !retryable)
@@ -560,6 +596,20 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
     }
 }
 
+/* Finishes the transfers libcurl has completed. Returns how many. */
+static size_t reap(qxs_deliverer *d)
+{
+    CURLMsg *msg;
+    int left;
+    size_t n = 0;
+    while ((msg = curl_multi_info_read(d->multi, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE) {
+            on_done(d, msg->easy_handle, msg->data.result);
+            n++;
+        }
+    return n;
+}
+
 /* ---- public interface ----------------------------------------------------- */
 
 qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
@@ -573,9 +623,13 @@ qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
     if (d == NULL)
         goto oom;
     d->o = *opt;
-    d->pool = calloc((size_t)opt->concurrency, sizeof *d->pool);
+    d->slots = calloc((size_t)opt->concurrency, sizeof *d->slots);
+    d->idle = calloc((size_t)opt->concurrency, sizeof *d->idle);
     d->multi = curl_multi_init();
-    if (d->pool == NULL || d->multi == NULL || keys_grow(d) != 0)
+    if (d->slots == NULL || d->idle == NULL || d->multi == NULL || keys_grow(d) != 0)
+        goto oom;
+    /* a socket per request in flight, and a few being closed */
+    if ((d->poller = qxs_multi_poll_new(d->multi, (size_t)opt->concurrency + 8)) == NULL)
         goto oom;
     /* "Expect:" turns off 100-continue: one round trip per event */
     const char *hdrs[] = {"Content-Type: application/json", "Accept: application/json", "Expect:"};
@@ -599,12 +653,12 @@ void qxs_deliverer_free(qxs_deliverer *d)
     if (d == NULL)
         return;
     /* drop whatever is left: in flight, ready, waiting, queued behind keys */
-    while (d->flying != NULL) {
-        job *j = d->flying;
-        d->flying = j->fl_next;
-        curl_multi_remove_handle(d->multi, j->easy);
-        curl_easy_cleanup(j->easy);
-        job_free(j);
+    for (size_t i = 0; i < d->n_slots; i++) {
+        slot *s = &d->slots[i];
+        if (s->j != NULL) {
+            curl_multi_remove_handle(d->multi, s->easy);
+            job_free(s->j);
+        }
     }
     for (job *j = ready_pop(d); j != NULL; j = ready_pop(d))
         job_free(j);
@@ -627,13 +681,33 @@ void qxs_deliverer_free(qxs_deliverer *d)
         }
     }
     free(d->buckets);
-    for (size_t i = 0; i < d->n_pool; i++)
-        curl_easy_cleanup(d->pool[i]);
-    free(d->pool);
+    for (size_t i = 0; i < d->n_slots; i++) {
+        curl_easy_cleanup(d->slots[i].easy);
+        grow_free(&d->slots[i].resp);
+        grow_free(&d->slots[i].resp_hdr);
+        grow_free(&d->slots[i].req_hdr);
+    }
+    free(d->slots);
+    free(d->idle);
     curl_slist_free_all(d->headers);
     if (d->multi != NULL)
-        curl_multi_cleanup(d->multi);
+        curl_multi_cleanup(d->multi); /* tells the poller its sockets are gone */
+    qxs_multi_poll_free(d->poller);
+    free(d->scratch);
     free(d);
+}
+
+/* The request body, in a block of its exact size (dumped into the
+ * deliverer's scratch buffer first: one allocation per payload). */
+static int dump_body(qxs_deliverer *d, const json_t *payload, job *j)
+{
+    size_t n = qxs_payload_dump(payload, &d->scratch, &d->cap_scratch);
+    if (n == 0 || (j->body = malloc(n + 1)) == NULL)
+        return -1;
+    memcpy(j->body, d->scratch, n);
+    j->body[n] = '\0';
+    j->body_len = n;
+    return 0;
 }
 
 int qxs_deliverer_submit(qxs_deliverer *d, json_t *payload, size_t line_no, qx_error *err)
@@ -647,11 +721,14 @@ int qxs_deliverer_submit(qxs_deliverer *d, json_t *payload, size_t line_no, qx_e
     j->payload = payload;
     j->line_no = line_no;
     d->pending++;
-    j->body = json_dumps(payload, JSON_COMPACT);
-    if (j->body == NULL)
+    if (dump_body(d, payload, j) != 0)
         goto oom;
-    j->body_len = strlen(j->body);
     key = qxs_payload_identity_key(payload);
+    /* from here on the body is the payload: the tree is freed now, while it
+     * is still in the cache, rather than after the call (a failure parses
+     * the body again for its dead-letter record) */
+    json_decref(payload);
+    j->payload = NULL;
     if (key != NULL) {
         bool idle;
         j->kq = key_acquire(d, key, &idle);
@@ -703,7 +780,7 @@ void qxs_deliverer_pause(qxs_deliverer *d)
     d->paused = true;
 }
 
-int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd, bool *fd_ready,
+int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, qxs_watch *watch, size_t n_watch,
                            qx_error *err)
 {
     /* every outcome and every queued line so far is recorded before libcurl
@@ -713,37 +790,21 @@ int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd, bool
         return -1;
     int64_t next_due = promote_due(d);
     start_ready(d);
-    int wait = max_wait_ms < 0 ? 0 : max_wait_ms;
+    /* new transfers start now (their requests go out before the wait); a
+     * fast answer may already have completed one: then no waiting */
+    if (qxs_multi_poll_run_timer(d->poller, err) != 0)
+        return -1;
+    int64_t wait = max_wait_ms < 0 ? 0 : max_wait_ms;
+    if (reap(d) > 0)
+        wait = 0;
     if (next_due < wait)
-        wait = (int)next_due;
-    struct curl_waitfd wfd = {.fd = watch_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
-    CURLMcode mc =
-        curl_multi_poll(d->multi, watch_fd >= 0 ? &wfd : NULL, watch_fd >= 0 ? 1 : 0, wait, NULL);
-    if (fd_ready != NULL)
-        *fd_ready = watch_fd >= 0 && wfd.revents != 0;
-    if (mc != CURLM_OK) {
-        qx_error_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
+        wait = next_due;
+    if (qxs_multi_poll_wait(d->poller, wait, watch, n_watch, err) != 0)
         return -1;
-    }
-    int running = 0;
-    mc = curl_multi_perform(d->multi, &running);
-    if (mc != CURLM_OK) {
-        qx_error_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
-        return -1;
-    }
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(d->multi, &left)) != NULL)
-        if (msg->msg == CURLMSG_DONE)
-            on_done(d, msg->easy_handle, msg->data.result);
+    reap(d);
     promote_due(d);
     start_ready(d);
     return 0;
-}
-
-void qxs_deliverer_wakeup(void *d)
-{
-    curl_multi_wakeup(((qxs_deliverer *)d)->multi);
 }
 
 void qxs_deliverer_cancel(qxs_deliverer *d)

@@ -1,270 +1,212 @@
 /*
- * input.c — the reader thread behind qxs_input.
+ * input.c — qxs_input: NDJSON lines out of a descriptor, without a thread.
  *
- * The descriptor is wrapped in a stdio stream whose read function first
- * poll()s the descriptor together with two stop descriptors (our own pipe and
- * the caller's, e.g. the signal self-pipe) and reports end-of-file once a
- * stop descriptor is readable. That makes the blocking, line-oriented core
- * reader (qx_ndjson, built on getline) interruptible without signals or
- * thread cancellation: whatever it has already buffered it still parses and
- * hands over, then it sees EOF. glibc's fopencookie provides the wrapping.
+ * Bytes are read in chunks (QXS_INPUT_CHUNK) into one buffer; complete lines
+ * are cut out of it with memchr and parsed in place. The buffer holds at
+ * most one incomplete line besides what is not yet taken, so it is moved to
+ * the front before each read and grows only for a line longer than a chunk.
+ * A regular file is read whenever the buffer has no complete line; any
+ * other descriptor is first asked with a zero-timeout poll() whether a read
+ * would wait, so a pipe fed line by line never blocks the delivery loop.
  *
- * The cookie counts the bytes it hands to stdio and answers ftello's
- * "where am I" (a zero SEEK_CUR) with that count; stdio subtracts what it
- * still buffers, so ftello after each line is the offset just after it.
- * Any real seek is refused.
+ * A line means what it meant for core's getline()-based qx_ndjson reader
+ * (which the other commands use; both follow its messages): the bytes up
+ * to and including a newline, or up to the end of the input; blank lines
+ * (spaces, tabs, CR) are skipped but counted; one JSON value per line, and
+ * only white space after it. The offset of a record is the byte just after
+ * its line, counted from the start of the input.
  */
-#define _GNU_SOURCE /* fopencookie */
 #include "qxs_input.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include "qx_ndjson.h"
 
 struct qxs_input {
     int fd;
     bool close_fd;
-    int stop_pipe[2]; /* written once by qxs_input_stop */
-    int ext_stop_fd;
-    qxs_input_ready_fn ready;
-    void *ud;
-    qxs_input_start start;
-    uint64_t consumed; /* the input offset after the bytes handed to stdio */
-
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t lock;
-    pthread_cond_t space; /* signalled when a record is taken or on discard */
-    qxs_record queue[QXS_INPUT_QUEUE_MAX];
-    size_t head, count;
-    bool ended;   /* the reader pushed its last record */
-    bool discard; /* qxs_input_free: drop records, do not wait for space */
+    bool is_regular;
+    char *buf;
+    size_t cap;
+    size_t start;  /* first byte not handed over */
+    size_t scan;   /* no newline in [start, scan) */
+    size_t end;    /* bytes read into buf */
+    uint64_t base; /* input offset of buf[0] */
+    size_t line_no;
+    bool at_eof;    /* read returned 0 */
+    bool stopped;   /* qxs_input_stop */
+    int read_errno; /* a read failed (0: none) */
+    bool error_told;
 };
 
-static ssize_t cookie_read(void *cookie, char *buf, size_t size)
+static bool is_blank(const char *s, size_t n)
 {
-    qxs_input *in = cookie;
-    for (;;) {
-        struct pollfd p[3] = {{.fd = in->stop_pipe[0], .events = POLLIN},
-                              {.fd = in->ext_stop_fd, .events = POLLIN},
-                              {.fd = in->fd, .events = POLLIN}};
-        if (poll(p, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Reads once into the buffer. Returns 1 when something changed (bytes, EOF
+ * or an error were recorded), 0 when a read would have to wait. */
+static int fill(qxs_input *in)
+{
+    if (!in->is_regular) {
+        struct pollfd p = {.fd = in->fd, .events = POLLIN};
+        int n = poll(&p, 1, 0);
+        if (n == 0 || (n < 0 && errno == EINTR))
+            return 0; /* a read would wait: the delivery loop polls the fd */
+        if (n < 0) {
+            in->read_errno = errno;
+            return 1;
         }
-        if (p[0].revents != 0 || p[1].revents != 0)
-            return 0; /* stopped: end of input */
-        if (p[2].revents == 0)
-            continue;
-        ssize_t n = read(in->fd, buf, size);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n > 0)
-            in->consumed += (uint64_t)n;
-        return n;
     }
-}
-
-static int cookie_seek(void *cookie, off64_t *offset, int whence)
-{
-    qxs_input *in = cookie;
-    if (whence == SEEK_CUR && *offset == 0) {
-        *offset = (off64_t)in->consumed;
-        return 0;
+    if (in->start > 0) {
+        memmove(in->buf, in->buf + in->start, in->end - in->start);
+        in->base += in->start;
+        in->end -= in->start;
+        in->scan -= in->start;
+        in->start = 0;
     }
-    errno = ESPIPE;
-    return -1;
-}
-
-/* The core reader numbers lines from where it started; messages name the
- * line of the whole input: the first number after "line " is moved by base. */
-static void rebase_line_text(char *text, size_t size, size_t base)
-{
-    char *p = strstr(text, "line ");
-    if (base == 0 || p == NULL)
-        return;
-    char *digits = p + 5, *end;
-    unsigned long long n = strtoull(digits, &end, 10);
-    if (end == digits)
-        return;
-    char rest[QX_ERROR_TEXT_MAX];
-    snprintf(rest, sizeof rest, "%s", end);
-    size_t head = (size_t)(digits - text);
-    if (snprintf(digits, size - head, "%llu%s", n + base, rest) < 0)
-        text[0] = '\0';
-}
-
-/* Queues one record; waits for space. Returns false when discarding. */
-static bool push(qxs_input *in, const qxs_record *rec, bool last)
-{
-    bool was_empty, kept = true;
-    pthread_mutex_lock(&in->lock);
-    while (!in->discard && in->count == QXS_INPUT_QUEUE_MAX)
-        pthread_cond_wait(&in->space, &in->lock);
-    was_empty = in->count == 0;
-    if (in->discard) {
-        kept = false;
-    } else if (rec != NULL) {
-        in->queue[(in->head + in->count) % QXS_INPUT_QUEUE_MAX] = *rec;
-        in->count++;
-    }
-    if (last)
-        in->ended = true;
-    pthread_mutex_unlock(&in->lock);
-    if (!kept && rec != NULL)
-        json_decref(rec->value);
-    if (kept && (was_empty || last) && in->ready != NULL)
-        in->ready(in->ud);
-    return kept;
-}
-
-static void *reader_main(void *arg)
-{
-    qxs_input *in = arg;
-    cookie_io_functions_t io = {.read = cookie_read, .seek = cookie_seek};
-    FILE *f = fopencookie(in, "r", io);
-    qx_ndjson_reader *r = f != NULL ? qx_ndjson_open(f) : NULL;
-    if (r == NULL) {
-        qxs_record rec = {.value = NULL, .line_no = 0};
-        snprintf(rec.error, sizeof rec.error, "cannot start reading the input: out of memory");
-        push(in, &rec, true);
-        goto out;
+    if (in->cap - in->end < QXS_INPUT_CHUNK) {
+        size_t cap = in->end + QXS_INPUT_CHUNK; /* a line longer than a chunk */
+        char *b = realloc(in->buf, cap);
+        if (b == NULL) {
+            in->read_errno = ENOMEM;
+            return 1;
+        }
+        in->buf = b;
+        in->cap = cap;
     }
     for (;;) {
-        qxs_record rec;
-        qx_error err;
-        memset(&rec, 0, sizeof rec);
-        err.text[0] = '\0';
-        int rc = qx_ndjson_next(r, &rec.value, &rec.line_no, &err);
-        if (rc == 0)
-            break;
-        rec.line_no += in->start.line;
-        if (rc < 0) {
-            snprintf(rec.error, sizeof rec.error, "%s", err.text);
-            rebase_line_text(rec.error, sizeof rec.error, in->start.line);
+        ssize_t n = read(in->fd, in->buf + in->end, in->cap - in->end);
+        if (n > 0) {
+            in->end += (size_t)n;
+            return 1;
         }
-        off_t at = ftello(f);
-        if (at < 0 && rc != -2) {
-            /* without the offset a checkpoint could skip lines: stop here */
-            json_decref(rec.value);
-            rec.value = NULL;
-            snprintf(rec.error, sizeof rec.error, "cannot tell the input offset after line %zu",
-                     rec.line_no - 1);
-            rc = -2;
+        if (n == 0) {
+            in->at_eof = true;
+            return 1;
         }
-        rec.end_offset = at >= 0 ? (uint64_t)at : 0;
-        if (rc == -2) {
-            /* a read error ends the stream; the message says after which line */
-            rec.line_no = 0;
-            push(in, &rec, true);
-            goto out;
-        }
-        if (!push(in, &rec, false))
-            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        in->read_errno = errno;
+        return 1;
     }
-    push(in, NULL, true);
-out:
-    qx_ndjson_close(r);
-    if (f != NULL)
-        fclose(f);
-    return NULL;
 }
 
-qxs_input *qxs_input_open(int fd, bool close_fd, int stop_fd, const qxs_input_start *start,
-                          qxs_input_ready_fn ready, void *ud, qx_error *err)
+/* Parses one non-blank line into out. */
+static void parse_line(const char *line, size_t len, size_t line_no, qxs_record *out)
 {
-    qxs_input *in = calloc(1, sizeof *in);
-    if (in == NULL) {
-        qx_error_set(err, "input: out of memory");
-        if (close_fd)
-            close(fd);
-        return NULL;
+    json_error_t jerr;
+    out->error[0] = '\0';
+    out->value = json_loadb(line, len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+    if (out->value == NULL) {
+        snprintf(out->error, sizeof out->error, "line %zu: invalid JSON: %s (column %d)", line_no,
+                 jerr.text, jerr.column);
+        return;
     }
-    in->fd = fd;
-    in->close_fd = close_fd;
-    in->ext_stop_fd = stop_fd;
-    in->ready = ready;
-    in->ud = ud;
-    if (start != NULL)
-        in->start = *start;
-    in->consumed = in->start.offset;
-    in->stop_pipe[0] = in->stop_pipe[1] = -1;
-    pthread_mutex_init(&in->lock, NULL);
-    pthread_cond_init(&in->space, NULL);
-    if (pipe(in->stop_pipe) != 0) {
-        qx_error_set(err, "input: pipe: %s", strerror(errno));
-        goto fail;
+    /* anything but white space after the value is a second value: not NDJSON */
+    size_t at = jerr.position > 0 ? (size_t)jerr.position : 0;
+    if (at < len && !is_blank(line + at, len - at)) {
+        json_decref(out->value);
+        out->value = NULL;
+        snprintf(out->error, sizeof out->error,
+                 "line %zu: unexpected text after the JSON value (column %d)", line_no,
+                 jerr.position + 1);
     }
-    fcntl(in->stop_pipe[1], F_SETFD, FD_CLOEXEC);
-    fcntl(in->stop_pipe[0], F_SETFD, FD_CLOEXEC);
-    int rc = pthread_create(&in->thread, NULL, reader_main, in);
-    if (rc != 0) {
-        qx_error_set(err, "input: cannot start the reader thread: %s", strerror(rc));
-        goto fail;
-    }
-    in->thread_started = true;
-    return in;
-fail:
-    qxs_input_free(in);
-    return NULL;
 }
 
 int qxs_input_take(qxs_input *in, qxs_record *out)
 {
-    int rc;
-    pthread_mutex_lock(&in->lock);
-    if (in->count > 0) {
-        *out = in->queue[in->head];
-        in->head = (in->head + 1) % QXS_INPUT_QUEUE_MAX;
-        in->count--;
-        pthread_cond_signal(&in->space);
-        rc = 1;
-    } else {
-        rc = in->ended ? -1 : 0;
+    for (;;) {
+        size_t len;
+        char *nl = in->end > in->scan ? memchr(in->buf + in->scan, '\n', in->end - in->scan) : NULL;
+        if (nl != NULL) {
+            len = (size_t)(nl + 1 - (in->buf + in->start));
+        } else if (in->read_errno != 0) {
+            /* the incomplete line is not handed over: a later run (--state)
+             * reads it again from its start */
+            if (in->error_told)
+                return -1;
+            in->error_told = true;
+            out->value = NULL;
+            out->line_no = 0;
+            out->end_offset = in->base + in->start;
+            snprintf(out->error, sizeof out->error, "read error after line %zu: %s", in->line_no,
+                     strerror(in->read_errno));
+            return 1;
+        } else if (in->at_eof || in->stopped) {
+            if (in->end == in->start)
+                return -1;
+            len = in->end - in->start; /* the last line, without its newline */
+        } else {
+            in->scan = in->end;
+            if (fill(in) == 0)
+                return 0;
+            continue;
+        }
+        const char *line = in->buf + in->start;
+        in->start += len;
+        in->scan = in->start;
+        in->line_no++;
+        if (is_blank(line, len))
+            continue;
+        out->line_no = in->line_no;
+        out->end_offset = in->base + in->start;
+        parse_line(line, len, in->line_no, out);
+        return 1;
     }
-    pthread_mutex_unlock(&in->lock);
-    return rc;
+}
+
+int qxs_input_wait_fd(const qxs_input *in)
+{
+    if (in->is_regular || in->at_eof || in->stopped || in->read_errno != 0)
+        return -1;
+    if (in->end > in->scan && memchr(in->buf + in->scan, '\n', in->end - in->scan) != NULL)
+        return -1;
+    return in->fd;
+}
+
+qxs_input *qxs_input_open(int fd, bool close_fd, const qxs_input_start *start, qx_error *err)
+{
+    struct stat st;
+    qxs_input *in = calloc(1, sizeof *in);
+    if (in == NULL || (in->buf = malloc(2 * QXS_INPUT_CHUNK)) == NULL) {
+        qx_error_set(err, "input: out of memory");
+        free(in);
+        if (close_fd)
+            close(fd);
+        return NULL;
+    }
+    in->cap = 2 * QXS_INPUT_CHUNK;
+    in->fd = fd;
+    in->close_fd = close_fd;
+    in->is_regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (start != NULL) {
+        in->base = start->offset;
+        in->line_no = start->line;
+    }
+    return in;
 }
 
 void qxs_input_stop(qxs_input *in)
 {
-    if (in->stop_pipe[1] >= 0) {
-        char c = 's';
-        /* the pipe only needs to become readable; a full pipe already is */
-        ssize_t n = write(in->stop_pipe[1], &c, 1);
-        (void)n;
-    }
+    in->stopped = true;
 }
 
 void qxs_input_free(qxs_input *in)
 {
     if (in == NULL)
         return;
-    if (in->thread_started) {
-        qxs_input_stop(in);
-        pthread_mutex_lock(&in->lock);
-        in->discard = true;
-        pthread_cond_broadcast(&in->space);
-        pthread_mutex_unlock(&in->lock);
-        pthread_join(in->thread, NULL);
-    }
-    for (size_t i = 0; i < in->count; i++)
-        json_decref(in->queue[(in->head + i) % QXS_INPUT_QUEUE_MAX].value);
-    for (int i = 0; i < 2; i++)
-        if (in->stop_pipe[i] >= 0)
-            close(in->stop_pipe[i]);
     if (in->close_fd && in->fd >= 0)
         close(in->fd);
-    pthread_cond_destroy(&in->space);
-    pthread_mutex_destroy(&in->lock);
+    free(in->buf);
     free(in);
 }

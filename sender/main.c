@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,9 +21,9 @@
 #include <unistd.h>
 
 #include "qx_log.h"
-#include "qx_ndjson.h"
 #include "qxs_deliver.h"
 #include "qxs_destination.h"
+#include "qxs_input.h"
 #include "qxs_mapping.h"
 #include "qxs_render.h"
 #include "qxs_report.h"
@@ -313,6 +314,22 @@ static int open_input(const char *path)
 
 /* ---- render --------------------------------------------------------------- */
 
+/* Render's output goes out in blocks of this size, and whenever the input has
+ * nothing more for now: a file-to-file render makes one write per block, a
+ * stream (tail -f | qx-send render) gets each payload as soon as no further
+ * line is waiting behind it. */
+#define RENDER_OUTPUT_BLOCK 65536
+
+/* Waits until the input may have more. Returns 0, or -1 (errno set). */
+static int wait_for_input(const qxs_input *in)
+{
+    struct pollfd p = {.fd = qxs_input_wait_fd(in), .events = POLLIN};
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
 static int cmd_render(int argc, char **argv)
 {
     options o = {0};
@@ -324,61 +341,78 @@ static int cmd_render(int argc, char **argv)
     qxs_mapping *m = load_mapping(o.mapping);
     if (m == NULL)
         return EXIT_USAGE;
-    FILE *in = stdin;
-    if (o.input != NULL && strcmp(o.input, "-") != 0 && (in = fopen(o.input, "r")) == NULL) {
-        fprintf(stderr, "qx-send: %s: %s\n", o.input, strerror(errno));
+    int fd = open_input(o.input);
+    if (fd < 0) {
         qxs_mapping_free(m);
         return EXIT_USAGE;
     }
-    qx_ndjson_reader *r = qx_ndjson_open(in);
-    rc = r != NULL ? 0 : EXIT_FAILED;
+    qx_error err;
+    qxs_input *in = qxs_input_open(fd, fd != STDIN_FILENO, NULL, &err);
+    if (in == NULL)
+        fprintf(stderr, "qx-send: %s\n", err.text);
+    /* glibc ignores the size unless it is given the buffer; static: stdout
+     * may still use it at exit */
+    static char out_block[RENDER_OUTPUT_BLOCK];
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, out_block, _IOFBF, sizeof out_block);
+    rc = in != NULL ? 0 : EXIT_FAILED;
     size_t sent = 0, excluded = 0, bad = 0;
-    while (r != NULL) {
-        json_t *profile = NULL;
-        size_t line = 0;
-        qx_error err;
-        int n = qx_ndjson_next(r, &profile, &line, &err);
-        if (n == 0)
+    char *text = NULL;
+    size_t text_cap = 0;
+    while (in != NULL && rc == 0) {
+        qxs_record rec;
+        int n = qxs_input_take(in, &rec);
+        if (n == 0) {
+            /* nothing more for now: what was rendered goes out before waiting */
+            if (fflush(stdout) != 0 || wait_for_input(in) != 0) {
+                fprintf(stderr, "qx-send: %s\n", strerror(errno));
+                rc = EXIT_FAILED;
+            }
+            continue;
+        }
+        if (n < 0)
             break;
-        if (n == -2) {
-            fprintf(stderr, "qx-send: %s\n", err.text);
+        if (rec.value == NULL && rec.line_no == 0) {
+            fprintf(stderr, "qx-send: %s\n", rec.error); /* a read error ends the input */
             rc = EXIT_FAILED;
             break;
         }
-        if (n == -1) {
-            fprintf(stderr, "%s\n", err.text);
+        if (rec.value == NULL) {
+            fprintf(stderr, "%s\n", rec.error);
             bad++;
             continue;
         }
         qxs_render_result res;
-        if (qxs_render(m, profile, &res, &err) != 0) {
-            fprintf(stderr, "line %zu: %s\n", line, err.text);
+        if (qxs_render(m, rec.value, &res, &err) != 0) {
+            fprintf(stderr, "line %zu: %s\n", rec.line_no, err.text);
             bad++;
         } else {
             size_t i;
             json_t *w;
             json_array_foreach(res.warnings, i, w)
-                fprintf(stderr, "line %zu: warning: %s\n", line, json_string_value(w));
+                fprintf(stderr, "line %zu: warning: %s\n", rec.line_no, json_string_value(w));
             if (res.payload != NULL) {
-                if (qx_ndjson_write(stdout, res.payload) != 0 || fflush(stdout) != 0) {
+                size_t len = qxs_payload_dump(res.payload, &text, &text_cap);
+                if (len == 0 || fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF) {
                     fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
                     rc = EXIT_FAILED;
                 }
                 sent++;
             } else {
-                fprintf(stderr, "line %zu: excluded (%s): %s\n", line,
+                fprintf(stderr, "line %zu: excluded (%s): %s\n", rec.line_no,
                         qxs_exclusion_name(res.excluded), res.detail);
                 excluded++;
             }
         }
         qxs_render_result_clear(&res);
-        json_decref(profile);
-        if (rc != 0)
-            break;
+        json_decref(rec.value);
     }
-    qx_ndjson_close(r);
-    if (in != stdin)
-        fclose(in);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
+        rc = EXIT_FAILED;
+    }
+    free(text);
+    qxs_input_free(in);
     qxs_mapping_free(m);
     if (rc == 0 && bad > 0)
         rc = EXIT_FAILED;

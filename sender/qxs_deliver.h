@@ -21,7 +21,8 @@
  * fails at once, since waiting does not fix it.
  *
  * The deliverer is driven by its owner's loop (qxs_deliverer_run_once) from
- * one thread; only qxs_deliverer_wakeup may be called from another.
+ * one thread, which also waits there for its own descriptors (the input,
+ * the signal pipe).
  * Every submitted payload ends, exactly once, as activated or failed in the
  * report; failed payloads go to the dead-letter file. With a state (--state)
  * each ending is recorded there too, and the state is flushed before each
@@ -39,6 +40,7 @@
 
 #include "qx_error.h"
 #include "qx_rng.h"
+#include "qxs_multi_poll.h"
 #include "qxs_report.h"
 #include "qxs_retry.h"
 #include "qxs_state.h"
@@ -90,15 +92,12 @@ size_t qxs_deliverer_pending(const qxs_deliverer *d);
 size_t qxs_deliverer_in_flight(const qxs_deliverer *d);
 
 /* Flushes the state, starts what may start, waits up to max_wait_ms for
- * network activity, a due retry, a wakeup or watch_fd (-1: none) becoming
- * readable, then finishes what completed. *fd_ready (may be NULL) tells
- * whether watch_fd was readable. Returns 0, or -1 with err set on a libcurl
- * failure or when the state cannot be written. */
-QX_MUST_CHECK int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, int watch_fd,
-                                         bool *fd_ready, qx_error *err);
-
-/* Interrupts a run_once wait from another thread (curl_multi_wakeup). */
-void qxs_deliverer_wakeup(void *d);
+ * network activity, a due retry or one of the n_watch descriptors in watch
+ * becoming readable, then finishes what completed and sets watch[i].ready.
+ * Returns 0, or -1 with err set on a libcurl failure or when the state
+ * cannot be written. */
+QX_MUST_CHECK int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, qxs_watch *watch,
+                                         size_t n_watch, qx_error *err);
 
 /* Stops delivering: every queued payload and every one waiting for a retry
  * is dead-lettered now as interrupted; requests in flight finish, and fail

@@ -66,6 +66,13 @@ json_t *qxs_path_get(const json_t *root, const char *dotted);
  * non-object or memory runs out. */
 QX_MUST_CHECK int qxs_path_set(json_t *root, const char *dotted, json_t *value);
 
+/* The payload's text as it is sent: compact JSON, no newline, not
+ * NUL-terminated, dumped into *buf (grown with realloc as needed; the caller
+ * keeps it for the next call and frees it). Returns the length, or 0 when
+ * memory runs out. One buffer write instead of json_dumps' growing string
+ * or json_dumpf's write per token. */
+QX_MUST_CHECK size_t qxs_payload_dump(const json_t *payload, char **buf, size_t *cap);
+
 /* The key that orders deliveries of one identity: "<namespace>:<id>" of the
  * payload's first identityMap entry. Returns a new string (owned: free), or
  * NULL when the payload carries no identity (no ordering constraint). */

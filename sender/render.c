@@ -67,6 +67,20 @@ int qxs_path_set(json_t *root, const char *dotted, json_t *value)
     return -1;
 }
 
+size_t qxs_payload_dump(const json_t *payload, char **buf, size_t *cap)
+{
+    size_t n = json_dumpb(payload, *buf, *cap, JSON_COMPACT);
+    if (n > *cap) {
+        char *p = realloc(*buf, n);
+        if (p == NULL)
+            return 0;
+        *buf = p;
+        *cap = n;
+        n = json_dumpb(payload, *buf, *cap, JSON_COMPACT);
+    }
+    return n;
+}
+
 char *qxs_payload_identity_key(const json_t *payload)
 {
     json_t *map = json_object_get(payload, "identityMap");

@@ -1,9 +1,11 @@
 /*
  * send.c — the loop that ties the input stream, rendering and delivery.
  *
- * One thread runs this loop; the input has its own reader thread and wakes
- * the loop (curl_multi_wakeup) when lines arrive. The loop takes input only
- * while fewer than pending_limit payloads are unfinished, so a slow or
+ * One thread runs this loop: it takes the lines the input has (reading it
+ * as it goes), renders and submits them, then lets the deliverer wait for
+ * its sockets, the input descriptor (when it is not a regular file and has
+ * nothing more now) and the stop descriptor at once. The loop takes input
+ * only while fewer than pending_limit payloads are unfinished, so a slow or
  * failing endpoint slows the reading down instead of filling memory.
  */
 #include "qxs_send.h"
@@ -202,7 +204,7 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
     qxs_input_start start = {0, 0};
     if (o->state != NULL && resume(&r, &start, err) != 0)
         goto out;
-    in = qxs_input_open(o->input_fd, false, o->stop_fd, &start, qxs_deliverer_wakeup, r.d, err);
+    in = qxs_input_open(o->input_fd, false, &start, err);
     if (in == NULL)
         goto out;
 
@@ -233,11 +235,12 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
             break;
         if (stopping && o->state != NULL && qxs_deliverer_in_flight(r.d) == 0)
             break; /* paused: the rest stays pending in the state */
-        bool stop_now = false;
-        if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, stopping ? -1 : o->stop_fd,
-                                   &stop_now, err) != 0)
+        qxs_watch watch[2] = {{.fd = stopping ? -1 : o->stop_fd}, {.fd = -1}};
+        if (!input_done && (stopping || qxs_deliverer_pending(r.d) < pending_limit))
+            watch[1].fd = qxs_input_wait_fd(in);
+        if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, watch, 2, err) != 0)
             goto out;
-        if (stop_now && !stopping) {
+        if (watch[0].ready && !stopping) {
             stopping = true;
             qxs_input_stop(in);
             if (o->state != NULL) {

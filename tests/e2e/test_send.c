@@ -866,6 +866,39 @@ static void test_other_statuses_are_not_retried(void **state)
     json_decref(rep);
 }
 
+/* The dead-letter record holds the payload exactly as it was sent, even one
+ * whose text jansson refuses by default (a NUL character in a value). */
+static void test_dead_letter_holds_the_payload_as_sent(void **state)
+{
+    fixture *f = *state;
+    char *dest = fake_destination(f, 400);
+    char *profiles = qxt_write_file(
+        f->dir, "nul.ndjson",
+        "{\"identityMap\": {\"Email\": [{\"id\": \"nul@example.com\"}]}, \"person\": "
+        "{\"name\": {\"firstName\": \"a\\u0000b\"}}, \"segmentMembership\": {\"ups\": "
+        "{\"046456e3b-18e1-48a6-9bda-d68547861283\": {\"status\": \"realized\"}}}}\n");
+    const char *argv[] = {QX_SEND,     "send",       "--destination", dest,
+                          "--mapping", SEED_MAPPING, "--dead-letter", path_in(f, "dead.ndjson"),
+                          profiles,    NULL};
+    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    free(profiles);
+    assert_int_equal(f->fake->n_requests, 1);
+    json_t *sent = json_loads(f->fake->bodies[0], JSON_ALLOW_NUL, NULL);
+    char *text = qxt_read_file(path_in(f, "dead.ndjson"));
+    assert_non_null(text);
+    json_t *rec = json_loads(text, JSON_ALLOW_NUL, NULL);
+    assert_non_null(rec);
+    assert_non_null(sent);
+    assert_true(json_equal(json_object_get(rec, "payload"), sent));
+    json_t *name = json_object_get(
+        json_object_get(json_object_get(json_object_get(rec, "payload"), "person"), "name"),
+        "firstName");
+    assert_int_equal(json_string_length(name), 3);
+    json_decref(rec);
+    json_decref(sent);
+    free(text);
+}
+
 static void test_connection_refused_is_retried_then_failed(void **state)
 {
     fixture *f = *state;
@@ -981,6 +1014,73 @@ static void test_same_identity_never_overtakes(void **state)
         assert_string_equal(name, order[i]);
         json_decref(b);
     }
+}
+
+/* Many identities interleaved, read from a pipe (the input is read in
+ * chunks, as it arrives) at a concurrency that lets payloads overtake each
+ * other: each identity's payloads still arrive in line order; the one that
+ * got the 503 arrives twice in a row for its identity (no later payload of
+ * its identity goes before its retry). */
+static void test_identities_keep_their_order_through_a_pipe(void **state)
+{
+    fixture *f = *state;
+    enum { IDS = 4, PER_ID = 100, LINES = IDS * PER_ID };
+    char *dest = fake_destination(f, 200);
+    f->fake->script[0] = 503;
+    f->fake->n_script = 1;
+    size_t cap = (size_t)LINES * 320, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; i < LINES; i++)
+        len += (size_t)snprintf(
+            text + len, cap - len,
+            "{\"identityMap\": {\"Email\": [{\"id\": \"id%d@example.com\"}]}, \"person\": "
+            "{\"name\": {\"firstName\": \"%d\"}}, \"segmentMembership\": {\"ups\": "
+            "{\"046456e3b-18e1-48a6-9bda-d68547861283\": {\"status\": \"realized\"}}}}\n",
+            i % IDS, i);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          SEED_MAPPING,
+                          "--concurrency",
+                          "8",
+                          "--retry-schedule",
+                          "10ms",
+                          "--report",
+                          path_in(f, "report.json"),
+                          "-",
+                          NULL};
+    char *err = NULL;
+    assert_int_equal(qxt_run(argv, text, env_ok, NULL, &err, RUN_TIMEOUT_MS), 0);
+    free(err);
+    free(text);
+    assert_int_equal(f->fake->n_requests, LINES + 1);
+    int last[IDS], repeats = 0;
+    for (int k = 0; k < IDS; k++)
+        last[k] = -1;
+    for (size_t i = 0; i < LINES + 1; i++) {
+        json_t *b = json_loads(f->fake->bodies[i], 0, NULL);
+        assert_non_null(b);
+        const char *name = json_string_value(
+            json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
+        assert_non_null(name);
+        int n = (int)strtol(name, NULL, 10);
+        int k = n % IDS;
+        if (n < last[k])
+            fail_msg("request %zu: line %d of id%d after line %d", i, n + 1, k, last[k] + 1);
+        if (n == last[k])
+            repeats++; /* the retry */
+        last[k] = n;
+        json_decref(b);
+    }
+    assert_int_equal(repeats, 1);
+    for (int k = 0; k < IDS; k++)
+        assert_int_equal(last[k], LINES - IDS + k);
+    json_t *rep = load_report(f);
+    assert_int_equal(report_int(rep, "activated"), LINES);
+    assert_int_equal(report_int(rep, "retries"), 1);
+    json_decref(rep);
 }
 
 static void test_connections_are_reused(void **state)
@@ -1123,6 +1223,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_longer_than_schedule_is_honoured, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_other_statuses_are_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_holds_the_payload_as_sent, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused_is_retried_then_failed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_slow_answer_times_out, setup, teardown),
@@ -1130,6 +1232,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identities_keep_their_order_through_a_pipe, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_connections_are_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_records_calls_without_the_token, setup,
                                         teardown),

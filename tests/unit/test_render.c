@@ -198,6 +198,35 @@ static void test_path_get_and_set(void **state)
     json_decref(root);
 }
 
+/* The payload's wire text is json_dumps' compact text, whatever the buffer
+ * it starts with; the buffer grows and is reused. */
+static void test_payload_dump_is_the_compact_text(void **state)
+{
+    (void)state;
+    json_t *p = json_pack("{s:{s:[{s:s}]}, s:s, s:f}", "identityMap", "Email", "id",
+                          "a@example.com", "note", "x\u00e9\"y", "score", 1.5);
+    assert_non_null(p);
+    char *want = json_dumps(p, JSON_COMPACT);
+    size_t want_len = strlen(want);
+    char *buf = NULL;
+    size_t cap = 0;
+    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len);
+    assert_memory_equal(buf, want, want_len);
+    assert_true(cap >= want_len);
+    char *kept = buf;
+    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len); /* big enough: reused */
+    assert_ptr_equal(buf, kept);
+    assert_memory_equal(buf, want, want_len);
+    free(buf);
+    buf = malloc(4); /* too small to start with */
+    cap = 4;
+    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len);
+    assert_memory_equal(buf, want, want_len);
+    free(buf);
+    free(want);
+    json_decref(p);
+}
+
 static void test_identity_key_is_first_identity(void **state)
 {
     (void)state;
@@ -291,6 +320,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_render_refuses_non_object_profile);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_path_get_and_set);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_identity_key_is_first_identity);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_payload_dump_is_the_compact_text);
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(test_render_fails_cleanly_when_memory_runs_out);
 

@@ -1,0 +1,218 @@
+/*
+ * test_send_render.c — `qx-send render` end to end: its output is written in
+ * blocks, yet a stream still gets each payload as soon as it is rendered.
+ *
+ * The first test feeds one line at a time through a pipe and reads each
+ * payload back from render's standard output (a pipe too, so stdio buffers
+ * it fully) before it writes the next line and long before EOF. The second
+ * renders a file whose output spans many blocks and checks every payload.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define QX_SEND QX_BIN_DIR "/qx-send"
+#define DEMO_PROFILES QX_SOURCE_DIR "/fixtures/profiles/demo.ndjson"
+#define DEMO_MAPPING QX_SOURCE_DIR "/fixtures/mappings/demo.json"
+#define SEED_PROFILE QX_SOURCE_DIR "/fixtures/seed/profile.ndjson"
+#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
+#define SEED_PAYLOAD QX_SOURCE_DIR "/fixtures/seed/expected-payload.json"
+/* generous: the test may run under valgrind; a render that waited for EOF
+ * would never answer at all */
+#define LINE_TIMEOUT_MS 20000
+#define RUN_TIMEOUT_MS 60000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts argv with its standard input and output on pipes. */
+static pid_t spawn_piped(const char *const *argv, int *in_fd, int *out_fd)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    *in_fd = in[1];
+    *out_fd = out[0];
+    return pid;
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, s + off, n - off);
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+}
+
+/* Reads one line (without its newline) into buf within timeout_ms; false
+ * when none came. */
+static bool read_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (len + 1 < cap) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return false;
+        char c;
+        if (read(fd, &c, 1) != 1)
+            return false;
+        if (c == '\n') {
+            buf[len] = '\0';
+            return true;
+        }
+        buf[len++] = c;
+    }
+    return false;
+}
+
+/* The n-th line of the demo profiles, newline included (malloc'd). */
+static char *demo_line(int n)
+{
+    char *text = qxt_read_file(DEMO_PROFILES);
+    assert_non_null(text);
+    char *line = text;
+    for (int i = 1; i < n; i++)
+        line = strchr(line, '\n') + 1;
+    size_t len = strcspn(line, "\n");
+    char *out = strndup(line, len + 1);
+    out[len] = '\n';
+    free(text);
+    return out;
+}
+
+static const char *first_email(const char *payload_text)
+{
+    static char email[256];
+    json_t *p = json_loads(payload_text, 0, NULL);
+    assert_non_null(p);
+    json_t *list = json_object_get(json_object_get(p, "identityMap"), "Email");
+    const char *id = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+    snprintf(email, sizeof email, "%s", id != NULL ? id : "");
+    json_decref(p);
+    return email;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int status = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_render_streams_each_payload_before_eof(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    const char *argv[] = {QX_SEND, "render", "--mapping", DEMO_MAPPING, "-", NULL};
+    int in, out;
+    pid_t pid = spawn_piped(argv, &in, &out);
+    char *l1 = demo_line(1), *l2 = demo_line(2);
+    char line[8192];
+    write_all(in, l1);
+    /* standard input stays open: the payload must come out anyway */
+    assert_true(read_line(out, line, sizeof line, LINE_TIMEOUT_MS));
+    assert_string_equal(first_email(line), "ana@example.com");
+    write_all(in, l2);
+    assert_true(read_line(out, line, sizeof line, LINE_TIMEOUT_MS));
+    assert_string_equal(first_email(line), "ben@example.com");
+    close(in);
+    assert_false(read_line(out, line, sizeof line, LINE_TIMEOUT_MS)); /* EOF, nothing more */
+    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    close(out);
+    free(l1);
+    free(l2);
+}
+
+static void test_render_of_a_file_many_blocks_long_is_complete(void **state)
+{
+    (void)state;
+    enum { COPIES = 3000 }; /* ~1 MB of payloads: many output blocks, many input reads */
+    char *dir = qxt_tempdir();
+    assert_non_null(dir);
+    char *one = qxt_read_file(SEED_PROFILE); /* ends with a newline */
+    assert_non_null(one);
+    size_t n = strlen(one);
+    char *text = malloc(n * COPIES + 1);
+    for (int i = 0; i < COPIES; i++)
+        memcpy(text + n * (size_t)i, one, n);
+    text[n * COPIES] = '\0';
+    char *profiles = qxt_write_file(dir, "profiles.ndjson", text);
+    const char *argv[] = {QX_SEND, "render", "--mapping", SEED_MAPPING, profiles, NULL};
+    char *out = NULL;
+    assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, RUN_TIMEOUT_MS), 0);
+    json_t *expected = json_load_file(SEED_PAYLOAD, 0, NULL);
+    assert_non_null(expected);
+    int lines = 0;
+    for (char *line = out, *next; *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        assert_non_null(next); /* every payload ends with its newline */
+        *next++ = '\0';
+        json_t *p = json_loads(line, 0, NULL);
+        assert_non_null(p);
+        assert_true(json_equal(p, expected));
+        json_decref(p);
+        lines++;
+    }
+    assert_int_equal(lines, COPIES);
+    json_decref(expected);
+    free(out);
+    free(profiles);
+    free(text);
+    free(one);
+    qxt_remove_dir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_streams_each_payload_before_eof),
+        cmocka_unit_test(test_render_of_a_file_many_blocks_long_is_complete),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
