@@ -37,9 +37,9 @@ summary() {
   perf script -i "$1" 2>/dev/null | awk -v top="$TOP" -v pick="${2:-}" -f "$BENCH_DIR/perf-summary.awk"
 }
 # Where a stored run's time goes, by stage.
-MOCK_PICK=on_request,qxm_ingest_handle,json_loadb,qxm_workflow_execute,qxm_store_find_duplicate,start_run,qxm_envelope_ok,send_answer,MHD_suspend_connection,MHD_resume_connection,committer_main,qxm_store_insert_runs,insert_row,json_dumps,sqlite3_step,sqlite3VdbeHalt,sqlite3WalFrames,scheduler_main,qxm_store_finish_due,qxm_store_next_due,check_waiters,qxm_mock_kick,__x64_sys_futex,__x64_sys_epoll_wait,__x64_sys_pwrite64
-SEND_PICK=reader_main,qx_ndjson_next,json_loadb,qxs_input_take,handle_record,qxs_render,qxs_deliverer_submit,json_dumps,qxs_deliverer_run_once,curl_multi_poll,curl_multi_perform,json_delete,__x64_sys_futex,__x64_sys_poll,__x64_sys_sendto,__x64_sys_recvfrom
-RENDER_PICK=qx_ndjson_next,json_loadb,qxs_render,qx_ndjson_write,json_dump_callback,__GI__IO_fflush,__GI___libc_write,json_delete
+MOCK_PICK=on_request,qxm_ingest_handle,json_loadb,qxm_workflow_execute,store_run,qxm_run_insert_prepare,qx_json_write,hash_json,qxm_envelope_ok,send_answer,MHD_suspend_connection,MHD_resume_connection,committer_main,qxm_store_insert_runs,insert_row,find_duplicate,sqlite3_step,sqlite3VdbeHalt,sqlite3WalFrames,checkpointer_main,scheduler_main,qxm_store_finish_due,check_waiters,qxm_mock_kick,__x64_sys_futex,__x64_sys_epoll_wait,__x64_sys_pwrite64
+SEND_PICK=qxs_input_take,json_loadb,handle_record,qxs_render,qxs_payload_dump,qxs_deliverer_submit,qxs_multi_poll_wait,qxs_multi_poll_run_timer,curl_multi_socket_action,json_delete,__x64_sys_poll,__x64_sys_sendto,__x64_sys_recvfrom
+RENDER_PICK=qxs_input_take,json_loadb,qxs_render,qxs_payload_dump,json_dumpb,__GI___libc_write,json_delete
 
 # profile_mock TITLE: qx-mock under wrk, perf attached for SECS seconds.
 profile_mock() {
