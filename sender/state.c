@@ -539,7 +539,7 @@ static int load(qxs_state *st, bool *found, qx_error *err)
         if (text[n - 1] != '\n')
             break; /* torn by a kill during the write: the event never happened */
         json_error_t jerr;
-        json_t *v = json_loadb(text, (size_t)n, 0, &jerr);
+        json_t *v = json_loadb(text, (size_t)n, JSON_ALLOW_NUL, &jerr);
         if (v == NULL) {
             qx_error_set(err, "line %zu: %s", no, jerr.text);
             rc = -1;

@@ -156,6 +156,38 @@ static void test_state_reopened_after_a_kill_holds_every_event(void **state)
     json_decref(p2);
 }
 
+/* A pending payload may hold "\u0000" (JSON allows it; the sender sends it
+ * as it is): a resume reads it back, from the events a kill leaves and from
+ * the snapshot a close writes. */
+static void test_state_keeps_a_payload_holding_nul(void **state)
+{
+    fixture *f = *state;
+    qx_error err;
+    json_t *p = json_pack("{s:s%}", "s", "a\0b", (size_t)3);
+    qxs_report *r = qxs_report_new();
+    qxs_state *st = open_ok(f, r);
+    qxs_report_read(r);
+    qxs_state_queued(st, 1, 20, p);
+    assert_int_equal(qxs_state_flush(st, &err), 0);
+    char *text = read_text(f->state);
+    assert_int_equal(qxs_state_close(st, &err), 0);
+    qxs_report_free(r);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            write_text(f->state, text); /* as a kill left it */
+        r = qxs_report_new();
+        st = open_ok(f, r);
+        json_t *got = NULL;
+        assert_int_equal(qxs_state_pending_count(st), 1);
+        assert_int_equal(qxs_state_pending_at(st, 0, &got), 1);
+        assert_true(json_equal(got, p));
+        assert_int_equal(qxs_state_close(st, &err), 0); /* pass 1 reads this snapshot */
+        qxs_report_free(r);
+    }
+    free(text);
+    json_decref(p);
+}
+
 static void test_state_ignores_a_torn_last_line(void **state)
 {
     fixture *f = *state;
@@ -352,6 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_state_reopened_after_a_kill_holds_every_event, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_state_keeps_a_payload_holding_nul, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_ignores_a_torn_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_refuses_corruption_another_command_and_input,
                                         setup, teardown),
