@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "qx_email.h"
+#include "qx_log.h"
 
 /* Qualtrics piped text for JSON-event fields: ~{aedj://fieldName}. */
 #define PIPE_OPEN "~{aedj://"
@@ -273,9 +274,13 @@ static int run_contact_task(const json_t *inputs, qxm_directory *d, qx_rng *rng,
             json_object_set(embedded, name, value) != 0)
             goto out;
     }
-    *result = qxm_directory_upsert_contact(d, fields, rng, NULL);
+    qx_error err;
+    qx_error_clear(&err);
+    *result = qxm_directory_upsert_contact(d, fields, rng, &err);
     if (*result != NULL)
         rc = TASK_DONE;
+    else if (err.text[0] != '\0') /* the reason, as distributions log theirs */
+        qx_log(QX_LOG_ERROR, "XM Directory: %s", err.text);
 out:
     json_decref(fields);
     return rc;
