@@ -365,7 +365,8 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     draws.delay_ms = qx_rng_range(m->rng, wf->delay_min_ms, wf->delay_max_ms);
     draws.outcome = qxm_workflow_execute(wf, payload, m->directory, m->rng);
     if (draws.outcome == NULL) {
-        qx_log(QX_LOG_ERROR, "running workflow %s: out of memory, or a directory error logged above", wf->id);
+        qx_log(QX_LOG_ERROR,
+               "running workflow %s: out of memory, or a directory error logged above", wf->id);
         refuse(m, req, ans, request_id, 500, "the run could not be recorded", "QX_STORE_ERROR",
                wf);
         goto out;
