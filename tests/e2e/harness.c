@@ -110,6 +110,21 @@ int qxt_mock_stop(qxt_mock *m, int sig)
     return status;
 }
 
+int qxt_wait_exit(pid_t pid, int timeout_ms)
+{
+    int status = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 typedef struct growbuf {
     char *p;
     size_t len;

@@ -27,6 +27,10 @@ int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extr
  * Returns the exit status as waitpid reports it. */
 int qxt_mock_stop(qxt_mock *m, int sig);
 
+/* Waits up to timeout_ms for child pid to end. Returns its exit code, or -1
+ * when it was killed by a signal or (after SIGKILL) did not end in time. */
+int qxt_wait_exit(pid_t pid, int timeout_ms);
+
 typedef struct qxt_response {
     long status;
     char *body;          /* malloc'd, NUL-terminated */

@@ -547,21 +547,6 @@ static pid_t spawn_with_pipe(const char *const *argv, int *stdin_fd)
     return pid;
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int status = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(10000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *demo_line(int n)
 {
     char *text = qxt_read_file(DEMO_PROFILES);
@@ -609,7 +594,7 @@ static void test_stream_from_pipe_delivers_before_eof(void **state)
     assert_non_null(run_for_email(runs, "ben@example.com"));
     json_decref(runs);
     close(in);
-    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 0);
     json_t *rep = load_report(f);
     assert_int_equal(report_int(rep, "read"), 2);
     assert_int_equal(report_int(rep, "activated"), 2);
@@ -634,7 +619,7 @@ static void test_sigterm_stops_reading_and_writes_report(void **state)
     json_t *runs = wait_runs(f, 1);
     json_decref(runs);
     kill(pid, SIGTERM); /* stdin still open */
-    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 0);
     close(in);
     json_t *rep = load_report(f);
     assert_int_equal(report_int(rep, "read"), 1);
@@ -729,7 +714,7 @@ static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
     assert_int_equal(f->fake->n_requests, 1);
     int64_t stopped = now_ms();
     kill(pid, SIGTERM);
-    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 1);
+    assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 1);
     close(in);
     assert_true(now_ms() - stopped < 5000); /* did not wait for the 15 s retry */
     assert_int_equal(f->fake->n_requests, 1);

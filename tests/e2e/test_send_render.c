@@ -129,21 +129,6 @@ static const char *first_email(const char *payload_text)
     return email;
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int status = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(10000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void test_render_streams_each_payload_before_eof(void **state)
 {
     (void)state;
@@ -162,7 +147,7 @@ static void test_render_streams_each_payload_before_eof(void **state)
     assert_string_equal(first_email(line), "ben@example.com");
     close(in);
     assert_false(read_line(out, line, sizeof line, LINE_TIMEOUT_MS)); /* EOF, nothing more */
-    assert_int_equal(wait_exit(pid, RUN_TIMEOUT_MS), 0);
+    assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 0);
     close(out);
     free(l1);
     free(l2);
