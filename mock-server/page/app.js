@@ -17,6 +17,13 @@
  * with --admin-token-env the API answers 401: the page then asks for the
  * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
  *
+ * Whatever is filled in asynchronously says when it is ready: the runs panel,
+ * the journal panel and the detail dialog carry aria-busy="true" from the
+ * moment a person asks for new content (a filter, a page, a tab, a run) until
+ * that content is rendered or its error shown. Assistive technology waits on
+ * it, and so do the browser tests. Background polls that find nothing new do
+ * not mark anything busy.
+ *
  * Everything from the server is put in the page as text (textContent), never
  * as markup.
  */
@@ -288,6 +295,11 @@
     if (node.textContent !== text) node.textContent = text;
   }
 
+  /* Marks a region as being filled in (true) or ready (false). */
+  function setBusy(node, busy) {
+    node.setAttribute('aria-busy', busy ? 'true' : 'false');
+  }
+
   function setError(message) {
     const box = $('error');
     box.hidden = !message;
@@ -300,13 +312,20 @@
     clearTimeout(state.timer);
     state.timer = 0;
     if ($('live').checked) {
-      state.timer = setTimeout(refresh, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+      state.timer = setTimeout(() => refresh({poll: true}),
+        document.hidden ? HIDDEN_POLL_MS : POLL_MS);
     }
   }
 
-  async function refresh() {
+  const PANELS = ['panel-runs', 'panel-requests'];
+
+  /* Fetches and renders the visible view. Unless this is a background poll,
+   * the view's panel is busy until the newest refresh has rendered (an older
+   * one still in flight is dropped, so only the newest may clear it). */
+  async function refresh(opts) {
     clearTimeout(state.timer);
     const gen = ++state.gen;
+    if (!(opts && opts.poll)) setBusy($(`panel-${state.tab}`), true);
     try {
       if (state.tab === 'runs') await refreshRuns(gen);
       else await refreshRequests(gen);
@@ -318,7 +337,10 @@
     } catch (e) {
       if (gen === state.gen) setError(e.message);
     }
-    if (gen === state.gen) schedule();
+    if (gen === state.gen) {
+      for (const id of PANELS) setBusy($(id), false);
+      schedule();
+    }
   }
 
   /* A filter changed: back to the first page. */
@@ -699,10 +721,13 @@
     $('detail-body').replaceChildren(...body);
   }
 
+  /* Opens the dialog at once, busy with "Loading run …" until the run is in;
+   * only the answer for the run asked last is rendered. */
   async function openDetail(id) {
     const dlg = $('detail');
     state.detailId = id;
-    $('detail-title').textContent = `Run ${id}`;
+    setBusy(dlg, true);
+    $('detail-title').textContent = `Loading run ${id}…`;
     $('detail-body').replaceChildren(el('p', {class: 'muted'}, 'Loading…'));
     if (!dlg.open) dlg.showModal();
     try {
@@ -710,9 +735,11 @@
       if (state.detailId === id) renderDetail(run);
     } catch (e) {
       if (state.detailId === id) {
+        $('detail-title').textContent = `Run ${id}`;
         $('detail-body').replaceChildren(el('p', {class: 'error', role: 'alert'}, e.message));
       }
     }
+    if (state.detailId === id) setBusy(dlg, false);
   }
 
   /* ---- the request journal --------------------------------------------- */
@@ -794,10 +821,15 @@
         restart();
       });
     }
-    $('filters').addEventListener('reset', () => setTimeout(restart, 0));
+    /* The form's fields take their defaults only after the reset event. */
+    $('filters').addEventListener('reset', () => {
+      state.gen++; /* an answer still in flight is for the old filters */
+      setBusy($('panel-runs'), true);
+      setTimeout(restart, 0);
+    });
     $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); restart(); });
     $('live').addEventListener('change', () => {
-      if ($('live').checked) refresh();
+      if ($('live').checked) refresh({poll: true});
       else { clearTimeout(state.timer); $('live-status').textContent = 'Paused'; }
     });
     let resizeTimer = 0;
@@ -806,7 +838,7 @@
       resizeTimer = setTimeout(() => { if (state.lastStats) renderStats(...state.lastStats); }, 150);
     });
     document.addEventListener('visibilitychange', () => {
-      if (!document.hidden && $('live').checked) refresh();
+      if (!document.hidden && $('live').checked) refresh({poll: true});
     });
 
     $('runs-older').addEventListener('click', () => {
@@ -870,6 +902,7 @@
       const row = state.detailId
         ? $('runs').querySelector(`tr[data-id="${CSS.escape(state.detailId)}"]`) : null;
       state.detailId = null;
+      setBusy(dlg, false);
       if (row) row.focus();
     });
 

@@ -9,6 +9,18 @@
 //
 //   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
 //
+// Waiting: the page marks what it fills in asynchronously with aria-busy (the
+// runs panel, the journal panel, the detail dialog). Every check on such
+// content waits for the region to be ready and retries until STEP_MS has gone
+// by (eventually, assertText, waitForCount); nothing is read once and nothing
+// waits a fixed time. Each step starts from the same view (Runs tab, filters
+// cleared, no dialog open) and closes what it opened in a finally, so one
+// failing check fails its own step only.
+//
+// QX_BROWSER_API_DELAY_MS=N delays each admin-API answer the page receives by
+// a seeded random 0..N ms (QX_BROWSER_SEED, default 1): the same checks must
+// pass when the server is slow. ci/stress.sh uses it.
+//
 // Exit status: 0 all passed, 1 a check failed, 77 skipped (no Chromium or no
 // node_modules: run ci/browser-deps.sh), which ctest reports as skipped.
 import {spawn} from 'node:child_process';
@@ -29,6 +41,8 @@ const CONFIG = path.join(FIXTURES, 'web-page-workflows.json');
 const HISTORY = path.join(FIXTURES, 'web-page.ndjson');
 const SKIP = 77;
 const STEP_MS = 15000; // a person would give up on a page slower than this
+const API_DELAY_MS = Number(process.env.QX_BROWSER_API_DELAY_MS || 0);
+const SEED = Number(process.env.QX_BROWSER_SEED || 1);
 
 const USER = 'api-user@example.com';
 const API_TOKEN = 'QX-WEB-PAGE-TOKEN-1';
@@ -113,10 +127,59 @@ async function postEvent(base, token, body, headers = {}) {
   return {status: resp.status, body: await resp.json()};
 }
 
+/* A small seeded generator (mulberry32): the same seed, the same delays. */
+function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/* Runs fn (a group of assertions) until it passes or timeout ms have gone by,
+ * backing off from 20 to 200 ms between tries; the last failure is the one
+ * reported. Everything read from content that arrives asynchronously is
+ * checked through this, never read once. */
+async function eventually(fn, timeout = STEP_MS) {
+  const deadline = Date.now() + timeout;
+  let pause = 20;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      pause = Math.min(pause * 2, 200);
+    }
+  }
+}
+
+/* The text a person reads in locator includes text (runs of white space, such
+ * as line breaks between a label and its number, count as one space); retried
+ * until it does. */
+async function assertText(locator, text) {
+  await eventually(async () => {
+    const got = (await locator.innerText()).replace(/\s+/g, ' ');
+    assert.ok(got.includes(text), `expected ${JSON.stringify(text)} in ${JSON.stringify(got)}`);
+  });
+}
+
+/* locator matches exactly n elements, retried until it does. */
+async function waitForCount(locator, n, what = 'elements') {
+  await eventually(async () => assert.equal(await locator.count(), n, `number of ${what}`));
+}
+
 const results = [];
-async function step(name, fn) {
+/* One numbered check. before() (if any) brings the page to the step's
+ * starting view first; a failure there fails this step only. */
+async function step(name, fn, before = null) {
   const t0 = Date.now();
   try {
+    if (before) await before();
     await fn();
     results.push(true);
     console.log(`ok ${results.length} - ${name} (${Date.now() - t0} ms)`);
@@ -141,6 +204,13 @@ async function newBrowser() {
   });
   cleanups.unshift(() => ctx.close());
   ctx.setDefaultTimeout(STEP_MS);
+  if (API_DELAY_MS > 0) {
+    const next = seeded(SEED);
+    await ctx.route((u) => u.pathname.startsWith('/_qx/v1/'), async (route) => {
+      await new Promise((r) => setTimeout(r, Math.floor(next() * API_DELAY_MS)));
+      await route.continue();
+    });
+  }
   return ctx;
 }
 
@@ -150,8 +220,8 @@ const fixtureRuns = readFileSync(HISTORY, 'utf8').split('\n').filter(Boolean)
   .map((l) => JSON.parse(l));
 const failures = fixtureRuns.filter((r) => r.status === 'FAILURE');
 const byWorkflow = (id) => fixtureRuns.filter((r) => r.workflowId === id);
-assert.ok(fixtureRuns.length >= 25 && fixtureRuns.length <= 50,
-  'the fixture fits one page of 50');
+assert.ok(fixtureRuns.length >= 25 && fixtureRuns.length <= 49,
+  'the fixture and the runs the test adds fit one page of 50');
 assert.ok(failures.length >= 2, 'the fixture has failures');
 assert.ok(!fixtureRuns.some((r) => r.status === 'RUNNING'), 'the fixture has no RUNNING run');
 const aFailure = failures[0];
@@ -183,18 +253,45 @@ try {
   const offsite = [];
   page.on('request', (r) => { if (!r.url().startsWith(url)) offsite.push(r.url()); });
 
+  let storedRuns = fixtureRuns.length; // grows as steps add runs
   const rows = page.locator('#runs tr[data-id]');
-  const rowCount = () => rows.count();
-  const waitRows = async (n) => {
-    await page.waitForFunction((want) =>
-      document.querySelectorAll('#runs tr[data-id]').length === want, n, {timeout: STEP_MS});
-  };
+  const waitRows = (n) => waitForCount(rows, n, 'run rows');
+  /* The region (by id) has rendered what was last asked of it. */
+  const ready = (id) => page.locator(`#${id}[aria-busy="false"]`).waitFor({state: 'attached'});
+
+  /* The detail dialog, open on run id and rendered (not "Loading"). */
+  async function detailOf(id) {
+    const dlg = page.locator('#detail[open][aria-busy="false"]');
+    await dlg.waitFor();
+    await assertText(page.locator('#detail-title'), `Run ${id}`);
+    return dlg;
+  }
+  /* Closes the detail dialog if it is open (a step's finally). */
+  async function closeDetail() {
+    await page.evaluate(() => {
+      const dlg = document.getElementById('detail');
+      if (dlg.open) dlg.close();
+    });
+    await page.locator('#detail[open]').waitFor({state: 'detached'});
+  }
+  /* The view every step starts from: no dialog, the Runs tab, filters and
+   * paging cleared, every stored run listed. */
+  async function baseView() {
+    await closeDetail();
+    if (await page.getAttribute('#tab-runs', 'aria-selected') !== 'true') {
+      await page.click('#tab-runs');
+    }
+    await page.click('#filters button[type="reset"]');
+    await ready('panel-runs');
+    await waitRows(storedRuns);
+  }
+
+  await page.goto(url);
 
   await step('the page lists every run of the history, newest first', async () => {
-    await page.goto(url);
     assert.equal(await page.title(), 'qx-mock · run history');
+    await ready('panel-runs');
     await waitRows(fixtureRuns.length);
-    assert.equal(await rowCount(), fixtureRuns.length);
     const newest = [...fixtureRuns].sort((a, b) => b.receivedAt.localeCompare(a.receivedAt))[0];
     assert.equal(await rows.first().getAttribute('data-id'), newest.id);
     await assertText(page.locator('#runs-caption'), `${fixtureRuns.length} matching`);
@@ -206,167 +303,187 @@ try {
   await step('a Failure row shows its status and error text', async () => {
     const row = page.locator(`#runs tr[data-id="${aFailure.id}"]`);
     await assertText(row.locator('td:nth-child(3)'), 'Failure');
-    assert.equal((await row.locator('td:nth-child(5)').innerText()).trim(), aFailure.error);
-    const identity = aFailure.eventData.email ?? aFailure.eventData.externalId;
-    assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), identity);
-    assert.equal(await page.locator('#runs tr[data-status="FAILURE"]').count(), failures.length);
-  });
+    await eventually(async () => {
+      assert.equal((await row.locator('td:nth-child(5)').innerText()).trim(), aFailure.error);
+      const identity = aFailure.eventData.email ?? aFailure.eventData.externalId;
+      assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), identity);
+    });
+    await waitForCount(page.locator('#runs tr[data-status="FAILURE"]'), failures.length,
+      'Failure rows');
+  }, baseView);
 
   await step('totals and the runs-per-minute chart cover the history', async () => {
-    const totals = await page.locator('#totals').innerText();
     const success = fixtureRuns.length - failures.length;
-    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Total ${fixtureRuns.length}\\b`));
-    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Success ${success}\\b`));
-    assert.match(totals.replace(/\s+/g, ' '), new RegExp(`Failure ${failures.length}\\b`));
-    assert.match(totals.replace(/\s+/g, ' '), /Running 0\b/);
-    assert.equal(await page.locator('#chart-title').innerText(), 'Runs per minute');
-    assert.ok(await page.locator('#chart svg rect.bar-SUCCESS').count() > 5);
-    assert.ok(await page.locator('#chart svg rect.bar-FAILURE').count() >= 1);
-    const label = await page.locator('#chart svg').getAttribute('aria-label');
-    assert.match(label, new RegExp(`${fixtureRuns.length} runs`));
-  });
-
-  await page.screenshot({path: path.join(SHOTS, 'run-history-list.png')});
-  await page.screenshot({path: path.join(SHOTS, 'run-history-list-full.png'), fullPage: true});
+    await eventually(async () => {
+      const totals = (await page.locator('#totals').innerText()).replace(/\s+/g, ' ');
+      assert.match(totals, new RegExp(`Total ${fixtureRuns.length}\\b`));
+      assert.match(totals, new RegExp(`Success ${success}\\b`));
+      assert.match(totals, new RegExp(`Failure ${failures.length}\\b`));
+      assert.match(totals, /Running 0\b/);
+      assert.equal(await page.locator('#chart-title').innerText(), 'Runs per minute');
+      assert.ok(await page.locator('#chart svg rect.bar-SUCCESS').count() > 5);
+      assert.ok(await page.locator('#chart svg rect.bar-FAILURE').count() >= 1);
+      const label = await page.locator('#chart svg').getAttribute('aria-label');
+      assert.match(label, new RegExp(`${fixtureRuns.length} runs`));
+    });
+    await page.screenshot({path: path.join(SHOTS, 'run-history-list.png')});
+    await page.screenshot({path: path.join(SHOTS, 'run-history-list-full.png'), fullPage: true});
+  }, baseView);
 
   await step('the status filter leaves only Failure rows', async () => {
     await page.selectOption('#f-status', 'FAILURE');
+    await ready('panel-runs');
     await waitRows(failures.length);
-    const texts = await rows.locator('td:nth-child(3)').allInnerTexts();
-    assert.ok(texts.every((t) => t.includes('Failure')));
+    await eventually(async () => {
+      const texts = await rows.locator('td:nth-child(3)').allInnerTexts();
+      assert.ok(texts.every((t) => t.includes('Failure')), `statuses ${texts}`);
+    });
     await assertText(page.locator('#totals'), `Total ${failures.length}`);
     assert.match(page.url(), /status=FAILURE/);
-  });
+  }, baseView);
 
   await step('the workflow filter narrows further, and Clear filters restores all', async () => {
     const wf = aFailure.workflowId;
-    await page.selectOption('#f-workflow', wf);
     const want = byWorkflow(wf).filter((r) => r.status === 'FAILURE').length;
-    await waitRows(want);
     assert.ok(want < failures.length, 'the fixture has failures in several workflows');
+    await page.selectOption('#f-status', 'FAILURE');
+    await page.selectOption('#f-workflow', wf);
+    await ready('panel-runs');
+    await waitRows(want);
     await page.selectOption('#f-status', '');
+    await ready('panel-runs');
     await waitRows(byWorkflow(wf).length);
     await page.click('#filters button[type="reset"]');
+    await ready('panel-runs');
     await waitRows(fixtureRuns.length);
-  });
+  }, baseView);
 
   await step('the time range filter keeps the runs inside it', async () => {
     // The first ten minutes of the history, in the page's local time (UTC here).
     const t0 = Date.parse(fixtureRuns[0].receivedAt);
     const t1 = t0 + 10 * 60e3;
     const inside = fixtureRuns.filter((r) => Date.parse(r.receivedAt) < t1).length;
+    assert.ok(inside < fixtureRuns.length);
     const local = (ms) => new Date(ms).toISOString().slice(0, 19);
     await page.fill('#f-since', local(t0));
     await page.locator('#f-since').dispatchEvent('change');
     await page.fill('#f-until', local(t1));
     await page.locator('#f-until').dispatchEvent('change');
+    await ready('panel-runs');
     await waitRows(inside);
-    assert.ok(inside < fixtureRuns.length);
     assert.equal(await page.locator('#f-range').inputValue(), 'custom');
-    await page.click('#filters button[type="reset"]');
-    await waitRows(fixtureRuns.length);
-  });
+  }, baseView);
 
   await step('paging: 25 per page, Older and Newer', async () => {
     await page.selectOption('#f-limit', '25');
+    await ready('panel-runs');
     await waitRows(25);
     const firstPage = await rows.evaluateAll((trs) => trs.map((t) => t.dataset.id));
-    await page.click('#runs-older');
+    await page.locator('#runs-older:enabled').click();
+    await ready('panel-runs');
     await waitRows(fixtureRuns.length - 25);
     const second = await rows.evaluateAll((trs) => trs.map((t) => t.dataset.id));
     assert.ok(second.every((id) => !firstPage.includes(id)), 'pages do not overlap');
     assert.ok(await page.locator('#runs-older').isDisabled());
-    await page.click('#runs-newer');
+    await page.locator('#runs-newer:enabled').click();
+    await ready('panel-runs');
     await waitRows(25);
-    assert.equal(await rows.first().getAttribute('data-id'), firstPage[0]);
-    await page.selectOption('#f-limit', '50');
-    await waitRows(fixtureRuns.length);
-  });
+    await eventually(async () =>
+      assert.equal(await rows.first().getAttribute('data-id'), firstPage[0]));
+  }, baseView);
 
   await step('the keyboard opens a run with Enter and closes it with Escape', async () => {
-    // Tab from the last filter reaches the runs (one row is in the Tab order).
-    await page.focus('#filters button[type="reset"]');
-    await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.id),
-      await rows.first().getAttribute('data-id'));
-    await page.keyboard.press('ArrowDown');
-    const second = await rows.nth(1).getAttribute('data-id');
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
-    await page.keyboard.press('Enter');
-    await page.locator('#detail[open]').waitFor();
-    await assertText(page.locator('#detail-title'), second);
-    await page.keyboard.press('Escape');
-    await page.locator('#detail[open]').waitFor({state: 'detached'});
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
-  });
+    try {
+      // Tab from the last filter reaches the runs (one row is in the Tab order).
+      await page.focus('#filters button[type="reset"]');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.id),
+        await rows.first().getAttribute('data-id'));
+      await page.keyboard.press('ArrowDown');
+      const second = await rows.nth(1).getAttribute('data-id');
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+      await page.keyboard.press('Enter');
+      await detailOf(second);
+      await page.keyboard.press('Escape');
+      await page.locator('#detail[open]').waitFor({state: 'detached'});
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+    } finally {
+      await closeDetail();
+    }
+  }, baseView);
 
   await step('the detail view shows payload, event data, conditions and tasks', async () => {
-    await page.click(`#runs tr[data-id="${aFailure.id}"]`);
-    const dlg = page.locator('#detail[open]');
-    await dlg.waitFor();
-    await assertText(page.locator('#detail-title'), aFailure.id);
-    await assertText(page.locator('#detail-title'), 'Failure');
-    await assertText(dlg.locator('.facts'), aFailure.error);
-    const payload = dlg.locator('section.payload');
-    const email = aFailure.payload.identityMap.Email[0].id;
-    await assertText(payload, '"identityMap"');
-    await assertText(payload, JSON.stringify(email));
-    // Collapsible: folding the top level hides the identity.
-    await payload.getByRole('button', {name: 'Collapse all'}).click();
-    assert.equal(await payload.getByText(JSON.stringify(email)).isVisible(), false);
-    await payload.getByRole('button', {name: 'Expand all'}).click();
-    assert.equal(await payload.getByText(JSON.stringify(email)).isVisible(), true);
-    // Each condition with its outcome, each task with status and error.
-    const condRows = dlg.locator('table:has(caption:text("Each condition")) tbody tr');
-    assert.equal(await condRows.count(), aFailure.conditions.length);
-    for (let i = 0; i < aFailure.conditions.length; i++) {
-      await assertText(condRows.nth(i), aFailure.conditions[i].met ? 'Met' : 'Not met');
+    try {
+      await page.click(`#runs tr[data-id="${aFailure.id}"]`);
+      const dlg = await detailOf(aFailure.id);
+      await assertText(page.locator('#detail-title'), 'Failure');
+      await assertText(dlg.locator('.facts'), aFailure.error);
+      const payload = dlg.locator('section.payload');
+      const email = aFailure.payload.identityMap.Email[0].id;
+      await assertText(payload, '"identityMap"');
+      await assertText(payload, JSON.stringify(email));
+      // Collapsible: folding the top level hides the identity.
+      await payload.getByRole('button', {name: 'Collapse all'}).click();
+      await payload.getByText(JSON.stringify(email)).waitFor({state: 'hidden'});
+      await payload.getByRole('button', {name: 'Expand all'}).click();
+      await payload.getByText(JSON.stringify(email)).waitFor({state: 'visible'});
+      // Each condition with its outcome, each task with status and error.
+      const condRows = dlg.locator('table:has(caption:text("Each condition")) tbody tr');
+      await waitForCount(condRows, aFailure.conditions.length, 'condition rows');
+      for (let i = 0; i < aFailure.conditions.length; i++) {
+        await assertText(condRows.nth(i), aFailure.conditions[i].met ? 'Met' : 'Not met');
+      }
+      const taskRows = dlg.locator('table:has(caption:text("Tasks in the order")) tbody tr');
+      await waitForCount(taskRows, aFailure.tasks.length, 'task rows');
+      for (let i = 0; i < aFailure.tasks.length; i++) {
+        const t = aFailure.tasks[i];
+        await assertText(taskRows.nth(i), {SUCCESS: 'Success', FAILURE: 'Failure',
+          SKIPPED: 'Skipped'}[t.status]);
+        if (t.error) await assertText(taskRows.nth(i), t.error);
+      }
+      await assertText(dlg, 'Timing');
+      await page.screenshot({path: path.join(SHOTS, 'run-history-detail.png')});
+      await page.locator('#detail section.payload').scrollIntoViewIfNeeded();
+      await page.screenshot({path: path.join(SHOTS, 'run-history-detail-payload.png')});
+    } finally {
+      await closeDetail();
     }
-    const taskRows = dlg.locator('table:has(caption:text("Tasks in the order")) tbody tr');
-    assert.equal(await taskRows.count(), aFailure.tasks.length);
-    for (let i = 0; i < aFailure.tasks.length; i++) {
-      const t = aFailure.tasks[i];
-      await assertText(taskRows.nth(i), {SUCCESS: 'Success', FAILURE: 'Failure',
-        SKIPPED: 'Skipped'}[t.status]);
-      if (t.error) await assertText(taskRows.nth(i), t.error);
-    }
-    await assertText(dlg, 'Timing');
-  });
-
-  await page.screenshot({path: path.join(SHOTS, 'run-history-detail.png')});
-  await page.locator('#detail section.payload').scrollIntoViewIfNeeded();
-  await page.screenshot({path: path.join(SHOTS, 'run-history-detail-payload.png')});
+  }, baseView);
 
   await step('a successful run\'s detail lists its event data', async () => {
-    await page.keyboard.press('Escape');
-    await page.locator('#detail[open]').waitFor({state: 'detached'});
-    await page.click(`#runs tr[data-id="${aSuccess.id}"]`);
-    const dlg = page.locator('#detail[open]');
-    await dlg.waitFor();
-    const fields = dlg.locator('table:has(caption:text("Fields captured")) tbody tr');
-    assert.equal(await fields.count(), Object.keys(aSuccess.eventData).length);
-    for (const [k, v] of Object.entries(aSuccess.eventData)) {
-      const row = fields.filter({has: page.locator('th', {hasText: k})});
-      await assertText(row, typeof v === 'string' ? v : JSON.stringify(v));
+    try {
+      await page.click(`#runs tr[data-id="${aSuccess.id}"]`);
+      const dlg = await detailOf(aSuccess.id);
+      const fields = dlg.locator('table:has(caption:text("Fields captured")) tbody tr');
+      await waitForCount(fields, Object.keys(aSuccess.eventData).length, 'event data rows');
+      for (const [k, v] of Object.entries(aSuccess.eventData)) {
+        const row = fields.filter({has: page.locator('th', {hasText: k})});
+        await assertText(row, typeof v === 'string' ? v : JSON.stringify(v));
+      }
+      await page.keyboard.press('Escape');
+      await page.locator('#detail[open]').waitFor({state: 'detached'});
+    } finally {
+      await closeDetail();
     }
-    await page.keyboard.press('Escape');
-    await page.locator('#detail[open]').waitFor({state: 'detached'});
-  });
+  }, baseView);
 
   await step('the journal tab shows why requests started no run', async () => {
     await page.click('#tab-requests');
+    await ready('panel-requests');
     const jrows = page.locator('#requests tr[data-id]');
-    await page.waitForFunction((n) =>
-      document.querySelectorAll('#requests tr[data-id]').length === n, journal.length);
-    const shown = (await jrows.locator('td.reason').allInnerTexts()).map((s) => s.trim());
-    assert.deepEqual(shown, journal.map((j) => j.reason));
-    assert.ok(shown.some((r) => /disabled/.test(r)), 'a disabled workflow is explained');
-    const statuses = await jrows.locator('td:nth-child(4)').allInnerTexts();
-    assert.deepEqual(statuses.map(Number), [404, 401, 400, 200]);
+    await waitForCount(jrows, journal.length, 'journal rows');
+    await eventually(async () => {
+      const shown = (await jrows.locator('td.reason').allInnerTexts()).map((s) => s.trim());
+      assert.deepEqual(shown, journal.map((j) => j.reason));
+      assert.ok(shown.some((r) => /disabled/.test(r)), 'a disabled workflow is explained');
+      const statuses = await jrows.locator('td:nth-child(4)').allInnerTexts();
+      assert.deepEqual(statuses.map(Number), [404, 401, 400, 200]);
+    });
     await page.screenshot({path: path.join(SHOTS, 'run-history-journal.png')});
     await page.click('#tab-runs');
-    await waitRows(fixtureRuns.length);
-  });
+    await ready('panel-runs');
+    await waitRows(storedRuns);
+  }, baseView);
 
   await step('a run posted while the page is open appears without a reload', async () => {
     await page.evaluate(() => { window.qxNoReload = true; });
@@ -374,16 +491,19 @@ try {
     const resp = await postEvent(url, TOKENS.csat,
       {person: {name: {firstName: 'Live'}}, identityMap: {Email: [{id: email}]}});
     assert.equal(resp.status, 200);
+    storedRuns++;
     const runId = resp.body.result.runId;
     const row = page.locator(`#runs tr[data-id="${runId}"]`);
-    await row.waitFor({timeout: 8000});
-    assert.equal(await rows.first().getAttribute('data-id'), runId, 'newest first');
-    assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), email);
+    await row.waitFor(); // the page's own polling brings it
+    await waitRows(storedRuns);
+    await eventually(async () => {
+      assert.equal(await rows.first().getAttribute('data-id'), runId, 'newest first');
+      assert.equal((await row.locator('td:nth-child(4)').innerText()).trim(), email);
+    });
     await assertText(row.locator('td:nth-child(3)'), 'Success');
-    await waitRows(fixtureRuns.length + 1);
     assert.equal(await page.evaluate(() => window.qxNoReload), true, 'the page was not reloaded');
-    await assertText(page.locator('#totals'), `Total ${fixtureRuns.length + 1}`);
-  });
+    await assertText(page.locator('#totals'), `Total ${storedRuns}`);
+  }, baseView);
 
   await step('a run marked as a duplicate links to the run it repeats', async () => {
     // qx-mock marks a run whose payload repeats an earlier one with
@@ -395,19 +515,22 @@ try {
     const resp = await fetch(`${url}/_qx/v1/import`, {method: 'POST',
       headers: {'Content-Type': 'application/x-ndjson'}, body: `${JSON.stringify(dup)}\n`});
     assert.equal(resp.status, 200, await resp.text());
-    const row = page.locator('#runs tr[data-id="RUN_duplicate_test"]');
-    await row.waitFor();
-    await assertText(row, 'duplicate');
-    await row.click();
-    const dlg = page.locator('#detail[open]');
-    await dlg.waitFor();
-    await assertText(dlg.locator('.facts'), `Duplicate of ${aSuccess.id}`);
-    await dlg.getByRole('button', {name: aSuccess.id}).click();
-    await page.waitForFunction((id) =>
-      document.getElementById('detail-title').textContent.includes(id), aSuccess.id);
-    await page.keyboard.press('Escape');
-    await page.locator('#detail[open]').waitFor({state: 'detached'});
-  });
+    storedRuns++;
+    try {
+      const row = page.locator('#runs tr[data-id="RUN_duplicate_test"]');
+      await row.waitFor();
+      await assertText(row, 'duplicate');
+      await row.click();
+      const dlg = await detailOf('RUN_duplicate_test');
+      await assertText(dlg.locator('.facts'), `Duplicate of ${aSuccess.id}`);
+      await dlg.getByRole('button', {name: aSuccess.id}).click();
+      await detailOf(aSuccess.id);
+      await page.keyboard.press('Escape');
+      await page.locator('#detail[open]').waitFor({state: 'detached'});
+    } finally {
+      await closeDetail();
+    }
+  }, baseView);
 
   await step('the page loads nothing from outside and raises no script error', async () => {
     assert.deepEqual(offsite, []);
@@ -421,19 +544,22 @@ try {
       '--history', HISTORY, '--admin-token-env', 'QX_TEST_ADMIN_TOKEN'],
     {QX_TEST_ADMIN_TOKEN: secret});
     const p2 = await ctx.newPage();
-    await p2.goto(guarded.url);
-    const form = p2.locator('#token-dialog[open]');
-    await form.waitFor();
-    await p2.fill('#token-input', 'wrong');
-    await p2.click('#token-dialog button[value="ok"]');
-    await p2.locator('#token-dialog[open]').waitFor();
-    await assertText(p2.locator('#token-message'), 'refused');
-    await p2.fill('#token-input', secret);
-    await p2.click('#token-dialog button[value="ok"]');
-    await p2.waitForFunction((n) =>
-      document.querySelectorAll('#runs tr[data-id]').length === n, fixtureRuns.length);
-    assert.equal(await p2.evaluate(() => sessionStorage.getItem('qx-mock.adminToken')), secret);
-    await p2.close();
+    try {
+      await p2.goto(guarded.url);
+      await p2.locator('#token-dialog[open]').waitFor();
+      await p2.fill('#token-input', 'wrong');
+      await p2.click('#token-dialog button[value="ok"]');
+      await assertText(p2.locator('#token-message'), 'refused');
+      await p2.locator('#token-dialog[open]').waitFor();
+      await p2.fill('#token-input', secret);
+      await p2.click('#token-dialog button[value="ok"]');
+      await p2.locator('#panel-runs[aria-busy="false"]').waitFor();
+      await waitForCount(p2.locator('#runs tr[data-id]'), fixtureRuns.length, 'run rows');
+      assert.equal(await p2.evaluate(() => sessionStorage.getItem('qx-mock.adminToken')),
+        secret);
+    } finally {
+      await p2.close();
+    }
   });
 } catch (e) {
   console.log(`not ok - setup: ${e.stack || e}`);
@@ -446,13 +572,6 @@ try {
       // already gone
     }
   }
-}
-
-/* The text a person reads in locator includes text (runs of white space, such
- * as line breaks between a label and its number, count as one space). */
-async function assertText(locator, text) {
-  const got = (await locator.innerText()).replace(/\s+/g, ' ');
-  assert.ok(got.includes(text), `expected ${JSON.stringify(text)} in ${JSON.stringify(got)}`);
 }
 
 const passed = results.filter(Boolean).length;
