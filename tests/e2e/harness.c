@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,23 +89,44 @@ int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extr
     return 0;
 }
 
+bool qxt_wait_pid(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    /* A pidfd becomes readable when the child ends: no polling. */
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        for (;;) {
+            int64_t left = deadline - now_ms();
+            int r = poll(&p, 1, left > 0 ? (int)left : 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        close(fd);
+        return waitpid(pid, status, WNOHANG) == pid;
+    }
+    /* Kernels before 5.3 have no pidfd: ask every 10 ms instead. */
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return true;
+        if (r < 0 || now_ms() > deadline)
+            return false;
+        struct timespec ten_ms = {0, 10 * 1000000L};
+        nanosleep(&ten_ms, NULL);
+    }
+}
+
 int qxt_mock_stop(qxt_mock *m, int sig)
 {
     int status = -1;
     if (m->pid <= 0)
         return -1;
     kill(m->pid, sig);
-    int64_t deadline = now_ms() + 30000;
-    for (;;) {
-        pid_t r = waitpid(m->pid, &status, WNOHANG);
-        if (r == m->pid)
-            break;
-        if (now_ms() > deadline) {
-            kill(m->pid, SIGKILL);
-            waitpid(m->pid, &status, 0);
-            break;
-        }
-        usleep(10000);
+    if (!qxt_wait_pid(m->pid, 30000, &status)) {
+        kill(m->pid, SIGKILL);
+        waitpid(m->pid, &status, 0);
     }
     m->pid = 0;
     return status;
@@ -113,16 +135,66 @@ int qxt_mock_stop(qxt_mock *m, int sig)
 int qxt_wait_exit(pid_t pid, int timeout_ms)
 {
     int status = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(10000);
+    if (!qxt_wait_pid(pid, timeout_ms, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Adds the sockets of one /proc/net/tcp{,6} table on local port `port`. */
+static void scan_tcp_table(const char *path, int port, qxt_tcp_view *v)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    if (fgets(line, sizeof line, f) == NULL) { /* the header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        char local[64];
+        unsigned st = 0;
+        unsigned long txq = 0, rxq = 0;
+        if (sscanf(line, " %*u: %63s %*s %x %lx:%lx", local, &st, &txq, &rxq) != 4)
+            continue;
+        const char *colon = strrchr(local, ':');
+        if (colon == NULL || (int)strtol(colon + 1, NULL, 16) != port)
+            continue;
+        if (st == 0x0A) { /* LISTEN: rx_queue is the accept backlog */
+            v->listening++;
+            v->backlog += (int)rxq;
+        } else if (st == 0x01) { /* ESTABLISHED */
+            v->established++;
+            if (rxq > 0)
+                v->unread++;
+        }
+    }
+    fclose(f);
+}
+
+int qxt_tcp_sockets(int port, qxt_tcp_view *out)
+{
+    memset(out, 0, sizeof *out);
+    scan_tcp_table("/proc/net/tcp", port, out);
+    scan_tcp_table("/proc/net/tcp6", port, out);
+    return out->listening > 0 ? 0 : -1;
+}
+
+bool qxt_wait_tcp(int port, bool (*cond)(const qxt_tcp_view *, const void *), const void *arg,
+                  int timeout_ms, qxt_tcp_view *last)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (qxt_tcp_sockets(port, last) == 0 && cond(last, arg))
+            return true;
+        if (now_ms() > deadline)
+            return false;
+        struct timespec two_ms = {0, 2 * 1000000L};
+        nanosleep(&two_ms, NULL);
+    }
 }
 
 typedef struct growbuf {

@@ -27,9 +27,32 @@ int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extr
  * Returns the exit status as waitpid reports it. */
 int qxt_mock_stop(qxt_mock *m, int sig);
 
+/* Waits up to timeout_ms for child pid to end, woken by its end (a pidfd),
+ * not by a timer. True with *status as waitpid reports it; false when it is
+ * still running (it is left so). */
+bool qxt_wait_pid(pid_t pid, int timeout_ms, int *status);
+
 /* Waits up to timeout_ms for child pid to end. Returns its exit code, or -1
  * when it was killed by a signal or (after SIGKILL) did not end in time. */
 int qxt_wait_exit(pid_t pid, int timeout_ms);
+
+/* The kernel's view of the TCP sockets on a local port (/proc/net/tcp and
+ * tcp6), for tests that must know what a server has accepted and read
+ * without asking it over HTTP. */
+typedef struct qxt_tcp_view {
+    int listening;   /* listening sockets on the port */
+    int backlog;     /* connections in their accept queue: not yet accepted */
+    int established; /* server-side connections, accepted or queued */
+    int unread;      /* of those, how many hold bytes the server has not read */
+} qxt_tcp_view;
+
+/* Fills out for port; -1 when nothing listens on it. */
+int qxt_tcp_sockets(int port, qxt_tcp_view *out);
+
+/* Waits until cond(view, arg) holds for port's sockets, re-reading the view
+ * every 2 ms, at most timeout_ms; the last view read is left in *last. */
+bool qxt_wait_tcp(int port, bool (*cond)(const qxt_tcp_view *, const void *), const void *arg,
+                  int timeout_ms, qxt_tcp_view *last);
 
 typedef struct qxt_response {
     long status;

@@ -10,6 +10,10 @@
  * (enough for qx-send --concurrency 1), reading each request whole
  * (headers, then Content-Length bytes of body) before acting.
  *
+ * Locking: `lock` guards everything the test and the server thread share
+ * (location, the counters, seen); the test goes through raw_set_location,
+ * raw_requests, raw_connections, raw_saw and raw_seen_len, never the fields.
+ *
  * Header-only (static functions, RAW_FN) because each e2e test is one source file
  * plus harness.c; include it in one translation unit only.
  */
@@ -50,9 +54,9 @@ typedef struct raw_server {
     int port;
     int stop_pipe[2];
     pthread_t thread;
-    raw_mode mode;
-    char location[256];
+    raw_mode mode; /* set before the thread starts, then only read */
     pthread_mutex_t lock;
+    char location[256]; /* Location of RAW_REDIRECT answers */
     int requests;    /* complete requests read */
     int connections; /* accepted */
     char *seen;      /* every byte received, NUL-terminated (up to RAW_SEEN_MAX) */
@@ -158,7 +162,9 @@ RAW_FN void raw_serve(raw_server *s, int fd)
                        "{\"errorMessage\": \"bad credentials\", \"errorCode\": \"AUTH\"}}}");
             continue;
         case RAW_REDIRECT:
+            pthread_mutex_lock(&s->lock);
             snprintf(location, sizeof location, "Location: %s\r\n", s->location);
+            pthread_mutex_unlock(&s->lock);
             raw_answer(fd, "302 Found", location, "");
             continue;
         case RAW_GARBAGE:
@@ -236,6 +242,31 @@ RAW_FN void raw_stop(raw_server *s)
     pthread_mutex_destroy(&s->lock);
     free(s->seen);
     free(s);
+}
+
+/* Where RAW_REDIRECT answers point. */
+RAW_FN void raw_set_location(raw_server *s, const char *location)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->location, sizeof s->location, "%s", location);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether text is among the bytes received so far. */
+RAW_FN bool raw_saw(raw_server *s, const char *text)
+{
+    pthread_mutex_lock(&s->lock);
+    bool found = strstr(s->seen, text) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+RAW_FN size_t raw_seen_len(raw_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->seen_len;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 /* Counters read under the lock. */

@@ -380,6 +380,19 @@ static void test_slow_clients_time_out_without_starving_others(void **state)
     }
 }
 
+/* The server has accepted every connection to it and read all they sent. */
+static bool all_accepted_and_read(const qxt_tcp_view *v, const void *arg)
+{
+    return v->established >= *(const int *)arg && v->backlog == 0 && v->unread == 0;
+}
+
+/* Exactly one connection waits in the accept queue, its request unread. */
+static bool one_left_in_queue(const qxt_tcp_view *v, const void *arg)
+{
+    (void)arg;
+    return v->backlog == 1 && v->unread == 1;
+}
+
 static void test_connection_count_is_bounded(void **state)
 {
     fixture *f = *state;
@@ -391,13 +404,26 @@ static void test_connection_count_is_bounded(void **state)
         assert_true((socks[i] = raw_connect(f)) >= 0);
         assert_true(send(socks[i], part, sizeof part - 1, MSG_NOSIGNAL) > 0);
     }
-    usleep(100000);
+    /* Known event: the kernel shows all 8 accepted and their bytes read. */
+    const int eight = 8;
+    qxt_tcp_view v;
+    if (!qxt_wait_tcp(f->mock.port, all_accepted_and_read, &eight, 10000, &v))
+        fail_msg("8 connections not accepted and read: %d established, %d queued, %d unread",
+                 v.established, v.backlog, v.unread);
     int extra = raw_connect(f);
     assert_true(extra >= 0);
     const char req[] = "GET /_qx/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_true(send(extra, req, sizeof req - 1, MSG_NOSIGNAL) > 0);
+    /* Known event: the 9th sits in the accept queue with its request. */
+    if (!qxt_wait_tcp(f->mock.port, one_left_in_queue, NULL, 10000, &v))
+        fail_msg("the 9th connection is not waiting: %d established, %d queued, %d unread",
+                 v.established, v.backlog, v.unread);
+    /* Bounded window, from that event and well inside the 1 s idle timeout
+     * of the 8: the 9th is not served while the bound is reached. */
     struct pollfd p = {.fd = extra, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, 400), 0); /* not served while the bound is reached */
+    assert_int_equal(poll(&p, 1, 400), 0);
+    assert_int_equal(qxt_tcp_sockets(f->mock.port, &v), 0);
+    assert_int_equal(v.backlog, 1); /* still not accepted */
     for (int i = 0; i < 8; i++)
         close(socks[i]);
     assert_true(poll(&p, 1, 5000) > 0); /* served once there is room */

@@ -61,10 +61,15 @@ static int64_t now_ms(void)
 
 #define FAKE_MAX_REQUESTS 512
 
+/* A scripted HTTP server on loopback, run by libmicrohttpd's threads (one per
+ * connection). Everything below `lock` is shared with those threads: the
+ * test sets it and reads it only through the fake_* functions, which take
+ * the lock; `grew` is signalled on every request. */
 typedef struct fake_server {
     struct MHD_Daemon *daemon;
     int port;
     pthread_mutex_t lock;
+    pthread_cond_t grew;
     int script[16]; /* statuses answered to the first requests, in order */
     size_t n_script;
     int default_status;
@@ -104,10 +109,14 @@ static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const ch
         *data_size = 0;
         return MHD_YES;
     }
-    if (s->delay_ms > 0)
-        usleep((useconds_t)s->delay_ms * 1000);
+    pthread_mutex_lock(&s->lock);
+    int delay_ms = s->delay_ms;
+    pthread_mutex_unlock(&s->lock);
+    if (delay_ms > 0) /* a slow server, not synchronisation */
+        usleep((useconds_t)delay_ms * 1000);
     pthread_mutex_lock(&s->lock);
     size_t i = s->n_requests++;
+    pthread_cond_broadcast(&s->grew);
     int status = i < s->n_script ? s->script[i] : s->default_status;
     if (i < FAKE_MAX_REQUESTS) {
         s->at_ms[i] = now_ms();
@@ -118,6 +127,7 @@ static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const ch
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     snprintf(s->auth, sizeof s->auth, "%s", a != NULL ? a : "");
     snprintf(s->content_type, sizeof s->content_type, "%s", ct != NULL ? ct : "");
+    const char *retry_after = s->retry_after;
     pthread_mutex_unlock(&s->lock);
     char body[256];
     if (status == 200)
@@ -130,8 +140,8 @@ static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const ch
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", "application/json");
-    if ((status == 429 || status == 503) && s->retry_after != NULL)
-        MHD_add_response_header(r, "Retry-After", s->retry_after);
+    if ((status == 429 || status == 503) && retry_after != NULL)
+        MHD_add_response_header(r, "Retry-After", retry_after);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -168,6 +178,7 @@ static fake_server *fake_start(int default_status)
 {
     fake_server *s = calloc(1, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->grew, NULL);
     s->default_status = default_status;
     s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                      MHD_USE_ERROR_LOG,
@@ -186,8 +197,98 @@ static void fake_stop(fake_server *s)
     MHD_stop_daemon(s->daemon);
     for (size_t i = 0; i < s->n_requests && i < FAKE_MAX_REQUESTS; i++)
         free(s->bodies[i]);
+    pthread_cond_destroy(&s->grew);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* The first n requests are answered with the statuses given, later ones with
+ * the default; 429 and 503 carry Retry-After when retry_after is not NULL. */
+static void fake_script(fake_server *s, const char *retry_after, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    pthread_mutex_lock(&s->lock);
+    assert_true(n <= sizeof s->script / sizeof s->script[0]);
+    for (size_t i = 0; i < n; i++)
+        s->script[i] = va_arg(ap, int);
+    s->n_script = n;
+    s->retry_after = retry_after;
+    pthread_mutex_unlock(&s->lock);
+    va_end(ap);
+}
+
+static void fake_delay(fake_server *s, int ms)
+{
+    pthread_mutex_lock(&s->lock);
+    s->delay_ms = ms;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static size_t fake_requests(fake_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->n_requests;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* Waits until the server has answered (at least) n requests; false after
+ * timeout_ms without them. */
+static bool fake_wait_requests(fake_server *s, size_t n, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (s->n_requests < n && rc == 0)
+        rc = pthread_cond_timedwait(&s->grew, &s->lock, &until);
+    bool ok = s->n_requests >= n;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* When request i arrived (monotonic ms). */
+static int64_t fake_at(fake_server *s, size_t i)
+{
+    pthread_mutex_lock(&s->lock);
+    assert_true(i < s->n_requests && i < FAKE_MAX_REQUESTS);
+    int64_t at = s->at_ms[i];
+    pthread_mutex_unlock(&s->lock);
+    return at;
+}
+
+/* The body of request i; it stays valid until fake_stop. */
+static const char *fake_body(fake_server *s, size_t i)
+{
+    pthread_mutex_lock(&s->lock);
+    assert_true(i < s->n_requests && i < FAKE_MAX_REQUESTS);
+    const char *body = s->bodies[i];
+    pthread_mutex_unlock(&s->lock);
+    return body;
+}
+
+/* Copies of the Authorization and Content-Type headers of the last request. */
+static void fake_last_headers(fake_server *s, char auth[256], char content_type[128])
+{
+    pthread_mutex_lock(&s->lock);
+    memcpy(auth, s->auth, sizeof s->auth);
+    memcpy(content_type, s->content_type, sizeof s->content_type);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static size_t fake_connections(fake_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->connections;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 /* ---- files and runs --------------------------------------------------------- */
@@ -708,16 +809,14 @@ static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
     char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
     write_all(in, line);
     free(line);
-    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
-    while (f->fake->n_requests < 1 && now_ms() < deadline)
-        usleep(10000);
-    assert_int_equal(f->fake->n_requests, 1);
+    assert_true(fake_wait_requests(f->fake, 1, RUN_TIMEOUT_MS));
+    assert_int_equal(fake_requests(f->fake), 1);
     int64_t stopped = now_ms();
     kill(pid, SIGTERM);
     assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 1);
     close(in);
     assert_true(now_ms() - stopped < 5000); /* did not wait for the 15 s retry */
-    assert_int_equal(f->fake->n_requests, 1);
+    assert_int_equal(fake_requests(f->fake), 1);
     json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 1);
     json_t *rec = json_array_get(dl, 0);
@@ -739,9 +838,7 @@ static void test_503_twice_then_200_counts_two_retries(void **state)
 {
     fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    f->fake->script[0] = 503;
-    f->fake->script[1] = 503;
-    f->fake->n_script = 2;
+    fake_script(f->fake, NULL, 2, 503, 503);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -760,10 +857,10 @@ static void test_503_twice_then_200_counts_two_retries(void **state)
     assert_int_equal(report_int(rep, "retries"), 2);
     assert_int_equal(report_int(rep, "failed"), 0);
     json_decref(rep);
-    assert_int_equal(f->fake->n_requests, 3);
+    assert_int_equal(fake_requests(f->fake), 3);
     /* the schedule was waited for */
-    assert_true(f->fake->at_ms[1] - f->fake->at_ms[0] >= 50);
-    assert_true(f->fake->at_ms[2] - f->fake->at_ms[1] >= 50);
+    assert_true(fake_at(f->fake, 1) - fake_at(f->fake, 0) >= 50);
+    assert_true(fake_at(f->fake, 2) - fake_at(f->fake, 1) >= 50);
 }
 
 static void test_retries_exhausted_go_to_dead_letter(void **state)
@@ -785,7 +882,7 @@ static void test_retries_exhausted_go_to_dead_letter(void **state)
                           seed_profile(f, 1),
                           NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    assert_int_equal(f->fake->n_requests, 3);
+    assert_int_equal(fake_requests(f->fake), 3);
     json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 1);
     json_t *rec = json_array_get(dl, 0);
@@ -808,9 +905,7 @@ static void test_retry_after_longer_than_schedule_is_honoured(void **state)
 {
     fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    f->fake->script[0] = 429;
-    f->fake->n_script = 1;
-    f->fake->retry_after = "1";
+    fake_script(f->fake, "1", 1, 429);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -824,8 +919,8 @@ static void test_retry_after_longer_than_schedule_is_honoured(void **state)
                           seed_profile(f, 1),
                           NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    assert_int_equal(f->fake->n_requests, 2);
-    assert_true(f->fake->at_ms[1] - f->fake->at_ms[0] >= 950);
+    assert_int_equal(fake_requests(f->fake), 2);
+    assert_true(fake_at(f->fake, 1) - fake_at(f->fake, 0) >= 950);
 }
 
 static void test_other_statuses_are_not_retried(void **state)
@@ -845,7 +940,7 @@ static void test_other_statuses_are_not_retried(void **state)
                           seed_profile(f, 1),
                           NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    assert_int_equal(f->fake->n_requests, 1);
+    assert_int_equal(fake_requests(f->fake), 1);
     json_t *rep = load_report(f);
     assert_int_equal(report_int(rep, "retries"), 0);
     json_decref(rep);
@@ -867,8 +962,8 @@ static void test_dead_letter_holds_the_payload_as_sent(void **state)
                           profiles,    NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 1);
     free(profiles);
-    assert_int_equal(f->fake->n_requests, 1);
-    json_t *sent = json_loads(f->fake->bodies[0], JSON_ALLOW_NUL, NULL);
+    assert_int_equal(fake_requests(f->fake), 1);
+    json_t *sent = json_loads(fake_body(f->fake, 0), JSON_ALLOW_NUL, NULL);
     char *text = qxt_read_file(path_in(f, "dead.ndjson"));
     assert_non_null(text);
     json_t *rec = json_loads(text, JSON_ALLOW_NUL, NULL);
@@ -926,7 +1021,7 @@ static void test_slow_answer_times_out(void **state)
 {
     fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    f->fake->delay_ms = 600;
+    fake_delay(f->fake, 600);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -955,9 +1050,11 @@ static void test_basic_auth_and_json_content_type(void **state)
     const char *argv[] = {QX_SEND,     "send",       "--destination",    dest,
                           "--mapping", SEED_MAPPING, seed_profile(f, 1), NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    assert_string_equal(f->fake->auth, "Basic " TOKEN_OK_B64);
-    assert_string_equal(f->fake->content_type, "application/json");
-    json_t *body = json_loads(f->fake->bodies[0], 0, NULL);
+    char auth[256], content_type[128];
+    fake_last_headers(f->fake, auth, content_type);
+    assert_string_equal(auth, "Basic " TOKEN_OK_B64);
+    assert_string_equal(content_type, "application/json");
+    json_t *body = json_loads(fake_body(f->fake, 0), 0, NULL);
     json_t *expected =
         json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
     assert_true(json_equal(body, expected));
@@ -969,8 +1066,7 @@ static void test_same_identity_never_overtakes(void **state)
 {
     fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    f->fake->script[0] = 503; /* the first payload needs a retry */
-    f->fake->n_script = 1;
+    fake_script(f->fake, NULL, 1, 503); /* the first payload needs a retry */
     /* five payloads of one identity, told apart by firstName */
     char text[4096] = "";
     size_t len = 0;
@@ -988,10 +1084,10 @@ static void test_same_identity_never_overtakes(void **state)
         "--concurrency", "8",    "--retry-schedule", "100ms", profiles,    NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 0);
     free(profiles);
-    assert_int_equal(f->fake->n_requests, 6);
+    assert_int_equal(fake_requests(f->fake), 6);
     const char *order[] = {"P1", "P1", "P2", "P3", "P4", "P5"};
     for (size_t i = 0; i < 6; i++) {
-        json_t *b = json_loads(f->fake->bodies[i], 0, NULL);
+        json_t *b = json_loads(fake_body(f->fake, i), 0, NULL);
         const char *name = json_string_value(
             json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
         if (name == NULL || strcmp(name, order[i]) != 0)
@@ -1011,8 +1107,7 @@ static void test_identities_keep_their_order_through_a_pipe(void **state)
     fixture *f = *state;
     enum { IDS = 4, PER_ID = 100, LINES = IDS * PER_ID };
     char *dest = fake_destination(f, 200);
-    f->fake->script[0] = 503;
-    f->fake->n_script = 1;
+    fake_script(f->fake, NULL, 1, 503);
     size_t cap = (size_t)LINES * 320, len = 0;
     char *text = malloc(cap);
     for (int i = 0; i < LINES; i++)
@@ -1040,12 +1135,12 @@ static void test_identities_keep_their_order_through_a_pipe(void **state)
     assert_int_equal(qxt_run(argv, text, env_ok, NULL, &err, RUN_TIMEOUT_MS), 0);
     free(err);
     free(text);
-    assert_int_equal(f->fake->n_requests, LINES + 1);
+    assert_int_equal(fake_requests(f->fake), LINES + 1);
     int last[IDS], repeats = 0;
     for (int k = 0; k < IDS; k++)
         last[k] = -1;
     for (size_t i = 0; i < LINES + 1; i++) {
-        json_t *b = json_loads(f->fake->bodies[i], 0, NULL);
+        json_t *b = json_loads(fake_body(f->fake, i), 0, NULL);
         assert_non_null(b);
         const char *name = json_string_value(
             json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
@@ -1076,17 +1171,16 @@ static void test_connections_are_reused(void **state)
         QX_SEND,         "send", "--destination",     dest, "--mapping", SEED_MAPPING,
         "--concurrency", "2",    seed_profile(f, 40), NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    assert_int_equal(f->fake->n_requests, 40);
+    assert_int_equal(fake_requests(f->fake), 40);
     /* 40 requests over at most 2 kept-alive connections */
-    assert_true(f->fake->connections <= 2);
+    assert_true(fake_connections(f->fake) <= 2);
 }
 
 static void test_trace_records_calls_without_the_token(void **state)
 {
     fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    f->fake->script[0] = 503;
-    f->fake->n_script = 1;
+    fake_script(f->fake, NULL, 1, 503);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",

@@ -177,7 +177,9 @@ static void test_redirect_to_another_port_is_not_followed(void **state)
     f->a = raw_start(RAW_REDIRECT);
     assert_non_null(f->a);
     assert_non_null(f->b);
-    snprintf(f->a->location, sizeof f->a->location, "http://127.0.0.1:%d/collect", f->b->port);
+    char location[256];
+    snprintf(location, sizeof location, "http://127.0.0.1:%d/collect", f->b->port);
+    raw_set_location(f->a, location);
     char *dest = write_destination(f, "dest.json", raw_url(f->a), false);
     const char *argv[] = {QX_SEND,
                           "send",
@@ -195,18 +197,18 @@ static void test_redirect_to_another_port_is_not_followed(void **state)
                           NULL};
     assert_int_equal(run_send(argv, env_ok, NULL), 1);
     /* the destination itself did get the credentials... */
-    assert_non_null(strstr(f->a->seen, "Authorization: Basic " TOKEN_OK_B64));
+    assert_true(raw_saw(f->a, "Authorization: Basic " TOKEN_OK_B64));
     assert_int_equal(raw_requests(f->a), 1); /* a 3xx is not retried */
     /* ...and the address it redirected to got nothing at all */
     assert_int_equal(raw_connections(f->b), 0);
-    assert_int_equal(f->b->seen_len, 0);
+    assert_int_equal(raw_seen_len(f->b), 0);
     json_t *rep = load_json(path_in(f, "report.json"));
     assert_int_equal(failed_for(rep, "http302"), 1);
     json_decref(rep);
     json_t *rec = first_dead_letter(f);
     assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 302);
     char expected[512];
-    snprintf(expected, sizeof expected, "HTTP 302: redirect to %s not followed", f->a->location);
+    snprintf(expected, sizeof expected, "HTTP 302: redirect to %s not followed", location);
     const char *reason = json_string_value(json_object_get(rec, "reason"));
     if (reason == NULL || strstr(reason, expected) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", reason ? reason : "(none)", expected);
@@ -404,7 +406,7 @@ static int send_everything_checked(fixture *f, raw_server *server)
     int rc = run_send(argv, env_ok, &err);
     free(dest);
     /* it was sent: the server saw the credentials */
-    assert_non_null(strstr(server->seen, "Authorization: Basic " TOKEN_OK_B64));
+    assert_true(raw_saw(server, "Authorization: Basic " TOKEN_OK_B64));
     assert_no_secret("stderr", err);
     free(err);
     static const char *const files[] = {"trace.ndjson", "report.json", "dead.ndjson",
@@ -481,7 +483,7 @@ static void test_token_is_not_in_argv_or_environment(void **state)
         usleep(10000);
     assert_int_equal(raw_requests(f->a), 1);
     /* mid-request: the token is loaded and in use */
-    assert_non_null(strstr(f->a->seen, "Authorization: Basic " TOKEN_OK_B64));
+    assert_true(raw_saw(f->a, "Authorization: Basic " TOKEN_OK_B64));
     char *cmdline = read_proc(pid, "cmdline");
     char *environ_text = read_proc(pid, "environ");
     kill(pid, SIGKILL);

@@ -190,14 +190,10 @@ static pid_t spawn(const char *const *argv, const char *err_path)
 static int wait_status(pid_t pid, int timeout_ms)
 {
     int status = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(5000);
+    if (!qxt_wait_pid(pid, timeout_ms, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
     }
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
