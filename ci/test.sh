@@ -6,6 +6,7 @@
 #   ci/test.sh --valgrind   unit and e2e tests under valgrind memcheck (build-valgrind/)
 #   ci/test.sh --tsan       the same under ThreadSanitizer (build-tsan/); a report from
 #                           any process, the programs the tests start included, fails it
+#   ci/test.sh --build-only install and build (any mode), run nothing
 #   ci/test.sh -L unit      extra arguments go to ctest (here: only unit tests)
 #
 # Exits non-zero when anything fails.
@@ -14,13 +15,15 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 mode=default
+build_only=0
 ctest_args=()
 for arg in "$@"; do
   case "$arg" in
     --sanitize) mode=sanitize ;;
     --valgrind) mode=valgrind ;;
     --tsan) mode=tsan ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --build-only) build_only=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) ctest_args+=("$arg") ;;
   esac
 done
@@ -45,6 +48,7 @@ esac
 
 cmake -S "$ROOT" -B "$dir" "${cmake_opts[@]}" >/dev/null
 cmake --build "$dir" -j "$jobs"
+[ "$build_only" = 1 ] && exit 0
 
 if [ "$mode" = sanitize ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
