@@ -119,8 +119,7 @@ int qx_parse_time(const char *text, int64_t *ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p++ == '-' ? -1 : 1;
         int oh, om;
-        if (read_digits(&p, 2, &oh) || *p++ != ':' || read_digits(&p, 2, &om) || oh > 23 ||
-            om > 59)
+        if (read_digits(&p, 2, &oh) || *p++ != ':' || read_digits(&p, 2, &om) || oh > 23 || om > 59)
             return -1;
         offset_min = sign * (oh * 60 + om);
     } else {

@@ -38,10 +38,10 @@ typedef struct selector {
     sel_kind kind;
     char *name; /* SEL_NAME: decoded, may contain NULs */
     size_t name_len;
-    int64_t index;                /* SEL_INDEX */
-    int64_t start, end, step;     /* SEL_SLICE */
+    int64_t index;            /* SEL_INDEX */
+    int64_t start, end, step; /* SEL_SLICE */
     bool has_start, has_end;
-    jp_expr *filter;              /* SEL_FILTER */
+    jp_expr *filter; /* SEL_FILTER */
 } selector;
 
 typedef struct segment {
@@ -316,8 +316,8 @@ static int parse_int(jp_parser *p, int64_t *out)
     if (jp_peek(p, 0) == '0') {
         p->pos++;
         if (negative || is_digit(jp_peek(p, 0))) {
-            jp_fail(p, at, negative ? "\"-0\" is not an integer here"
-                                    : "integer with a leading zero");
+            jp_fail(p, at,
+                    negative ? "\"-0\" is not an integer here" : "integer with a leading zero");
             return -1;
         }
         *out = 0;
@@ -672,7 +672,7 @@ static void apply_selectors(jp_eval *ev, const segment *seg, json_t *v, jp_nodes
 
 typedef struct walk_frame {
     json_t *v;
-    size_t i;   /* next_child() state */
+    size_t i; /* next_child() state */
     void *iter;
 } walk_frame;
 
@@ -700,8 +700,8 @@ static void apply_descendant(jp_eval *ev, const segment *seg, json_t *v, jp_node
         }
         /* The next child of the innermost container that has one left. */
         child = NULL;
-        while (n > 0 && (child = next_child(stack[n - 1].v, &stack[n - 1].i,
-                                            &stack[n - 1].iter)) == NULL)
+        while (n > 0 &&
+               (child = next_child(stack[n - 1].v, &stack[n - 1].i, &stack[n - 1].iter)) == NULL)
             n--;
         if (child == NULL || !jp_tick(ev))
             break;

@@ -320,8 +320,9 @@ static jp_expr *parse_basic(jp_parser *p)
     size_t op_pos = p->pos;
     if (parse_cmp_op(p, &e->op)) {
         if (negated) {
-            jp_fail(p, op_pos, "'!' applies to a test or a parenthesised expression: "
-                               "write !(a == b) or a != b");
+            jp_fail(p, op_pos,
+                    "'!' applies to a test or a parenthesised expression: "
+                    "write !(a == b) or a != b");
             goto fail;
         }
         jp_skip_blank(p);
@@ -430,7 +431,8 @@ static bool values_equal(json_t *a, json_t *b)
         json_t *v;
         if (json_object_size(a) != json_object_size(b))
             return false;
-        json_object_keylen_foreach(a, key, key_len, v) {
+        json_object_keylen_foreach(a, key, key_len, v)
+        {
             json_t *w = json_object_getn(b, key, key_len);
             if (w == NULL || !values_equal(v, w))
                 return false;

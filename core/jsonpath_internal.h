@@ -80,9 +80,9 @@ typedef struct jp_nodes {
 typedef struct jp_eval {
     json_t *root;
     size_t steps;
-    bool failed;       /* out of memory or JP_MAX_STEPS: results are void */
-    jp_nodes *cache;   /* [n_cached]: nodelists of absolute filter queries */
-    bool *cached;      /* [n_cached]: cache[i] is filled */
+    bool failed;     /* out of memory or JP_MAX_STEPS: results are void */
+    jp_nodes *cache; /* [n_cached]: nodelists of absolute filter queries */
+    bool *cached;    /* [n_cached]: cache[i] is filled */
 } jp_eval;
 
 /* Counts one step; false (and ev->failed) once the budget is spent. */
@@ -96,8 +96,7 @@ void jp_nodes_clear(jp_nodes *l);
 /* Evaluates q with @ = current. Returns the nodelist: *scratch, filled (the
  * caller clears it), or a cached list for absolute queries, which depend on
  * the root only (borrowed, valid for the whole evaluation). */
-const jp_nodes *jp_query_nodes(jp_eval *ev, const jp_query *q, json_t *current,
-                               jp_nodes *scratch);
+const jp_nodes *jp_query_nodes(jp_eval *ev, const jp_query *q, json_t *current, jp_nodes *scratch);
 
 /* The one node a singular query selects, or NULL (Nothing). Borrowed. */
 json_t *jp_singular_value(const jp_query *q, json_t *root, json_t *current);

@@ -29,8 +29,7 @@ void qx_ndjson_close(qx_ndjson_reader *r);
  *           the next call reads the line after it),
  *        -2 on a read error (err set).
  * *line_no (may be NULL) receives the 1-based number of the line read. */
-QX_MUST_CHECK int qx_ndjson_next(qx_ndjson_reader *r, json_t **out, size_t *line_no,
-                                 qx_error *err);
+QX_MUST_CHECK int qx_ndjson_next(qx_ndjson_reader *r, json_t **out, size_t *line_no, qx_error *err);
 
 /* Appends value to f as one compact JSON line. Returns 0, or -1 on error. */
 QX_MUST_CHECK int qx_ndjson_write(FILE *f, const json_t *value);

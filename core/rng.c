@@ -130,8 +130,7 @@ void qx_rng_uuid(qx_rng *r, char *out)
 
 void qx_rng_id(qx_rng *r, const char *prefix, size_t n, char *out, size_t size)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     if (size == 0)
         return;
     size_t len = strlen(prefix);

@@ -77,8 +77,7 @@ static int time_param(const qxm_request *req, const char *name, int64_t *out, qx
 }
 
 /* Reads workflowId, status, since, until into f. Returns 0 or -1 (400 set). */
-static int filter_params(qxm_mock *m, const qxm_request *req, qxm_run_filter *f,
-                         qxm_answer *ans)
+static int filter_params(qxm_mock *m, const qxm_request *req, qxm_run_filter *f, qxm_answer *ans)
 {
     const char *wf = req->query(req->query_ctx, "workflowId");
     if (wf != NULL) {
@@ -180,8 +179,8 @@ void qxm_admin_wait_answer(qxm_mock *m, const qxm_waiter *w, qxm_answer *ans)
     }
     if (total < w->count) {
         char msg[160];
-        snprintf(msg, sizeof msg, "timed out: %lld of %lld runs finished",
-                 (long long)total, (long long)w->count);
+        snprintf(msg, sizeof msg, "timed out: %lld of %lld runs finished", (long long)total,
+                 (long long)w->count);
         qxm_answer_error(ans, 408, msg, "QX_WAIT_TIMEOUT", NULL);
         json_object_set_new(ans->json, "count", json_integer(total));
         return;
@@ -227,8 +226,8 @@ static void list_requests(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     char next_text[32];
     snprintf(next_text, sizeof next_text, "%lld", (long long)next);
     ans->status = 200;
-    ans->json = json_pack("{s:o, s:s?}", "requests", list, "nextCursor",
-                          next != 0 ? next_text : NULL);
+    ans->json =
+        json_pack("{s:o, s:s?}", "requests", list, "nextCursor", next != 0 ? next_text : NULL);
 }
 
 /* GET /stats: the page's totals and runs-per-bucket chart, counted by the
@@ -473,8 +472,8 @@ void qxm_admin_faults(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         json_object_set_new(per, m->cfg->workflows[i].id, qxm_faults_to_json(&f));
     }
     pthread_mutex_lock(&m->faults_lock);
-    json_t *global = qxm_faults_to_json(m->runtime_global.set ? &m->runtime_global
-                                                                : &m->cfg->faults);
+    json_t *global =
+        qxm_faults_to_json(m->runtime_global.set ? &m->runtime_global : &m->cfg->faults);
     pthread_mutex_unlock(&m->faults_lock);
     ans->status = 200;
     ans->json = json_pack("{s:o, s:o}", "global", global, "workflows", per);
@@ -548,8 +547,7 @@ void qxm_admin_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         if (!get)
             goto not_allowed_get;
         ans->wait = true;
-    } else if (strncmp(rest, "runs/", 5) == 0 && strchr(rest + 5, '/') == NULL &&
-               rest[5] != '\0') {
+    } else if (strncmp(rest, "runs/", 5) == 0 && strchr(rest + 5, '/') == NULL && rest[5] != '\0') {
         if (!get)
             goto not_allowed_get;
         get_run(m, rest + 5, ans);

@@ -574,8 +574,8 @@ qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
         return NULL;
     }
     if (check_keys(root, TOP_KEYS, "", err) < 0 || parse_rate_limit(root, c, err) < 0 ||
-        parse_faults_and_window(root, c, err) < 0 ||
-        parse_users(root, c, err) < 0 || parse_workflows(root, c, err) < 0) {
+        parse_faults_and_window(root, c, err) < 0 || parse_users(root, c, err) < 0 ||
+        parse_workflows(root, c, err) < 0) {
         qxm_config_free(c);
         return NULL;
     }

@@ -6,9 +6,9 @@
 /* Longest injected delay: well past any sender's timeout, short of forever. */
 #define QXM_MAX_FAULT_DELAY_MS 600000
 
-static const char *const FAULT_KEYS[] = {"latencyMs",          "errorRate",      "errorStatus",
-                                         "dropRate",           "dropPhase",      "rateLimitPerMinute",
-                                         "slowResponseMs",     "workflowId",     NULL};
+static const char *const FAULT_KEYS[] = {"latencyMs",      "errorRate",  "errorStatus",
+                                         "dropRate",       "dropPhase",  "rateLimitPerMinute",
+                                         "slowResponseMs", "workflowId", NULL};
 
 static int rate(json_t *obj, const char *key, const char *loc, double *out, qx_error *err)
 {
@@ -70,8 +70,8 @@ int qxm_faults_from_json(json_t *obj, const char *loc, bool allow_workflow_id, q
             !json_is_integer(hi) || json_integer_value(lo) < 0 ||
             json_integer_value(hi) < json_integer_value(lo) ||
             json_integer_value(hi) > QXM_MAX_FAULT_DELAY_MS) {
-            qx_error_set(err, "%s.latencyMs: expected [min, max] with 0 <= min <= max <= %d",
-                         loc, QXM_MAX_FAULT_DELAY_MS);
+            qx_error_set(err, "%s.latencyMs: expected [min, max] with 0 <= min <= max <= %d", loc,
+                         QXM_MAX_FAULT_DELAY_MS);
             return -1;
         }
         out->latency_min_ms = (unsigned)json_integer_value(lo);
@@ -122,14 +122,13 @@ json_t *qxm_faults_to_json(const qxm_faults *f)
 {
     if (f == NULL || !f->set)
         return json_null();
-    const char *phase = f->drop_phase == QXM_DROP_AFTER ? "after"
+    const char *phase = f->drop_phase == QXM_DROP_AFTER  ? "after"
                         : f->drop_phase == QXM_DROP_BOTH ? "both"
                                                          : "before";
     json_t *o = json_pack("{s:[I,I], s:f, s:i, s:f, s:s, s:I}", "latencyMs",
-                          (json_int_t)f->latency_min_ms, (json_int_t)f->latency_max_ms,
-                          "errorRate", f->error_rate, "errorStatus", f->error_status, "dropRate",
-                          f->drop_rate, "dropPhase", phase, "slowResponseMs",
-                          (json_int_t)f->slow_response_ms);
+                          (json_int_t)f->latency_min_ms, (json_int_t)f->latency_max_ms, "errorRate",
+                          f->error_rate, "errorStatus", f->error_status, "dropRate", f->drop_rate,
+                          "dropPhase", phase, "slowResponseMs", (json_int_t)f->slow_response_ms);
     if (o != NULL && f->has_rate_limit)
         json_object_set_new(o, "rateLimitPerMinute", json_integer(f->rate_limit_per_minute));
     return o;

@@ -171,11 +171,10 @@ static int store_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, 
     int rc = -1;
     char received[QX_TIME_TEXT_MAX];
     qx_format_time(req->received_ms, received);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", d->id,
-                            "workflowId", wf->id, "workflowName", wf->name, "requestId",
-                            request_id, "receivedAt", received, "payload", payload, "delayMs",
-                            (json_int_t)d->delay_ms, "user",
-                            user != NULL ? user->username : NULL);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", d->id, "workflowId",
+                            wf->id, "workflowName", wf->name, "requestId", request_id, "receivedAt",
+                            received, "payload", payload, "delayMs", (json_int_t)d->delay_ms,
+                            "user", user != NULL ? user->username : NULL);
     if (doc == NULL || json_object_update(doc, d->outcome) != 0) {
         qx_error_set(err, "out of memory building run");
         json_decref(doc);
@@ -188,8 +187,7 @@ static int store_run(qxm_mock *m, const qxm_workflow *wf, const qxm_user *user, 
                            * request whose first attempt was recorded (its
                            * answer lost) shows up as a duplicate. */
                           .mark_duplicate = m->cfg->duplicate_window_ms > 0,
-                          .duplicate_since_ms =
-                              req->received_ms - m->cfg->duplicate_window_ms};
+                          .duplicate_since_ms = req->received_ms - m->cfg->duplicate_window_ms};
     if (qxm_run_insert_prepare(&ins, err) != 0)
         goto out;
     if (m->committer_running) {
@@ -367,8 +365,7 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     if (draws.outcome == NULL) {
         qx_log(QX_LOG_ERROR,
                "running workflow %s: out of memory, or a directory error logged above", wf->id);
-        refuse(m, req, ans, request_id, 500, "the run could not be recorded", "QX_STORE_ERROR",
-               wf);
+        refuse(m, req, ans, request_id, 500, "the run could not be recorded", "QX_STORE_ERROR", wf);
         goto out;
     }
     run_drawn = true;
@@ -382,13 +379,12 @@ out:
         if (store_run(m, wf, user, payload, req, request_id, &draws, ans, &err) == 0) {
             ans->status = 200;
             ans->json = qxm_envelope_ok(
-                json_pack("{s:s, s:s}", "runId", draws.id, "workflowId", wf->id), request_id,
-                200);
+                json_pack("{s:s, s:s}", "runId", draws.id, "workflowId", wf->id), request_id, 200);
         } else {
             qx_log(QX_LOG_ERROR, "storing run for %s: %s", wf->id, err.text);
             ans->drop = false;
-            refuse(m, req, ans, request_id, 500, "the run could not be recorded",
-                   "QX_STORE_ERROR", wf);
+            refuse(m, req, ans, request_id, 500, "the run could not be recorded", "QX_STORE_ERROR",
+                   wf);
         }
     }
     json_decref(draws.outcome);

@@ -74,8 +74,7 @@ static int parse_uint(const char *opt, const char *s, unsigned long long max,
     *out = v;
     return 0;
 bad:
-    fprintf(stderr, "qx-mock: %s: expected a whole number up to %llu, got \"%s\"\n", opt, max,
-            s);
+    fprintf(stderr, "qx-mock: %s: expected a whole number up to %llu, got \"%s\"\n", opt, max, s);
     return -1;
 }
 
@@ -185,16 +184,26 @@ static int suite_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case S_SENDER: opt.sender_cmd = optarg; break;
-        case S_JUNIT: junit = optarg; break;
-        case S_KEEP: opt.keep_history = optarg; break;
+        case S_SENDER:
+            opt.sender_cmd = optarg;
+            break;
+        case S_JUNIT:
+            junit = optarg;
+            break;
+        case S_KEEP:
+            opt.keep_history = optarg;
+            break;
         case S_TIMEOUT:
             if (parse_uint("--timeout-ms", optarg, 3600000, &v) != 0 || v == 0)
                 return EXIT_USAGE;
             opt.timeout_ms = (int64_t)v;
             break;
-        case 'h': suite_usage(stdout); return 0;
-        default: suite_usage(stderr); return EXIT_USAGE;
+        case 'h':
+            suite_usage(stdout);
+            return 0;
+        default:
+            suite_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
@@ -269,16 +278,24 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:l:vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'l': opt.listen = optarg; break;
-        case OPT_DB: opt.db_path = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'l':
+            opt.listen = optarg;
+            break;
+        case OPT_DB:
+            opt.db_path = optarg;
+            break;
         case OPT_SEED:
             if (parse_uint("--seed", optarg, UINT64_MAX, &v) != 0)
                 return EXIT_USAGE;
             opt.seeded = true;
             opt.seed = v;
             break;
-        case OPT_HISTORY: history = optarg; break;
+        case OPT_HISTORY:
+            history = optarg;
+            break;
         case OPT_MAX_CONN:
             if (parse_uint("--max-connections", optarg, 100000, &v) != 0 || v == 0)
                 return EXIT_USAGE;
@@ -294,13 +311,27 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             opt.connection_timeout_s = (unsigned)v;
             break;
-        case OPT_ADMIN_TOKEN_ENV: admin_env = optarg; break;
-        case OPT_TLS_CERT: tls_cert = optarg; break;
-        case OPT_TLS_KEY: tls_key = optarg; break;
-        case 'v': verbose++; break;
-        case 'h': usage(stdout); return 0;
-        case OPT_VERSION: puts("qx-mock " QX_VERSION); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case OPT_ADMIN_TOKEN_ENV:
+            admin_env = optarg;
+            break;
+        case OPT_TLS_CERT:
+            tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            tls_key = optarg;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            puts("qx-mock " QX_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -378,9 +409,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!qxm_mock_is_loopback(m) && admin_env == NULL)
-        fprintf(stderr, "qx-mock: warning: listening beyond loopback with an open admin API; "
-                        "anyone who can reach %s can read and clear the run history "
-                        "(set --admin-token-env)\n", qxm_mock_url(m));
+        fprintf(stderr,
+                "qx-mock: warning: listening beyond loopback with an open admin API; "
+                "anyone who can reach %s can read and clear the run history "
+                "(set --admin-token-env)\n",
+                qxm_mock_url(m));
     printf("qx-mock listening on %s\n", qxm_mock_url(m));
     fflush(stdout);
 

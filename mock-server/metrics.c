@@ -14,10 +14,12 @@
 #include "mock_internal.h"
 
 /* Statuses the emulator answers with; anything else lands in "other". */
-static const int tracked_status[] = {200, 400, 401, 404, 405, 408, 413, 415, 429, 500, 502, 503, 504};
+static const int tracked_status[] = {200, 400, 401, 404, 405, 408, 413,
+                                     415, 429, 500, 502, 503, 504};
 #define N_STATUS (sizeof tracked_status / sizeof tracked_status[0])
 /* Latency bucket bounds in microseconds (Prometheus wants seconds). */
-static const int64_t bucket_us[] = {250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+static const int64_t bucket_us[] = {250,   500,   1000,   2500,   5000,   10000,
+                                    25000, 50000, 100000, 250000, 1000000};
 #define N_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
 struct qxm_metrics {
@@ -119,11 +121,12 @@ char *qxm_metrics_render(qxm_metrics *mx, qxm_store *store, size_t *len)
     qxm_status_counts c = {0};
     qx_error err;
     if (qxm_store_status_counts(store, &c, &err) == 0) {
-        put(&b, "# HELP qxmock_runs Workflow runs in the history, by status.\n"
-                "# TYPE qxmock_runs gauge\n"
-                "qxmock_runs{status=\"RUNNING\"} %lld\n"
-                "qxmock_runs{status=\"SUCCESS\"} %lld\n"
-                "qxmock_runs{status=\"FAILURE\"} %lld\n",
+        put(&b,
+            "# HELP qxmock_runs Workflow runs in the history, by status.\n"
+            "# TYPE qxmock_runs gauge\n"
+            "qxmock_runs{status=\"RUNNING\"} %lld\n"
+            "qxmock_runs{status=\"SUCCESS\"} %lld\n"
+            "qxmock_runs{status=\"FAILURE\"} %lld\n",
             (long long)c.running, (long long)c.success, (long long)c.failure);
     }
     put(&b, "# HELP qxmock_json_event_duration_seconds Time to answer a JSON-event request.\n"

@@ -63,8 +63,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     }
 
     if (qxm_server_parse_listen(opt->listen != NULL ? opt->listen : "127.0.0.1:8080",
-                                m->listen_host, sizeof m->listen_host, &m->listen_port,
-                                err) != 0)
+                                m->listen_host, sizeof m->listen_host, &m->listen_port, err) != 0)
         goto fail;
     m->store = qxm_store_open(opt->db_path, err);
     if (m->store == NULL)

@@ -37,27 +37,27 @@ typedef struct qxm_commit qxm_commit;
 /* A request as the handlers see it, independent of libmicrohttpd. */
 typedef struct qxm_request {
     const char *method;
-    const char *path;         /* without the query */
+    const char *path;                                  /* without the query */
     const char *(*query)(void *ctx, const char *name); /* value or NULL */
     void *query_ctx;
     const char *content_type; /* NULL when absent */
     bool has_authorization;   /* an Authorization header was sent */
     const char *basic_user;   /* decoded Basic credentials, NULL when none */
     const char *basic_password;
-    const char *api_token_header; /* X-API-TOKEN, NULL when absent */
-    const char *authorization;    /* raw Authorization header (admin token check) */
+    const char *api_token_header;   /* X-API-TOKEN, NULL when absent */
+    const char *authorization;      /* raw Authorization header (admin token check) */
     const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
     const char *body;
     size_t body_len;
-    bool body_too_large;      /* more than QXM_MAX_BODY_BYTES arrived */
-    int64_t received_ms;      /* wall clock */
+    bool body_too_large; /* more than QXM_MAX_BODY_BYTES arrived */
+    int64_t received_ms; /* wall clock */
 } qxm_request;
 
 /* What to send back. Exactly one of json / text is set (or neither). */
 typedef struct qxm_answer {
     int status;
-    json_t *json;             /* owned */
-    char *text;               /* owned, malloc'd */
+    json_t *json; /* owned */
+    char *text;   /* owned, malloc'd */
     size_t text_len;
     const char *content_type; /* static; default application/json */
     unsigned retry_after_s;   /* > 0: send Retry-After */
@@ -75,10 +75,10 @@ typedef struct qxm_waiter {
     char workflow_id[256];
     char status[16];
     int64_t count;
-    int64_t deadline_ms;      /* monotonic */
-    bool done;                /* condition met or timed out; answer ready */
+    int64_t deadline_ms; /* monotonic */
+    bool done;           /* condition met or timed out; answer ready */
     bool timed_out;
-    void *conn;               /* the suspended MHD connection */
+    void *conn; /* the suspended MHD connection */
     struct qxm_waiter *next;
 } qxm_waiter;
 
@@ -90,8 +90,8 @@ struct qxm_mock {
     qxm_ratelimit *ratelimit;
     qxm_metrics *metrics;
     qxm_options opt;
-    char *admin_token;  /* owned copy; NULL: admin API open */
-    char *tls_cert;     /* owned copies of the PEM texts */
+    char *admin_token; /* owned copy; NULL: admin API open */
+    char *tls_cert;    /* owned copies of the PEM texts */
     char *tls_key;
     char listen_host[128];
     int listen_port;
@@ -108,7 +108,7 @@ struct qxm_mock {
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
     bool stopping;
-    bool kick; /* something changed: re-check waiters */
+    bool kick;                    /* something changed: re-check waiters */
     pthread_cond_t progress_cond; /* broadcast after each scheduler pass */
     uint64_t passes;
     qxm_waiter *waiters;

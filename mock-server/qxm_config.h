@@ -34,9 +34,9 @@ typedef enum qxm_cond_op {
 } qxm_cond_op;
 
 typedef struct qxm_condition {
-    char *field;     /* event-data field name */
+    char *field; /* event-data field name */
     qxm_cond_op op;
-    json_t *value;   /* owned; NULL for exists / not_exists */
+    json_t *value; /* owned; NULL for exists / not_exists */
 } qxm_condition;
 
 typedef enum qxm_task_type {
@@ -84,8 +84,8 @@ typedef struct qxm_config {
     qxm_workflow *workflows;
     size_t n_workflows;
     unsigned rate_limit_per_minute;
-    qxm_faults faults;            /* faults of every workflow without its own */
-    int64_t duplicate_window_ms;  /* identical payloads within it are marked */
+    qxm_faults faults;           /* faults of every workflow without its own */
+    int64_t duplicate_window_ms; /* identical payloads within it are marked */
 } qxm_config;
 
 /* Runs whose payload repeats one recorded for the same workflow within this

@@ -22,16 +22,16 @@ typedef enum qxm_drop_phase {
 } qxm_drop_phase;
 
 typedef struct qxm_faults {
-    bool set;                   /* false: no faults configured here */
-    unsigned latency_min_ms;    /* added before answering, seeded in [min, max] */
+    bool set;                /* false: no faults configured here */
+    unsigned latency_min_ms; /* added before answering, seeded in [min, max] */
     unsigned latency_max_ms;
-    double error_rate;          /* share of requests answered error_status */
-    int error_status;           /* 500, 502, 503 or 504 */
-    double drop_rate;           /* share of connections closed without an answer */
+    double error_rate; /* share of requests answered error_status */
+    int error_status;  /* 500, 502, 503 or 504 */
+    double drop_rate;  /* share of connections closed without an answer */
     qxm_drop_phase drop_phase;
     bool has_rate_limit;
     unsigned rate_limit_per_minute; /* per user, for this workflow */
-    unsigned slow_response_ms;  /* fixed delay after the run is recorded */
+    unsigned slow_response_ms;      /* fixed delay after the run is recorded */
 } qxm_faults;
 
 /* Parses a faults object (strict keys: latencyMs, errorRate, errorStatus,

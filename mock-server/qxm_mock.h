@@ -25,15 +25,15 @@ typedef struct qxm_mock qxm_mock;
 #define QXM_DEFAULT_CONNECTION_TIMEOUT_S 10
 
 typedef struct qxm_options {
-    const char *listen;       /* "HOST:PORT", "[v6]:PORT"; NULL: 127.0.0.1:8080 */
-    const char *db_path;      /* SQLite file; NULL: private temporary store */
-    bool seeded;              /* draw ids/delays/faults from seed */
+    const char *listen;  /* "HOST:PORT", "[v6]:PORT"; NULL: 127.0.0.1:8080 */
+    const char *db_path; /* SQLite file; NULL: private temporary store */
+    bool seeded;         /* draw ids/delays/faults from seed */
     uint64_t seed;
-    unsigned max_connections; /* 0: QXM_DEFAULT_MAX_CONNECTIONS */
-    unsigned threads;         /* HTTP worker threads; 0: number of CPUs */
+    unsigned max_connections;      /* 0: QXM_DEFAULT_MAX_CONNECTIONS */
+    unsigned threads;              /* HTTP worker threads; 0: number of CPUs */
     unsigned connection_timeout_s; /* 0: QXM_DEFAULT_CONNECTION_TIMEOUT_S */
-    const char *admin_token;  /* secret; when set the admin API and page need it */
-    const char *tls_cert_pem; /* PEM text; with tls_key_pem: serve HTTPS */
+    const char *admin_token;       /* secret; when set the admin API and page need it */
+    const char *tls_cert_pem;      /* PEM text; with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;
 } qxm_options;
 

@@ -66,10 +66,10 @@ typedef struct qxm_run_filter {
 
 /* One request-journal entry: a request that started no run. */
 typedef struct qxm_request_entry {
-    const char *id;          /* request id (the envelope's meta.requestId) */
+    const char *id; /* request id (the envelope's meta.requestId) */
     int64_t received_ms;
     const char *method;
-    const char *path;        /* path and query with any secret parameter removed */
+    const char *path; /* path and query with any secret parameter removed */
     int http_status;
     const char *reason;      /* human text: "unknown urlTokenId", ... */
     const char *workflow_id; /* NULL if none was selected */

@@ -18,25 +18,24 @@
 #include "qx_error.h"
 
 typedef struct qxm_suite_options {
-    const char *sender_path;   /* qx-send to run (default sender) */
-    const char *sender_cmd;    /* shell command of a team's own sender, or NULL */
-    const char *keep_history;  /* directory for each scenario's export, or NULL */
-    int64_t timeout_ms;        /* per scenario, sender + wait; 0: 120 s */
+    const char *sender_path;  /* qx-send to run (default sender) */
+    const char *sender_cmd;   /* shell command of a team's own sender, or NULL */
+    const char *keep_history; /* directory for each scenario's export, or NULL */
+    int64_t timeout_ms;       /* per scenario, sender + wait; 0: 120 s */
 } qxm_suite_options;
 
 typedef struct qxm_scenario_result {
-    char *name;      /* owned */
+    char *name; /* owned */
     bool passed;
-    char *failure;   /* owned; first difference, NULL when passed */
+    char *failure; /* owned; first difference, NULL when passed */
     int64_t elapsed_ms;
-    int64_t runs;    /* runs recorded */
+    int64_t runs; /* runs recorded */
 } qxm_scenario_result;
 
 /* Runs the scenario in dir. Returns 0 and fills *out (free with
  * qxm_scenario_result_clear) whether it passed or failed; -1 only when it
  * could not be run at all, with *out still filled (failure names why). */
-int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
-                           qxm_scenario_result *out);
+int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_scenario_result *out);
 
 /* Frees the strings of r. */
 void qxm_scenario_result_clear(qxm_scenario_result *r);

@@ -85,7 +85,6 @@ char *qxm_pipe_expand(const char *template, const json_t *event_data);
  * failed task (1-based index and type) and the reason.
  * rng (may be NULL) draws contact/distribution ids so seeded runs repeat.
  * NULL only when memory runs out. */
-json_t *qxm_workflow_execute(const qxm_workflow *w, json_t *payload, qxm_directory *d,
-                             qx_rng *rng);
+json_t *qxm_workflow_execute(const qxm_workflow *w, json_t *payload, qxm_directory *d, qx_rng *rng);
 
 #endif

@@ -84,8 +84,7 @@ void qxm_ratelimit_reset(qxm_ratelimit *rl)
     pthread_mutex_unlock(&rl->lock);
 }
 
-bool qxm_ratelimit_take(qxm_ratelimit *rl, const char *key, int64_t now_ms,
-                        unsigned *retry_after_s)
+bool qxm_ratelimit_take(qxm_ratelimit *rl, const char *key, int64_t now_ms, unsigned *retry_after_s)
 {
     bool admitted = true;
     pthread_mutex_lock(&rl->lock);
@@ -126,9 +125,8 @@ bool qxm_ratelimit_take(qxm_ratelimit *rl, const char *key, int64_t now_ms,
     admitted = false;
     if (retry_after_s != NULL) {
         int64_t missing = MILLI - b->tokens_milli;
-        int64_t wait_ms =
-            (missing * MS_PER_MINUTE + (int64_t)rl->per_minute * MILLI - 1) /
-            ((int64_t)rl->per_minute * MILLI);
+        int64_t wait_ms = (missing * MS_PER_MINUTE + (int64_t)rl->per_minute * MILLI - 1) /
+                          ((int64_t)rl->per_minute * MILLI);
         int64_t secs = (wait_ms + 999) / 1000;
         *retry_after_s = secs < 1 ? 1 : (unsigned)secs;
     }

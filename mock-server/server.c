@@ -78,9 +78,12 @@ static route route_of(const char *url)
 static size_t body_limit(route r)
 {
     switch (r) {
-    case ROUTE_INGEST: return QXM_MAX_BODY_BYTES;
-    case ROUTE_IMPORT: return QXM_MAX_IMPORT_BYTES;
-    default: return QXM_MAX_ADMIN_BODY_BYTES;
+    case ROUTE_INGEST:
+        return QXM_MAX_BODY_BYTES;
+    case ROUTE_IMPORT:
+        return QXM_MAX_IMPORT_BYTES;
+    default:
+        return QXM_MAX_ADMIN_BODY_BYTES;
     }
 }
 
@@ -149,8 +152,7 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
     if (ans->delay_ms > 0)
         qx_sleep_ms(ans->delay_ms);
     if (ans->drop) {
-        qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, 0,
-                            qx_mono_us() - st->start_us);
+        qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, 0, qx_mono_us() - st->start_us);
         qxm_answer_clear(ans);
         return MHD_NO; /* libmicrohttpd closes the connection unanswered */
     }
@@ -158,8 +160,8 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
         export_state *es = calloc(1, sizeof *es);
         if (es != NULL) {
             es->m = m;
-            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_reader,
-                                                     es, export_free);
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_reader, es,
+                                                     export_free);
             if (resp == NULL)
                 free(es);
         }
@@ -196,16 +198,14 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
     int status = ans->status != 0 ? ans->status : 500;
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, status,
-                        qx_mono_us() - st->start_us);
+    qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, status, qx_mono_us() - st->start_us);
     qxm_answer_clear(ans);
     return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     qxm_mock *m = cls;
@@ -415,10 +415,10 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
-    unsigned max_conn = m->opt.max_connections ? m->opt.max_connections
-                                                : QXM_DEFAULT_MAX_CONNECTIONS;
+    unsigned max_conn =
+        m->opt.max_connections ? m->opt.max_connections : QXM_DEFAULT_MAX_CONNECTIONS;
     unsigned timeout = m->opt.connection_timeout_s ? m->opt.connection_timeout_s
-                                                    : QXM_DEFAULT_CONNECTION_TIMEOUT_S;
+                                                   : QXM_DEFAULT_CONNECTION_TIMEOUT_S;
     m->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_conn,

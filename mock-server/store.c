@@ -250,7 +250,7 @@ struct conn {
 };
 
 struct qxm_store {
-    char *name; /* the path, or TEMP_NAME: every error message starts with it */
+    char *name;      /* the path, or TEMP_NAME: every error message starts with it */
     struct conn w;   /* the writer: every change */
     struct conn r;   /* a file store's reader (see READER) */
     struct conn *rd; /* what reads use: &r, or &w for a temporary store */
@@ -269,8 +269,8 @@ struct run_row {
     int64_t received_ms, due_ms;
     int64_t finished_ms; /* meaningful when is_finished */
     bool is_finished;
-    json_t *doc;          /* borrowed; "status" and "finishedAt" are dropped */
-    const char *text;     /* doc as stored, when serialised beforehand; else NULL */
+    json_t *doc;           /* borrowed; "status" and "finishedAt" are dropped */
+    const char *text;      /* doc as stored, when serialised beforehand; else NULL */
     uint64_t payload_hash; /* with text: the payload's hash (has_payload) */
     bool has_payload;
     bool mark_duplicate; /* look for an earlier run of the same payload */
@@ -478,8 +478,8 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&s->ckpt_lock);
         int log = 0, copied = 0;
         pthread_mutex_lock(&s->r.lock);
-        int rc = sqlite3_wal_checkpoint_v2(s->r.db, "main", SQLITE_CHECKPOINT_PASSIVE, &log,
-                                           &copied);
+        int rc =
+            sqlite3_wal_checkpoint_v2(s->r.db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             qx_log(QX_LOG_WARN, "%s: checkpoint: %s", s->name, sqlite3_errmsg(s->r.db));
         pthread_mutex_unlock(&s->r.lock);
@@ -791,8 +791,8 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
         }
     }
     if (hashed && r->mark_duplicate &&
-        find_duplicate(s, r->workflow_id, hash, r->duplicate_since_ms, duplicate,
-                       sizeof duplicate, err) != 0)
+        find_duplicate(s, r->workflow_id, hash, r->duplicate_since_ms, duplicate, sizeof duplicate,
+                       err) != 0)
         goto out;
 
     bind_text(stmt, 1, r->id);

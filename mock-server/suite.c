@@ -69,8 +69,8 @@ static void text_set(char *out, size_t size, const char *fmt, ...)
 
 static int join_path(char *out, size_t size, const char *dir, const char *name)
 {
-    int n = name[0] == '/' ? snprintf(out, size, "%s", name)
-                           : snprintf(out, size, "%s/%s", dir, name);
+    int n =
+        name[0] == '/' ? snprintf(out, size, "%s", name) : snprintf(out, size, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -80,9 +80,9 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static const char *const scenario_keys[] = {"name", "description", "workflows", "mapping",
-                                            "destinations", "workflowId", "profiles", "expect",
-                                            "seed", "credentials", "concurrency", NULL};
+static const char *const scenario_keys[] = {"name",         "description", "workflows",   "mapping",
+                                            "destinations", "workflowId",  "profiles",    "expect",
+                                            "seed",         "credentials", "concurrency", NULL};
 
 static int load_scenario(const char *dir, scenario *sc, qx_error *err)
 {
@@ -122,7 +122,8 @@ static int load_scenario(const char *dir, scenario *sc, qx_error *err)
     const char *base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 : dir;
     text_set(sc->name, sizeof sc->name, "%s", name != NULL ? name : base);
     if (join_path(sc->workflows, sizeof sc->workflows, dir, wf ? wf : "workflows.json") ||
-        join_path(sc->profiles, sizeof sc->profiles, dir, profiles ? profiles : "profiles.ndjson") ||
+        join_path(sc->profiles, sizeof sc->profiles, dir,
+                  profiles ? profiles : "profiles.ndjson") ||
         join_path(sc->expect, sizeof sc->expect, dir, expect ? expect : "expected-runs.ndjson") ||
         join_path(sc->expect_requests, sizeof sc->expect_requests, dir,
                   "expected-requests.ndjson")) {
@@ -223,9 +224,8 @@ static json_t *load_ndjson(const char *path, qx_error *err)
 
 /* Runs the sender for one destination; returns its exit status or -1. */
 static int run_sender(const qxm_suite_options *opt, const scenario *sc, const destination *d,
-                      const char *url, const char *username, const char *token,
-                      const char *workdir, size_t index, int64_t timeout_ms, char *why,
-                      size_t why_size)
+                      const char *url, const char *username, const char *token, const char *workdir,
+                      size_t index, int64_t timeout_ms, char *why, size_t why_size)
 {
     char dest_path[PATH_MAX], report[PATH_MAX], log_path[PATH_MAX], conc[16];
     text_set(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
@@ -233,9 +233,9 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
     text_set(log_path, sizeof log_path, "%s/sender-%zu.log", workdir, index);
     text_set(conc, sizeof conc, "%d", sc->concurrency);
 
-    json_t *dj = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", sc->name, "description",
-                           "qx-mock suite", "url", url, "username", username, "passwordEnv",
-                           "QX_API_TOKEN");
+    json_t *dj =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", sc->name, "description", "qx-mock suite",
+                  "url", url, "username", username, "passwordEnv", "QX_API_TOKEN");
     int wrc = dj != NULL ? json_dump_file(dj, dest_path, JSON_INDENT(2)) : -1;
     json_decref(dj);
     if (wrc != 0) {
@@ -266,18 +266,18 @@ static int run_sender(const qxm_suite_options *opt, const scenario *sc, const de
     env[k++] = e_map;
     env[k] = NULL;
 
-    const char *argv_default[] = {opt->sender_path, "send", "--destination", dest_path,
-                                  "--mapping", d->mapping, "--concurrency", conc,
-                                  "--retry-schedule", "50ms,100ms", "--report", report,
-                                  sc->profiles, NULL};
+    const char *argv_default[] = {opt->sender_path,   "send",       "--destination", dest_path,
+                                  "--mapping",        d->mapping,   "--concurrency", conc,
+                                  "--retry-schedule", "50ms,100ms", "--report",      report,
+                                  sc->profiles,       NULL};
     const char *argv_cmd[] = {"/bin/sh", "-c", opt->sender_cmd, NULL};
     const char *const *argv = opt->sender_cmd != NULL ? argv_cmd : argv_default;
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
@@ -443,8 +443,7 @@ static void add_sender_log(qxm_scenario_result *out, const char *workdir, size_t
     out->failure = msg;
 }
 
-int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
-                           qxm_scenario_result *out)
+int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_scenario_result *out)
 {
     memset(out, 0, sizeof *out);
     int64_t t0 = qx_mono_ms();
@@ -528,8 +527,9 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
                             left > 1000 ? left : 1000, why, sizeof why);
         if (st < 0 || st > 1) {
             fail(out, "sender for destination %zu: %s", i + 1,
-                 why[0] ? why : st == 2 ? "exit status 2 (bad usage or configuration)"
-                                        : "crashed or was killed");
+                 why[0]    ? why
+                 : st == 2 ? "exit status 2 (bad usage or configuration)"
+                           : "crashed or was killed");
             add_sender_log(out, workdir, i);
             goto out;
         }
@@ -582,8 +582,7 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
     }
     if (expected_req != NULL) {
         if (json_array_size(journal) != n_req) {
-            fail(out, "%zu requests started no run, expected %zu", json_array_size(journal),
-                 n_req);
+            fail(out, "%zu requests started no run, expected %zu", json_array_size(journal), n_req);
             goto out;
         }
         for (size_t i = 0; i < n_req; i++) {
@@ -608,7 +607,9 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt,
             goto out;
         }
         if ((size_t)delivered != n_exp + n_req_ok) {
-            fail(out, "sender report: activated %lld, expected %zu (runs %zu + accepted requests without a run %zu)",
+            fail(out,
+                 "sender report: activated %lld, expected %zu (runs %zu + accepted requests "
+                 "without a run %zu)",
                  (long long)delivered, n_exp + n_req_ok, n_exp, n_req_ok);
             goto out;
         }
@@ -655,11 +656,21 @@ static void xml_escaped(FILE *f, const char *s)
 {
     for (; s != NULL && *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
         default:
             /* XML 1.0 forbids most control characters. */
             if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' && *s != '\r')
@@ -687,8 +698,9 @@ int qxm_suite_write_junit(const char *path, const qxm_scenario_result *results, 
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<testsuites tests=\"%zu\" failures=\"%zu\" time=\"%.3f\">\n", n, failures,
             (double)total_ms / 1000);
-    fprintf(f, "  <testsuite name=\"qx-mock suite\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "  <testsuite name=\"qx-mock suite\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+            "time=\"%.3f\">\n",
             n, failures, (double)total_ms / 1000);
     for (size_t i = 0; i < n; i++) {
         fputs("    <testcase classname=\"qxharness.scenario\" name=\"", f);

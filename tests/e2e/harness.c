@@ -278,7 +278,8 @@ json_t *qxt_response_json(const qxt_response *r)
 bool qxt_response_header(const qxt_response *r, const char *name, char *out, size_t size)
 {
     size_t nl = strlen(name);
-    for (const char *p = r->headers; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    for (const char *p = r->headers; p != NULL && *p;
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
         if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
             const char *v = p + nl + 1;
             while (*v == ' ')

@@ -56,9 +56,9 @@ bool qxt_wait_tcp(int port, bool (*cond)(const qxt_tcp_view *, const void *), co
 
 typedef struct qxt_response {
     long status;
-    char *body;          /* malloc'd, NUL-terminated */
+    char *body; /* malloc'd, NUL-terminated */
     size_t body_len;
-    char *headers;       /* malloc'd raw response headers */
+    char *headers; /* malloc'd raw response headers */
 } qxt_response;
 
 /* Performs one HTTP request. method "GET"/"POST"/...; body may be NULL;
@@ -95,7 +95,7 @@ char *qxt_read_file(const char *path);
  * entries ("K=V", NULL-terminated, may be NULL); captures stdout and stderr
  * (malloc'd, may be NULL if not wanted). Returns the exit code, or -1.
  * Kills the child after timeout_ms. */
-int qxt_run(const char *const *argv, const char *stdin_text, const char *const *env,
-            char **out, char **err, int timeout_ms);
+int qxt_run(const char *const *argv, const char *stdin_text, const char *const *env, char **out,
+            char **err, int timeout_ms);
 
 #endif

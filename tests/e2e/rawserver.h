@@ -57,9 +57,9 @@ typedef struct raw_server {
     raw_mode mode; /* set before the thread starts, then only read */
     pthread_mutex_t lock;
     char location[256]; /* Location of RAW_REDIRECT answers */
-    int requests;    /* complete requests read */
-    int connections; /* accepted */
-    char *seen;      /* every byte received, NUL-terminated (up to RAW_SEEN_MAX) */
+    int requests;       /* complete requests read */
+    int connections;    /* accepted */
+    char *seen;         /* every byte received, NUL-terminated (up to RAW_SEEN_MAX) */
     size_t seen_len;
 } raw_server;
 

@@ -25,7 +25,8 @@ static const char config_text[] =
     "{\"users\": [{\"username\": \"chaos@example.com\", \"apiToken\": \"QX-CHAOS-TOKEN\"}],"
     " \"rateLimitPerMinute\": 0,"
     " \"workflows\": [{\"id\": \"WF_chaos\", \"urlTokenId\": \"chaos\","
-    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"ecid\": \"$.identityMap.ECID[0].id\"},"
+    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"ecid\": "
+    "\"$.identityMap.ECID[0].id\"},"
     "   \"faults\": {\"latencyMs\": [0, 2], \"errorRate\": 0.2, \"errorStatus\": 503,"
     "              \"dropRate\": 0.05, \"dropPhase\": \"both\", \"rateLimitPerMinute\": 5600}}]}";
 
@@ -79,7 +80,8 @@ static void test_chaos_every_profile_ends_as_a_run_or_dead_letter(void **state)
     assert_int_equal(qxt_mock_start(&m, config, extra), 0);
     char dest_text[512];
     snprintf(dest_text, sizeof dest_text,
-             "{\"name\": \"chaos\", \"url\": \"%s/inbound-event/v1/events/json/triggers?urlTokenId=chaos\","
+             "{\"name\": \"chaos\", \"url\": "
+             "\"%s/inbound-event/v1/events/json/triggers?urlTokenId=chaos\","
              " \"username\": \"chaos@example.com\", \"passwordEnv\": \"QX_API_TOKEN\"}",
              m.base_url);
     char *dest = qxt_write_file(dir, "dest.json", dest_text);
@@ -89,10 +91,24 @@ static void test_chaos_every_profile_ends_as_a_run_or_dead_letter(void **state)
     snprintf(report, sizeof report, "%s/report.json", dir);
     snprintf(report2, sizeof report2, "%s/replay.json", dir);
     const char *env[] = {"QX_API_TOKEN=QX-CHAOS-TOKEN", NULL};
-    const char *send[] = {QX_SEND, "send", "--destination", dest, "--mapping",
-                          QX_SOURCE_DIR "/fixtures/mappings/demo.json", "--concurrency", "32",
-                          "--retry-schedule", "20ms,40ms", "--timeout-ms", "5000",
-                          "--dead-letter", dl, "--report", report, profiles, NULL};
+    const char *send[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          dest,
+                          "--mapping",
+                          QX_SOURCE_DIR "/fixtures/mappings/demo.json",
+                          "--concurrency",
+                          "32",
+                          "--retry-schedule",
+                          "20ms,40ms",
+                          "--timeout-ms",
+                          "5000",
+                          "--dead-letter",
+                          dl,
+                          "--report",
+                          report,
+                          profiles,
+                          NULL};
     char *err = NULL;
     int rc = qxt_run(send, NULL, env, NULL, &err, 120000);
     assert_true(rc == 0 || rc == 1); /* 1: some payloads failed */
@@ -152,8 +168,18 @@ static void test_chaos_every_profile_ends_as_a_run_or_dead_letter(void **state)
     assert_int_equal(resp.status, 200);
     qxt_response_free(&resp);
     if (fail > 0) {
-        const char *replay[] = {QX_SEND, "replay", "--destination", dest, "--concurrency", "8",
-                                "--retry-schedule", "20ms", "--report", report2, dl, NULL};
+        const char *replay[] = {QX_SEND,
+                                "replay",
+                                "--destination",
+                                dest,
+                                "--concurrency",
+                                "8",
+                                "--retry-schedule",
+                                "20ms",
+                                "--report",
+                                report2,
+                                dl,
+                                NULL};
         assert_int_equal(qxt_run(replay, NULL, env, NULL, NULL, 120000), 0);
         json_t *r2 = json_load_file(report2, 0, NULL);
         assert_int_equal(field(r2, "activated"), fail);

@@ -27,10 +27,13 @@ static const char config_text[] =
     "             {\"username\": \"other@example.com\", \"apiToken\": \"QX-OTHER-TOKEN\"}],"
     " \"workflows\": ["
     "  {\"id\": \"WF_csat\", \"name\": \"CSAT after purchase\", \"urlTokenId\": \"" WF_TOKEN "\","
-    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"firstName\": \"$.person.name.firstName\"},"
+    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"firstName\": "
+    "\"$.person.name.firstName\"},"
     "   \"conditions\": [{\"field\": \"email\", \"op\": \"exists\"}],"
-    "   \"tasks\": [{\"type\": \"xm_directory_contact\", \"inputs\": {\"email\": \"~{aedj://email}\", \"firstName\": \"~{aedj://firstName}\"}},"
-    "               {\"type\": \"email_distribution\", \"inputs\": {\"email\": \"~{aedj://email}\"}, \"surveyId\": \"SV_abc\"}]},"
+    "   \"tasks\": [{\"type\": \"xm_directory_contact\", \"inputs\": {\"email\": "
+    "\"~{aedj://email}\", \"firstName\": \"~{aedj://firstName}\"}},"
+    "               {\"type\": \"email_distribution\", \"inputs\": {\"email\": "
+    "\"~{aedj://email}\"}, \"surveyId\": \"SV_abc\"}]},"
     "  {\"id\": \"WF_slow\", \"urlTokenId\": \"tok-slow\", \"delayMs\": [400, 400]},"
     "  {\"id\": \"WF_off\", \"urlTokenId\": \"tok-off\", \"enabled\": false},"
     "  {\"id\": \"WF_open\", \"urlTokenId\": \"tok-open\", \"authRequired\": false}"
@@ -130,8 +133,8 @@ static json_t *get_json(const fixture *f, const char *path, long expect_status)
 
 static const char *error_message(json_t *env)
 {
-    return json_string_value(json_object_get(
-        json_object_get(json_object_get(env, "meta"), "error"), "errorMessage"));
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(env, "meta"), "error"), "errorMessage"));
 }
 
 static void test_accepted_request_records_successful_run(void **state)
@@ -139,9 +142,10 @@ static void test_accepted_request_records_successful_run(void **state)
     fixture *f = *state;
     json_t *ans = NULL;
     assert_int_equal(post(f, WF_TOKEN, seed_payload, NULL, USERPWD, &ans), 200);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ans, "meta"), "httpStatus")),
-                        "200 - OK");
-    const char *run_id = json_string_value(json_object_get(json_object_get(ans, "result"), "runId"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ans, "meta"), "httpStatus")), "200 - OK");
+    const char *run_id =
+        json_string_value(json_object_get(json_object_get(ans, "result"), "runId"));
     assert_non_null(run_id);
     char path[256];
     snprintf(path, sizeof path, "/_qx/v1/runs/%s", run_id);
@@ -207,22 +211,22 @@ static void test_condition_not_met_is_success_without_tasks(void **state)
 typedef struct bad_case {
     const char *name;
     const char *token;
-    const char *body;        /* NULL: use body_len bytes of filler */
+    const char *body; /* NULL: use body_len bytes of filler */
     size_t filler_len;
     const char *const *headers;
     const char *userpwd;
     const char *method;
     long status;
-    const char *reason;      /* substring of errorMessage and journal reason */
+    const char *reason; /* substring of errorMessage and journal reason */
 } bad_case;
 
 static const char *const text_ct[] = {"Content-Type: text/plain", NULL};
-static const char *const bearer[] = {"Content-Type: application/json",
-                                     "Authorization: Bearer abc", NULL};
+static const char *const bearer[] = {"Content-Type: application/json", "Authorization: Bearer abc",
+                                     NULL};
 static const char *const garbage_auth[] = {"Content-Type: application/json",
                                            "Authorization: Basic !!!notbase64", NULL};
-static const char *const wrong_xapi[] = {"Content-Type: application/json",
-                                         "X-API-TOKEN: nope", NULL};
+static const char *const wrong_xapi[] = {"Content-Type: application/json", "X-API-TOKEN: nope",
+                                         NULL};
 
 static void run_bad_case(fixture *f, const bad_case *c)
 {
@@ -242,8 +246,7 @@ static void run_bad_case(fixture *f, const bad_case *c)
     }
     qxt_response r;
     assert_int_equal(qxt_http(c->method != NULL ? c->method : "POST", trigger_url(f, c->token),
-                              body, len, c->headers != NULL ? c->headers : json_ct, c->userpwd,
-                              &r),
+                              body, len, c->headers != NULL ? c->headers : json_ct, c->userpwd, &r),
                      0);
     if (r.status != c->status)
         fprintf(stderr, "case %s: got %ld: %s\n", c->name, r.status, r.body);
@@ -269,13 +272,16 @@ static void test_every_refusal_has_its_status_reason_and_journal_entry(void **st
     const bad_case cases[] = {
         {"invalid json", WF_TOKEN, "{\"a\":", 0, NULL, USERPWD, NULL, 400, "not valid JSON"},
         {"top-level array", WF_TOKEN, "[1,2]", 0, NULL, USERPWD, NULL, 400, "not a JSON object"},
-        {"invalid utf-8", WF_TOKEN, "{\"a\":\"\xff\xfe\"}", 0, NULL, USERPWD, NULL, 400, "not valid JSON"},
-        {"too deep", WF_TOKEN, "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-                               "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        {"invalid utf-8", WF_TOKEN, "{\"a\":\"\xff\xfe\"}", 0, NULL, USERPWD, NULL, 400,
+         "not valid JSON"},
+        {"too deep", WF_TOKEN,
+         "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
          0, NULL, USERPWD, NULL, 400, "deeper than 64"},
         {"no credentials", WF_TOKEN, "{}", 0, NULL, NULL, NULL, 401, "missing credentials"},
         {"wrong token", WF_TOKEN, "{}", 0, NULL, USER ":wrong", NULL, 401, "wrong API token"},
-        {"unknown user", WF_TOKEN, "{}", 0, NULL, "nobody@example.com:" TOKEN_OK, NULL, 401, "unknown username"},
+        {"unknown user", WF_TOKEN, "{}", 0, NULL, "nobody@example.com:" TOKEN_OK, NULL, 401,
+         "unknown username"},
         {"bearer", WF_TOKEN, "{}", 0, bearer, NULL, NULL, 401, "unsupported Authorization"},
         {"garbage basic", WF_TOKEN, "{}", 0, garbage_auth, NULL, NULL, 401, NULL},
         {"wrong x-api-token", WF_TOKEN, "{}", 0, wrong_xapi, NULL, NULL, 401, "X-API-TOKEN"},
@@ -301,7 +307,8 @@ static void test_every_refusal_has_its_status_reason_and_journal_entry(void **st
         json_t *e = json_array_get(list, i);
         assert_int_equal(json_integer_value(json_object_get(e, "httpStatus")), cases[i].status);
         if (cases[i].reason != NULL)
-            assert_non_null(strstr(json_string_value(json_object_get(e, "reason")), cases[i].reason));
+            assert_non_null(
+                strstr(json_string_value(json_object_get(e, "reason")), cases[i].reason));
     }
     /* No secret ever reaches the journal. */
     char *dump = json_dumps(j, 0);
@@ -339,11 +346,13 @@ static void test_older_url_form_selects_by_trigger_id(void **state)
 {
     fixture *f = *state;
     char u[512];
-    snprintf(u, sizeof u,
-             "%s/inbound-event/v1/events/JSON/triggers?contextId=x&userId=UR_1&brandId=b&triggerId=%s",
-             f->mock.base_url, WF_TOKEN);
+    snprintf(
+        u, sizeof u,
+        "%s/inbound-event/v1/events/JSON/triggers?contextId=x&userId=UR_1&brandId=b&triggerId=%s",
+        f->mock.base_url, WF_TOKEN);
     qxt_response r;
-    assert_int_equal(qxt_http("POST", u, seed_payload, strlen(seed_payload), json_ct, USERPWD, &r), 0);
+    assert_int_equal(qxt_http("POST", u, seed_payload, strlen(seed_payload), json_ct, USERPWD, &r),
+                     0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
 }
@@ -372,9 +381,9 @@ static void test_wait_times_out_with_408(void **state)
 static void test_admin_rejects_bad_parameters(void **state)
 {
     fixture *f = *state;
-    const char *paths[] = {"/_qx/v1/runs?limit=abc", "/_qx/v1/runs?limit=0",
-                           "/_qx/v1/runs?status=DONE", "/_qx/v1/runs?since=yesterday",
-                           "/_qx/v1/runs?cursor=-1", "/_qx/v1/runs/wait?count=x",
+    const char *paths[] = {"/_qx/v1/runs?limit=abc",      "/_qx/v1/runs?limit=0",
+                           "/_qx/v1/runs?status=DONE",    "/_qx/v1/runs?since=yesterday",
+                           "/_qx/v1/runs?cursor=-1",      "/_qx/v1/runs/wait?count=x",
                            "/_qx/v1/requests?limit=99999"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         json_t *j = get_json(f, paths[i], 400);
@@ -422,8 +431,9 @@ static void test_export_reset_import_round_trip(void **state)
 {
     fixture *f = *state;
     assert_int_equal(post(f, WF_TOKEN, seed_payload, NULL, USERPWD, NULL), 200);
-    assert_int_equal(post(f, WF_TOKEN, "{\"identityMap\": {\"Email\": [{\"id\": \"bad\"}]}}",
-                          NULL, USERPWD, NULL), 200);
+    assert_int_equal(post(f, WF_TOKEN, "{\"identityMap\": {\"Email\": [{\"id\": \"bad\"}]}}", NULL,
+                          USERPWD, NULL),
+                     200);
     char *before = export_text(f);
     assert_non_null(strstr(before, "\"FAILURE\""));
     assert_null(strstr(before, TOKEN_OK));
@@ -434,15 +444,15 @@ static void test_export_reset_import_round_trip(void **state)
     json_t *j = get_json(f, "/_qx/v1/runs", 200);
     assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
     json_decref(j);
-    assert_int_equal(qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), NULL,
-                              NULL, &r), 0);
+    assert_int_equal(
+        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     char *after = export_text(f);
     assert_string_equal(before, after);
     /* Importing the same runs again is refused, naming the line. */
-    assert_int_equal(qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), NULL,
-                              NULL, &r), 0);
+    assert_int_equal(
+        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), NULL, NULL, &r), 0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 1"));
     qxt_response_free(&r);
@@ -458,8 +468,10 @@ static void test_metrics_count_requests_and_runs(void **state)
     qxt_response r;
     assert_int_equal(qxt_http("GET", url(f, "/metrics"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "qxmock_requests_total{endpoint=\"json_event\",status=\"200\"} 1"));
-    assert_non_null(strstr(r.body, "qxmock_requests_total{endpoint=\"json_event\",status=\"404\"} 1"));
+    assert_non_null(
+        strstr(r.body, "qxmock_requests_total{endpoint=\"json_event\",status=\"200\"} 1"));
+    assert_non_null(
+        strstr(r.body, "qxmock_requests_total{endpoint=\"json_event\",status=\"404\"} 1"));
     assert_non_null(strstr(r.body, "qxmock_runs{status=\"SUCCESS\"} 1"));
     qxt_response_free(&r);
 }
@@ -527,7 +539,8 @@ static void test_rate_limit_answers_429_with_retry_after(void **state)
 static void test_bad_config_is_refused_with_exit_2(void **state)
 {
     fixture *f = *state;
-    char *bad = qxt_write_file(f->dir, "bad.json", "{\"users\": [], \"workflows\": [], \"extra\": 1}");
+    char *bad =
+        qxt_write_file(f->dir, "bad.json", "{\"users\": [], \"workflows\": [], \"extra\": 1}");
     const char *const argv[] = {QX_BIN_DIR "/qx-mock", "--config", bad, NULL};
     char *err = NULL;
     assert_int_equal(qxt_run(argv, NULL, NULL, NULL, &err, 10000), 2);
@@ -544,21 +557,28 @@ static void test_bad_config_is_refused_with_exit_2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_accepted_request_records_successful_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accepted_request_records_successful_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_x_api_token_header_is_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_email_gives_failure_run_naming_task, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_condition_not_met_is_success_without_tasks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_refusal_has_its_status_reason_and_journal_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disabled_workflow_accepts_and_starts_no_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_email_gives_failure_run_naming_task, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_condition_not_met_is_success_without_tasks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_every_refusal_has_its_status_reason_and_journal_entry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disabled_workflow_accepts_and_starts_no_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_open_workflow_needs_no_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_url_form_selects_by_trigger_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delayed_run_is_running_then_finishes_and_wait_returns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delayed_run_is_running_then_finishes_and_wait_returns,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_times_out_with_408, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_rejects_bad_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_walks_every_run_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_reset_import_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_count_requests_and_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_survives_restart_with_same_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_survives_restart_with_same_db, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_history_option_loads_an_export, setup, teardown),
         cmocka_unit_test(test_rate_limit_answers_429_with_retry_after),
         cmocka_unit_test_setup_teardown(test_bad_config_is_refused_with_exit_2, setup, teardown),

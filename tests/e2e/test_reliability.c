@@ -33,7 +33,8 @@ static const char config_text[] =
     " \"rateLimitPerMinute\": 0,"
     " \"workflows\": [{\"id\": \"WF\", \"urlTokenId\": \"tok\","
     "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\"},"
-    "   \"tasks\": [{\"type\": \"xm_directory_contact\", \"inputs\": {\"email\": \"~{aedj://email}\"}}]}]}";
+    "   \"tasks\": [{\"type\": \"xm_directory_contact\", \"inputs\": {\"email\": "
+    "\"~{aedj://email}\"}}]}]}";
 
 static const char good[] = "{\"identityMap\": {\"Email\": [{\"id\": \"ok@example.com\"}]}}";
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
@@ -59,8 +60,8 @@ static int setup(void **state)
 
 static int setup_tight(void **state)
 {
-    const char *const extra[] = {"--max-connections", "8", "--connection-timeout", "1",
-                                 "--threads", "2", NULL};
+    const char *const extra[] = {
+        "--max-connections", "8", "--connection-timeout", "1", "--threads", "2", NULL};
     return start(state, extra);
 }
 
@@ -114,7 +115,8 @@ static json_t *get(const fixture *f, const char *path, long expect)
 static long put_faults(const fixture *f, const char *body)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("PUT", u(f, "/_qx/v1/faults"), body, strlen(body), json_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("PUT", u(f, "/_qx/v1/faults"), body, strlen(body), json_ct, NULL, &r),
+                     0);
     long st = r.status;
     qxt_response_free(&r);
     return st;
@@ -133,12 +135,16 @@ static void test_injected_error_status_then_cleared(void **state)
     fixture *f = *state;
     assert_int_equal(put_faults(f, "{\"errorRate\": 1, \"errorStatus\": 502}"), 200);
     json_t *j = get(f, "/_qx/v1/faults", 200);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(j, "workflows"), "WF"), "errorStatus")), 502);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(j, "workflows"), "WF"), "errorStatus")),
+                     502);
     json_decref(j);
     assert_int_equal(post(f, good, strlen(good)), 502);
     assert_int_equal(run_total(f), 0);
     j = get(f, "/_qx/v1/requests", 200);
-    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(j, "requests"), 0), "reason")), "injected fault: HTTP 502"));
+    assert_non_null(strstr(json_string_value(json_object_get(
+                               json_array_get(json_object_get(j, "requests"), 0), "reason")),
+                           "injected fault: HTTP 502"));
     json_decref(j);
     qxt_response r;
     assert_int_equal(qxt_http("DELETE", u(f, "/_qx/v1/faults"), NULL, 0, NULL, NULL, &r), 0);
@@ -155,7 +161,8 @@ static void test_injected_error_status_then_cleared(void **state)
 static void test_drop_before_loses_the_request_and_journals_it(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(put_faults(f, "{\"workflowId\": \"WF\", \"dropRate\": 1, \"dropPhase\": \"before\"}"), 200);
+    assert_int_equal(
+        put_faults(f, "{\"workflowId\": \"WF\", \"dropRate\": 1, \"dropPhase\": \"before\"}"), 200);
     assert_int_equal(post(f, good, strlen(good)), -1);
     assert_int_equal(run_total(f), 0);
     json_t *j = get(f, "/_qx/v1/requests", 200);
@@ -173,14 +180,16 @@ static void test_drop_after_records_the_run_and_the_retry_is_marked_duplicate(vo
     assert_int_equal(run_total(f), 1);
     assert_int_equal(put_faults(f, "{}"), 200);
     /* The sender's retry: same payload, keys in another order. */
-    const char retry[] = "{ \"identityMap\" : { \"Email\" : [ { \"id\" : \"ok@example.com\" } ] } }";
+    const char retry[] =
+        "{ \"identityMap\" : { \"Email\" : [ { \"id\" : \"ok@example.com\" } ] } }";
     assert_int_equal(post(f, retry, strlen(retry)), 200);
     json_t *j = get(f, "/_qx/v1/runs", 200);
     json_t *runs = json_object_get(j, "runs");
     assert_int_equal(json_array_size(runs), 2);
     const char *first = json_string_value(json_object_get(json_array_get(runs, 0), "id"));
     assert_null(json_object_get(json_array_get(runs, 0), "duplicateOf"));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 1), "duplicateOf")), first);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 1), "duplicateOf")),
+                        first);
     json_decref(j);
     /* A different payload is no duplicate. */
     const char other[] = "{\"identityMap\": {\"Email\": [{\"id\": \"other@example.com\"}]}}";
@@ -280,15 +289,28 @@ static void test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_c
     free(body);
     tried += 2;
     /* Bodies that are not JSON objects. */
-    const char *bad[] = {"", "null", "\"str\"", "42", "[{}]", "{\"a\":1}{\"b\":2}", "{\"a\":\"\xc3\x28\"}",
-                         "{\"a\":\"\\ud800\"}", "{\"a\":1,}", "{'a':1}", "\x00\x01\x02"};
+    const char *bad[] = {"",
+                         "null",
+                         "\"str\"",
+                         "42",
+                         "[{}]",
+                         "{\"a\":1}{\"b\":2}",
+                         "{\"a\":\"\xc3\x28\"}",
+                         "{\"a\":\"\\ud800\"}",
+                         "{\"a\":1,}",
+                         "{'a':1}",
+                         "\x00\x01\x02"};
     size_t lens[] = {0, 4, 5, 2, 4, 14, 10, 13, 8, 7, 3};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++, tried++)
         assert_int_equal(post(f, bad[i], lens[i]), 400);
     /* Garbage credentials. */
-    const char *auths[] = {"Authorization: Basic", "Authorization: Basic ====",
-                           "Authorization: Basic YWJj", "Authorization: Digest x",
-                           "Authorization: " "Basic YXBpLXVzZXJAZXhhbXBsZS5jb206", NULL};
+    const char *auths[] = {"Authorization: Basic",
+                           "Authorization: Basic ====",
+                           "Authorization: Basic YWJj",
+                           "Authorization: Digest x",
+                           "Authorization: "
+                           "Basic YXBpLXVzZXJAZXhhbXBsZS5jb206",
+                           NULL};
     for (size_t i = 0; auths[i] != NULL; i++, tried++) {
         const char *const h[] = {"Content-Type: application/json", auths[i], NULL};
         qxt_response r;
@@ -328,7 +350,8 @@ static void test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_c
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++, tried++) {
         qxt_response r;
-        assert_int_equal(qxt_http(paths[i].method, u(f, paths[i].path), NULL, 0, NULL, NULL, &r), 0);
+        assert_int_equal(qxt_http(paths[i].method, u(f, paths[i].path), NULL, 0, NULL, NULL, &r),
+                         0);
         if (r.status != paths[i].status)
             fprintf(stderr, "%s %s: %ld %s\n", paths[i].method, paths[i].path, r.status, r.body);
         assert_int_equal(r.status, paths[i].status);
@@ -338,8 +361,9 @@ static void test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_c
     }
     /* A chunked body that never ends: the connection times out (1 s here);
      * meanwhile and afterwards, good requests are served. */
-    const char chunked[] = "POST " TRIGGER " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n";
+    const char chunked[] =
+        "POST " TRIGGER " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n";
     st = raw_exchange(f, chunked, sizeof chunked - 1, 4000);
     assert_true(st == 0 || st == -1 || st == 408);
     tried++;
@@ -450,7 +474,8 @@ static void test_every_200_survives_kill_9(void **state)
         FILE *out = fopen(log, "w");
         for (int i = 0; i < 100000; i++) {
             char body[128];
-            snprintf(body, sizeof body, "{\"identityMap\":{\"Email\":[{\"id\":\"u%d@example.com\"}]}}", i);
+            snprintf(body, sizeof body,
+                     "{\"identityMap\":{\"Email\":[{\"id\":\"u%d@example.com\"}]}}", i);
             qxt_response r;
             if (qxt_http("POST", u(f, TRIGGER), body, strlen(body), json_ct, USERPWD, &r) != 0) {
                 qxt_response_free(&r);
@@ -458,7 +483,8 @@ static void test_every_200_survives_kill_9(void **state)
             }
             if (r.status == 200) {
                 json_t *j = qxt_response_json(&r);
-                fprintf(out, "%s\n", json_string_value(json_object_get(json_object_get(j, "result"), "runId")));
+                fprintf(out, "%s\n",
+                        json_string_value(json_object_get(json_object_get(j, "result"), "runId")));
                 fflush(out);
                 json_decref(j);
             }
@@ -501,11 +527,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_injected_error_status_then_cleared, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drop_before_loses_the_request_and_journals_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drop_after_records_the_run_and_the_retry_is_marked_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_before_loses_the_request_and_journals_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_drop_after_records_the_run_and_the_retry_is_marked_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latency_and_seeded_choices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_correct, setup_tight, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_clients_time_out_without_starving_others, setup_tight, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_correct, setup_tight,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_slow_clients_time_out_without_starving_others,
+                                        setup_tight, teardown),
         cmocka_unit_test_setup_teardown(test_connection_count_is_bounded, setup_tight, teardown),
         cmocka_unit_test_setup_teardown(test_every_200_survives_kill_9, setup, teardown),
     };

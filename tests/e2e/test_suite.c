@@ -127,10 +127,11 @@ static void test_broken_expectation_fails_with_first_difference(void **state)
 static void test_missing_expected_run_is_reported(void **state)
 {
     (void)state;
-    assert_int_equal(sh("cp -r '%s/hashed-email' '%s/extra' && "
-                        "head -1 '%s/extra/expected-runs.ndjson' >> '%s/extra/expected-runs.ndjson'",
-                        SCENARIOS, tmp, tmp, tmp),
-                     0);
+    assert_int_equal(
+        sh("cp -r '%s/hashed-email' '%s/extra' && "
+           "head -1 '%s/extra/expected-runs.ndjson' >> '%s/extra/expected-runs.ndjson'",
+           SCENARIOS, tmp, tmp, tmp),
+        0);
     char dir[600];
     snprintf(dir, sizeof dir, "%s/extra", tmp);
     const char *argv[] = {QX_MOCK, "suite", dir, "--timeout-ms", "3000", NULL};
@@ -155,8 +156,13 @@ static void test_a_teams_own_sender_is_held_to_the_same_expectations(void **stat
              "curl -sS -o /dev/null -K \"$cfg\" -H 'Content-Type: application/json' "
              "--data-binary @- \"$QX_URL\"; done; rm -f \"$cfg\"",
              QX_SEND);
-    const char *argv[] = {QX_MOCK, "suite", SCENARIOS "/use-case-2-onboarding",
-                          SCENARIOS "/seed-example", "--sender-cmd", cmd, NULL};
+    const char *argv[] = {QX_MOCK,
+                          "suite",
+                          SCENARIOS "/use-case-2-onboarding",
+                          SCENARIOS "/seed-example",
+                          "--sender-cmd",
+                          cmd,
+                          NULL};
     char *out = NULL, *err = NULL;
     int rc = qxt_run(argv, NULL, NULL, &out, &err, 120000);
     if (rc != 0)
@@ -190,10 +196,20 @@ static void test_same_scenario_and_seed_export_the_same_history(void **state)
     char h1[600], h2[600];
     snprintf(h1, sizeof h1, "%s/h1", tmp);
     snprintf(h2, sizeof h2, "%s/h2", tmp);
-    const char *a1[] = {QX_MOCK, "suite", SCENARIOS "/use-case-1-csat",
-                        SCENARIOS "/use-case-2-onboarding", "--keep-history", h1, NULL};
-    const char *a2[] = {QX_MOCK, "suite", SCENARIOS "/use-case-1-csat",
-                        SCENARIOS "/use-case-2-onboarding", "--keep-history", h2, NULL};
+    const char *a1[] = {QX_MOCK,
+                        "suite",
+                        SCENARIOS "/use-case-1-csat",
+                        SCENARIOS "/use-case-2-onboarding",
+                        "--keep-history",
+                        h1,
+                        NULL};
+    const char *a2[] = {QX_MOCK,
+                        "suite",
+                        SCENARIOS "/use-case-1-csat",
+                        SCENARIOS "/use-case-2-onboarding",
+                        "--keep-history",
+                        h2,
+                        NULL};
     assert_int_equal(qxt_run(a1, NULL, NULL, NULL, NULL, 120000), 0);
     assert_int_equal(qxt_run(a2, NULL, NULL, NULL, NULL, 120000), 0);
     const char *names[] = {"use-case-1-csat", "use-case-2-onboarding"};
@@ -216,13 +232,14 @@ static void test_replaying_an_export_reproduces_the_sequence(void **state)
     char keep[600], export_path[700];
     snprintf(keep, sizeof keep, "%s/keep", tmp);
     snprintf(export_path, sizeof export_path, "%s/use-case-2-onboarding.ndjson", keep);
-    const char *a[] = {QX_MOCK, "suite", SCENARIOS "/use-case-2-onboarding", "--keep-history",
-                       keep, NULL};
+    const char *a[] = {QX_MOCK,          "suite", SCENARIOS "/use-case-2-onboarding",
+                       "--keep-history", keep,    NULL};
     assert_int_equal(qxt_run(a, NULL, NULL, NULL, NULL, 120000), 0);
 
     qxt_mock m;
     const char *const extra[] = {"--seed", "11", NULL};
-    assert_int_equal(qxt_mock_start(&m, SCENARIOS "/use-case-2-onboarding/workflows.json", extra), 0);
+    assert_int_equal(qxt_mock_start(&m, SCENARIOS "/use-case-2-onboarding/workflows.json", extra),
+                     0);
     char dest_text[1024], *dest;
     snprintf(dest_text, sizeof dest_text,
              "{\"name\": \"replay\", \"url\": \"%s/inbound-event/v1/events/json/triggers?"
@@ -267,11 +284,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_fixture_scenario_passes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_broken_expectation_fails_with_first_difference, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_expectation_fails_with_first_difference, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_expected_run_is_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_teams_own_sender_is_held_to_the_same_expectations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_scenario_and_seed_export_the_same_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaying_an_export_reproduces_the_sequence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_teams_own_sender_is_held_to_the_same_expectations,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_scenario_and_seed_export_the_same_history, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replaying_an_export_reproduces_the_sequence, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,12 +19,17 @@ static qxm_mock *mock;
 static const char config_text[] =
     "{\"users\":[{\"username\":\"u@example.com\",\"apiToken\":\"T1\"}],\"rateLimitPerMinute\":0,"
     "\"workflows\":[{\"id\":\"W\",\"urlTokenId\":\"tok\","
-    "\"eventData\":{\"email\":\"$.identityMap.Email[0].id\",\"all\":\"$..id\",\"n\":\"$.person.name.firstName\"},"
-    "\"conditions\":[{\"field\":\"email\",\"op\":\"exists\"},{\"field\":\"all\",\"op\":\"contains\",\"value\":\"x\"}],"
-    "\"tasks\":[{\"type\":\"xm_directory_contact\",\"inputs\":{\"email\":\"~{aedj://email}\",\"firstName\":\"~{aedj://n}\"}},"
-    "{\"type\":\"email_distribution\",\"inputs\":{\"email\":\"~{aedj://email}\"},\"surveyId\":\"SV_1\"}]},"
+    "\"eventData\":{\"email\":\"$.identityMap.Email[0].id\",\"all\":\"$..id\",\"n\":\"$.person."
+    "name.firstName\"},"
+    "\"conditions\":[{\"field\":\"email\",\"op\":\"exists\"},{\"field\":\"all\",\"op\":"
+    "\"contains\",\"value\":\"x\"}],"
+    "\"tasks\":[{\"type\":\"xm_directory_contact\",\"inputs\":{\"email\":\"~{aedj://"
+    "email}\",\"firstName\":\"~{aedj://n}\"}},"
+    "{\"type\":\"email_distribution\",\"inputs\":{\"email\":\"~{aedj://"
+    "email}\"},\"surveyId\":\"SV_1\"}]},"
     "{\"id\":\"D\",\"urlTokenId\":\"off\",\"enabled\":false},"
-    "{\"id\":\"O\",\"urlTokenId\":\"open\",\"authRequired\":false,\"eventData\":{\"x\":\"$[*]\"}}]}";
+    "{\"id\":\"O\",\"urlTokenId\":\"open\",\"authRequired\":false,\"eventData\":{\"x\":\"$[*]\"}}]"
+    "}";
 
 static const char *shape_token;
 

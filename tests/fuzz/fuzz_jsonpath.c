@@ -23,7 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nul != NULL)
         doc = json_loadb((const char *)nul + 1, size - expr_len - 1, 0, NULL);
     if (doc == NULL)
-        doc = json_loads("{\"store\":{\"book\":[{\"a\":1,\"t\":\"x\"},{\"a\":2}],\"b\":{\"c\":[1,[2,3]]}}}", 0, NULL);
+        doc = json_loads(
+            "{\"store\":{\"book\":[{\"a\":1,\"t\":\"x\"},{\"a\":2}],\"b\":{\"c\":[1,[2,3]]}}}", 0,
+            NULL);
     qx_error err;
     qx_jsonpath *p = qx_jsonpath_compile(expr, &err);
     if (p != NULL) {

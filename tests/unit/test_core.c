@@ -45,8 +45,14 @@ static void test_parse_time_refuses_garbage(void **state)
 {
     (void)state;
     int64_t ms;
-    const char *bad[] = {"", "yesterday", "2023-13-01T00:00:00Z", "2023-09-05", "2023-09-05T10:43:55",
-                         "2023-09-05T10:43:55Zjunk", "12a", "2023-09-05T10:43:55.Z"};
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2023-13-01T00:00:00Z",
+                         "2023-09-05",
+                         "2023-09-05T10:43:55",
+                         "2023-09-05T10:43:55Zjunk",
+                         "12a",
+                         "2023-09-05T10:43:55.Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(qx_parse_time(bad[i], &ms), -1);
 }
@@ -101,8 +107,9 @@ static void test_email_validity(void **state)
 {
     (void)state;
     const char *good[] = {"a@b.co", "dave.smith+tag@example.com", "x_y@sub.example.org"};
-    const char *bad[] = {"", "not-an-email", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com",
-                         "a@-b.com", "a@b-.com", "a@b..com", ".a@b.com", "a.@b.com", "Email-2Sf6C"};
+    const char *bad[] = {"",         "not-an-email", "@example.com", "a@",       "a@b",
+                         "a@@b.com", "a b@c.com",    "a@-b.com",     "a@b-.com", "a@b..com",
+                         ".a@b.com", "a.@b.com",     "Email-2Sf6C"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(qx_is_valid_email(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -113,10 +120,14 @@ static void test_email_validity(void **state)
 static void test_hashed_email_is_64_hex(void **state)
 {
     (void)state;
-    assert_true(qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
-    assert_true(qx_is_hashed_email("2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE"));
-    assert_false(qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7a"));
-    assert_false(qx_is_hashed_email("zc26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
+    assert_true(
+        qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
+    assert_true(
+        qx_is_hashed_email("2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE"));
+    assert_false(
+        qx_is_hashed_email("2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7a"));
+    assert_false(
+        qx_is_hashed_email("zc26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
     assert_false(qx_is_hashed_email("dave@example.com"));
 }
 

@@ -32,13 +32,28 @@ static void test_scalars_and_edge_values(void **state)
 {
     (void)state;
     json_t *values[] = {
-        json_null(), json_true(), json_false(), json_integer(0), json_integer(-42),
-        json_integer(INT64_MAX), json_integer(INT64_MIN), json_real(0.1), json_real(1.0),
-        json_real(-0.0), json_real(1e300), json_real(-2.5e-300), json_real(123456789012345678.0),
-        json_real(3.141592653589793), json_string(""), json_string("plain"),
+        json_null(),
+        json_true(),
+        json_false(),
+        json_integer(0),
+        json_integer(-42),
+        json_integer(INT64_MAX),
+        json_integer(INT64_MIN),
+        json_real(0.1),
+        json_real(1.0),
+        json_real(-0.0),
+        json_real(1e300),
+        json_real(-2.5e-300),
+        json_real(123456789012345678.0),
+        json_real(3.141592653589793),
+        json_string(""),
+        json_string("plain"),
         json_string("quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f"),
-        json_string("\x01\x1f\x7f"), json_string("é ü 日本 😀"), json_stringn("nul\0inside", 10),
-        json_object(), json_array(),
+        json_string("\x01\x1f\x7f"),
+        json_string("é ü 日本 😀"),
+        json_stringn("nul\0inside", 10),
+        json_object(),
+        json_array(),
     };
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         assert_non_null(values[i]);
@@ -126,9 +141,12 @@ static json_t *random_value(qx_rng *rng, int depth)
     static const char *const pieces[] = {"a", "é", "\"", "\\", "\n", "\x02", "日", "😀", "/", " "};
     unsigned kind = (unsigned)(qx_rng_next(rng) % (depth > 0 ? 8 : 6));
     switch (kind) {
-    case 0: return json_null();
-    case 1: return json_boolean(qx_rng_next(rng) & 1);
-    case 2: return json_integer((json_int_t)qx_rng_next(rng));
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(qx_rng_next(rng) & 1);
+    case 2:
+        return json_integer((json_int_t)qx_rng_next(rng));
     case 3: {
         double d = (double)(int64_t)qx_rng_next(rng) / (double)(1 + (qx_rng_next(rng) % 1000000));
         return json_real(d);

@@ -62,8 +62,7 @@ static json_t *load_json(const char *dir, const char *name)
     return v;
 }
 
-static void dump_mismatch(const char *what, const char *expr, const json_t *got,
-                          const json_t *want)
+static void dump_mismatch(const char *what, const char *expr, const json_t *got, const json_t *want)
 {
     char *g = json_dumps(got, JSON_ENCODE_ANY);
     char *w = json_dumps(want, JSON_ENCODE_ANY);
@@ -97,7 +96,7 @@ static void run_valid_case(void **state)
     /* extract: the value (singular) or the array (else); null for nothing */
     json_t *extracted = qx_jsonpath_extract(p, doc);
     assert_non_null(extracted);
-    json_t *want = json_array_size(got) == 0     ? json_null()
+    json_t *want = json_array_size(got) == 0    ? json_null()
                    : qx_jsonpath_is_singular(p) ? json_incref(json_array_get(got, 0))
                                                 : json_incref(got);
     if (!json_equal(extracted, want))
@@ -153,8 +152,9 @@ static void test_compile_error_names_expression_and_position(void **state)
     (void)state;
     assert_string_equal(compile_error("$.a["),
                         "jsonpath \"$.a[\": unexpected end of expression at position 4");
-    assert_string_equal(compile_error("$[?@.a == 1 @]"),
-                        "jsonpath \"$[?@.a == 1 @]\": expected ',' or ']', found '@' at position 12");
+    assert_string_equal(
+        compile_error("$[?@.a == 1 @]"),
+        "jsonpath \"$[?@.a == 1 @]\": expected ',' or ']', found '@' at position 12");
 }
 
 static void test_compile_refuses_null_expression(void **state)
@@ -280,6 +280,8 @@ static void test_text_is_the_source(void **state)
 static void test_is_singular_follows_rfc(void **state)
 {
     (void)state;
+    /* One case a line. */
+    /* clang-format off */
     static const struct {
         const char *expr;
         bool singular;
@@ -297,6 +299,7 @@ static void test_is_singular_follows_rfc(void **state)
         {"$[?@.a]", false},
         {"$.a..b", false},
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         qx_error err;
         qx_jsonpath *p = qx_jsonpath_compile(cases[i].expr, &err);
@@ -334,15 +337,16 @@ static void test_extract_gives_value_array_or_null(void **state)
                              " \"n\": null, \"one\": [7]}",
                              0, NULL);
     assert_non_null(doc);
-    check_extract(doc, "$.identityMap.ECID[0].id", "\"42\"");      /* singular: the value */
+    check_extract(doc, "$.identityMap.ECID[0].id", "\"42\""); /* singular: the value */
     check_extract(doc, "$.identityMap.ECID[-1]", "{\"id\": \"43\"}");
-    check_extract(doc, "$.identityMap.Email[0].id", "null");       /* singular, missing */
-    check_extract(doc, "$.n", "null");                             /* singular, null */
+    check_extract(doc, "$.identityMap.Email[0].id", "null");            /* singular, missing */
+    check_extract(doc, "$.n", "null");                                  /* singular, null */
     check_extract(doc, "$.identityMap.ECID[*].id", "[\"42\", \"43\"]"); /* non-singular */
-    check_extract(doc, "$.one[*]", "[7]");                         /* one node: still an array */
-    check_extract(doc, "$..missing", "null");                      /* non-singular, empty */
-    check_extract(doc, "$", "{\"identityMap\": {\"ECID\": [{\"id\": \"42\"}, {\"id\": \"43\"}]},"
-                            " \"n\": null, \"one\": [7]}");
+    check_extract(doc, "$.one[*]", "[7]");    /* one node: still an array */
+    check_extract(doc, "$..missing", "null"); /* non-singular, empty */
+    check_extract(doc, "$",
+                  "{\"identityMap\": {\"ECID\": [{\"id\": \"42\"}, {\"id\": \"43\"}]},"
+                  " \"n\": null, \"one\": [7]}");
     json_decref(doc);
 }
 
@@ -478,11 +482,49 @@ static void test_prefixes_and_random_expressions_are_safe(void **state)
     };
     /* Chunks that make valid segments, and debris that breaks them. */
     static const char *tokens[] = {
-        ".a", ".b", "..a", "..*", ".*", "[0]", "[-1]", "[1:]", "[::-1]", "[0:2:0]", "['a']",
-        "[\"b\", 0]", "[*]", "[?@.a]", "[?@ > 1]", "[?!@.b || $.a[0] == 1]",
-        "[?count(@.*) > 1]", "[?length(@) == 1]", "[?value(@..c) != null]", "[?(@ < 'x')]",
-        "[", "]", "(", ")", "?", "@", "'", "\"", "\\", " ", ",", ":", "-", "!", "==", "&&",
-        "||", "\\u00", "\xe2\x98\xba", "length(", "match(", "true", "1e9",
+        ".a",
+        ".b",
+        "..a",
+        "..*",
+        ".*",
+        "[0]",
+        "[-1]",
+        "[1:]",
+        "[::-1]",
+        "[0:2:0]",
+        "['a']",
+        "[\"b\", 0]",
+        "[*]",
+        "[?@.a]",
+        "[?@ > 1]",
+        "[?!@.b || $.a[0] == 1]",
+        "[?count(@.*) > 1]",
+        "[?length(@) == 1]",
+        "[?value(@..c) != null]",
+        "[?(@ < 'x')]",
+        "[",
+        "]",
+        "(",
+        ")",
+        "?",
+        "@",
+        "'",
+        "\"",
+        "\\",
+        " ",
+        ",",
+        ":",
+        "-",
+        "!",
+        "==",
+        "&&",
+        "||",
+        "\\u00",
+        "\xe2\x98\xba",
+        "length(",
+        "match(",
+        "true",
+        "1e9",
     };
     json_t *doc = json_loads("{\"a\": [1, {\"a\": \"x\", \"b\": [true, null]}, [2, 3]],"
                              " \"b\": {\"c\": 1.5}, \"book\": [{\"price\": 8}]}",
@@ -582,8 +624,8 @@ static int add_cases(const char *kind, void (*fn)(void **), struct CMUnitTest *t
         size_t len = strlen(CASES) + strlen(names[i]) + 2;
         dirs[i] = malloc(len);
         snprintf(dirs[i], len, "%s/%s", CASES, names[i]);
-        tests[(*n)++] = (struct CMUnitTest){.name = names[i], .test_func = fn,
-                                            .initial_state = dirs[i]};
+        tests[(*n)++] =
+            (struct CMUnitTest){.name = names[i], .test_func = fn, .initial_state = dirs[i]};
     }
     return 0;
 }
@@ -593,10 +635,12 @@ int main(void)
     static struct CMUnitTest tests[MAX_CASES + 32];
     static char *names[MAX_CASES], *dirs[MAX_CASES];
     size_t n = 0, n_cases = 0;
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_compile_error_names_expression_and_position);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_compile_error_names_expression_and_position);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_compile_refuses_null_expression);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_compile_refuses_invalid_utf8);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_error_message_escapes_and_shortens_expression);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_error_message_escapes_and_shortens_expression);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_nesting_is_limited_to_64);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_text_is_the_source);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_is_singular_follows_rfc);
@@ -604,8 +648,10 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_results_hold_their_own_references);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_query_without_document_is_empty);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_name_with_nul_matches_the_exact_key);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_runaway_query_fails_instead_of_exhausting_memory);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_absolute_query_in_filter_is_evaluated_once);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_runaway_query_fails_instead_of_exhausting_memory);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_absolute_query_in_filter_is_evaluated_once);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_descendant_walks_deep_documents);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prefixes_and_random_expressions_are_safe);
     if (add_cases("valid", run_valid_case, tests, &n, names, dirs, &n_cases) < 0 ||

@@ -476,7 +476,7 @@ static void test_mark_duplicate_sees_earlier_runs_of_the_same_batch(void **state
         batch[i].received_ms = batch[i].due_ms = T0 + i;
         batch[i].mark_duplicate = true;
         batch[i].duplicate_since_ms = T0; /* RUN_before is outside the window */
-        if (i % 2 == 1) /* half prepared beforehand, as ingest does */
+        if (i % 2 == 1)                   /* half prepared beforehand, as ingest does */
             assert_int_equal(qxm_run_insert_prepare(&batch[i], &err), 0);
     }
     assert_int_equal(qxm_store_insert_runs(fx->store, batch, 4, &err), 0);
@@ -749,7 +749,8 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
         "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
         "END;"
         "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
-        "  UPDATE run_counts SET n = n - 1 WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
+        "  UPDATE run_counts SET n = n - 1 WHERE workflow_id = OLD.workflow_id AND status = "
+        "OLD.status;"
         "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
         "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
         "END;"
@@ -759,7 +760,8 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
         "INSERT INTO runs (id, workflow_id, status, final_status, received_ms, due_ms,"
         " finished_ms, payload_hash, doc) VALUES ('RUN_v1', 'WF_a', 'SUCCESS', 'SUCCESS',"
         " 1764387674000, 1764387674000, 1764387674000, 1,"
-        " '{\"id\":\"RUN_v1\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\"}');"
+        " '{\"id\":\"RUN_v1\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\"}'"
+        ");"
         "PRAGMA user_version = 1;";
     char *msg = NULL;
     assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, &msg), SQLITE_OK);
@@ -777,8 +779,11 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     /* New runs are counted once each (the old trigger is gone). */
     insert_with_payload(s, "RUN_a", "WF_a", T0 + 1, "{\"x\": 1}");
     json_t *doc = run_doc("RUN_b", "WF_a", "SUCCESS", T0 + 2, json_pack("{s:i}", "x", 1));
-    qxm_run_insert in = {.doc = doc, .received_ms = T0 + 2, .due_ms = T0 + 2,
-                         .mark_duplicate = true, .duplicate_since_ms = T0};
+    qxm_run_insert in = {.doc = doc,
+                         .received_ms = T0 + 2,
+                         .due_ms = T0 + 2,
+                         .mark_duplicate = true,
+                         .duplicate_since_ms = T0};
     assert_int_equal(qxm_store_insert_runs(s, &in, 1, &err), 0);
     json_decref(doc);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
