@@ -46,7 +46,8 @@ case "$mode" in
   tsan)     dir=build-tsan;     cmake_opts=(-DCMAKE_BUILD_TYPE=Debug -DQX_TSAN=ON) ;;
 esac
 
-cmake -S "$ROOT" -B "$dir" "${cmake_opts[@]}" >/dev/null
+# Warnings fail the build here (QX_WERROR); a user's own build only shows them.
+cmake -S "$ROOT" -B "$dir" -DQX_WERROR=ON "${cmake_opts[@]}" >/dev/null
 cmake --build "$dir" -j "$jobs"
 [ "$build_only" = 1 ] && exit 0
 

@@ -13,34 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int grow(qx_buf *b, size_t need)
-{
-    if (b->len + need + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap != 0 ? b->cap : 256;
-    while (cap < b->len + need + 1) {
-        if (cap > SIZE_MAX / 2)
-            return -1;
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (p == NULL)
-        return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-int qx_buf_add(qx_buf *b, const char *s, size_t n)
-{
-    if (grow(b, n) != 0)
-        return -1;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 static int add_char(qx_buf *b, char c)
 {
     return qx_buf_add(b, &c, 1);
@@ -51,7 +23,7 @@ static int add_char(qx_buf *b, char c)
 static int add_string(qx_buf *b, const char *s, size_t n)
 {
     /* Worst case every byte becomes \u00XX. */
-    if (n > (SIZE_MAX - 2) / 6 || grow(b, n * 6 + 2) != 0)
+    if (n > (SIZE_MAX - 2) / 6 || qx_buf_reserve(b, n * 6 + 2) != 0)
         return -1;
     char *out = b->data + b->len;
     *out++ = '"';

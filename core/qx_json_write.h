@@ -14,16 +14,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "qx_buf.h"
 #include "qx_error.h"
-
-/* A growable text buffer. Zero-initialise; free data with free(). */
-typedef struct qx_buf {
-    char *data; /* NUL-terminated once anything was written */
-    size_t len, cap;
-} qx_buf;
-
-/* Appends n bytes. Returns 0, or -1 when memory runs out. */
-QX_MUST_CHECK int qx_buf_add(qx_buf *b, const char *s, size_t n);
 
 /* Appends v as compact JSON. skip, when not NULL, is a NULL-terminated list
  * of keys left out of v itself (when v is an object; nested objects keep

@@ -1,6 +1,7 @@
 /*
  * test_core.c — the small shared modules: time format, seeded RNG, email
- * checks, NDJSON reading, error prefixes.
+ * checks, NDJSON reading, error prefixes, the growable buffer, the secret
+ * compare and the JSON-file loader's messages.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_email.h"
 #include "qx_error.h"
+#include "qx_json_file.h"
 #include "qx_ndjson.h"
 #include "qx_rng.h"
+#include "qx_secret.h"
 
 static void test_format_time_is_iso8601_utc_with_millis(void **state)
 {
@@ -169,6 +174,75 @@ static void test_error_prefix_names_the_thing(void **state)
     qx_error_set(NULL, "ignored");
 }
 
+static void test_buf_grows_keeps_binary_and_hands_over(void **state)
+{
+    (void)state;
+    qx_buf b = {0};
+    for (int i = 0; i < 1000; i++) /* past several reallocations */
+        assert_int_equal(qx_buf_addf(&b, "%03d,", i % 1000), 0);
+    assert_int_equal(b.len, 4000);
+    assert_memory_equal(b.data + 3996, "999,", 4);
+    assert_int_equal(b.data[b.len], '\0');
+    assert_int_equal(qx_buf_add(&b, "a\0b", 3), 0); /* a NUL inside is kept */
+    assert_int_equal(b.len, 4003);
+    assert_memory_equal(b.data + 4000, "a\0b", 3);
+    qx_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    assert_int_equal(qx_buf_add(&b, "xy", 2), 0);
+    size_t len = 0;
+    char *taken = qx_buf_take(&b, &len);
+    assert_int_equal(len, 2);
+    assert_string_equal(taken, "xy");
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    free(taken);
+    assert_int_equal(qx_buf_reserve(&b, SIZE_MAX), -1); /* overflow refused, b unchanged */
+    assert_null(b.data);
+    qx_buf_free(&b);
+}
+
+static void test_secret_equals_only_the_same_text(void **state)
+{
+    (void)state;
+    assert_true(qx_secret_equals("QX-TOKEN-1", "QX-TOKEN-1"));
+    assert_false(qx_secret_equals("QX-TOKEN-2", "QX-TOKEN-1"));
+    assert_false(qx_secret_equals("QX-TOKEN-1x", "QX-TOKEN-1")); /* longer */
+    assert_false(qx_secret_equals("QX-TOKEN-", "QX-TOKEN-1"));   /* a prefix */
+    assert_false(qx_secret_equals("", "QX-TOKEN-1"));
+    assert_true(qx_secret_equals("", ""));
+    assert_false(qx_secret_equals(NULL, "QX-TOKEN-1"));
+    assert_false(qx_secret_equals("QX-TOKEN-1", NULL));
+}
+
+static void test_json_file_errors_name_path_line_and_column(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qx-core-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\n  \"a\": 1,\n  \"a\": 2\n}\n", f);
+    fclose(f);
+    qx_error err;
+    assert_null(qx_json_load_file(path, JSON_REJECT_DUPLICATES, &err));
+    char want[256];
+    snprintf(want, sizeof want, "%s:3:", path);
+    if (strncmp(err.text, want, strlen(want)) != 0 || strstr(err.text, "duplicate") == NULL)
+        fail_msg("got \"%s\"", err.text);
+    json_t *ok = qx_json_load_file(path, 0, &err); /* duplicates allowed: the last wins */
+    assert_non_null(ok);
+    assert_int_equal(json_integer_value(json_object_get(ok, "a")), 2);
+    json_decref(ok);
+    remove(path);
+    assert_null(qx_json_load_file(path, 0, &err));
+    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    assert_string_equal(err.text, want);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +255,9 @@ int main(void)
         cmocka_unit_test(test_hashed_email_is_64_hex),
         cmocka_unit_test(test_ndjson_reports_bad_lines_and_goes_on),
         cmocka_unit_test(test_error_prefix_names_the_thing),
+        cmocka_unit_test(test_buf_grows_keeps_binary_and_hands_over),
+        cmocka_unit_test(test_secret_equals_only_the_same_text),
+        cmocka_unit_test(test_json_file_errors_name_path_line_and_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
