@@ -1,0 +1,164 @@
+/*
+ * cmd_render.c — `qx-send render`: the payload of each profile on standard
+ * output, one compact JSON per line; exclusions and warnings on standard
+ * error. Nothing is sent.
+ *
+ * Output goes out in blocks of RENDER_OUTPUT_BLOCK, and whenever the input
+ * has nothing more for now: a file-to-file render makes one write per
+ * block, a stream (tail -f | qx-send render) gets each payload as soon as
+ * no further line is waiting behind it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qxs_input.h"
+#include "qxs_mapping.h"
+#include "qxs_render.h"
+#include "tool_cmds.h"
+#include "tool_options.h"
+
+#define RENDER_OUTPUT_BLOCK 65536
+
+static const char usage_render[] =
+    "Usage: qx-send render --mapping MAP.json [FILE|-]\n"
+    "\n"
+    "Prints the payload each profile would be sent as, one JSON per line, on\n"
+    "standard output; excluded profiles and warnings go to standard error with\n"
+    "their line number and reason. Sends nothing. Exit 1 when a line is not a\n"
+    "JSON object.\n"
+    "\n"
+    "  -m, --mapping FILE   mapping file\n"
+    "  -h, --help           this text\n";
+
+/* What a render has seen so far. */
+typedef struct render_counts {
+    size_t sent, excluded, bad;
+} render_counts;
+
+/* Waits until the input may have more. Returns 0, or -1 (errno set). */
+static int wait_for_input(const qxs_input *in)
+{
+    struct pollfd p = {.fd = qxs_input_wait_fd(in), .events = POLLIN};
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+/* Renders one profile: its payload to standard output (text is the dump
+ * buffer), its warnings or its exclusion to standard error. Returns 0, or
+ * TOOL_EXIT_FAILED when the payload cannot be written. */
+static int render_profile(const qxs_mapping *m, const qxs_record *rec, char **text,
+                          size_t *text_cap, render_counts *n)
+{
+    qx_error err;
+    qxs_render_result res;
+    int rc = 0;
+    if (qxs_render(m, rec->value, &res, &err) != 0) {
+        fprintf(stderr, "line %zu: %s\n", rec->line_no, err.text);
+        n->bad++;
+        qxs_render_result_clear(&res);
+        return 0;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(res.warnings, i, w)
+        fprintf(stderr, "line %zu: warning: %s\n", rec->line_no, json_string_value(w));
+    if (res.payload != NULL) {
+        size_t len = qxs_payload_dump(res.payload, text, text_cap);
+        if (len == 0 || fwrite(*text, 1, len, stdout) != len || putchar('\n') == EOF) {
+            fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
+            rc = TOOL_EXIT_FAILED;
+        }
+        n->sent++;
+    } else {
+        fprintf(stderr, "line %zu: excluded (%s): %s\n", rec->line_no,
+                qxs_exclusion_name(res.excluded), res.detail);
+        n->excluded++;
+    }
+    qxs_render_result_clear(&res);
+    return rc;
+}
+
+/* Renders every record of in until it ends or an output or read error.
+ * Returns 0 or TOOL_EXIT_FAILED. */
+static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
+{
+    char *text = NULL;
+    size_t text_cap = 0;
+    int rc = 0;
+    while (rc == 0) {
+        qxs_record rec;
+        int got = qxs_input_take(in, &rec);
+        if (got == 0) {
+            /* nothing more for now: what was rendered goes out before waiting */
+            if (fflush(stdout) != 0 || wait_for_input(in) != 0) {
+                fprintf(stderr, "qx-send: %s\n", strerror(errno));
+                rc = TOOL_EXIT_FAILED;
+            }
+            continue;
+        }
+        if (got < 0)
+            break;
+        if (rec.value == NULL && rec.line_no == 0) {
+            fprintf(stderr, "qx-send: %s\n", rec.error); /* a read error ends the input */
+            rc = TOOL_EXIT_FAILED;
+            break;
+        }
+        if (rec.value == NULL) {
+            fprintf(stderr, "%s\n", rec.error);
+            n->bad++;
+            continue;
+        }
+        rc = render_profile(m, &rec, &text, &text_cap, n);
+        json_decref(rec.value);
+    }
+    free(text);
+    return rc;
+}
+
+int tool_cmd_render(int argc, char **argv)
+{
+    static const tool_command cmd = {
+        .name = "render", .usage = usage_render, .shortopts = "m:h", .accepts = TOOL_OPTS_MAPPING};
+    tool_options o = {0};
+    int rc = tool_parse_options(&cmd, argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (o.mapping == NULL)
+        return tool_usage_error("render", "%s", "--mapping is required");
+    qxs_mapping *m = tool_load_mapping(o.mapping);
+    if (m == NULL)
+        return TOOL_EXIT_USAGE;
+    int fd = tool_open_input(o.input);
+    if (fd < 0) {
+        qxs_mapping_free(m);
+        return TOOL_EXIT_USAGE;
+    }
+    qx_error err;
+    qxs_input *in = qxs_input_open(fd, fd != STDIN_FILENO, NULL, &err);
+    if (in == NULL)
+        fprintf(stderr, "qx-send: %s\n", err.text);
+    /* glibc ignores the size unless it is given the buffer; static: stdout
+     * may still use it at exit */
+    static char out_block[RENDER_OUTPUT_BLOCK];
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, out_block, _IOFBF, sizeof out_block);
+    render_counts n = {0};
+    rc = in != NULL ? render_input(m, in, &n) : TOOL_EXIT_FAILED;
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
+        rc = TOOL_EXIT_FAILED;
+    }
+    qxs_input_free(in);
+    qxs_mapping_free(m);
+    if (rc == 0 && n.bad > 0)
+        rc = TOOL_EXIT_FAILED;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "%zu rendered, %zu excluded, %zu malformed\n", n.sent, n.excluded, n.bad);
+    return rc;
+}

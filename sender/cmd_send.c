@@ -1,0 +1,46 @@
+/*
+ * cmd_send.c — `qx-send send`: its --help text and options; the run itself
+ * is tool_deliver's (shared with replay).
+ */
+#include "tool_cmds.h"
+#include "tool_deliver.h"
+
+static const char usage_send[] =
+    "Usage: qx-send send --destination DEST.json --mapping MAP.json [OPTIONS] [FILE|-]\n"
+    "\n"
+    "Reads profiles as NDJSON from FILE or standard input (a stream: each line is\n"
+    "sent as soon as it arrives), renders each with the mapping and POSTs the\n"
+    "payload to the destination's URL with Basic auth (username, API token).\n"
+    "\n"
+    "  -d, --destination FILE   destination file (name, url, username, passwordEnv|passwordFile)\n"
+    "  -m, --mapping FILE       mapping file (audiences, identities, attributes)\n"
+    "  -c, --concurrency N      requests in flight at most (default 8, 1..256)\n"
+    "      --cacert FILE        CA certificates (PEM) to verify an https destination with,\n"
+    "                           instead of the system's; certificates are always verified\n"
+    "      --dead-letter FILE   append payloads that finally failed, as NDJSON\n"
+    "      --report FILE        write the JSON report (counts, retries, latency, throughput)\n"
+    "      --retry-schedule L   retry delays, e.g. 100ms,200ms (units ms, s; 'none': no\n"
+    "                           retries); default 15s,30s, the platform's policy\n"
+    "      --state FILE         checkpoint progress in FILE; run again with the same FILE\n"
+    "                           (and input FILE) to resume after a crash or a signal\n"
+    "      --timeout-ms N       time limit of one HTTP call (default 2000)\n"
+    "      --trace FILE         write every HTTP call as NDJSON (Authorization redacted)\n"
+    "  -v, --verbose            log retries and exclusions too (twice: every delivery)\n"
+    "  -q, --quiet              log errors only\n"
+    "  -h, --help               this text\n"
+    "\n"
+    "Exit status: 0 when every line was activated or excluded, 1 when any failed,\n"
+    "2 on bad usage or configuration, 3 when a --state run was stopped with lines\n"
+    "pending. SIGINT/SIGTERM stop reading, finish the requests in flight,\n"
+    "dead-letter the rest (with --state: keep it pending) and write the report.\n";
+
+int tool_cmd_send(int argc, char **argv)
+{
+    static const tool_command cmd = {
+        .name = "send",
+        .usage = usage_send,
+        .shortopts = "d:m:c:vqh",
+        .accepts = TOOL_OPTS_MAPPING | TOOL_OPTS_DELIVERY,
+    };
+    return tool_deliver(&cmd, argc, argv);
+}
