@@ -11,10 +11,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "qx_buf.h"
 #include "qxs_input.h"
 #include "qxs_mapping.h"
 #include "qxs_render.h"
@@ -52,8 +52,8 @@ static int wait_for_input(const qxs_input *in)
 /* Renders one profile: its payload to standard output (text is the dump
  * buffer), its warnings or its exclusion to standard error. Returns 0, or
  * TOOL_EXIT_FAILED when the payload cannot be written. */
-static int render_profile(const qxs_mapping *m, const qxs_record *rec, char **text,
-                          size_t *text_cap, render_counts *n)
+static int render_profile(const qxs_mapping *m, const qxs_record *rec, qx_buf *text,
+                          render_counts *n)
 {
     qx_error err;
     qxs_render_result res;
@@ -69,8 +69,8 @@ static int render_profile(const qxs_mapping *m, const qxs_record *rec, char **te
     json_array_foreach(res.warnings, i, w)
         fprintf(stderr, "line %zu: warning: %s\n", rec->line_no, json_string_value(w));
     if (res.payload != NULL) {
-        size_t len = qxs_payload_dump(res.payload, text, text_cap);
-        if (len == 0 || fwrite(*text, 1, len, stdout) != len || putchar('\n') == EOF) {
+        size_t len = qxs_payload_dump(res.payload, text);
+        if (len == 0 || fwrite(text->data, 1, len, stdout) != len || putchar('\n') == EOF) {
             fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
             rc = TOOL_EXIT_FAILED;
         }
@@ -88,8 +88,7 @@ static int render_profile(const qxs_mapping *m, const qxs_record *rec, char **te
  * Returns 0 or TOOL_EXIT_FAILED. */
 static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
 {
-    char *text = NULL;
-    size_t text_cap = 0;
+    qx_buf text = {0};
     int rc = 0;
     while (rc == 0) {
         qxs_record rec;
@@ -114,10 +113,10 @@ static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
             n->bad++;
             continue;
         }
-        rc = render_profile(m, &rec, &text, &text_cap, n);
+        rc = render_profile(m, &rec, &text, n);
         json_decref(rec.value);
     }
-    free(text);
+    qx_buf_free(&text);
     return rc;
 }
 

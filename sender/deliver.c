@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_log.h"
 #include "qxs_deadletter.h"
@@ -39,11 +40,6 @@
 #define KEY_BUCKETS_MIN 256
 #define HEADER_BLOCK_MAX 16384
 #define REASON_MAX 512
-
-typedef struct growbuf {
-    char *p;
-    size_t len, cap;
-} growbuf;
 
 typedef struct keyq keyq;
 typedef struct slot slot;
@@ -67,8 +63,8 @@ typedef struct job {
  * it collects. A job borrows a slot for each attempt. */
 struct slot {
     CURL *easy;
-    job *j; /* the call in flight on it; NULL when idle */
-    growbuf resp, resp_hdr, req_hdr;
+    job *j;                         /* the call in flight on it; NULL when idle */
+    qx_buf resp, resp_hdr, req_hdr; /* each kept up to its limit */
     bool body_decided, keep_body;
     bool tracing;
     char errbuf[CURL_ERROR_SIZE];
@@ -85,9 +81,8 @@ struct qxs_deliverer {
     CURLM *multi;
     qxs_multi_poll *poller; /* waits for libcurl's sockets and the owner's fds */
     struct curl_slist *headers;
-    char *scratch; /* where bodies are dumped */
-    size_t cap_scratch;
-    slot *slots; /* concurrency of them, created as needed */
+    qx_buf scratch; /* where bodies are dumped */
+    slot *slots;    /* concurrency of them, created as needed */
     size_t n_slots;
     slot **idle; /* the slots not in flight */
     size_t n_idle;
@@ -102,39 +97,15 @@ struct qxs_deliverer {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int grow_append(growbuf *b, const char *data, size_t n, size_t limit)
+/* Appends what fits of data below limit bytes; the rest is dropped, not an
+ * error. Returns 0, or -1 when memory runs out. */
+static int add_limited(qx_buf *b, const char *data, size_t n, size_t limit)
 {
     if (b->len >= limit)
         return 0;
     if (n > limit - b->len)
         n = limit - b->len;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static void grow_reset(growbuf *b)
-{
-    b->len = 0;
-    if (b->p != NULL)
-        b->p[0] = '\0';
-}
-
-static void grow_free(growbuf *b)
-{
-    free(b->p);
-    *b = (growbuf){NULL, 0, 0};
+    return qx_buf_add(b, data, n);
 }
 
 static size_t hash_key(const char *s)
@@ -311,7 +282,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     if (!s->keep_body)
         return n;
     /* beyond the limit the rest is read and dropped, not an error */
-    return grow_append(&s->resp, data, n, QXS_MAX_RESPONSE_BYTES) == 0 ? n : 0;
+    return add_limited(&s->resp, data, n, QXS_MAX_RESPONSE_BYTES) == 0 ? n : 0;
 }
 
 /* Only with a trace: the answer's header block, as received. */
@@ -320,8 +291,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     slot *s = ud;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
-        grow_reset(&s->resp_hdr); /* a new response (after a 1xx) */
-    return grow_append(&s->resp_hdr, data, n, HEADER_BLOCK_MAX) == 0 ? n : 0;
+        qx_buf_reset(&s->resp_hdr); /* a new response (after a 1xx) */
+    return add_limited(&s->resp_hdr, data, n, HEADER_BLOCK_MAX) == 0 ? n : 0;
 }
 
 /* Only with a trace: the request's header block, as sent. */
@@ -330,7 +301,7 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     (void)h;
     slot *s = ud;
     if (type == CURLINFO_HEADER_OUT)
-        (void)grow_append(&s->req_hdr, data, size, HEADER_BLOCK_MAX);
+        (void)add_limited(&s->req_hdr, data, size, HEADER_BLOCK_MAX);
     return 0;
 }
 
@@ -425,9 +396,9 @@ static int start(qxs_deliverer *d, job *j)
     slot *s = take_slot(d);
     if (s == NULL)
         return -1;
-    grow_reset(&s->resp);
-    grow_reset(&s->resp_hdr);
-    grow_reset(&s->req_hdr);
+    qx_buf_reset(&s->resp);
+    qx_buf_reset(&s->resp_hdr);
+    qx_buf_reset(&s->req_hdr);
     s->body_decided = false;
     s->errbuf[0] = '\0';
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
@@ -499,7 +470,7 @@ static void describe_status(job *j, const slot *s)
             j->reason[0] = '\0';
         return;
     }
-    json_t *body = s->resp.p != NULL ? json_loadb(s->resp.p, s->resp.len, 0, NULL) : NULL;
+    json_t *body = s->resp.data != NULL ? json_loadb(s->resp.data, s->resp.len, 0, NULL) : NULL;
     json_t *m =
         json_object_get(json_object_get(json_object_get(body, "meta"), "error"), "errorMessage");
     msg = json_string_value(m);
@@ -520,12 +491,12 @@ static void write_trace(qxs_deliverer *d, const slot *s, int64_t duration_us, CU
         .duration_us = duration_us,
         .method = "POST",
         .url = d->o.url,
-        .request_headers = s->req_hdr.p,
+        .request_headers = s->req_hdr.data,
         .request_body = j->body,
         .request_body_len = j->body_len,
         .status = j->status,
-        .response_headers = s->resp_hdr.p,
-        .response_body = s->resp.p,
+        .response_headers = s->resp_hdr.data,
+        .response_body = s->resp.data,
         .response_body_len = s->resp.len,
         .error = rc == CURLE_OK ? NULL : j->reason,
     };
@@ -683,9 +654,9 @@ void qxs_deliverer_free(qxs_deliverer *d)
     free(d->buckets);
     for (size_t i = 0; i < d->n_slots; i++) {
         curl_easy_cleanup(d->slots[i].easy);
-        grow_free(&d->slots[i].resp);
-        grow_free(&d->slots[i].resp_hdr);
-        grow_free(&d->slots[i].req_hdr);
+        qx_buf_free(&d->slots[i].resp);
+        qx_buf_free(&d->slots[i].resp_hdr);
+        qx_buf_free(&d->slots[i].req_hdr);
     }
     free(d->slots);
     free(d->idle);
@@ -693,7 +664,7 @@ void qxs_deliverer_free(qxs_deliverer *d)
     if (d->multi != NULL)
         curl_multi_cleanup(d->multi); /* tells the poller its sockets are gone */
     qxs_multi_poll_free(d->poller);
-    free(d->scratch);
+    qx_buf_free(&d->scratch);
     free(d);
 }
 
@@ -701,11 +672,10 @@ void qxs_deliverer_free(qxs_deliverer *d)
  * deliverer's scratch buffer first: one allocation per payload). */
 static int dump_body(qxs_deliverer *d, const json_t *payload, job *j)
 {
-    size_t n = qxs_payload_dump(payload, &d->scratch, &d->cap_scratch);
+    size_t n = qxs_payload_dump(payload, &d->scratch);
     if (n == 0 || (j->body = malloc(n + 1)) == NULL)
         return -1;
-    memcpy(j->body, d->scratch, n);
-    j->body[n] = '\0';
+    memcpy(j->body, d->scratch.data, n + 1); /* with its NUL */
     j->body_len = n;
     return 0;
 }

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "qx_buf.h"
 #include "qx_error.h"
 #include "qxs_mapping.h"
 
@@ -66,12 +67,13 @@ json_t *qxs_path_get(const json_t *root, const char *dotted);
  * non-object or memory runs out. */
 QX_MUST_CHECK int qxs_path_set(json_t *root, const char *dotted, json_t *value);
 
-/* The payload's text as it is sent: compact JSON, no newline, not
- * NUL-terminated, dumped into *buf (grown with realloc as needed; the caller
- * keeps it for the next call and frees it). Returns the length, or 0 when
- * memory runs out. One buffer write instead of json_dumps' growing string
- * or json_dumpf's write per token. */
-QX_MUST_CHECK size_t qxs_payload_dump(const json_t *payload, char **buf, size_t *cap);
+/* The payload's text as it is sent: compact JSON, no newline, dumped into
+ * out in place of what it held (out grows as needed; the caller keeps it for
+ * the next call and frees it with qx_buf_free). Returns the length (out->len,
+ * the text NUL-terminated after it), or 0 when memory runs out (out is then
+ * empty). One buffer write instead of json_dumps' growing string or
+ * json_dumpf's write per token. */
+QX_MUST_CHECK size_t qxs_payload_dump(const json_t *payload, qx_buf *out);
 
 /* The key that orders deliveries of one identity: "<namespace>:<id>" of the
  * payload's first identityMap entry. Returns a new string (owned: free), or

@@ -67,17 +67,20 @@ int qxs_path_set(json_t *root, const char *dotted, json_t *value)
     return -1;
 }
 
-size_t qxs_payload_dump(const json_t *payload, char **buf, size_t *cap)
+size_t qxs_payload_dump(const json_t *payload, qx_buf *out)
 {
-    size_t n = json_dumpb(payload, *buf, *cap, JSON_COMPACT);
-    if (n > *cap) {
-        char *p = realloc(*buf, n);
-        if (p == NULL)
+    qx_buf_reset(out);
+    size_t room = out->cap > 0 ? out->cap - 1 : 0; /* one byte for the NUL */
+    size_t n = json_dumpb(payload, out->data, room, JSON_COMPACT);
+    if (n > room) {
+        if (qx_buf_reserve(out, n) != 0)
             return 0;
-        *buf = p;
-        *cap = n;
-        n = json_dumpb(payload, *buf, *cap, JSON_COMPACT);
+        n = json_dumpb(payload, out->data, n, JSON_COMPACT);
     }
+    if (n == 0)
+        return 0;
+    out->len = n;
+    out->data[n] = '\0';
     return n;
 }
 

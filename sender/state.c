@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qx_buf.h"
 #include "qx_clock.h"
 
 #define STATE_FILE_MODE 0600 /* it holds payloads: personal data */
@@ -47,8 +48,7 @@ struct qxs_state {
     size_t line;
     pend *pend;
     size_t n_pend, cap_pend, holes;
-    char *buf; /* events not yet written */
-    size_t len, cap;
+    qx_buf events;          /* events not yet written */
     uint64_t journal_bytes; /* events in the file since its snapshot */
     int64_t last_sync_ms;
     bool unsynced;
@@ -195,21 +195,16 @@ static void append_event(qxs_state *st, json_t *ev)
         set_broken(st, "cannot encode an event");
         return;
     }
-    if (st->len + need + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 65536;
-        while (cap < st->len + need + 1)
-            cap *= 2;
-        char *b = realloc(st->buf, cap);
-        if (b == NULL) {
-            json_decref(ev);
-            set_broken(st, "out of memory");
-            return;
-        }
-        st->buf = b;
-        st->cap = cap;
+    qx_buf *b = &st->events;
+    if (qx_buf_reserve(b, need + 1) != 0) {
+        json_decref(ev);
+        set_broken(st, "out of memory");
+        return;
     }
-    st->len += json_dumpb(ev, st->buf + st->len, need, JSON_COMPACT);
-    st->buf[st->len++] = '\n';
+    /* dumped in place, then the newline and the buffer's NUL */
+    b->len += json_dumpb(ev, b->data + b->len, need, JSON_COMPACT);
+    b->data[b->len++] = '\n';
+    b->data[b->len] = '\0';
     json_decref(ev);
 }
 
@@ -360,14 +355,14 @@ int qxs_state_flush(qxs_state *st, qx_error *err)
 {
     if (st == NULL)
         return 0;
-    if (!st->broken && st->len > 0) {
-        if (write_all(st->fd, st->buf, st->len) != 0) {
+    if (!st->broken && st->events.len > 0) {
+        if (write_all(st->fd, st->events.data, st->events.len) != 0) {
             char why[QX_ERROR_TEXT_MAX];
             snprintf(why, sizeof why, "write: %s", strerror(errno));
             set_broken(st, why);
         } else {
-            st->journal_bytes += st->len;
-            st->len = 0;
+            st->journal_bytes += st->events.len;
+            qx_buf_reset(&st->events);
             st->unsynced = true;
         }
     }
@@ -582,7 +577,7 @@ static void state_free(qxs_state *st)
     for (size_t i = 0; i < st->n_pend; i++)
         json_decref(st->pend[i].payload);
     free(st->pend);
-    free(st->buf);
+    qx_buf_free(&st->events);
     free(st->path);
     free(st->tmp_path);
     free(st->lock_path);

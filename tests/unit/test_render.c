@@ -208,21 +208,26 @@ static void test_payload_dump_is_the_compact_text(void **state)
     assert_non_null(p);
     char *want = json_dumps(p, JSON_COMPACT);
     size_t want_len = strlen(want);
-    char *buf = NULL;
-    size_t cap = 0;
-    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len);
-    assert_memory_equal(buf, want, want_len);
-    assert_true(cap >= want_len);
-    char *kept = buf;
-    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len); /* big enough: reused */
-    assert_ptr_equal(buf, kept);
-    assert_memory_equal(buf, want, want_len);
-    free(buf);
-    buf = malloc(4); /* too small to start with */
-    cap = 4;
-    assert_int_equal(qxs_payload_dump(p, &buf, &cap), want_len);
-    assert_memory_equal(buf, want, want_len);
-    free(buf);
+    qx_buf buf = {0};
+    assert_int_equal(qxs_payload_dump(p, &buf), want_len);
+    assert_int_equal(buf.len, want_len);
+    assert_memory_equal(buf.data, want, want_len);
+    assert_true(buf.cap >= want_len);
+    char *kept = buf.data;
+    assert_int_equal(qxs_payload_dump(p, &buf), want_len); /* big enough: reused */
+    assert_ptr_equal(buf.data, kept);
+    assert_memory_equal(buf.data, want, want_len);
+    qx_buf_free(&buf);
+    assert_int_equal(qx_buf_add(&buf, "xyz", 3), 0); /* holding other text to start with */
+    assert_int_equal(qxs_payload_dump(p, &buf), want_len);
+    assert_int_equal(buf.len, want_len);
+    assert_string_equal(buf.data, want);
+    qx_buf_free(&buf);
+    buf.data = malloc(4); /* too small to start with */
+    buf.cap = 4;
+    assert_int_equal(qxs_payload_dump(p, &buf), want_len);
+    assert_string_equal(buf.data, want);
+    qx_buf_free(&buf);
     free(want);
     json_decref(p);
 }
