@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_json_file.h"
+
 static const char *const dest_keys[] = {"name",        "description",  "url", "username",
                                         "passwordEnv", "passwordFile", NULL};
 
@@ -197,15 +199,9 @@ fail:
 
 qxs_destination *qxs_destination_load_file(const char *path, qx_error *err)
 {
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL) {
-        if (jerr.line <= 0)
-            qx_error_set(err, "%s: %s", path, jerr.text);
-        else
-            qx_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    json_t *doc = qx_json_load_file(path, JSON_REJECT_DUPLICATES, err);
+    if (doc == NULL)
         return NULL;
-    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_json_file.h"
+
 static const char *const top_keys[] = {"audiences", "identities", "attributes", NULL};
 static const char *const identity_keys[] = {"source", "target", NULL};
 static const char *const attribute_keys[] = {"source", "target", NULL};
@@ -315,15 +317,9 @@ fail:
 
 qxs_mapping *qxs_mapping_load_file(const char *path, qx_error *err)
 {
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL) {
-        if (jerr.line <= 0)
-            qx_error_set(err, "%s: %s", path, jerr.text);
-        else
-            qx_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    json_t *doc = qx_json_load_file(path, JSON_REJECT_DUPLICATES, err);
+    if (doc == NULL)
         return NULL;
-    }
     qxs_mapping *m = qxs_mapping_from_json(doc, err);
     json_decref(doc);
     if (m == NULL)
