@@ -4,6 +4,7 @@
  * back, a timeout and NOSIGNAL on every curl handle.
  */
 #include "harness.h"
+#include "qx_buf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -197,23 +198,19 @@ bool qxt_wait_tcp(int port, bool (*cond)(const qxt_tcp_view *, const void *), co
     }
 }
 
-typedef struct growbuf {
-    char *p;
-    size_t len;
-} growbuf;
-
+/* libcurl write callback: appends to a qx_buf; 0 (an error) when memory runs out. */
 static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
 {
-    growbuf *b = ud;
     size_t n = size * nmemb;
-    char *p = realloc(b->p, b->len + n + 1);
-    if (p == NULL)
-        return 0;
-    memcpy(p + b->len, data, n);
-    b->p = p;
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
+    return qx_buf_add(ud, data, n) == 0 ? n : 0;
+}
+
+/* What b holds as a NUL-terminated malloc'd string ("" when nothing was added);
+ * b is left empty. */
+static char *take_text(qx_buf *b)
+{
+    char *p = qx_buf_take(b, NULL);
+    return p != NULL ? p : strdup("");
 }
 
 int qxt_http(const char *method, const char *url, const char *body, size_t body_len,
@@ -223,7 +220,7 @@ int qxt_http(const char *method, const char *url, const char *body, size_t body_
     CURL *h = curl_easy_init();
     if (h == NULL)
         return -1;
-    growbuf b = {0}, hb = {0};
+    qx_buf b = {0}, hb = {0};
     struct curl_slist *hl = NULL;
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         hl = curl_slist_append(hl, headers[i]);
@@ -252,9 +249,9 @@ int qxt_http(const char *method, const char *url, const char *body, size_t body_
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(hl);
     curl_easy_cleanup(h);
-    out->body = b.p != NULL ? b.p : strdup("");
     out->body_len = b.len;
-    out->headers = hb.p != NULL ? hb.p : strdup("");
+    out->body = take_text(&b);
+    out->headers = take_text(&hb);
     if (rc != CURLE_OK) {
         fprintf(stderr, "harness: %s %s: %s\n", method, url, curl_easy_strerror(rc));
         return -1;
@@ -335,22 +332,24 @@ char *qxt_read_file(const char *path)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    growbuf b = {0};
+    qx_buf b = {0};
     char chunk[8192];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        collect(chunk, 1, n, &b);
+        if (qx_buf_add(&b, chunk, n) != 0)
+            break; /* out of memory: what was read so far */
     fclose(f);
-    return b.p != NULL ? b.p : strdup("");
+    return take_text(&b);
 }
 
-static void drain(int fd, growbuf *b, bool *open)
+static void drain(int fd, qx_buf *b, bool *open)
 {
     char chunk[4096];
     ssize_t r = read(fd, chunk, sizeof chunk);
-    if (r > 0)
-        collect(chunk, 1, (size_t)r, b);
-    else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+    if (r > 0) {
+        if (qx_buf_add(b, chunk, (size_t)r) != 0) /* the child is not blocked on it */
+            fprintf(stderr, "harness: out of memory: %zd bytes of output dropped\n", r);
+    } else if (r == 0 || (errno != EINTR && errno != EAGAIN))
         *open = false;
 }
 
@@ -389,7 +388,7 @@ int qxt_run(const char *const *argv, const char *stdin_text, const char *const *
         }
     }
     close(in_p[1]);
-    growbuf ob = {0}, eb = {0};
+    qx_buf ob = {0}, eb = {0};
     bool o_open = true, e_open = true;
     int64_t deadline = now_ms() + timeout_ms;
     while (o_open || e_open) {
@@ -412,12 +411,10 @@ int qxt_run(const char *const *argv, const char *stdin_text, const char *const *
     int status = 0;
     waitpid(pid, &status, 0);
     if (out != NULL)
-        *out = ob.p != NULL ? ob.p : strdup("");
-    else
-        free(ob.p);
+        *out = take_text(&ob);
+    qx_buf_free(&ob);
     if (err != NULL)
-        *err = eb.p != NULL ? eb.p : strdup("");
-    else
-        free(eb.p);
+        *err = take_text(&eb);
+    qx_buf_free(&eb);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
