@@ -32,14 +32,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "qx_buf.h"
+#include "send_fixture.h"
 
-#define QX_SEND QX_BIN_DIR "/qx-send"
-#define TOKEN_OK "QX-TEST-TOKEN-1"
-#define TOKEN_OK_B64 "YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0x" /* user:token */
-#define USER "api-user@example.com"
-#define WF_TOKEN "6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50"
-#define DEMO_PROFILES QX_SOURCE_DIR "/fixtures/profiles/demo.ndjson"
-#define DEMO_MAPPING QX_SOURCE_DIR "/fixtures/mappings/demo.json"
 #define DEMO_WORKFLOWS QX_SOURCE_DIR "/fixtures/workflows/demo.json"
 #define DEMO_SENT 17 /* of the 20 demo profiles; 3 are excluded */
 #define DEMO_EXCLUDED 3
@@ -47,15 +42,7 @@
 /* qx-mock may run under valgrind (QX_VALGRIND): slower than the platform's 2 s */
 #define MOCK_TIMEOUT_MS "15000"
 
-static const char *const env_ok[] = {"QX_API_TOKEN=" TOKEN_OK, NULL};
 static const char *const env_wrong[] = {"QX_API_TOKEN=WRONG-TOKEN", NULL};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the scripted server ------------------------------------------------ */
 
@@ -83,11 +70,6 @@ typedef struct fake_server {
     size_t connections;
 } fake_server;
 
-typedef struct upload {
-    char *p;
-    size_t len;
-} upload;
-
 static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version, const char *data,
                                    size_t *data_size, void **con_cls)
@@ -96,16 +78,14 @@ static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const ch
     (void)method;
     (void)version;
     fake_server *s = cls;
-    upload *u = *con_cls;
+    qx_buf *u = *con_cls; /* the request body so far */
     if (u == NULL) {
-        *con_cls = calloc(1, sizeof(upload));
-        return MHD_YES;
+        *con_cls = calloc(1, sizeof(qx_buf));
+        return *con_cls != NULL ? MHD_YES : MHD_NO;
     }
     if (*data_size > 0) {
-        u->p = realloc(u->p, u->len + *data_size + 1);
-        memcpy(u->p + u->len, data, *data_size);
-        u->len += *data_size;
-        u->p[u->len] = '\0';
+        if (qx_buf_add(u, data, *data_size) != 0)
+            return MHD_NO;
         *data_size = 0;
         return MHD_YES;
     }
@@ -119,9 +99,9 @@ static enum MHD_Result fake_answer(void *cls, struct MHD_Connection *c, const ch
     pthread_cond_broadcast(&s->grew);
     int status = i < s->n_script ? s->script[i] : s->default_status;
     if (i < FAKE_MAX_REQUESTS) {
-        s->at_ms[i] = now_ms();
-        s->bodies[i] = u->p != NULL ? u->p : strdup("");
-        u->p = NULL;
+        s->at_ms[i] = sf_now_ms();
+        char *body = qx_buf_take(u, NULL);
+        s->bodies[i] = body != NULL ? body : strdup("");
     }
     const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -153,9 +133,9 @@ static void fake_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    upload *u = *con_cls;
+    qx_buf *u = *con_cls; /* the request body so far */
     if (u != NULL) {
-        free(u->p);
+        qx_buf_free(u);
         free(u);
     }
     *con_cls = NULL;
@@ -291,152 +271,47 @@ static size_t fake_connections(fake_server *s)
     return n;
 }
 
-/* ---- files and runs --------------------------------------------------------- */
+/* ---- the fixture ------------------------------------------------------------ */
 
-typedef struct fixture {
-    char *dir;
-    qxt_mock mock;
+/* This file's part of the fixture: the scripted server, once started. */
+typedef struct own {
     fake_server *fake;
-} fixture;
+} own;
+
+static own *own_of(const sf_fixture *f)
+{
+    return f->own;
+}
+
+static void release_own(sf_fixture *f)
+{
+    if (own_of(f)->fake != NULL)
+        fake_stop(own_of(f)->fake);
+}
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    *state = f;
-    return f->dir != NULL ? 0 : -1;
+    return sf_setup_with(state, sizeof(own), release_own);
 }
 
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0)
-        qxt_mock_stop(&f->mock, SIGTERM);
-    if (f->fake != NULL)
-        fake_stop(f->fake);
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
+/* ---- destinations and runs --------------------------------------------------- */
 
-static char *path_in(const fixture *f, const char *name)
+static char *fake_destination(sf_fixture *f, int default_status)
 {
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, name);
-    return buf[i];
-}
-
-/* Writes a destination file for url; returns its path (static buffer). */
-static char *write_destination(const fixture *f, const char *name, const char *url)
-{
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"name\": \"e2e\", \"description\": \"test\", \"url\": \"%s\", "
-             "\"username\": \"" USER "\", \"passwordEnv\": \"QX_API_TOKEN\"}",
-             url);
-    char *p = qxt_write_file(f->dir, name, text);
-    char *ret = path_in(f, name);
-    free(p);
-    return ret;
-}
-
-static char *mock_destination(fixture *f, const char *config_path)
-{
-    assert_int_equal(qxt_mock_start(&f->mock, config_path, NULL), 0);
-    char url[512];
-    snprintf(url, sizeof url, "%s/inbound-event/v1/events/json/triggers?urlTokenId=%s",
-             f->mock.base_url, WF_TOKEN);
-    return write_destination(f, "dest.json", url);
-}
-
-static char *fake_destination(fixture *f, int default_status)
-{
-    f->fake = fake_start(default_status);
-    char url[512];
-    snprintf(url, sizeof url,
-             "http://127.0.0.1:%d/inbound-event/v1/events/json/triggers?urlTokenId=x",
-             f->fake->port);
-    return write_destination(f, "dest.json", url);
-}
-
-static json_t *load_report(const fixture *f)
-{
-    json_error_t jerr;
-    json_t *r = json_load_file(path_in(f, "report.json"), 0, &jerr);
-    if (r == NULL)
-        fprintf(stderr, "report: %s\n", jerr.text);
-    assert_non_null(r);
-    return r;
-}
-
-static json_int_t report_int(const json_t *r, const char *key)
-{
-    json_t *v = json_object_get(r, key);
-    assert_true(json_is_integer(v));
-    return json_integer_value(v);
-}
-
-/* Reads an NDJSON file into an array (empty when the file is absent). */
-static json_t *load_ndjson(const char *path)
-{
-    json_t *arr = json_array();
-    char *text = qxt_read_file(path);
-    for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL)
-            *next++ = '\0';
-        if (*line == '\0')
-            continue;
-        json_t *v = json_loads(line, 0, NULL);
-        assert_non_null(v);
-        json_array_append_new(arr, v);
-    }
-    free(text);
-    return arr;
-}
-
-static json_t *mock_get(const fixture *f, const char *path, long expect)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", f->mock.base_url, path);
-    qxt_response r;
-    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
-    if (r.status != expect)
-        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    assert_int_equal(r.status, expect);
-    json_t *j = qxt_response_json(&r);
-    qxt_response_free(&r);
-    assert_non_null(j);
-    return j;
+    own_of(f)->fake = fake_start(default_status);
+    return sf_local_destination(f, own_of(f)->fake->port);
 }
 
 /* The finished runs once there are count of them (runs/wait long-poll). */
-static json_t *wait_runs(const fixture *f, int count)
+static json_t *wait_runs(const sf_fixture *f, int count)
 {
     char path[256];
     snprintf(path, sizeof path, "/_qx/v1/runs/wait?count=%d&timeoutMs=%d", count, 20000);
-    json_t *w = mock_get(f, path, 200);
+    json_t *w = sf_mock_get(f, path, 200);
     json_t *runs = json_incref(json_object_get(w, "runs"));
     json_decref(w);
     assert_true(json_array_size(runs) >= (size_t)count);
     return runs;
-}
-
-static int run_send(const char *const *argv, const char *const *env, char **err_out)
-{
-    char *out = NULL, *err = NULL;
-    int rc = qxt_run(argv, NULL, env, &out, &err, RUN_TIMEOUT_MS);
-    if (err != NULL && err[0] != '\0')
-        fprintf(stderr, "[qx-send stderr]\n%s", err);
-    free(out);
-    if (err_out != NULL)
-        *err_out = err;
-    else
-        free(err);
-    return rc;
 }
 
 static json_t *run_for_email(json_t *runs, const char *email)
@@ -458,8 +333,8 @@ static json_t *run_for_email(json_t *runs, const char *email)
 
 static void test_fixture_stream_becomes_runs(void **state)
 {
-    fixture *f = *state;
-    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    sf_fixture *f = *state;
+    char *dest = sf_mock_destination(f, DEMO_WORKFLOWS);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--timeout-ms",
@@ -469,17 +344,17 @@ static void test_fixture_stream_becomes_runs(void **state)
                           "--mapping",
                           DEMO_MAPPING,
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           "--retry-schedule",
                           "50ms,100ms",
                           DEMO_PROFILES,
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), 20);
-    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
-    assert_int_equal(report_int(rep, "excluded"), DEMO_EXCLUDED);
-    assert_int_equal(report_int(rep, "failed"), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 20);
+    assert_int_equal(sf_int(rep, "activated"), DEMO_SENT);
+    assert_int_equal(sf_int(rep, "excluded"), DEMO_EXCLUDED);
+    assert_int_equal(sf_int(rep, "failed"), 0);
     json_t *reasons = json_object_get(rep, "excludedReasons");
     assert_int_equal(json_integer_value(json_object_get(reasons, "hashedEmailOnly")), 1);
     assert_int_equal(json_integer_value(json_object_get(reasons, "noMappedIdentity")), 1);
@@ -513,27 +388,27 @@ static void test_fixture_stream_becomes_runs(void **state)
 
 static void test_wrong_token_fails_all_then_replay_delivers(void **state)
 {
-    fixture *f = *state;
-    char *dest = mock_destination(f, DEMO_WORKFLOWS);
-    char *dead = path_in(f, "dead.ndjson");
+    sf_fixture *f = *state;
+    char *dest = sf_mock_destination(f, DEMO_WORKFLOWS);
+    char *dead = sf_path(f, "dead.ndjson");
     const char *argv[] = {QX_SEND,         "send", "--timeout-ms", MOCK_TIMEOUT_MS,
                           "--destination", dest,   "--mapping",    DEMO_MAPPING,
-                          "--dead-letter", dead,   "--report",     path_in(f, "report.json"),
+                          "--dead-letter", dead,   "--report",     sf_path(f, "report.json"),
                           DEMO_PROFILES,   NULL};
     char *err = NULL;
-    assert_int_equal(run_send(argv, env_wrong, &err), 1);
+    assert_int_equal(sf_run_send(argv, env_wrong, RUN_TIMEOUT_MS, &err), 1);
     assert_null(strstr(err, "WRONG-TOKEN")); /* the token is never printed */
     free(err);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "failed"), DEMO_SENT);
-    assert_int_equal(report_int(rep, "activated"), 0);
-    assert_int_equal(report_int(rep, "retries"), 0); /* 401 is not retried */
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "failed"), DEMO_SENT);
+    assert_int_equal(sf_int(rep, "activated"), 0);
+    assert_int_equal(sf_int(rep, "retries"), 0); /* 401 is not retried */
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "http401")),
         DEMO_SENT);
     json_decref(rep);
 
-    json_t *dl = load_ndjson(dead);
+    json_t *dl = sf_load_ndjson(dead);
     assert_int_equal(json_array_size(dl), DEMO_SENT);
     size_t i;
     json_t *rec;
@@ -547,10 +422,10 @@ static void test_wrong_token_fails_all_then_replay_delivers(void **state)
     }
     json_decref(dl);
     /* no run; the journal says why */
-    json_t *runs = mock_get(f, "/_qx/v1/runs", 200);
+    json_t *runs = sf_mock_get(f, "/_qx/v1/runs", 200);
     assert_int_equal(json_array_size(json_object_get(runs, "runs")), 0);
     json_decref(runs);
-    json_t *journal = mock_get(f, "/_qx/v1/requests", 200);
+    json_t *journal = sf_mock_get(f, "/_qx/v1/requests", 200);
     assert_int_equal(json_array_size(json_object_get(journal, "requests")), DEMO_SENT);
     json_decref(journal);
 
@@ -562,16 +437,16 @@ static void test_wrong_token_fails_all_then_replay_delivers(void **state)
                             "--destination",
                             dest,
                             "--dead-letter",
-                            path_in(f, "dead2.ndjson"),
+                            sf_path(f, "dead2.ndjson"),
                             "--report",
-                            path_in(f, "report.json"),
+                            sf_path(f, "report.json"),
                             dead,
                             NULL};
-    assert_int_equal(run_send(replay, env_ok, NULL), 0);
-    rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), DEMO_SENT);
-    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
-    assert_int_equal(report_int(rep, "failed"), 0);
+    assert_int_equal(sf_run_send(replay, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), DEMO_SENT);
+    assert_int_equal(sf_int(rep, "activated"), DEMO_SENT);
+    assert_int_equal(sf_int(rep, "failed"), 0);
     json_decref(rep);
     runs = wait_runs(f, DEMO_SENT);
     assert_int_equal(json_array_size(runs), DEMO_SENT);
@@ -581,7 +456,7 @@ static void test_wrong_token_fails_all_then_replay_delivers(void **state)
 
 static void test_rate_limit_429_is_dead_lettered_when_out_of_retries(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *cfg =
         qxt_write_file(f->dir, "config.json",
                        "{\"users\": [{\"username\": \"" USER "\", \"apiToken\": \"" TOKEN_OK "\"}],"
@@ -590,7 +465,7 @@ static void test_rate_limit_429_is_dead_lettered_when_out_of_retries(void **stat
     char cfg_path[1024];
     snprintf(cfg_path, sizeof cfg_path, "%s", cfg);
     free(cfg);
-    char *dest = mock_destination(f, cfg_path);
+    char *dest = sf_mock_destination(f, cfg_path);
     /* The mock asks for up to a minute with Retry-After: with no retries the
      * 429s fail at once and are kept for replay. */
     const char *argv[] = {QX_SEND,
@@ -606,20 +481,20 @@ static void test_rate_limit_429_is_dead_lettered_when_out_of_retries(void **stat
                           "--retry-schedule",
                           "none",
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           DEMO_PROFILES,
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "activated"), 2);
-    assert_int_equal(report_int(rep, "failed"), DEMO_SENT - 2);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "activated"), 2);
+    assert_int_equal(sf_int(rep, "failed"), DEMO_SENT - 2);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "http429")),
         DEMO_SENT - 2);
     json_decref(rep);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), DEMO_SENT - 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "httpStatus")), 429);
     json_decref(dl);
@@ -628,77 +503,33 @@ static void test_rate_limit_429_is_dead_lettered_when_out_of_retries(void **stat
     json_decref(runs);
 }
 
-/* Starts qx-send with a pipe on its stdin; returns the write end. */
-static pid_t spawn_with_pipe(const char *const *argv, int *stdin_fd)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[0], STDIN_FILENO);
-        close(p[0]);
-        close(p[1]);
-        setenv("QX_API_TOKEN", TOKEN_OK, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[0]);
-    *stdin_fd = p[1];
-    return pid;
-}
-
-static char *demo_line(int n)
-{
-    char *text = qxt_read_file(DEMO_PROFILES);
-    assert_non_null(text);
-    char *line = text;
-    for (int i = 1; i < n; i++)
-        line = strchr(line, '\n') + 1;
-    size_t len = strcspn(line, "\n");
-    char *out = strndup(line, len + 1);
-    out[len] = '\n';
-    free(text);
-    return out;
-}
-
-static void write_all(int fd, const char *s)
-{
-    size_t n = strlen(s), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, s + off, n - off);
-        assert_true(w > 0);
-        off += (size_t)w;
-    }
-}
-
 static void test_stream_from_pipe_delivers_before_eof(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     signal(SIGPIPE, SIG_IGN);
-    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    char *dest = sf_mock_destination(f, DEMO_WORKFLOWS);
     const char *argv[] = {
         QX_SEND, "send",      "--timeout-ms", MOCK_TIMEOUT_MS, "--destination",
-        dest,    "--mapping", DEMO_MAPPING,   "--report",      path_in(f, "report.json"),
+        dest,    "--mapping", DEMO_MAPPING,   "--report",      sf_path(f, "report.json"),
         "-",     NULL};
     int in;
-    pid_t pid = spawn_with_pipe(argv, &in);
-    char *l1 = demo_line(1), *l2 = demo_line(2);
-    write_all(in, l1);
+    pid_t pid = sf_spawn_piped(argv, TOKEN_OK, &in, NULL);
+    char *l1 = sf_demo_line(1), *l2 = sf_demo_line(2);
+    sf_write_all(in, l1);
     /* stdin stays open: the run must appear anyway */
     json_t *runs = wait_runs(f, 1);
     assert_int_equal(json_array_size(runs), 1);
     assert_non_null(run_for_email(runs, "ana@example.com"));
     json_decref(runs);
-    write_all(in, l2);
+    sf_write_all(in, l2);
     runs = wait_runs(f, 2);
     assert_non_null(run_for_email(runs, "ben@example.com"));
     json_decref(runs);
     close(in);
     assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 0);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), 2);
-    assert_int_equal(report_int(rep, "activated"), 2);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 2);
+    assert_int_equal(sf_int(rep, "activated"), 2);
     json_decref(rep);
     free(l1);
     free(l2);
@@ -706,37 +537,37 @@ static void test_stream_from_pipe_delivers_before_eof(void **state)
 
 static void test_sigterm_stops_reading_and_writes_report(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     signal(SIGPIPE, SIG_IGN);
-    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    char *dest = sf_mock_destination(f, DEMO_WORKFLOWS);
     const char *argv[] = {
         QX_SEND, "send",      "--timeout-ms", MOCK_TIMEOUT_MS, "--destination",
-        dest,    "--mapping", DEMO_MAPPING,   "--report",      path_in(f, "report.json"),
+        dest,    "--mapping", DEMO_MAPPING,   "--report",      sf_path(f, "report.json"),
         "-",     NULL};
     int in;
-    pid_t pid = spawn_with_pipe(argv, &in);
-    char *l1 = demo_line(1);
-    write_all(in, l1);
+    pid_t pid = sf_spawn_piped(argv, TOKEN_OK, &in, NULL);
+    char *l1 = sf_demo_line(1);
+    sf_write_all(in, l1);
     json_t *runs = wait_runs(f, 1);
     json_decref(runs);
     kill(pid, SIGTERM); /* stdin still open */
     assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 0);
     close(in);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), 1);
-    assert_int_equal(report_int(rep, "activated"), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 1);
+    assert_int_equal(sf_int(rep, "activated"), 1);
     json_decref(rep);
     free(l1);
 }
 
 static void test_replay_of_history_export_resends_in_order(void **state)
 {
-    fixture *f = *state;
-    char *dest = mock_destination(f, DEMO_WORKFLOWS);
+    sf_fixture *f = *state;
+    char *dest = sf_mock_destination(f, DEMO_WORKFLOWS);
     const char *argv[] = {QX_SEND,         "send", "--timeout-ms", MOCK_TIMEOUT_MS,
                           "--destination", dest,   "--mapping",    DEMO_MAPPING,
                           "--concurrency", "1",    DEMO_PROFILES,  NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     json_t *first = wait_runs(f, DEMO_SENT);
     qxt_response r;
     char url[512];
@@ -750,11 +581,11 @@ static void test_replay_of_history_export_resends_in_order(void **state)
     qxt_response_free(&r);
 
     const char *replay[] = {QX_SEND,         "replay", "--timeout-ms", MOCK_TIMEOUT_MS,
-                            "--destination", dest,     "--report",     path_in(f, "report.json"),
+                            "--destination", dest,     "--report",     sf_path(f, "report.json"),
                             export_path,     NULL};
-    assert_int_equal(run_send(replay, env_ok, NULL), 0);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "activated"), DEMO_SENT);
+    assert_int_equal(sf_run_send(replay, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "activated"), DEMO_SENT);
     json_decref(rep);
     json_t *second = wait_runs(f, DEMO_SENT);
     assert_int_equal(json_array_size(second), DEMO_SENT);
@@ -768,28 +599,9 @@ static void test_replay_of_history_export_resends_in_order(void **state)
 
 /* ---- against the scripted server ----------------------------------------------- */
 
-static char *seed_profile(const fixture *f, int copies)
-{
-    char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
-    assert_non_null(line);
-    size_t n = strlen(line);
-    char *text = malloc(n * (size_t)copies + 1);
-    for (int i = 0; i < copies; i++)
-        memcpy(text + n * (size_t)i, line, n);
-    text[n * (size_t)copies] = '\0';
-    char *p = qxt_write_file(f->dir, "profiles.ndjson", text);
-    free(line);
-    free(text);
-    char *ret = path_in(f, "profiles.ndjson");
-    free(p);
-    return ret;
-}
-
-#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
-
 static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     signal(SIGPIPE, SIG_IGN);
     char *dest = fake_destination(f, 503); /* always 503: a retry after 15 s is due */
     const char *argv[] = {QX_SEND,
@@ -799,25 +611,25 @@ static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
                           "--mapping",
                           SEED_MAPPING,
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           "-",
                           NULL};
     int in;
-    pid_t pid = spawn_with_pipe(argv, &in);
+    pid_t pid = sf_spawn_piped(argv, TOKEN_OK, &in, NULL);
     char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
-    write_all(in, line);
+    sf_write_all(in, line);
     free(line);
-    assert_true(fake_wait_requests(f->fake, 1, RUN_TIMEOUT_MS));
-    assert_int_equal(fake_requests(f->fake), 1);
-    int64_t stopped = now_ms();
+    assert_true(fake_wait_requests(own_of(f)->fake, 1, RUN_TIMEOUT_MS));
+    assert_int_equal(fake_requests(own_of(f)->fake), 1);
+    int64_t stopped = sf_now_ms();
     kill(pid, SIGTERM);
     assert_int_equal(qxt_wait_exit(pid, RUN_TIMEOUT_MS), 1);
     close(in);
-    assert_true(now_ms() - stopped < 5000); /* did not wait for the 15 s retry */
-    assert_int_equal(fake_requests(f->fake), 1);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_true(sf_now_ms() - stopped < 5000); /* did not wait for the 15 s retry */
+    assert_int_equal(fake_requests(own_of(f)->fake), 1);
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 1);
     json_t *rec = json_array_get(dl, 0);
     assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 503);
@@ -825,9 +637,9 @@ static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
     assert_non_null(
         strstr(json_string_value(json_object_get(rec, "reason")), "interrupted before retry"));
     json_decref(dl);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), 1);
-    assert_int_equal(report_int(rep, "failed"), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 1);
+    assert_int_equal(sf_int(rep, "failed"), 1);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "interrupted")),
         1);
@@ -836,9 +648,9 @@ static void test_sigterm_dead_letters_what_waits_for_a_retry(void **state)
 
 static void test_503_twice_then_200_counts_two_retries(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    fake_script(f->fake, NULL, 2, 503, 503);
+    fake_script(own_of(f)->fake, NULL, 2, 503, 503);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -848,24 +660,24 @@ static void test_503_twice_then_200_counts_two_retries(void **state)
                           "--retry-schedule",
                           "50ms,50ms",
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "activated"), 1);
-    assert_int_equal(report_int(rep, "retries"), 2);
-    assert_int_equal(report_int(rep, "failed"), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "activated"), 1);
+    assert_int_equal(sf_int(rep, "retries"), 2);
+    assert_int_equal(sf_int(rep, "failed"), 0);
     json_decref(rep);
-    assert_int_equal(fake_requests(f->fake), 3);
+    assert_int_equal(fake_requests(own_of(f)->fake), 3);
     /* the schedule was waited for */
-    assert_true(fake_at(f->fake, 1) - fake_at(f->fake, 0) >= 50);
-    assert_true(fake_at(f->fake, 2) - fake_at(f->fake, 1) >= 50);
+    assert_true(fake_at(own_of(f)->fake, 1) - fake_at(own_of(f)->fake, 0) >= 50);
+    assert_true(fake_at(own_of(f)->fake, 2) - fake_at(own_of(f)->fake, 1) >= 50);
 }
 
 static void test_retries_exhausted_go_to_dead_letter(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 503);
     const char *argv[] = {QX_SEND,
                           "send",
@@ -876,14 +688,14 @@ static void test_retries_exhausted_go_to_dead_letter(void **state)
                           "--retry-schedule",
                           "10ms,10ms",
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    assert_int_equal(fake_requests(f->fake), 3);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
+    assert_int_equal(fake_requests(own_of(f)->fake), 3);
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 1);
     json_t *rec = json_array_get(dl, 0);
     assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 503);
@@ -895,17 +707,17 @@ static void test_retries_exhausted_go_to_dead_letter(void **state)
     assert_true(json_equal(json_object_get(rec, "payload"), expected));
     json_decref(expected);
     json_decref(dl);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "retries"), 2);
-    assert_int_equal(report_int(rep, "failed"), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "retries"), 2);
+    assert_int_equal(sf_int(rep, "failed"), 1);
     json_decref(rep);
 }
 
 static void test_retry_after_longer_than_schedule_is_honoured(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    fake_script(f->fake, "1", 1, 429);
+    fake_script(own_of(f)->fake, "1", 1, 429);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -915,17 +727,17 @@ static void test_retry_after_longer_than_schedule_is_honoured(void **state)
                           "--retry-schedule",
                           "10ms",
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    assert_int_equal(fake_requests(f->fake), 2);
-    assert_true(fake_at(f->fake, 1) - fake_at(f->fake, 0) >= 950);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    assert_int_equal(fake_requests(own_of(f)->fake), 2);
+    assert_true(fake_at(own_of(f)->fake, 1) - fake_at(own_of(f)->fake, 0) >= 950);
 }
 
 static void test_other_statuses_are_not_retried(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 400);
     const char *argv[] = {QX_SEND,
                           "send",
@@ -936,13 +748,13 @@ static void test_other_statuses_are_not_retried(void **state)
                           "--retry-schedule",
                           "10ms,10ms",
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    assert_int_equal(fake_requests(f->fake), 1);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "retries"), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
+    assert_int_equal(fake_requests(own_of(f)->fake), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "retries"), 0);
     json_decref(rep);
 }
 
@@ -950,7 +762,7 @@ static void test_other_statuses_are_not_retried(void **state)
  * whose text jansson refuses by default (a NUL character in a value). */
 static void test_dead_letter_holds_the_payload_as_sent(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 400);
     char *profiles = qxt_write_file(
         f->dir, "nul.ndjson",
@@ -958,13 +770,13 @@ static void test_dead_letter_holds_the_payload_as_sent(void **state)
         "{\"name\": {\"firstName\": \"a\\u0000b\"}}, \"segmentMembership\": {\"ups\": "
         "{\"046456e3b-18e1-48a6-9bda-d68547861283\": {\"status\": \"realized\"}}}}\n");
     const char *argv[] = {QX_SEND,     "send",       "--destination", dest,
-                          "--mapping", SEED_MAPPING, "--dead-letter", path_in(f, "dead.ndjson"),
+                          "--mapping", SEED_MAPPING, "--dead-letter", sf_path(f, "dead.ndjson"),
                           profiles,    NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
     free(profiles);
-    assert_int_equal(fake_requests(f->fake), 1);
-    json_t *sent = json_loads(fake_body(f->fake, 0), JSON_ALLOW_NUL, NULL);
-    char *text = qxt_read_file(path_in(f, "dead.ndjson"));
+    assert_int_equal(fake_requests(own_of(f)->fake), 1);
+    json_t *sent = json_loads(fake_body(own_of(f)->fake, 0), JSON_ALLOW_NUL, NULL);
+    char *text = qxt_read_file(sf_path(f, "dead.ndjson"));
     assert_non_null(text);
     json_t *rec = json_loads(text, JSON_ALLOW_NUL, NULL);
     assert_non_null(rec);
@@ -981,14 +793,14 @@ static void test_dead_letter_holds_the_payload_as_sent(void **state)
 
 static void test_connection_refused_is_retried_then_failed(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     /* a port that was just free: nothing listens there */
     fake_server *gone = fake_start(200);
     int port = gone->port;
     fake_stop(gone);
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
-    char *dest = write_destination(f, "dest.json", url);
+    char *dest = sf_write_destination(f, "dest.json", url, false);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -998,19 +810,19 @@ static void test_connection_refused_is_retried_then_failed(void **state)
                           "--retry-schedule",
                           "10ms,10ms",
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "retries"), 2);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "retries"), 2);
     assert_int_equal(json_integer_value(
                          json_object_get(json_object_get(rep, "failedReasons"), "connectionError")),
                      1);
     json_decref(rep);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     json_t *rec = json_array_get(dl, 0);
     assert_true(json_is_null(json_object_get(rec, "httpStatus")));
     assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 3);
@@ -1019,9 +831,9 @@ static void test_connection_refused_is_retried_then_failed(void **state)
 
 static void test_slow_answer_times_out(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    fake_delay(f->fake, 600);
+    fake_delay(own_of(f)->fake, 600);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -1033,11 +845,11 @@ static void test_slow_answer_times_out(void **state)
                           "--retry-schedule",
                           "none",
                           "--report",
-                          path_in(f, "report.json"),
-                          seed_profile(f, 1),
+                          sf_path(f, "report.json"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
-    json_t *rep = load_report(f);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
+    json_t *rep = sf_load_report(f);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), "timeout")), 1);
     json_decref(rep);
@@ -1045,16 +857,16 @@ static void test_slow_answer_times_out(void **state)
 
 static void test_basic_auth_and_json_content_type(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    const char *argv[] = {QX_SEND,     "send",       "--destination",    dest,
-                          "--mapping", SEED_MAPPING, seed_profile(f, 1), NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    const char *argv[] = {QX_SEND,     "send",       "--destination",        dest,
+                          "--mapping", SEED_MAPPING, sf_seed_profiles(f, 1), NULL};
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     char auth[256], content_type[128];
-    fake_last_headers(f->fake, auth, content_type);
+    fake_last_headers(own_of(f)->fake, auth, content_type);
     assert_string_equal(auth, "Basic " TOKEN_OK_B64);
     assert_string_equal(content_type, "application/json");
-    json_t *body = json_loads(fake_body(f->fake, 0), 0, NULL);
+    json_t *body = json_loads(fake_body(own_of(f)->fake, 0), 0, NULL);
     json_t *expected =
         json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
     assert_true(json_equal(body, expected));
@@ -1064,9 +876,9 @@ static void test_basic_auth_and_json_content_type(void **state)
 
 static void test_same_identity_never_overtakes(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    fake_script(f->fake, NULL, 1, 503); /* the first payload needs a retry */
+    fake_script(own_of(f)->fake, NULL, 1, 503); /* the first payload needs a retry */
     /* five payloads of one identity, told apart by firstName */
     char text[4096] = "";
     size_t len = 0;
@@ -1082,12 +894,12 @@ static void test_same_identity_never_overtakes(void **state)
     const char *argv[] = {
         QX_SEND,         "send", "--destination",    dest,    "--mapping", SEED_MAPPING,
         "--concurrency", "8",    "--retry-schedule", "100ms", profiles,    NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     free(profiles);
-    assert_int_equal(fake_requests(f->fake), 6);
+    assert_int_equal(fake_requests(own_of(f)->fake), 6);
     const char *order[] = {"P1", "P1", "P2", "P3", "P4", "P5"};
     for (size_t i = 0; i < 6; i++) {
-        json_t *b = json_loads(fake_body(f->fake, i), 0, NULL);
+        json_t *b = json_loads(fake_body(own_of(f)->fake, i), 0, NULL);
         const char *name = json_string_value(
             json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
         if (name == NULL || strcmp(name, order[i]) != 0)
@@ -1104,10 +916,10 @@ static void test_same_identity_never_overtakes(void **state)
  * its identity goes before its retry). */
 static void test_identities_keep_their_order_through_a_pipe(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     enum { IDS = 4, PER_ID = 100, LINES = IDS * PER_ID };
     char *dest = fake_destination(f, 200);
-    fake_script(f->fake, NULL, 1, 503);
+    fake_script(own_of(f)->fake, NULL, 1, 503);
     size_t cap = (size_t)LINES * 320, len = 0;
     char *text = malloc(cap);
     for (int i = 0; i < LINES; i++)
@@ -1128,19 +940,19 @@ static void test_identities_keep_their_order_through_a_pipe(void **state)
                           "--retry-schedule",
                           "10ms",
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           "-",
                           NULL};
     char *err = NULL;
     assert_int_equal(qxt_run(argv, text, env_ok, NULL, &err, RUN_TIMEOUT_MS), 0);
     free(err);
     free(text);
-    assert_int_equal(fake_requests(f->fake), LINES + 1);
+    assert_int_equal(fake_requests(own_of(f)->fake), LINES + 1);
     int last[IDS], repeats = 0;
     for (int k = 0; k < IDS; k++)
         last[k] = -1;
     for (size_t i = 0; i < LINES + 1; i++) {
-        json_t *b = json_loads(fake_body(f->fake, i), 0, NULL);
+        json_t *b = json_loads(fake_body(own_of(f)->fake, i), 0, NULL);
         assert_non_null(b);
         const char *name = json_string_value(
             json_object_get(json_object_get(json_object_get(b, "person"), "name"), "firstName"));
@@ -1157,30 +969,30 @@ static void test_identities_keep_their_order_through_a_pipe(void **state)
     assert_int_equal(repeats, 1);
     for (int k = 0; k < IDS; k++)
         assert_int_equal(last[k], LINES - IDS + k);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "activated"), LINES);
-    assert_int_equal(report_int(rep, "retries"), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "activated"), LINES);
+    assert_int_equal(sf_int(rep, "retries"), 1);
     json_decref(rep);
 }
 
 static void test_connections_are_reused(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
     const char *argv[] = {
-        QX_SEND,         "send", "--destination",     dest, "--mapping", SEED_MAPPING,
-        "--concurrency", "2",    seed_profile(f, 40), NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    assert_int_equal(fake_requests(f->fake), 40);
+        QX_SEND,         "send", "--destination",         dest, "--mapping", SEED_MAPPING,
+        "--concurrency", "2",    sf_seed_profiles(f, 40), NULL};
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    assert_int_equal(fake_requests(own_of(f)->fake), 40);
     /* 40 requests over at most 2 kept-alive connections */
-    assert_true(fake_connections(f->fake) <= 2);
+    assert_true(fake_connections(own_of(f)->fake) <= 2);
 }
 
 static void test_trace_records_calls_without_the_token(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
-    fake_script(f->fake, NULL, 1, 503);
+    fake_script(own_of(f)->fake, NULL, 1, 503);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -1190,16 +1002,16 @@ static void test_trace_records_calls_without_the_token(void **state)
                           "--retry-schedule",
                           "10ms",
                           "--trace",
-                          path_in(f, "trace.ndjson"),
-                          seed_profile(f, 1),
+                          sf_path(f, "trace.ndjson"),
+                          sf_seed_profiles(f, 1),
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 0);
-    char *text = qxt_read_file(path_in(f, "trace.ndjson"));
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    char *text = qxt_read_file(sf_path(f, "trace.ndjson"));
     assert_non_null(text);
     assert_null(strstr(text, TOKEN_OK));
     assert_null(strstr(text, TOKEN_OK_B64));
     free(text);
-    json_t *calls = load_ndjson(path_in(f, "trace.ndjson"));
+    json_t *calls = sf_load_ndjson(sf_path(f, "trace.ndjson"));
     assert_int_equal(json_array_size(calls), 2);
     json_t *c0 = json_array_get(calls, 0), *c1 = json_array_get(calls, 1);
     assert_int_equal(json_integer_value(json_object_get(c0, "attempt")), 1);
@@ -1225,7 +1037,7 @@ static void test_trace_records_calls_without_the_token(void **state)
 
 static void test_malformed_lines_fail_with_line_numbers_and_stream_goes_on(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     char *dest = fake_destination(f, 200);
     char *line = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
     size_t size = strlen(line) * 2 + 64;
@@ -1237,21 +1049,21 @@ static void test_malformed_lines_fail_with_line_numbers_and_stream_goes_on(void 
     const char *argv[] = {QX_SEND,         "send",
                           "--destination", dest,
                           "--mapping",     SEED_MAPPING,
-                          "--dead-letter", path_in(f, "dead.ndjson"),
-                          "--report",      path_in(f, "report.json"),
+                          "--dead-letter", sf_path(f, "dead.ndjson"),
+                          "--report",      sf_path(f, "report.json"),
                           profiles,        NULL};
     char *err = NULL;
-    assert_int_equal(run_send(argv, env_ok, &err), 1);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, &err), 1);
     assert_non_null(strstr(err, "line 2"));
     assert_non_null(strstr(err, "line 3"));
     free(err);
     free(profiles);
-    json_t *rep = load_report(f);
-    assert_int_equal(report_int(rep, "read"), 4);
-    assert_int_equal(report_int(rep, "activated"), 2);
-    assert_int_equal(report_int(rep, "failed"), 2);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 4);
+    assert_int_equal(sf_int(rep, "activated"), 2);
+    assert_int_equal(sf_int(rep, "failed"), 2);
     json_decref(rep);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "line")), 2);
     assert_true(json_is_null(json_object_get(json_array_get(dl, 0), "payload")));
@@ -1260,22 +1072,22 @@ static void test_malformed_lines_fail_with_line_numbers_and_stream_goes_on(void 
 
 static void test_usage_errors_exit_2(void **state)
 {
-    fixture *f = *state;
-    char *dest = write_destination(f, "dest.json", "http://127.0.0.1:9/x");
+    sf_fixture *f = *state;
+    char *dest = sf_write_destination(f, "dest.json", "http://127.0.0.1:9/x", false);
     const char *no_mapping[] = {QX_SEND, "send", "--destination", dest, NULL};
-    assert_int_equal(run_send(no_mapping, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(no_mapping, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     const char *bad_schedule[] = {QX_SEND,     "send",       "--destination",    dest,
                                   "--mapping", SEED_MAPPING, "--retry-schedule", "soon",
                                   NULL};
-    assert_int_equal(run_send(bad_schedule, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(bad_schedule, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     const char *token_unset[] = {QX_SEND,     "send",       "--destination", dest,
                                  "--mapping", SEED_MAPPING, "/dev/null",     NULL};
     const char *const env_none[] = {"QX_API_TOKEN=", NULL};
-    assert_int_equal(run_send(token_unset, env_none, NULL), 2);
+    assert_int_equal(sf_run_send(token_unset, env_none, RUN_TIMEOUT_MS, NULL), 2);
     const char *unknown[] = {QX_SEND, "frobnicate", NULL};
-    assert_int_equal(run_send(unknown, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(unknown, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     const char *password_flag[] = {QX_SEND, "send", "--password", TOKEN_OK, NULL};
-    assert_int_equal(run_send(password_flag, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(password_flag, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     const char *help[] = {QX_SEND, "send", "--help", NULL};
     char *out = NULL;
     assert_int_equal(qxt_run(help, NULL, NULL, &out, NULL, 10000), 0);
@@ -1286,39 +1098,41 @@ static void test_usage_errors_exit_2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fixture_stream_becomes_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fixture_stream_becomes_runs, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_token_fails_all_then_replay_delivers, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_429_is_dead_lettered_when_out_of_retries,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_from_pipe_delivers_before_eof, setup, teardown),
+                                        setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_from_pipe_delivers_before_eof, setup,
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_stops_reading_and_writes_report, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_replay_of_history_export_resends_in_order, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_503_twice_then_200_counts_two_retries, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_retries_exhausted_go_to_dead_letter, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_retries_exhausted_go_to_dead_letter, setup,
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_longer_than_schedule_is_honoured, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_other_statuses_are_not_retried, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_other_statuses_are_not_retried, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_holds_the_payload_as_sent, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused_is_retried_then_failed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_slow_answer_times_out, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_answer_times_out, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_dead_letters_what_waits_for_a_retry, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_identities_keep_their_order_through_a_pipe, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_connections_are_reused, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_connections_are_reused, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_trace_records_calls_without_the_token, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(
-            test_malformed_lines_fail_with_line_numbers_and_stream_goes_on, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_usage_errors_exit_2, setup, teardown),
+            test_malformed_lines_fail_with_line_numbers_and_stream_goes_on, setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors_exit_2, setup, sf_teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

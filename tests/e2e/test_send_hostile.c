@@ -32,158 +32,42 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "send_fixture.h"
 #include "rawserver.h"
 
-#define QX_SEND QX_BIN_DIR "/qx-send"
-#define TOKEN_OK "QX-TEST-TOKEN-1"
-#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
-#define SEED_PROFILE QX_SOURCE_DIR "/fixtures/seed/profile.ndjson"
 #define RUN_TIMEOUT_MS 120000
 #define ONE_MB (1024 * 1024)
 
-static const char *const env_ok[] = {"QX_API_TOKEN=" TOKEN_OK, NULL};
+/* This file's part of the fixture: the raw server, once started. */
+typedef struct own {
+    raw_server *server;
+} own;
 
-static int64_t now_ms(void)
+static own *own_of(const sf_fixture *f)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return f->own;
 }
 
-typedef struct fixture {
-    char *dir;
-    raw_server *server;
-    char dest[1024];
-} fixture;
+static void release_own(sf_fixture *f)
+{
+    raw_stop(own_of(f)->server);
+}
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    *state = f;
-    return f->dir != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    raw_stop(f->server);
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static char *path_in(const fixture *f, const char *name)
-{
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, name);
-    return buf[i];
-}
-
-/* Writes n bytes (NULs allowed) to dir/name. */
-static void put_bytes(const fixture *f, const char *name, const char *data, size_t n)
-{
-    FILE *out = fopen(path_in(f, name), "wb");
-    assert_non_null(out);
-    assert_int_equal(fwrite(data, 1, n, out), n);
-    assert_int_equal(fclose(out), 0);
-}
-
-static void put_file(const fixture *f, const char *name, const char *text)
-{
-    put_bytes(f, name, text, strlen(text));
+    return sf_setup_with(state, sizeof(own), release_own);
 }
 
 /* Starts a raw server in mode and writes dest.json for it. */
-static void start_server(fixture *f, raw_mode mode)
+static void start_server(sf_fixture *f, raw_mode mode)
 {
-    f->server = raw_start(mode);
-    assert_non_null(f->server);
-    char text[1024];
-    snprintf(text, sizeof text,
-             "{\"name\": \"hostile\", \"url\": \"http://127.0.0.1:%d/inbound-event/v1/events/json/"
-             "triggers?urlTokenId=x\", \"username\": \"api-user@example.com\", \"passwordEnv\": "
-             "\"QX_API_TOKEN\"}",
-             f->server->port);
-    put_file(f, "dest.json", text);
-    snprintf(f->dest, sizeof f->dest, "%s", path_in(f, "dest.json"));
-}
-
-/* The seed profile, copies times, in profiles.ndjson; returns its path. */
-static char *seed_profiles(const fixture *f, int copies)
-{
-    char *line = qxt_read_file(SEED_PROFILE);
-    assert_non_null(line);
-    size_t n = strlen(line);
-    char *text = malloc(n * (size_t)copies + 1);
-    for (int i = 0; i < copies; i++)
-        memcpy(text + n * (size_t)i, line, n);
-    text[n * (size_t)copies] = '\0';
-    put_file(f, "profiles.ndjson", text);
-    free(line);
-    free(text);
-    return path_in(f, "profiles.ndjson");
-}
-
-static int run_send(const char *const *argv, char **err_out)
-{
-    char *err = NULL;
-    int rc = qxt_run(argv, NULL, env_ok, NULL, &err, RUN_TIMEOUT_MS);
-    if (err != NULL && err[0] != '\0')
-        fprintf(stderr, "[qx-send stderr]\n%.4000s\n", err);
-    if (err_out != NULL)
-        *err_out = err;
-    else
-        free(err);
-    return rc;
-}
-
-static json_t *load_report(const fixture *f)
-{
-    json_error_t jerr;
-    json_t *r = json_load_file(path_in(f, "report.json"), 0, &jerr);
-    if (r == NULL)
-        fprintf(stderr, "report: %s\n", jerr.text);
-    assert_non_null(r);
-    return r;
-}
-
-static json_int_t member_int(const json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        fail_msg("no integer \"%s\"", key);
-    return json_integer_value(v);
-}
-
-static json_int_t failed_for(const json_t *rep, const char *reason)
-{
-    return json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), reason));
-}
-
-static json_t *load_ndjson(const char *path)
-{
-    json_t *arr = json_array();
-    char *text = qxt_read_file(path);
-    for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL)
-            *next++ = '\0';
-        if (*line == '\0')
-            continue;
-        json_t *v = json_loads(line, 0, NULL);
-        assert_non_null(v);
-        json_array_append_new(arr, v);
-    }
-    free(text);
-    return arr;
+    own_of(f)->server = raw_start(mode);
+    assert_non_null(own_of(f)->server);
+    sf_local_destination(f, own_of(f)->server->port);
 }
 
 /* send with a short retry schedule, one request at a time. */
-static int send_profiles(fixture *f, const char *profiles, const char *timeout_ms, char **err)
+static int send_profiles(sf_fixture *f, const char *profiles, const char *timeout_ms, char **err)
 {
     const char *argv[] = {QX_SEND,
                           "send",
@@ -198,29 +82,29 @@ static int send_profiles(fixture *f, const char *profiles, const char *timeout_m
                           "--retry-schedule",
                           "10ms,10ms",
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           profiles,
                           NULL};
-    return run_send(argv, err);
+    return sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, err);
 }
 
 /* One payload that failed after 3 attempts for reason_key; the dead-letter
  * record has no HTTP status and a reason starting with reason_start. */
-static void check_failed_three_times(fixture *f, const char *reason_key, const char *reason_start,
-                                     const char *reason_part)
+static void check_failed_three_times(sf_fixture *f, const char *reason_key,
+                                     const char *reason_start, const char *reason_part)
 {
-    json_t *rep = load_report(f);
-    assert_int_equal(member_int(rep, "failed"), 1);
-    assert_int_equal(member_int(rep, "retries"), 2);
-    assert_int_equal(failed_for(rep, reason_key), 1);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "failed"), 1);
+    assert_int_equal(sf_int(rep, "retries"), 2);
+    assert_int_equal(sf_failed_for(rep, reason_key), 1);
     json_decref(rep);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 1);
     json_t *rec = json_array_get(dl, 0);
     assert_true(json_is_null(json_object_get(rec, "httpStatus")));
-    assert_int_equal(member_int(rec, "attempts"), 3);
+    assert_int_equal(sf_int(rec, "attempts"), 3);
     assert_true(json_is_object(json_object_get(rec, "payload")));
     const char *reason = json_string_value(json_object_get(rec, "reason"));
     assert_non_null(reason);
@@ -229,32 +113,32 @@ static void check_failed_three_times(fixture *f, const char *reason_key, const c
         fail_msg("reason \"%s\": expected \"%s...%s\"", reason, reason_start,
                  reason_part != NULL ? reason_part : "");
     json_decref(dl);
-    assert_int_equal(raw_requests(f->server), 3);
+    assert_int_equal(raw_requests(own_of(f)->server), 3);
 }
 
 /* ---- hostile destinations ------------------------------------------------- */
 
 static void test_garbage_answer_is_retried_then_dead_lettered(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_GARBAGE);
-    assert_int_equal(send_profiles(f, seed_profiles(f, 1), "2000", NULL), 1);
+    assert_int_equal(send_profiles(f, sf_seed_profiles(f, 1), "2000", NULL), 1);
     check_failed_three_times(f, "invalidResponse", "invalid response: ", NULL);
 }
 
 static void test_never_answering_times_out_each_attempt(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_SILENT);
-    int64_t t0 = now_ms();
-    assert_int_equal(send_profiles(f, seed_profiles(f, 1), "300", NULL), 1);
-    int64_t took = now_ms() - t0;
+    int64_t t0 = sf_now_ms();
+    assert_int_equal(send_profiles(f, sf_seed_profiles(f, 1), "300", NULL), 1);
+    int64_t took = sf_now_ms() - t0;
     check_failed_three_times(f, "timeout", "timeout: ", "timed out after ");
     /* three attempts of 300 ms each, not a hang */
     assert_true(took >= 900);
     assert_true(took < 30000);
     /* each attempt was cut at --timeout-ms (libcurl says after how long) */
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     const char *reason = json_string_value(json_object_get(json_array_get(dl, 0), "reason"));
     long after = strtol(strstr(reason, "timed out after ") + 16, NULL, 10);
     if (after < 300 || after >= 1500)
@@ -264,31 +148,31 @@ static void test_never_answering_times_out_each_attempt(void **state)
 
 static void test_close_mid_response_is_a_connection_error(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_HALF);
     /* the head said 200, but the answer never completed: not a delivery */
-    assert_int_equal(send_profiles(f, seed_profiles(f, 1), "2000", NULL), 1);
+    assert_int_equal(send_profiles(f, sf_seed_profiles(f, 1), "2000", NULL), 1);
     check_failed_three_times(f, "connectionError", "connection error: ", "closed");
 }
 
 static void test_2xx_with_a_body_that_is_not_json_is_a_success(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_OK_NOT_JSON);
-    assert_int_equal(send_profiles(f, seed_profiles(f, 3), "2000", NULL), 0);
-    json_t *rep = load_report(f);
-    assert_int_equal(member_int(rep, "activated"), 3);
-    assert_int_equal(member_int(rep, "failed"), 0);
-    assert_int_equal(member_int(rep, "retries"), 0);
+    assert_int_equal(send_profiles(f, sf_seed_profiles(f, 3), "2000", NULL), 0);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "activated"), 3);
+    assert_int_equal(sf_int(rep, "failed"), 0);
+    assert_int_equal(sf_int(rep, "retries"), 0);
     json_decref(rep);
-    assert_int_equal(raw_requests(f->server), 3);
+    assert_int_equal(raw_requests(own_of(f)->server), 3);
 }
 
 /* ---- hostile input ----------------------------------------------------------- */
 
 static void test_malformed_lines_fail_by_number_and_the_stream_goes_on(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_OK);
     char *good = qxt_read_file(SEED_PROFILE); /* ends with a newline */
     size_t good_len = strlen(good);
@@ -326,12 +210,12 @@ static void test_malformed_lines_fail_by_number_and_the_stream_goes_on(void **st
     ADD(good, good_len); /* line 8 */
     ADD(good, good_len); /* line 9 */
 #undef ADD
-    put_bytes(f, "hostile.ndjson", text, len);
+    sf_put_bytes(f, "hostile.ndjson", text, len);
     free(text);
     free(good);
 
     char *err = NULL;
-    assert_int_equal(send_profiles(f, path_in(f, "hostile.ndjson"), "2000", &err), 1);
+    assert_int_equal(send_profiles(f, sf_path(f, "hostile.ndjson"), "2000", &err), 1);
     static const int bad_lines[] = {2, 4, 5, 6, 7};
     for (size_t i = 0; i < 5; i++) {
         char needle[32];
@@ -342,18 +226,18 @@ static void test_malformed_lines_fail_by_number_and_the_stream_goes_on(void **st
     /* a megabyte of input is not echoed back in the log */
     assert_true(strlen(err) < 16384);
     free(err);
-    json_t *rep = load_report(f);
-    assert_int_equal(member_int(rep, "read"), 9);
-    assert_int_equal(member_int(rep, "activated"), 4);
-    assert_int_equal(member_int(rep, "failed"), 5);
-    assert_int_equal(failed_for(rep, "malformedInput"), 5);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 9);
+    assert_int_equal(sf_int(rep, "activated"), 4);
+    assert_int_equal(sf_int(rep, "failed"), 5);
+    assert_int_equal(sf_failed_for(rep, "malformedInput"), 5);
     json_decref(rep);
-    assert_int_equal(raw_requests(f->server), 4);
-    json_t *dl = load_ndjson(path_in(f, "dead.ndjson"));
+    assert_int_equal(raw_requests(own_of(f)->server), 4);
+    json_t *dl = sf_load_ndjson(sf_path(f, "dead.ndjson"));
     assert_int_equal(json_array_size(dl), 5);
     for (size_t i = 0; i < 5; i++) {
         json_t *rec = json_array_get(dl, i);
-        assert_int_equal(member_int(rec, "line"), bad_lines[i]);
+        assert_int_equal(sf_int(rec, "line"), bad_lines[i]);
         assert_true(json_is_null(json_object_get(rec, "payload")));
     }
     json_decref(dl);
@@ -362,7 +246,7 @@ static void test_malformed_lines_fail_by_number_and_the_stream_goes_on(void **st
 /* ---- absurd mappings ------------------------------------------------------------ */
 
 /* A mapping with one attribute source -> target (either may be huge). */
-static void write_mapping(const fixture *f, const char *source, const char *target, int extra)
+static void write_mapping(const sf_fixture *f, const char *source, const char *target, int extra)
 {
     size_t cap = strlen(source) + strlen(target) + (size_t)extra * 64 + 1024, len = 0;
     char *text = malloc(cap);
@@ -375,7 +259,7 @@ static void write_mapping(const fixture *f, const char *source, const char *targ
         len += (size_t)snprintf(text + len, cap - len,
                                 ", {\"source\": \"s.a%d\", \"target\": \"t%d\"}", i, i);
     snprintf(text + len, cap - len, "]}");
-    put_file(f, "mapping.json", text);
+    sf_put_file(f, "mapping.json", text);
     free(text);
 }
 
@@ -392,31 +276,31 @@ static char *deep_path(int n)
 
 /* The mapping is refused by send (exit 2) and validate (exit 1), quickly,
  * with a short message holding expected. */
-static void check_mapping_refused(fixture *f, const char *expected)
+static void check_mapping_refused(sf_fixture *f, const char *expected)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = sf_now_ms();
     const char *send[] = {QX_SEND,      "send",      "--destination",
-                          f->dest,      "--mapping", path_in(f, "mapping.json"),
+                          f->dest,      "--mapping", sf_path(f, "mapping.json"),
                           SEED_PROFILE, NULL};
     char *err = NULL;
-    assert_int_equal(run_send(send, &err), 2);
+    assert_int_equal(sf_run_send(send, env_ok, RUN_TIMEOUT_MS, &err), 2);
     if (strstr(err, expected) == NULL)
         fail_msg("send: \"%s\" not in \"%s\"", expected, err);
     assert_true(strlen(err) < 2048);
     free(err);
-    const char *validate[] = {QX_SEND, "validate", "--mapping", path_in(f, "mapping.json"), NULL};
+    const char *validate[] = {QX_SEND, "validate", "--mapping", sf_path(f, "mapping.json"), NULL};
     char *out = NULL;
     assert_int_equal(qxt_run(validate, NULL, NULL, &out, NULL, RUN_TIMEOUT_MS), 1);
     if (strstr(out, expected) == NULL)
         fail_msg("validate: \"%s\" not in \"%s\"", expected, out);
     free(out);
-    assert_true(now_ms() - t0 < 20000);
-    assert_int_equal(raw_requests(f->server), 0);
+    assert_true(sf_now_ms() - t0 < 20000);
+    assert_int_equal(raw_requests(own_of(f)->server), 0);
 }
 
 static void test_absurd_mapping_paths_are_refused_at_load(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_server(f, RAW_OK);
 
     /* 10,000 segments: longer than any path may be */
@@ -451,27 +335,27 @@ static void test_absurd_mapping_paths_are_refused_at_load(void **state)
     write_mapping(f, "person.name.firstName", ok, 0);
     free(ok);
     const char *send[] = {QX_SEND,      "send",      "--destination",
-                          f->dest,      "--mapping", path_in(f, "mapping.json"),
+                          f->dest,      "--mapping", sf_path(f, "mapping.json"),
                           SEED_PROFILE, NULL};
-    assert_int_equal(run_send(send, NULL), 0);
-    assert_int_equal(raw_requests(f->server), 1);
+    assert_int_equal(sf_run_send(send, env_ok, RUN_TIMEOUT_MS, NULL), 0);
+    assert_int_equal(raw_requests(own_of(f)->server), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_garbage_answer_is_retried_then_dead_lettered, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_never_answering_times_out_each_attempt, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_close_mid_response_is_a_connection_error, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_2xx_with_a_body_that_is_not_json_is_a_success, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines_fail_by_number_and_the_stream_goes_on,
-                                        setup, teardown),
+                                        setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_absurd_mapping_paths_are_refused_at_load, setup,
-                                        teardown),
+                                        sf_teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGPIPE, SIG_IGN);

@@ -25,68 +25,22 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "send_fixture.h"
 
-#define QX_SEND QX_BIN_DIR "/qx-send"
-#define DEMO_PROFILES QX_SOURCE_DIR "/fixtures/profiles/demo.ndjson"
-#define DEMO_MAPPING QX_SOURCE_DIR "/fixtures/mappings/demo.json"
-#define SEED_PROFILE QX_SOURCE_DIR "/fixtures/seed/profile.ndjson"
-#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
 #define SEED_PAYLOAD QX_SOURCE_DIR "/fixtures/seed/expected-payload.json"
 /* generous: the test may run under valgrind; a render that waited for EOF
  * would never answer at all */
 #define LINE_TIMEOUT_MS 20000
 #define RUN_TIMEOUT_MS 60000
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Starts argv with its standard input and output on pipes. */
-static pid_t spawn_piped(const char *const *argv, int *in_fd, int *out_fd)
-{
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(out[1], STDOUT_FILENO);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    *in_fd = in[1];
-    *out_fd = out[0];
-    return pid;
-}
-
-static void write_all(int fd, const char *s)
-{
-    size_t n = strlen(s), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, s + off, n - off);
-        assert_true(w > 0);
-        off += (size_t)w;
-    }
-}
-
 /* Reads one line (without its newline) into buf within timeout_ms; false
  * when none came. */
 static bool read_line(int fd, char *buf, size_t cap, int timeout_ms)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = sf_now_ms() + timeout_ms;
     while (len + 1 < cap) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - sf_now_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             return false;
@@ -100,21 +54,6 @@ static bool read_line(int fd, char *buf, size_t cap, int timeout_ms)
         buf[len++] = c;
     }
     return false;
-}
-
-/* The n-th line of the demo profiles, newline included (malloc'd). */
-static char *demo_line(int n)
-{
-    char *text = qxt_read_file(DEMO_PROFILES);
-    assert_non_null(text);
-    char *line = text;
-    for (int i = 1; i < n; i++)
-        line = strchr(line, '\n') + 1;
-    size_t len = strcspn(line, "\n");
-    char *out = strndup(line, len + 1);
-    out[len] = '\n';
-    free(text);
-    return out;
 }
 
 static const char *first_email(const char *payload_text)
@@ -135,14 +74,14 @@ static void test_render_streams_each_payload_before_eof(void **state)
     signal(SIGPIPE, SIG_IGN);
     const char *argv[] = {QX_SEND, "render", "--mapping", DEMO_MAPPING, "-", NULL};
     int in, out;
-    pid_t pid = spawn_piped(argv, &in, &out);
-    char *l1 = demo_line(1), *l2 = demo_line(2);
+    pid_t pid = sf_spawn_piped(argv, NULL, &in, &out);
+    char *l1 = sf_demo_line(1), *l2 = sf_demo_line(2);
     char line[8192];
-    write_all(in, l1);
+    sf_write_all(in, l1);
     /* standard input stays open: the payload must come out anyway */
     assert_true(read_line(out, line, sizeof line, LINE_TIMEOUT_MS));
     assert_string_equal(first_email(line), "ana@example.com");
-    write_all(in, l2);
+    sf_write_all(in, l2);
     assert_true(read_line(out, line, sizeof line, LINE_TIMEOUT_MS));
     assert_string_equal(first_email(line), "ben@example.com");
     close(in);
@@ -155,18 +94,9 @@ static void test_render_streams_each_payload_before_eof(void **state)
 
 static void test_render_of_a_file_many_blocks_long_is_complete(void **state)
 {
-    (void)state;
+    sf_fixture *f = *state;
     enum { COPIES = 3000 }; /* ~1 MB of payloads: many output blocks, many input reads */
-    char *dir = qxt_tempdir();
-    assert_non_null(dir);
-    char *one = qxt_read_file(SEED_PROFILE); /* ends with a newline */
-    assert_non_null(one);
-    size_t n = strlen(one);
-    char *text = malloc(n * COPIES + 1);
-    for (int i = 0; i < COPIES; i++)
-        memcpy(text + n * (size_t)i, one, n);
-    text[n * COPIES] = '\0';
-    char *profiles = qxt_write_file(dir, "profiles.ndjson", text);
+    char *profiles = sf_seed_profiles(f, COPIES); /* the seed profile ends with a newline */
     const char *argv[] = {QX_SEND, "render", "--mapping", SEED_MAPPING, profiles, NULL};
     char *out = NULL;
     assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, RUN_TIMEOUT_MS), 0);
@@ -186,18 +116,14 @@ static void test_render_of_a_file_many_blocks_long_is_complete(void **state)
     assert_int_equal(lines, COPIES);
     json_decref(expected);
     free(out);
-    free(profiles);
-    free(text);
-    free(one);
-    qxt_remove_dir(dir);
-    free(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_streams_each_payload_before_eof),
-        cmocka_unit_test(test_render_of_a_file_many_blocks_long_is_complete),
+        cmocka_unit_test_setup_teardown(test_render_of_a_file_many_blocks_long_is_complete,
+                                        sf_setup, sf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,81 +34,35 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "send_fixture.h"
 #include "rawserver.h"
 
-#define QX_SEND QX_BIN_DIR "/qx-send"
-#define TOKEN_OK "QX-TEST-TOKEN-1"
-#define TOKEN_OK_B64 "YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0x" /* user:token */
-#define USER "api-user@example.com"
-#define SEED_MAPPING QX_SOURCE_DIR "/fixtures/seed/mapping.json"
-#define SEED_PROFILE QX_SOURCE_DIR "/fixtures/seed/profile.ndjson"
 #define RUN_TIMEOUT_MS 120000
 
-static const char *const env_ok[] = {"QX_API_TOKEN=" TOKEN_OK, NULL};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-typedef struct fixture {
-    char *dir;
+/* This file's part of the fixture: the raw servers and the TLS server, once
+ * started. */
+typedef struct own {
     raw_server *a, *b;
     struct MHD_Daemon *tls;
     int tls_requests;
-} fixture;
+} own;
+
+static own *own_of(const sf_fixture *f)
+{
+    return f->own;
+}
+
+static void release_own(sf_fixture *f)
+{
+    raw_stop(own_of(f)->a);
+    raw_stop(own_of(f)->b);
+    if (own_of(f)->tls != NULL)
+        MHD_stop_daemon(own_of(f)->tls);
+}
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    *state = f;
-    return f->dir != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    raw_stop(f->a);
-    raw_stop(f->b);
-    if (f->tls != NULL)
-        MHD_stop_daemon(f->tls);
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static char *path_in(const fixture *f, const char *name)
-{
-    static char buf[16][1024];
-    static int i;
-    i = (i + 1) % 16;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, name);
-    return buf[i];
-}
-
-static void put_file(const fixture *f, const char *name, const char *text)
-{
-    char *p = qxt_write_file(f->dir, name, text);
-    assert_non_null(p);
-    free(p);
-}
-
-/* Writes name (a destination file) for url, the token from passwordEnv or,
- * when token_file, from token.txt beside it. */
-static char *write_destination(const fixture *f, const char *name, const char *url, bool token_file)
-{
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"name\": \"security\", \"url\": \"%s\", \"username\": \"" USER "\", %s}", url,
-             token_file ? "\"passwordFile\": \"token.txt\"" : "\"passwordEnv\": \"QX_API_TOKEN\"");
-    put_file(f, name, text);
-    if (token_file)
-        put_file(f, "token.txt", TOKEN_OK "\n");
-    return path_in(f, name);
+    return sf_setup_with(state, sizeof(own), release_own);
 }
 
 static char *raw_url(const raw_server *s)
@@ -118,38 +72,10 @@ static char *raw_url(const raw_server *s)
     return url;
 }
 
-static int run_send(const char *const *argv, const char *const *env, char **err_out)
-{
-    char *err = NULL;
-    int rc = qxt_run(argv, NULL, env, NULL, &err, RUN_TIMEOUT_MS);
-    if (err != NULL && err[0] != '\0')
-        fprintf(stderr, "[qx-send stderr]\n%.3000s\n", err);
-    if (err_out != NULL)
-        *err_out = err;
-    else
-        free(err);
-    return rc;
-}
-
-static json_t *load_json(const char *path)
-{
-    json_error_t jerr;
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (j == NULL)
-        fprintf(stderr, "%s: %s\n", path, jerr.text);
-    assert_non_null(j);
-    return j;
-}
-
-static json_int_t failed_for(const json_t *rep, const char *reason)
-{
-    return json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), reason));
-}
-
 /* The first dead-letter record. */
-static json_t *first_dead_letter(const fixture *f)
+static json_t *first_dead_letter(const sf_fixture *f)
 {
-    char *text = qxt_read_file(path_in(f, "dead.ndjson"));
+    char *text = qxt_read_file(sf_path(f, "dead.ndjson"));
     assert_non_null(text);
     char *nl = strchr(text, '\n');
     assert_non_null(nl);
@@ -172,15 +98,15 @@ static void assert_no_secret(const char *what, const char *text)
 
 static void test_redirect_to_another_port_is_not_followed(void **state)
 {
-    fixture *f = *state;
-    f->b = raw_start(RAW_OK); /* where the redirect points: must see nothing */
-    f->a = raw_start(RAW_REDIRECT);
-    assert_non_null(f->a);
-    assert_non_null(f->b);
+    sf_fixture *f = *state;
+    own_of(f)->b = raw_start(RAW_OK); /* where the redirect points: must see nothing */
+    own_of(f)->a = raw_start(RAW_REDIRECT);
+    assert_non_null(own_of(f)->a);
+    assert_non_null(own_of(f)->b);
     char location[256];
-    snprintf(location, sizeof location, "http://127.0.0.1:%d/collect", f->b->port);
-    raw_set_location(f->a, location);
-    char *dest = write_destination(f, "dest.json", raw_url(f->a), false);
+    snprintf(location, sizeof location, "http://127.0.0.1:%d/collect", own_of(f)->b->port);
+    raw_set_location(own_of(f)->a, location);
+    char *dest = sf_write_destination(f, "dest.json", raw_url(own_of(f)->a), false);
     const char *argv[] = {QX_SEND,
                           "send",
                           "--destination",
@@ -190,20 +116,20 @@ static void test_redirect_to_another_port_is_not_followed(void **state)
                           "--retry-schedule",
                           "10ms,10ms",
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           SEED_PROFILE,
                           NULL};
-    assert_int_equal(run_send(argv, env_ok, NULL), 1);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 1);
     /* the destination itself did get the credentials... */
-    assert_true(raw_saw(f->a, "Authorization: Basic " TOKEN_OK_B64));
-    assert_int_equal(raw_requests(f->a), 1); /* a 3xx is not retried */
+    assert_true(raw_saw(own_of(f)->a, "Authorization: Basic " TOKEN_OK_B64));
+    assert_int_equal(raw_requests(own_of(f)->a), 1); /* a 3xx is not retried */
     /* ...and the address it redirected to got nothing at all */
-    assert_int_equal(raw_connections(f->b), 0);
-    assert_int_equal(raw_seen_len(f->b), 0);
-    json_t *rep = load_json(path_in(f, "report.json"));
-    assert_int_equal(failed_for(rep, "http302"), 1);
+    assert_int_equal(raw_connections(own_of(f)->b), 0);
+    assert_int_equal(raw_seen_len(own_of(f)->b), 0);
+    json_t *rep = sf_load_json(sf_path(f, "report.json"));
+    assert_int_equal(sf_failed_for(rep, "http302"), 1);
     json_decref(rep);
     json_t *rec = first_dead_letter(f);
     assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 302);
@@ -225,7 +151,7 @@ static enum MHD_Result tls_answer(void *cls, struct MHD_Connection *c, const cha
     (void)method;
     (void)version;
     (void)data;
-    fixture *f = cls;
+    sf_fixture *f = cls;
     if (*con_cls == NULL) {
         *con_cls = f;
         return MHD_YES;
@@ -234,7 +160,7 @@ static enum MHD_Result tls_answer(void *cls, struct MHD_Connection *c, const cha
         *data_size = 0;
         return MHD_YES;
     }
-    __atomic_add_fetch(&f->tls_requests, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&own_of(f)->tls_requests, 1, __ATOMIC_SEQ_CST);
     static const char body[] = "{\"result\": {}, \"meta\": {\"httpStatus\": \"200 - OK\"}}";
     struct MHD_Response *r =
         MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -245,7 +171,7 @@ static enum MHD_Result tls_answer(void *cls, struct MHD_Connection *c, const cha
 
 /* Makes ca.pem (a throwaway CA), server.pem/server.key (for IP 127.0.0.1,
  * signed by it) and other-ca.pem (a CA that signed nothing) in the dir. */
-static void make_certificates(const fixture *f)
+static void make_certificates(const sf_fixture *f)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
@@ -261,30 +187,32 @@ static void make_certificates(const fixture *f)
              "-out server.pem -days 2 -extfile ext.cnf",
              f->dir);
     if (system(cmd) != 0) {
-        char *log = qxt_read_file(path_in(f, "openssl.log"));
+        char *log = qxt_read_file(sf_path(f, "openssl.log"));
         fail_msg("openssl failed: %s", log != NULL ? log : "");
     }
 }
 
-static int start_tls_server(fixture *f)
+static int start_tls_server(sf_fixture *f)
 {
-    char *key = qxt_read_file(path_in(f, "server.key"));
-    char *cert = qxt_read_file(path_in(f, "server.pem"));
+    char *key = qxt_read_file(sf_path(f, "server.key"));
+    char *cert = qxt_read_file(sf_path(f, "server.pem"));
     assert_non_null(key);
     assert_non_null(cert);
-    f->tls = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0,
-                              NULL, NULL, tls_answer, f, MHD_OPTION_HTTPS_MEM_KEY, key,
-                              MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+    own_of(f)->tls =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL,
+                         NULL, tls_answer, f, MHD_OPTION_HTTPS_MEM_KEY, key,
+                         MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
     free(key);
     free(cert);
-    assert_non_null(f->tls);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(f->tls, MHD_DAEMON_INFO_BIND_PORT);
+    assert_non_null(own_of(f)->tls);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(own_of(f)->tls, MHD_DAEMON_INFO_BIND_PORT);
     assert_non_null(info);
     return info->port;
 }
 
 /* send to dest, with --cacert ca when not NULL; returns the exit code. */
-static int send_tls(fixture *f, const char *dest, const char *ca)
+static int send_tls(sf_fixture *f, const char *dest, const char *ca)
 {
     const char *argv[16];
     size_t n = 0;
@@ -297,24 +225,24 @@ static int send_tls(fixture *f, const char *dest, const char *ca)
     argv[n++] = "--retry-schedule";
     argv[n++] = "10ms,10ms";
     argv[n++] = "--dead-letter";
-    argv[n++] = path_in(f, "dead.ndjson");
+    argv[n++] = sf_path(f, "dead.ndjson");
     argv[n++] = "--report";
-    argv[n++] = path_in(f, "report.json");
+    argv[n++] = sf_path(f, "report.json");
     if (ca != NULL) {
         argv[n++] = "--cacert";
         argv[n++] = ca;
     }
     argv[n++] = SEED_PROFILE;
     argv[n] = NULL;
-    unlink(path_in(f, "dead.ndjson"));
-    return run_send(argv, env_ok, NULL);
+    unlink(sf_path(f, "dead.ndjson"));
+    return sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL);
 }
 
 /* The last send failed at once for its certificate. */
-static void check_certificate_failure(const fixture *f, const char *reason_part)
+static void check_certificate_failure(const sf_fixture *f, const char *reason_part)
 {
-    json_t *rep = load_json(path_in(f, "report.json"));
-    assert_int_equal(failed_for(rep, "certificateError"), 1);
+    json_t *rep = sf_load_json(sf_path(f, "report.json"));
+    assert_int_equal(sf_failed_for(rep, "certificateError"), 1);
     assert_int_equal(json_integer_value(json_object_get(rep, "retries")), 0);
     json_decref(rep);
     json_t *rec = first_dead_letter(f);
@@ -329,7 +257,7 @@ static void check_certificate_failure(const fixture *f, const char *reason_part)
 
 static void test_https_verifies_the_certificate_and_takes_a_cacert(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         fprintf(stderr, "libmicrohttpd without TLS: skipped\n");
         skip();
@@ -338,39 +266,39 @@ static void test_https_verifies_the_certificate_and_takes_a_cacert(void **state)
     int port = start_tls_server(f);
     char url[256];
     snprintf(url, sizeof url, "https://127.0.0.1:%d/inbound-event/v1/events/json/triggers", port);
-    char *dest = strdup(write_destination(f, "dest.json", url, false));
+    char *dest = strdup(sf_write_destination(f, "dest.json", url, false));
 
     /* the system's store does not know the throwaway CA */
     assert_int_equal(send_tls(f, dest, NULL), 1);
     check_certificate_failure(f, "certificate");
     /* a CA that did not sign it */
-    assert_int_equal(send_tls(f, dest, path_in(f, "other-ca.pem")), 1);
+    assert_int_equal(send_tls(f, dest, sf_path(f, "other-ca.pem")), 1);
     check_certificate_failure(f, "certificate");
-    assert_int_equal(__atomic_load_n(&f->tls_requests, __ATOMIC_SEQ_CST), 0);
+    assert_int_equal(__atomic_load_n(&own_of(f)->tls_requests, __ATOMIC_SEQ_CST), 0);
 
     /* the CA that signed it: delivered */
-    assert_int_equal(send_tls(f, dest, path_in(f, "ca.pem")), 0);
-    json_t *rep = load_json(path_in(f, "report.json"));
+    assert_int_equal(send_tls(f, dest, sf_path(f, "ca.pem")), 0);
+    json_t *rep = sf_load_json(sf_path(f, "report.json"));
     assert_int_equal(json_integer_value(json_object_get(rep, "activated")), 1);
     json_decref(rep);
-    assert_int_equal(__atomic_load_n(&f->tls_requests, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&own_of(f)->tls_requests, __ATOMIC_SEQ_CST), 1);
 
     /* the right CA, but a host name the certificate does not name */
     snprintf(url, sizeof url, "https://localhost:%d/inbound-event/v1/events/json/triggers", port);
-    char *dest_host = strdup(write_destination(f, "dest-localhost.json", url, false));
-    assert_int_equal(send_tls(f, dest_host, path_in(f, "ca.pem")), 1);
+    char *dest_host = strdup(sf_write_destination(f, "dest-localhost.json", url, false));
+    assert_int_equal(send_tls(f, dest_host, sf_path(f, "ca.pem")), 1);
     check_certificate_failure(f, "localhost");
-    assert_int_equal(__atomic_load_n(&f->tls_requests, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&own_of(f)->tls_requests, __ATOMIC_SEQ_CST), 1);
 
     /* a --cacert that cannot be read is a usage error, before any request */
     const char *missing[] = {QX_SEND,      "send",       "--destination", dest,
-                             "--mapping",  SEED_MAPPING, "--cacert",      path_in(f, "nope.pem"),
+                             "--mapping",  SEED_MAPPING, "--cacert",      sf_path(f, "nope.pem"),
                              SEED_PROFILE, NULL};
-    assert_int_equal(run_send(missing, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(missing, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     /* and there is no way to turn verification off */
     const char *insecure[] = {QX_SEND,      "send",       "--destination", dest, "--mapping",
                               SEED_MAPPING, "--insecure", SEED_PROFILE,    NULL};
-    assert_int_equal(run_send(insecure, env_ok, NULL), 2);
+    assert_int_equal(sf_run_send(insecure, env_ok, RUN_TIMEOUT_MS, NULL), 2);
     free(dest);
     free(dest_host);
 }
@@ -379,9 +307,9 @@ static void test_https_verifies_the_certificate_and_takes_a_cacert(void **state)
 
 /* A send with every output on and debug logging, against server; checks
  * that the token is in none of them. Returns the exit code. */
-static int send_everything_checked(fixture *f, raw_server *server)
+static int send_everything_checked(sf_fixture *f, raw_server *server)
 {
-    char *dest = strdup(write_destination(f, "dest.json", raw_url(server), false));
+    char *dest = strdup(sf_write_destination(f, "dest.json", raw_url(server), false));
     const char *argv[] = {QX_SEND,
                           "send",
                           "-v",
@@ -393,17 +321,17 @@ static int send_everything_checked(fixture *f, raw_server *server)
                           "--retry-schedule",
                           "10ms",
                           "--trace",
-                          path_in(f, "trace.ndjson"),
+                          sf_path(f, "trace.ndjson"),
                           "--report",
-                          path_in(f, "report.json"),
+                          sf_path(f, "report.json"),
                           "--dead-letter",
-                          path_in(f, "dead.ndjson"),
+                          sf_path(f, "dead.ndjson"),
                           "--state",
-                          path_in(f, "state.ndjson"),
+                          sf_path(f, "state.ndjson"),
                           SEED_PROFILE,
                           NULL};
     char *err = NULL;
-    int rc = run_send(argv, env_ok, &err);
+    int rc = sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, &err);
     free(dest);
     /* it was sent: the server saw the credentials */
     assert_true(raw_saw(server, "Authorization: Basic " TOKEN_OK_B64));
@@ -412,13 +340,13 @@ static int send_everything_checked(fixture *f, raw_server *server)
     static const char *const files[] = {"trace.ndjson", "report.json", "dead.ndjson",
                                         "state.ndjson"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *text = qxt_read_file(path_in(f, files[i]));
+        char *text = qxt_read_file(sf_path(f, files[i]));
         if (text == NULL && strcmp(files[i], "dead.ndjson") == 0)
             continue; /* nothing failed */
         assert_no_secret(files[i], text);
         free(text);
     }
-    char *trace = qxt_read_file(path_in(f, "trace.ndjson"));
+    char *trace = qxt_read_file(sf_path(f, "trace.ndjson"));
     assert_non_null(strstr(trace, "\"Authorization\":\"[redacted]\""));
     free(trace);
     return rc;
@@ -426,10 +354,10 @@ static int send_everything_checked(fixture *f, raw_server *server)
 
 static void test_token_is_in_no_output_even_when_refused(void **state)
 {
-    fixture *f = *state;
-    f->a = raw_start(RAW_UNAUTHORIZED);
-    assert_non_null(f->a);
-    assert_int_equal(send_everything_checked(f, f->a), 1);
+    sf_fixture *f = *state;
+    own_of(f)->a = raw_start(RAW_UNAUTHORIZED);
+    assert_non_null(own_of(f)->a);
+    assert_int_equal(send_everything_checked(f, own_of(f)->a), 1);
     json_t *rec = first_dead_letter(f);
     assert_int_equal(json_integer_value(json_object_get(rec, "httpStatus")), 401);
     json_decref(rec);
@@ -438,9 +366,9 @@ static void test_token_is_in_no_output_even_when_refused(void **state)
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -f '%s'/*.ndjson* '%s'/report.json", f->dir, f->dir);
     assert_int_equal(system(cmd), 0);
-    f->b = raw_start(RAW_OK);
-    assert_non_null(f->b);
-    assert_int_equal(send_everything_checked(f, f->b), 0);
+    own_of(f)->b = raw_start(RAW_OK);
+    assert_non_null(own_of(f)->b);
+    assert_int_equal(send_everything_checked(f, own_of(f)->b), 0);
 }
 
 /* Reads /proc/pid/<name> (NUL-separated) with the NULs made spaces. */
@@ -461,10 +389,10 @@ static char *read_proc(pid_t pid, const char *name)
 
 static void test_token_is_not_in_argv_or_environment(void **state)
 {
-    fixture *f = *state;
-    f->a = raw_start(RAW_SILENT); /* keeps qx-send busy while we look at it */
-    assert_non_null(f->a);
-    char *dest = strdup(write_destination(f, "dest.json", raw_url(f->a), true));
+    sf_fixture *f = *state;
+    own_of(f)->a = raw_start(RAW_SILENT); /* keeps qx-send busy while we look at it */
+    assert_non_null(own_of(f)->a);
+    char *dest = strdup(sf_write_destination(f, "dest.json", raw_url(own_of(f)->a), true));
     const char *argv[] = {QX_SEND, "send",      "--destination", dest,         "--timeout-ms",
                           "60000", "--mapping", SEED_MAPPING,    SEED_PROFILE, NULL};
     pid_t pid = fork();
@@ -478,12 +406,12 @@ static void test_token_is_not_in_argv_or_environment(void **state)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
-    while (raw_requests(f->a) < 1 && now_ms() < deadline)
+    int64_t deadline = sf_now_ms() + RUN_TIMEOUT_MS;
+    while (raw_requests(own_of(f)->a) < 1 && sf_now_ms() < deadline)
         usleep(10000);
-    assert_int_equal(raw_requests(f->a), 1);
+    assert_int_equal(raw_requests(own_of(f)->a), 1);
     /* mid-request: the token is loaded and in use */
-    assert_true(raw_saw(f->a, "Authorization: Basic " TOKEN_OK_B64));
+    assert_true(raw_saw(own_of(f)->a, "Authorization: Basic " TOKEN_OK_B64));
     char *cmdline = read_proc(pid, "cmdline");
     char *environ_text = read_proc(pid, "environ");
     kill(pid, SIGKILL);
@@ -500,12 +428,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redirect_to_another_port_is_not_followed, setup,
-                                        teardown),
+                                        sf_teardown),
         cmocka_unit_test_setup_teardown(test_https_verifies_the_certificate_and_takes_a_cacert,
-                                        setup, teardown),
+                                        setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_token_is_in_no_output_even_when_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_token_is_not_in_argv_or_environment, setup, teardown),
+                                        sf_teardown),
+        cmocka_unit_test_setup_teardown(test_token_is_not_in_argv_or_environment, setup,
+                                        sf_teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGPIPE, SIG_IGN);

@@ -35,11 +35,8 @@
 #endif
 
 #include "harness.h"
+#include "send_fixture.h"
 
-#define QX_SEND QX_BIN_DIR "/qx-send"
-#define TOKEN_OK "QX-TEST-TOKEN-1"
-#define USER "api-user@example.com"
-#define WF_TOKEN "6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50"
 #define AUDIENCE "a1f5c3e0-purchase-completed-0001"
 #define MAPPING QX_SOURCE_DIR "/fixtures/mappings/demo.json"
 #define RUN_TIMEOUT_MS 240000
@@ -52,15 +49,6 @@
 #define MALFORMED_EVERY 97
 #define EXCLUDED_EVERY 10
 
-static const char *const env_ok[] = {"QX_API_TOKEN=" TOKEN_OK, NULL};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 2,000 profiles normally; under valgrind everything is ~30 times slower */
 static int profile_count(void)
 {
@@ -69,62 +57,14 @@ static int profile_count(void)
 
 /* ---- fixture ------------------------------------------------------------- */
 
-typedef struct fixture {
-    char *dir;
-    qxt_mock mock;
-    char dest[1024];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    *state = f;
-    return f->dir != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0)
-        qxt_mock_stop(&f->mock, SIGTERM);
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static char *path_in(const fixture *f, const char *name)
-{
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, name);
-    return buf[i];
-}
-
-static void put_file(const fixture *f, const char *name, const char *text)
-{
-    char *p = qxt_write_file(f->dir, name, text);
-    assert_non_null(p);
-    free(p);
-}
-
 /* Starts qx-mock (no rate limit to speak of) and writes dest.json for it. */
-static void start_mock(fixture *f)
+static void start_mock(sf_fixture *f)
 {
-    put_file(f, "config.json",
-             "{\"users\": [{\"username\": \"" USER "\", \"apiToken\": \"" TOKEN_OK "\"}],"
-             " \"rateLimitPerMinute\": 1000000,"
-             " \"workflows\": [{\"id\": \"WF\", \"urlTokenId\": \"" WF_TOKEN "\"}]}");
-    assert_int_equal(qxt_mock_start(&f->mock, path_in(f, "config.json"), NULL), 0);
-    char text[1024];
-    snprintf(text, sizeof text,
-             "{\"name\": \"e2e\", \"url\": \"%s/inbound-event/v1/events/json/triggers?urlTokenId="
-             "%s\", \"username\": \"" USER "\", \"passwordEnv\": \"QX_API_TOKEN\"}",
-             f->mock.base_url, WF_TOKEN);
-    put_file(f, "dest.json", text);
-    snprintf(f->dest, sizeof f->dest, "%s", path_in(f, "dest.json"));
+    sf_put_file(f, "config.json",
+                "{\"users\": [{\"username\": \"" USER "\", \"apiToken\": \"" TOKEN_OK "\"}],"
+                " \"rateLimitPerMinute\": 1000000,"
+                " \"workflows\": [{\"id\": \"WF\", \"urlTokenId\": \"" WF_TOKEN "\"}]}");
+    sf_mock_destination(f, sf_path(f, "config.json"));
 }
 
 static bool is_malformed(int i)
@@ -139,7 +79,7 @@ static bool is_excluded(int i)
 
 /* Writes n generated profiles (one identity each) to name; returns its path
  * (malloc'd). */
-static char *write_profiles(const fixture *f, const char *name, int first, int n)
+static char *write_profiles(const sf_fixture *f, const char *name, int first, int n)
 {
     size_t cap = (size_t)n * 400 + 1, len = 0;
     char *text = malloc(cap);
@@ -157,9 +97,9 @@ static char *write_profiles(const fixture *f, const char *name, int first, int n
             "\"lastQualificationTime\": \"2026-11-20T09:00:00.000Z\"}}}}\n",
             i, i, i, i % 3, is_excluded(i) ? "not-activated-segment" : AUDIENCE);
     }
-    put_file(f, name, text);
+    sf_put_file(f, name, text);
     free(text);
-    return strdup(path_in(f, name));
+    return strdup(sf_path(f, name));
 }
 
 /* ---- running qx-send ------------------------------------------------------- */
@@ -200,16 +140,17 @@ static int wait_status(pid_t pid, int timeout_ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void show_stderr(const fixture *f)
+static void show_stderr(const sf_fixture *f)
 {
-    char *text = qxt_read_file(path_in(f, "stderr.txt"));
+    char *text = qxt_read_file(sf_path(f, "stderr.txt"));
     if (text != NULL && text[0] != '\0')
         fprintf(stderr, "[qx-send stderr]\n%s", text);
     free(text);
 }
 
 /* The send command with --state; report is the report file's name. */
-static void send_argv(const fixture *f, const char *profiles, const char *report, const char **argv)
+static void send_argv(const sf_fixture *f, const char *profiles, const char *report,
+                      const char **argv)
 {
     size_t n = 0;
     argv[n++] = QX_SEND;
@@ -226,50 +167,34 @@ static void send_argv(const fixture *f, const char *profiles, const char *report
     argv[n++] = "--mapping";
     argv[n++] = MAPPING;
     argv[n++] = "--state";
-    argv[n++] = path_in(f, "state.ndjson");
+    argv[n++] = sf_path(f, "state.ndjson");
     argv[n++] = "--dead-letter";
-    argv[n++] = path_in(f, "dead.ndjson");
+    argv[n++] = sf_path(f, "dead.ndjson");
     argv[n++] = "--report";
-    argv[n++] = path_in(f, report);
+    argv[n++] = sf_path(f, report);
     argv[n++] = profiles;
     argv[n] = NULL;
 }
 
 /* ---- the mock's side ----------------------------------------------------------- */
 
-static json_int_t mock_total_runs(const fixture *f)
+static json_int_t mock_total_runs(const sf_fixture *f)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s/_qx/v1/runs?limit=1", f->mock.base_url);
-    qxt_response r;
-    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    json_t *j = qxt_response_json(&r);
-    qxt_response_free(&r);
+    json_t *j = sf_mock_get(f, "/_qx/v1/runs?limit=1", 200);
     json_int_t total = json_integer_value(json_object_get(j, "total"));
     json_decref(j);
     return total;
 }
 
 /* Every run the mock holds (its history export, one run per line). */
-static json_t *mock_runs(const fixture *f)
+static json_t *mock_runs(const sf_fixture *f)
 {
     char url[512];
     snprintf(url, sizeof url, "%s/_qx/v1/export", f->mock.base_url);
     qxt_response r;
     assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    json_t *runs = json_array();
-    for (char *line = r.body, *next; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL)
-            *next++ = '\0';
-        if (*line == '\0')
-            continue;
-        json_t *v = json_loads(line, 0, NULL);
-        assert_non_null(v);
-        json_array_append_new(runs, v);
-    }
+    json_t *runs = sf_parse_ndjson(r.body);
     qxt_response_free(&r);
     return runs;
 }
@@ -277,14 +202,14 @@ static json_t *mock_runs(const fixture *f)
 /* Runs qx-send in the background and SIGKILLs it once the mock has at least
  * `after` runs; asserts that it was still running then. Returns the runs
  * counted just before the kill. */
-static json_int_t send_and_kill(const fixture *f, const char *profiles, json_int_t after)
+static json_int_t send_and_kill(const sf_fixture *f, const char *profiles, json_int_t after)
 {
     const char *argv[32];
     send_argv(f, profiles, "report-killed.json", argv);
-    pid_t pid = spawn(argv, path_in(f, "stderr.txt"));
+    pid_t pid = spawn(argv, sf_path(f, "stderr.txt"));
     json_int_t total = 0;
-    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
-    while ((total = mock_total_runs(f)) < after && now_ms() < deadline) {
+    int64_t deadline = sf_now_ms() + RUN_TIMEOUT_MS;
+    while ((total = mock_total_runs(f)) < after && sf_now_ms() < deadline) {
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             show_stderr(f);
             fail_msg("qx-send ended before it could be killed (%lld runs)", (long long)total);
@@ -361,24 +286,6 @@ static size_t check_runs(json_t *expected, json_t *runs, size_t max_extra)
     return extra;
 }
 
-static json_t *load_json(const char *path)
-{
-    json_error_t jerr;
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (j == NULL)
-        fprintf(stderr, "%s: %s\n", path, jerr.text);
-    assert_non_null(j);
-    return j;
-}
-
-static json_int_t member_int(const json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        fail_msg("no integer \"%s\"", key);
-    return json_integer_value(v);
-}
-
 /* The final report adds up to the whole input of n profiles. */
 static void check_cumulative_report(const json_t *rep, int n, size_t n_expected)
 {
@@ -387,21 +294,20 @@ static void check_cumulative_report(const json_t *rep, int n, size_t n_expected)
         malformed += is_malformed(i);
         excluded += is_excluded(i);
     }
-    assert_int_equal(member_int(rep, "read"), n);
-    assert_int_equal(member_int(rep, "activated"), (json_int_t)n_expected);
-    assert_int_equal(member_int(rep, "excluded"), excluded);
-    assert_int_equal(member_int(rep, "failed"), malformed);
-    assert_int_equal(member_int(json_object_get(rep, "failedReasons"), "malformedInput"),
-                     malformed);
-    assert_int_equal(member_int(json_object_get(rep, "excludedReasons"), "notInActivatedAudience"),
+    assert_int_equal(sf_int(rep, "read"), n);
+    assert_int_equal(sf_int(rep, "activated"), (json_int_t)n_expected);
+    assert_int_equal(sf_int(rep, "excluded"), excluded);
+    assert_int_equal(sf_int(rep, "failed"), malformed);
+    assert_int_equal(sf_int(json_object_get(rep, "failedReasons"), "malformedInput"), malformed);
+    assert_int_equal(sf_int(json_object_get(rep, "excludedReasons"), "notInActivatedAudience"),
                      excluded);
     assert_null(json_object_get(rep, "pending"));
 }
 
 /* Every malformed line is in the dead-letter file, by its line number. */
-static void check_dead_letters(const fixture *f, int n)
+static void check_dead_letters(const sf_fixture *f, int n)
 {
-    char *text = qxt_read_file(path_in(f, "dead.ndjson"));
+    char *text = qxt_read_file(sf_path(f, "dead.ndjson"));
     assert_non_null(text);
     json_t *lines = json_object();
     for (char *line = text, *next; *line != '\0'; line = next) {
@@ -411,7 +317,7 @@ static void check_dead_letters(const fixture *f, int n)
         json_t *rec = json_loads(line, 0, NULL);
         assert_non_null(rec);
         char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)member_int(rec, "line"));
+        snprintf(key, sizeof key, "%lld", (long long)sf_int(rec, "line"));
         json_object_set_new(lines, key, json_true());
         assert_true(json_is_null(json_object_get(rec, "payload")));
         json_decref(rec);
@@ -435,7 +341,7 @@ static void check_dead_letters(const fixture *f, int n)
 
 static void test_kill_9_twice_then_resume_accounts_for_every_line(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     int n = profile_count();
     char *profiles = write_profiles(f, "profiles.ndjson", 1, n);
     size_t n_expected;
@@ -448,25 +354,25 @@ static void test_kill_9_twice_then_resume_accounts_for_every_line(void **state)
     /* what the kills left: the state file says how far it got */
     json_t *snap = NULL;
     {
-        char *text = qxt_read_file(path_in(f, "state.ndjson"));
+        char *text = qxt_read_file(sf_path(f, "state.ndjson"));
         assert_non_null(text);
         *strchr(text, '\n') = '\0';
         snap = json_loads(text, 0, NULL);
         free(text);
     }
     assert_non_null(snap);
-    assert_int_equal(member_int(snap, "qxSendState"), 1);
+    assert_int_equal(sf_int(snap, "qxSendState"), 1);
     json_decref(snap);
 
     const char *argv[32];
     send_argv(f, profiles, "report.json", argv);
-    pid_t pid = spawn(argv, path_in(f, "stderr.txt"));
+    pid_t pid = spawn(argv, sf_path(f, "stderr.txt"));
     int rc = wait_status(pid, RUN_TIMEOUT_MS);
     if (rc != 1)
         show_stderr(f);
     assert_int_equal(rc, 1); /* the malformed lines failed */
 
-    json_t *rep = load_json(path_in(f, "report.json"));
+    json_t *rep = sf_load_json(sf_path(f, "report.json"));
     check_cumulative_report(rep, n, n_expected);
     json_decref(rep);
     check_dead_letters(f, n);
@@ -481,7 +387,7 @@ static void test_kill_9_twice_then_resume_accounts_for_every_line(void **state)
 
 static void test_sigterm_with_state_pauses_then_resumes_without_duplicates(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     int n = profile_count();
     char *profiles = write_profiles(f, "profiles.ndjson", 1, n);
     size_t n_expected;
@@ -490,37 +396,36 @@ static void test_sigterm_with_state_pauses_then_resumes_without_duplicates(void 
 
     const char *argv[32];
     send_argv(f, profiles, "report1.json", argv);
-    pid_t pid = spawn(argv, path_in(f, "stderr.txt"));
-    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
-    while (mock_total_runs(f) < n / 5 && now_ms() < deadline)
+    pid_t pid = spawn(argv, sf_path(f, "stderr.txt"));
+    int64_t deadline = sf_now_ms() + RUN_TIMEOUT_MS;
+    while (mock_total_runs(f) < n / 5 && sf_now_ms() < deadline)
         usleep(2000);
     kill(pid, SIGTERM);
     int rc = wait_status(pid, RUN_TIMEOUT_MS);
     if (rc != 3)
         show_stderr(f);
     assert_int_equal(rc, 3); /* stopped with lines pending */
-    json_t *rep = load_json(path_in(f, "report1.json"));
-    json_int_t read1 = member_int(rep, "read");
+    json_t *rep = sf_load_json(sf_path(f, "report1.json"));
+    json_int_t read1 = sf_int(rep, "read");
     assert_true(read1 <= n);
     /* what was read and not finished is reported pending, not lost */
-    assert_true(member_int(rep, "pending") > 0);
-    assert_int_equal(member_int(rep, "pending"), read1 - member_int(rep, "activated") -
-                                                     member_int(rep, "excluded") -
-                                                     member_int(rep, "failed"));
+    assert_true(sf_int(rep, "pending") > 0);
+    assert_int_equal(sf_int(rep, "pending"), read1 - sf_int(rep, "activated") -
+                                                 sf_int(rep, "excluded") - sf_int(rep, "failed"));
     /* nothing failed for being interrupted: unfinished lines stay pending */
     assert_null(json_object_get(json_object_get(rep, "failedReasons"), "interrupted"));
     json_decref(rep);
-    char *err = qxt_read_file(path_in(f, "stderr.txt"));
+    char *err = qxt_read_file(sf_path(f, "stderr.txt"));
     assert_non_null(strstr(err, "run again with --state"));
     free(err);
 
     send_argv(f, profiles, "report.json", argv);
-    pid = spawn(argv, path_in(f, "stderr.txt"));
+    pid = spawn(argv, sf_path(f, "stderr.txt"));
     rc = wait_status(pid, RUN_TIMEOUT_MS);
     if (rc != 1)
         show_stderr(f);
     assert_int_equal(rc, 1);
-    rep = load_json(path_in(f, "report.json"));
+    rep = sf_load_json(sf_path(f, "report.json"));
     check_cumulative_report(rep, n, n_expected);
     json_decref(rep);
     check_dead_letters(f, n);
@@ -533,30 +438,22 @@ static void test_sigterm_with_state_pauses_then_resumes_without_duplicates(void 
     free(profiles);
 }
 
-static int run_quiet(const char *const *argv, char **err)
-{
-    int rc = qxt_run(argv, NULL, env_ok, NULL, err, RUN_TIMEOUT_MS);
-    if (err != NULL && *err != NULL && (*err)[0] != '\0')
-        fprintf(stderr, "[qx-send stderr]\n%s", *err);
-    return rc;
-}
-
 static void test_state_continues_a_grown_input_and_refuses_another(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_mock(f);
     char *profiles = write_profiles(f, "profiles.ndjson", 1, 5);
     const char *argv[32];
     send_argv(f, profiles, "report.json", argv);
-    assert_int_equal(run_quiet(argv, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     assert_int_equal(mock_total_runs(f), 5);
 
     /* the same state and input again: nothing new to send */
-    assert_int_equal(run_quiet(argv, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     assert_int_equal(mock_total_runs(f), 5);
-    json_t *rep = load_json(path_in(f, "report.json"));
-    assert_int_equal(member_int(rep, "read"), 5);
-    assert_int_equal(member_int(rep, "activated"), 5);
+    json_t *rep = sf_load_json(sf_path(f, "report.json"));
+    assert_int_equal(sf_int(rep, "read"), 5);
+    assert_int_equal(sf_int(rep, "activated"), 5);
     json_decref(rep);
 
     /* lines appended since: only they are sent, numbered as in the file */
@@ -565,22 +462,22 @@ static void test_state_continues_a_grown_input_and_refuses_another(void **state)
     size_t len = strlen(a) + strlen(b) + 1;
     char *both = malloc(len);
     snprintf(both, len, "%s%s", a, b);
-    put_file(f, "profiles.ndjson", both);
+    sf_put_file(f, "profiles.ndjson", both);
     free(a);
     free(b);
     free(both);
-    assert_int_equal(run_quiet(argv, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     assert_int_equal(mock_total_runs(f), 9);
-    rep = load_json(path_in(f, "report.json"));
-    assert_int_equal(member_int(rep, "read"), 9);
-    assert_int_equal(member_int(rep, "activated"), 9);
+    rep = sf_load_json(sf_path(f, "report.json"));
+    assert_int_equal(sf_int(rep, "read"), 9);
+    assert_int_equal(sf_int(rep, "activated"), 9);
     json_decref(rep);
 
     /* another input with this state is refused before anything is sent */
     char *other = write_profiles(f, "other.ndjson", 100, 3);
     send_argv(f, other, "report.json", argv);
     char *err = NULL;
-    assert_int_equal(run_quiet(argv, &err), 2);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, &err), 2);
     assert_non_null(strstr(err, "another input file"));
     free(err);
     free(other);
@@ -590,7 +487,7 @@ static void test_state_continues_a_grown_input_and_refuses_another(void **state)
     /* standard input cannot be read again: refused */
     send_argv(f, "-", "report.json", argv);
     err = NULL;
-    assert_int_equal(run_quiet(argv, &err), 2);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, &err), 2);
     assert_non_null(strstr(err, "--state needs an input FILE"));
     free(err);
     free(profiles);
@@ -598,32 +495,32 @@ static void test_state_continues_a_grown_input_and_refuses_another(void **state)
 
 static void test_state_torn_tail_is_ignored_and_corruption_refused(void **state)
 {
-    fixture *f = *state;
+    sf_fixture *f = *state;
     start_mock(f);
     char *profiles = write_profiles(f, "profiles.ndjson", 1, 3);
     const char *argv[32];
     send_argv(f, profiles, "report.json", argv);
-    assert_int_equal(run_quiet(argv, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     assert_int_equal(mock_total_runs(f), 3);
 
     /* a kill in the middle of a write leaves half a line: that event never
      * happened, and the state still loads */
-    char *text = qxt_read_file(path_in(f, "state.ndjson"));
+    char *text = qxt_read_file(sf_path(f, "state.ndjson"));
     size_t len = strlen(text) + 64;
     char *torn = malloc(len);
     snprintf(torn, len, "%s{\"e\": \"activ", text);
-    put_file(f, "state.ndjson", torn);
+    sf_put_file(f, "state.ndjson", torn);
     free(torn);
-    assert_int_equal(run_quiet(argv, NULL), 0);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, NULL), 0);
     assert_int_equal(mock_total_runs(f), 3);
 
     /* a complete line that is not an event is corruption: refused */
     char *bad = malloc(len);
     snprintf(bad, len, "%s{\"e\": \"activated\", \"line\": 77}\n", text);
-    put_file(f, "state.ndjson", bad);
+    sf_put_file(f, "state.ndjson", bad);
     free(bad);
     char *err = NULL;
-    assert_int_equal(run_quiet(argv, &err), 2);
+    assert_int_equal(sf_run_send(argv, env_ok, RUN_TIMEOUT_MS, &err), 2);
     assert_non_null(strstr(err, "line 77 is not pending"));
     free(err);
     free(text);
@@ -632,7 +529,7 @@ static void test_state_torn_tail_is_ignored_and_corruption_refused(void **state)
     const char *same[] = {QX_SEND, "send",    "--destination", f->dest,  "--mapping",
                           MAPPING, "--state", profiles,        profiles, NULL};
     err = NULL;
-    assert_int_equal(run_quiet(same, &err), 2);
+    assert_int_equal(sf_run_send(same, env_ok, RUN_TIMEOUT_MS, &err), 2);
     assert_non_null(strstr(err, "is the input file"));
     free(err);
     free(profiles);
@@ -642,13 +539,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kill_9_twice_then_resume_accounts_for_every_line,
-                                        setup, teardown),
+                                        sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(
-            test_sigterm_with_state_pauses_then_resumes_without_duplicates, setup, teardown),
+            test_sigterm_with_state_pauses_then_resumes_without_duplicates, sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_state_continues_a_grown_input_and_refuses_another,
-                                        setup, teardown),
+                                        sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_state_torn_tail_is_ignored_and_corruption_refused,
-                                        setup, teardown),
+                                        sf_setup, sf_teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGPIPE, SIG_IGN);
