@@ -9,6 +9,11 @@
  * never attempted); lastAttemptAt is null when no attempt was made; payload
  * is null for an input line that was not valid JSON (its reason says which
  * line and why). "line" is the input line the payload came from.
+ *
+ * Owns: nothing; records go to the caller's FILE.
+ * Locks: none; no shared state.
+ * Fails: a write error is returned (-1), a record that is not one is named
+ * in err; nothing is retried.
  */
 #ifndef QXS_DEADLETTER_H
 #define QXS_DEADLETTER_H

@@ -28,6 +28,13 @@
  * each ending is recorded there too, and the state is flushed before each
  * round of network I/O, so no request goes out while an earlier outcome is
  * still unrecorded.
+ *
+ * Owns: the libcurl multi and easy handles, their connections, and every
+ * submitted payload until it ends; borrows the report, state, files and rng.
+ * Locks: none; no shared state: one thread drives a deliverer.
+ * Fails: a payload's failure is an outcome (report, dead letter), never an
+ * error return; calls return -1 with err only when libcurl, memory or the
+ * state fails.
  */
 #ifndef QXS_DELIVER_H
 #define QXS_DELIVER_H

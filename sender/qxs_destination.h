@@ -13,6 +13,10 @@
  * named environment variable or file (a relative passwordFile is resolved
  * against the destination file's directory; one trailing newline is
  * dropped). Error messages name the variable or file, never the token.
+ *
+ * Owns: the destination's strings, the token among them (wiped when freed).
+ * Locks: none; no shared state (immutable once loaded).
+ * Fails: NULL with err naming the file and the key, never the token.
  */
 #ifndef QXS_DESTINATION_H
 #define QXS_DESTINATION_H

@@ -18,6 +18,12 @@
  * Each record carries the input offset just after its line, so that a
  * checkpoint (qxs_state) can say how far the input has been consumed and a
  * later run can continue there (qxs_input_open with that offset).
+ *
+ * Owns: the read buffer, the records not yet taken, and the descriptor
+ * when opened with close_fd.
+ * Locks: none; no shared state (one thread).
+ * Fails: a read error is handed over as a last record; memory as ENOMEM
+ * there.
  */
 #ifndef QXS_INPUT_H
 #define QXS_INPUT_H

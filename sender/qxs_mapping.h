@@ -18,6 +18,10 @@
  *
  * The structure is plain data, immutable once loaded: render and validate read
  * its fields directly.
+ *
+ * Owns: the mapping's strings and arrays.
+ * Locks: none; no shared state (immutable once loaded).
+ * Fails: NULL with err naming the file and the entry.
  */
 #ifndef QXS_MAPPING_H
 #define QXS_MAPPING_H

@@ -14,6 +14,11 @@
  * as usual; a transfer added is started by the next qxs_multi_poll_run_timer
  * (libcurl asks for its timer at once). Completed transfers are read with
  * curl_multi_info_read. One thread only.
+ *
+ * Owns: its socket table; borrows the multi handle.
+ * Locks: none; no shared state (one thread).
+ * Fails: -1 with err on a poll or libcurl failure, NULL when memory runs
+ * out.
  */
 #ifndef QXS_MULTI_POLL_H
 #define QXS_MULTI_POLL_H

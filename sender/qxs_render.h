@@ -19,6 +19,12 @@
  * value is left out of the payload and reported as a warning.
  *
  * The module knows nothing of HTTP: it is pure data in, data out.
+ *
+ * Owns: nothing beyond each result (payload and warnings), which the caller
+ * clears.
+ * Locks: none; no shared state (the mapping is only read).
+ * Fails: -1 with err for a profile that is not an object or when memory
+ * runs out; an exclusion is a result, not a failure.
  */
 #ifndef QXS_RENDER_H
 #define QXS_RENDER_H

@@ -22,6 +22,13 @@
  * are this process's own.
  *
  * A report is filled by one thread (the delivery loop).
+ *
+ * Owns: its counts, reason tables and latency samples.
+ * Locks: none; no shared state: a report is filled by one thread (the
+ * delivery loop).
+ * Fails: -1 (with err where there is one) when memory runs out (the count
+ * is still taken), when counts to add are malformed, or when the file
+ * cannot be written.
  */
 #ifndef QXS_REPORT_H
 #define QXS_REPORT_H

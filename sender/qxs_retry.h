@@ -12,6 +12,9 @@
  * instant; a Retry-After the server sent (429, 503) wins when it is longer.
  *
  * Pure arithmetic: no clock, no HTTP; the random draw comes from the caller.
+ *
+ * Owns: nothing. Locks: none; no shared state.
+ * Fails: only parsing, -1 with err naming the bad element.
  */
 #ifndef QXS_RETRY_H
 #define QXS_RETRY_H

@@ -23,6 +23,13 @@
  * requests in flight finish, and whatever is unfinished (not yet sent, or
  * waiting for a retry) stays pending in the state for the next run — it is
  * neither failed nor dead-lettered.
+ *
+ * Owns: during a run, the input reader and the deliverer; borrows
+ * everything in qxs_send_options.
+ * Locks: none; no shared state: the whole run is one thread (stop_fd is
+ * how a signal handler reaches it).
+ * Fails: what fails per line is counted in the report; -1 with err only
+ * when the run cannot go on (see qxs_send_run).
  */
 #ifndef QXS_SEND_H
 #define QXS_SEND_H

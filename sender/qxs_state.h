@@ -35,6 +35,14 @@
  * QXS_STATE_FINGERPRINT_BYTES of it are fingerprinted so that a state is
  * not resumed on another input. FILE.lock is held (flock) while a run uses
  * the state, so that two runs cannot share one.
+ *
+ * Owns: the state file, FILE.tmp and FILE.lock (flock'ed, so two runs cannot
+ * share a state), the pending payloads, and the events not yet written.
+ * Locks: no in-process lock: one thread uses a state; FILE.lock guards the
+ * file against another process.
+ * Fails: open and close return NULL / -1 with err; an event that cannot be
+ * recorded marks the state broken, and the next flush returns -1 with err:
+ * the run must stop rather than trust it.
  */
 #ifndef QXS_STATE_H
 #define QXS_STATE_H

@@ -11,6 +11,10 @@
  * Header blocks are those actually sent and received. The Authorization
  * header's value is replaced by QXS_TRACE_REDACTED: the trace never holds
  * the token. Bodies that are JSON appear as JSON, others as strings.
+ *
+ * Owns: nothing; records go to the caller's FILE.
+ * Locks: none; no shared state.
+ * Fails: -1 on a write error, NULL when memory runs out.
  */
 #ifndef QXS_TRACE_H
 #define QXS_TRACE_H

@@ -20,6 +20,11 @@
  *     payload satisfies (error) — without samples, a payload with every
  *     mapped field present stands in, so the finding means "the mapping never
  *     produces this field".
+ *
+ * Owns: nothing beyond the findings it returns.
+ * Locks: none; no shared state.
+ * Fails: NULL with err when the checks cannot run; what is wrong with the
+ * mapping is a finding, not a failure.
  */
 #ifndef QXS_VALIDATE_H
 #define QXS_VALIDATE_H
