@@ -31,6 +31,10 @@ typedef struct run {
     const qxs_send_options *o;
     qxs_report *report;
     qxs_deliverer *d;
+    qxs_input *in;
+    size_t pending_limit; /* reading pauses at this many unfinished payloads */
+    bool input_done, stopping;
+    char input_error[QX_ERROR_TEXT_MAX + 16]; /* why the input ended early */
 } run;
 
 static void count_failed(run *r, const char *reason_key)
@@ -171,10 +175,56 @@ static void progress(run *r, int64_t *last_ms, bool final)
     r->o->progress(&c, el > 0 ? here * 1000.0 / (double)el : 0.0, final, r->o->progress_ud);
 }
 
+/* True while the loop takes lines from the input. */
+static bool wants_input(const run *r)
+{
+    return !r->input_done && (r->stopping || qxs_deliverer_pending(r->d) < r->pending_limit);
+}
+
+/* Takes and handles the lines the input has now, while it may. */
+static void take_lines(run *r)
+{
+    while (wants_input(r)) {
+        qxs_record rec;
+        int t = qxs_input_take(r->in, &rec);
+        if (t == 0)
+            break;
+        if (t < 0) {
+            r->input_done = true;
+            break;
+        }
+        if (rec.value == NULL && rec.line_no == 0) {
+            /* a read error: the input ends here; what was read is still delivered */
+            snprintf(r->input_error, sizeof r->input_error, "input: %s", rec.error);
+            continue;
+        }
+        handle_record(r, &rec);
+    }
+}
+
+/* The stop descriptor became readable: reading stops; with a state the run
+ * pauses, without one the rest is dead-lettered. */
+static void stop(run *r)
+{
+    r->stopping = true;
+    qxs_input_stop(r->in);
+    if (r->o->state != NULL) {
+        /* lines not taken yet are after the state's offset: the next
+         * run reads them again */
+        r->input_done = true;
+        qx_log(QX_LOG_WARN, "interrupted: finishing the requests in flight; the rest "
+                            "stays pending in the state for the next run");
+        qxs_deliverer_pause(r->d);
+    } else {
+        qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests "
+                            "in flight, dead-lettering the rest");
+        qxs_deliverer_cancel(r->d);
+    }
+}
+
 int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
 {
     int rc = -1;
-    qxs_input *in = NULL;
     qx_rng *rng = qx_rng_new_random();
     qxs_deliver_options dopt = {
         .url = o->dest->url,
@@ -204,68 +254,37 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
     qxs_input_start start = {0, 0};
     if (o->state != NULL && resume(&r, &start, err) != 0)
         goto out;
-    in = qxs_input_open(o->input_fd, false, &start, err);
-    if (in == NULL)
+    r.in = qxs_input_open(o->input_fd, false, &start, err);
+    if (r.in == NULL)
         goto out;
 
-    size_t pending_limit = (size_t)dopt.concurrency * PENDING_PER_SLOT;
-    if (pending_limit < PENDING_MIN)
-        pending_limit = PENDING_MIN;
-    bool input_done = false, stopping = false;
-    char input_error[QX_ERROR_TEXT_MAX + 16] = "";
+    r.pending_limit = (size_t)dopt.concurrency * PENDING_PER_SLOT;
+    if (r.pending_limit < PENDING_MIN)
+        r.pending_limit = PENDING_MIN;
     int64_t last_progress = qx_mono_ms();
     for (;;) {
-        while (!input_done && (stopping || qxs_deliverer_pending(r.d) < pending_limit)) {
-            qxs_record rec;
-            int t = qxs_input_take(in, &rec);
-            if (t == 0)
-                break;
-            if (t < 0) {
-                input_done = true;
-                break;
-            }
-            if (rec.value == NULL && rec.line_no == 0) {
-                /* a read error: the input ends here; what was read is still delivered */
-                snprintf(input_error, sizeof input_error, "input: %s", rec.error);
-                continue;
-            }
-            handle_record(&r, &rec);
-        }
-        if (input_done && qxs_deliverer_pending(r.d) == 0)
+        take_lines(&r);
+        if (r.input_done && qxs_deliverer_pending(r.d) == 0)
             break;
-        if (stopping && o->state != NULL && qxs_deliverer_in_flight(r.d) == 0)
+        if (r.stopping && o->state != NULL && qxs_deliverer_in_flight(r.d) == 0)
             break; /* paused: the rest stays pending in the state */
-        qxs_watch watch[2] = {{.fd = stopping ? -1 : o->stop_fd}, {.fd = -1}};
-        if (!input_done && (stopping || qxs_deliverer_pending(r.d) < pending_limit))
-            watch[1].fd = qxs_input_wait_fd(in);
+        qxs_watch watch[2] = {{.fd = r.stopping ? -1 : o->stop_fd}, {.fd = -1}};
+        if (wants_input(&r))
+            watch[1].fd = qxs_input_wait_fd(r.in);
         if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, watch, 2, err) != 0)
             goto out;
-        if (watch[0].ready && !stopping) {
-            stopping = true;
-            qxs_input_stop(in);
-            if (o->state != NULL) {
-                /* lines not taken yet are after the state's offset: the next
-                 * run reads them again */
-                input_done = true;
-                qx_log(QX_LOG_WARN, "interrupted: finishing the requests in flight; the rest "
-                                    "stays pending in the state for the next run");
-                qxs_deliverer_pause(r.d);
-            } else {
-                qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests "
-                                    "in flight, dead-lettering the rest");
-                qxs_deliverer_cancel(r.d);
-            }
-        }
+        if (watch[0].ready && !r.stopping)
+            stop(&r);
         progress(&r, &last_progress, false);
     }
     progress(&r, &last_progress, true);
-    if (input_error[0] != '\0') {
-        qx_error_set(err, "%s", input_error);
+    if (r.input_error[0] != '\0') {
+        qx_error_set(err, "%s", r.input_error);
         goto out;
     }
     rc = 0;
 out:
-    qxs_input_free(in);
+    qxs_input_free(r.in);
     qxs_deliverer_free(r.d);
     qx_rng_free(rng);
     return rc;
