@@ -1,0 +1,462 @@
+/*
+ * runs.c — putting runs into the store: the stored text and payload hash
+ * (prepared on the caller's thread), the duplicate lookup, the per-batch
+ * tally of run_counts, group inserts, finishing due runs, and importing
+ * exported runs.
+ */
+#include "store_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qx_clock.h"
+#include "qx_json_write.h"
+#include "qx_log.h"
+
+/* 64-bit FNV-1a (Fowler–Noll–Vo) parameters. */
+#define FNV_OFFSET_BASIS 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* A run row as it is inserted. */
+struct run_row {
+    const char *id, *workflow_id, *status, *final_status;
+    int64_t received_ms, due_ms;
+    int64_t finished_ms; /* meaningful when is_finished */
+    bool is_finished;
+    json_t *doc;           /* borrowed; "status" and "finishedAt" are dropped */
+    const char *text;      /* doc as stored, when serialised beforehand; else NULL */
+    uint64_t payload_hash; /* with text: the payload's hash (has_payload) */
+    bool has_payload;
+    bool mark_duplicate; /* look for an earlier run of the same payload */
+    int64_t duplicate_since_ms;
+};
+
+/* Runs inserted in one transaction, counted per (workflow, status) and added
+ * to run_counts once per pair rather than once per run. The strings are
+ * borrowed from the rows' documents, which outlive the transaction. */
+#define TALLY_MAX 8
+struct tally {
+    size_t n;
+    struct {
+        const char *workflow_id, *status;
+        int64_t n;
+    } e[TALLY_MAX];
+};
+
+static void fnv1a64_add(uint64_t *h, const void *data, size_t n)
+{
+    for (const unsigned char *p = data; n-- > 0; p++) {
+        *h ^= *p;
+        *h *= FNV_PRIME;
+    }
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds v to h as its canonical form would: objects with their keys sorted,
+ * every value tagged with its type and strings with their length, so that
+ * values equal as JSON hash alike whatever their key order or whitespace,
+ * without writing the canonical text out. Returns 0, or -1 when memory runs
+ * out. */
+static int hash_json(const json_t *v, uint64_t *h)
+{
+    unsigned char tag = (unsigned char)json_typeof(v);
+    fnv1a64_add(h, &tag, 1);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char *small[16], **keys = n <= 16 ? small : malloc(n * sizeof *keys);
+        if (keys == NULL)
+            return -1;
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)v, key, member) keys[i++] = key;
+        qsort(keys, n, sizeof *keys, compare_keys);
+        int rc = 0;
+        for (i = 0; i < n && rc == 0; i++) {
+            uint64_t len = strlen(keys[i]);
+            fnv1a64_add(h, &len, sizeof len);
+            fnv1a64_add(h, keys[i], len);
+            rc = hash_json(json_object_get(v, keys[i]), h);
+        }
+        if (keys != small)
+            free(keys);
+        return rc;
+    }
+    case JSON_ARRAY: {
+        uint64_t n = json_array_size(v);
+        fnv1a64_add(h, &n, sizeof n);
+        for (size_t i = 0; i < n; i++)
+            if (hash_json(json_array_get(v, i), h) != 0)
+                return -1;
+        return 0;
+    }
+    case JSON_STRING: {
+        uint64_t len = json_string_length(v);
+        fnv1a64_add(h, &len, sizeof len);
+        fnv1a64_add(h, json_string_value(v), len);
+        return 0;
+    }
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(v);
+        fnv1a64_add(h, &i, sizeof i);
+        return 0;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        fnv1a64_add(h, &d, sizeof d);
+        return 0;
+    }
+    default: /* true, false, null: the tag says it all */
+        return 0;
+    }
+}
+
+/* The hash of a payload as compared for duplicates (see hash_json). Returns
+ * 0, or -1 when memory runs out. Two payloads are the same when their 64-bit
+ * hashes are: a collision among a store's runs is ~n^2/2^65 likely (1e-7 for
+ * a million runs of one workflow), a price worth not keeping and comparing a
+ * second copy of every payload. */
+static int payload_hash(const json_t *payload, uint64_t *hash)
+{
+    *hash = FNV_OFFSET_BASIS;
+    return hash_json(payload, hash);
+}
+
+/* The stored text of a run document: compact, without "status" and
+ * "finishedAt" (columns, put back on every read). New malloc'd text or NULL. */
+static char *stored_text(const json_t *doc)
+{
+    static const char *const columns[] = {"status", "finishedAt", NULL};
+    return qx_json_compact(doc, columns);
+}
+
+int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err)
+{
+    json_t *p = json_object_get(in->doc, "payload");
+    in->has_payload_hash = p != NULL;
+    if ((p != NULL && payload_hash(p, &in->payload_hash) != 0) ||
+        (in->text = stored_text(in->doc)) == NULL) {
+        qx_error_set(err, "out of memory serialising a run");
+        return -1;
+    }
+    return 0;
+}
+
+/* The most recent run of workflow_id received at or after since_ms with this
+ * payload hash; its id is copied into out (empty when there is none). The
+ * caller holds the lock; inside a transaction this sees the rows inserted so
+ * far, so identical requests of one batch find each other. */
+static int find_duplicate(qxm_store *s, const char *workflow_id, uint64_t hash, int64_t since_ms,
+                          char *out, size_t out_size, qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_FIND_DUPLICATE];
+    out[0] = '\0';
+    store_bind_text(stmt, 1, workflow_id);
+    sqlite3_bind_int64(stmt, 2, (int64_t)hash);
+    sqlite3_bind_int64(stmt, 3, since_ms);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        snprintf(out, out_size, "%s", id != NULL ? id : "");
+    } else if (rc != SQLITE_DONE) {
+        store_db_error(s, err, QXM_STATEMENTS[ST_FIND_DUPLICATE].name);
+    }
+    store_done(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void tally_add(struct tally *t, const char *workflow_id, const char *status)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->e[i].status, status) == 0 && strcmp(t->e[i].workflow_id, workflow_id) == 0) {
+            t->e[i].n++;
+            return;
+        }
+    assert(t->n < TALLY_MAX); /* flushed by insert_row when full */
+    t->e[t->n].workflow_id = workflow_id;
+    t->e[t->n].status = status;
+    t->e[t->n].n = 1;
+    t->n++;
+}
+
+/* Adds the tally to run_counts and empties it; the caller holds the lock
+ * and the transaction. Returns 0 or -1 with err set. */
+static int tally_flush(qxm_store *s, struct tally *t, qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_COUNT_ADD];
+    for (size_t i = 0; i < t->n; i++) {
+        store_bind_text(stmt, 1, t->e[i].workflow_id);
+        store_bind_text(stmt, 2, t->e[i].status);
+        sqlite3_bind_int64(stmt, 3, t->e[i].n);
+        if (store_exec_stmt(s, ST_COUNT_ADD, err) != 0)
+            return -1;
+    }
+    t->n = 0;
+    return 0;
+}
+
+/* Inserts one row and counts it in t; the caller holds the lock and the
+ * transaction, and flushes t before committing. Returns 0 or -1 with err
+ * set. */
+static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx_error *err)
+{
+    int rc = -1;
+    sqlite3_stmt *stmt = s->w.st[ST_INSERT_RUN];
+    char *own_text = NULL;
+    const char *text = r->text;
+    uint64_t hash = r->payload_hash;
+    bool hashed = r->has_payload;
+    char duplicate[128] = "";
+    if (t->n == TALLY_MAX && tally_flush(s, t, err) != 0)
+        return -1;
+    if (text == NULL) {
+        json_t *p = json_object_get(r->doc, "payload");
+        hashed = p != NULL;
+        if ((p != NULL && payload_hash(p, &hash) != 0) ||
+            (text = own_text = stored_text(r->doc)) == NULL) {
+            qx_error_set(err, "out of memory storing run \"%s\"", r->id);
+            return -1;
+        }
+    }
+    if (hashed && r->mark_duplicate &&
+        find_duplicate(s, r->workflow_id, hash, r->duplicate_since_ms, duplicate, sizeof duplicate,
+                       err) != 0)
+        goto out;
+
+    store_bind_text(stmt, 1, r->id);
+    store_bind_text(stmt, 2, r->workflow_id);
+    store_bind_text(stmt, 3, r->status);
+    store_bind_text(stmt, 4, r->final_status);
+    sqlite3_bind_int64(stmt, 5, r->received_ms);
+    sqlite3_bind_int64(stmt, 6, r->due_ms);
+    if (r->is_finished)
+        sqlite3_bind_int64(stmt, 7, r->finished_ms);
+    if (hashed)
+        sqlite3_bind_int64(stmt, 8, (int64_t)hash);
+    store_bind_text(stmt, 9, text);
+    store_bind_text(stmt, 10, duplicate[0] != '\0' ? duplicate : NULL);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        tally_add(t, r->workflow_id, r->status);
+        rc = 0;
+    } else if (step == SQLITE_CONSTRAINT_UNIQUE) {
+        qx_error_set(err, "run \"%s\" already exists", r->id);
+    } else {
+        store_db_error(s, err, QXM_STATEMENTS[ST_INSERT_RUN].name);
+    }
+    store_done(stmt);
+out:
+    free(own_text);
+    return rc;
+}
+
+static bool is_final_status(const char *st)
+{
+    return st != NULL && (strcmp(st, "SUCCESS") == 0 || strcmp(st, "FAILURE") == 0);
+}
+
+/* Fills r from a run to insert. Returns 0 or -1 with err set. */
+static int row_from_insert(const qxm_run_insert *in, size_t index, struct run_row *r, qx_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!json_is_object(in->doc)) {
+        qx_error_set(err, "runs[%zu]: the document is not a JSON object", index);
+        return -1;
+    }
+    r->doc = in->doc;
+    r->id = json_string_value(json_object_get(in->doc, "id"));
+    r->workflow_id = json_string_value(json_object_get(in->doc, "workflowId"));
+    r->final_status = json_string_value(json_object_get(in->doc, "status"));
+    if (r->id == NULL || r->id[0] == '\0') {
+        qx_error_set(err, "runs[%zu]: \"id\" is missing or not a string", index);
+        return -1;
+    }
+    if (r->workflow_id == NULL) {
+        qx_error_set(err, "run \"%s\": \"workflowId\" is missing or not a string", r->id);
+        return -1;
+    }
+    if (!is_final_status(r->final_status)) {
+        qx_error_set(err, "run \"%s\": \"status\" must be the final status, SUCCESS or FAILURE",
+                     r->id);
+        return -1;
+    }
+    r->received_ms = in->received_ms;
+    r->due_ms = in->due_ms;
+    r->is_finished = in->due_ms <= in->received_ms;
+    /* A run cannot finish before it was received. */
+    r->finished_ms = in->received_ms;
+    r->status = r->is_finished ? r->final_status : "RUNNING";
+    r->text = in->text;
+    r->payload_hash = in->payload_hash;
+    r->has_payload = in->text != NULL && in->has_payload_hash;
+    r->mark_duplicate = in->mark_duplicate;
+    r->duplicate_since_ms = in->duplicate_since_ms;
+    return 0;
+}
+
+int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n, qx_error *err)
+{
+    int rc = -1;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&s->w.lock);
+    if (store_exec_stmt(s, ST_BEGIN, err) != 0)
+        goto out;
+    struct tally t = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct run_row r;
+        if (row_from_insert(&runs[i], i, &r, err) != 0 || insert_row(s, &r, &t, err) != 0) {
+            store_rollback(s);
+            goto out;
+        }
+    }
+    if (tally_flush(s, &t, err) != 0 || store_exec_stmt(s, ST_COMMIT, err) != 0) {
+        store_rollback(s);
+        goto out;
+    }
+    rc = 0;
+out:
+    pthread_mutex_unlock(&s->w.lock);
+    return rc;
+}
+
+int64_t qxm_store_finish_due(qxm_store *s, int64_t now_ms, qx_error *err)
+{
+    int64_t n = -1;
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_bind_int64(s->w.st[ST_FINISH_DUE], 1, now_ms);
+    if (store_exec_stmt(s, ST_FINISH_DUE, err) == 0)
+        n = sqlite3_changes64(s->w.db);
+    pthread_mutex_unlock(&s->w.lock);
+    return n;
+}
+
+int64_t qxm_store_next_due(qxm_store *s)
+{
+    int64_t due = INT64_MAX;
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_stmt *stmt = s->w.st[ST_NEXT_DUE];
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+        due = sqlite3_column_int64(stmt, 0);
+    else if (rc != SQLITE_ROW)
+        qx_log(QX_LOG_ERROR, "%s: next due run: %s", s->name, sqlite3_errmsg(s->w.db));
+    store_done(stmt);
+    pthread_mutex_unlock(&s->w.lock);
+    return due;
+}
+
+/* The document of the current row of a RUN_COLUMNS statement, with its
+ * visible status, and finishedAt after receivedAt (null while RUNNING), in
+ * the order the admin API documents. New reference, or NULL with err set. */
+char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,
+                               int64_t since_ms)
+{
+    if (workflow_id == NULL || payload_text == NULL)
+        return NULL;
+    /* Compared as JSON: the text is parsed and hashed in canonical form
+     * (compact, sorted keys), so whitespace and key order never count. */
+    uint64_t hash;
+    json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
+    int rc = payload != NULL ? payload_hash(payload, &hash) : -1;
+    json_decref(payload);
+    if (rc != 0)
+        return NULL;
+    char found[128];
+    qx_error err;
+    pthread_mutex_lock(&s->w.lock);
+    rc = find_duplicate(s, workflow_id, hash, since_ms, found, sizeof found, &err);
+    pthread_mutex_unlock(&s->w.lock);
+    if (rc != 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
+    return rc == 0 && found[0] != '\0' ? strdup(found) : NULL;
+}
+
+static const char *inferred_final_status(json_t *doc)
+{
+    json_t *error = json_object_get(doc, "error");
+    if (error != NULL && !json_is_null(error))
+        return "FAILURE";
+    size_t i;
+    json_t *task;
+    json_array_foreach(json_object_get(doc, "tasks"), i, task)
+    {
+        const char *st = json_string_value(json_object_get(task, "status"));
+        if (st != NULL && strcmp(st, "FAILURE") == 0)
+            return "FAILURE";
+    }
+    return "SUCCESS";
+}
+
+/* Reads the time in doc[key] into *ms. Returns 0 or -1 with err set. */
+static int doc_time(json_t *doc, const char *id, const char *key, int64_t *ms, qx_error *err)
+{
+    const char *text = json_string_value(json_object_get(doc, key));
+    if (text == NULL) {
+        qx_error_set(err, "run \"%s\": \"%s\" is missing or not a string", id, key);
+        return -1;
+    }
+    if (qx_parse_time(text, ms) != 0) {
+        qx_error_set(err, "run \"%s\": %s \"%s\" is not an RFC 3339 time", id, key, text);
+        return -1;
+    }
+    return 0;
+}
+
+int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
+{
+    struct run_row r = {.doc = doc};
+    if (!json_is_object(doc)) {
+        qx_error_set(err, "a run is not a JSON object");
+        return -1;
+    }
+    r.id = json_string_value(json_object_get(doc, "id"));
+    if (r.id == NULL || r.id[0] == '\0') {
+        qx_error_set(err, "a run without an \"id\" string");
+        return -1;
+    }
+    r.workflow_id = json_string_value(json_object_get(doc, "workflowId"));
+    if (r.workflow_id == NULL || r.workflow_id[0] == '\0') {
+        qx_error_set(err, "run \"%s\": \"workflowId\" is missing or not a string", r.id);
+        return -1;
+    }
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (status == NULL || (!is_final_status(status) && strcmp(status, "RUNNING") != 0)) {
+        qx_error_set(err, "run \"%s\": \"status\" must be SUCCESS, FAILURE or RUNNING", r.id);
+        return -1;
+    }
+    if (doc_time(doc, r.id, "receivedAt", &r.received_ms, err) != 0)
+        return -1;
+    if (is_final_status(status)) {
+        if (doc_time(doc, r.id, "finishedAt", &r.finished_ms, err) != 0)
+            return -1;
+        r.status = r.final_status = status;
+        r.due_ms = r.finished_ms;
+        r.is_finished = true;
+    } else {
+        /* Its delay is lost with the process that exported it: due now. */
+        r.final_status = inferred_final_status(doc);
+        r.due_ms = qx_now_ms();
+        r.is_finished = r.due_ms <= r.received_ms;
+        r.finished_ms = r.received_ms;
+        r.status = r.is_finished ? r.final_status : "RUNNING";
+    }
+    struct tally t = {0};
+    int rc = -1;
+    pthread_mutex_lock(&s->w.lock);
+    if (store_exec_stmt(s, ST_BEGIN, err) == 0) {
+        if (insert_row(s, &r, &t, err) == 0 && tally_flush(s, &t, err) == 0 &&
+            store_exec_stmt(s, ST_COMMIT, err) == 0)
+            rc = 0;
+        else
+            store_rollback(s);
+    }
+    pthread_mutex_unlock(&s->w.lock);
+    return rc;
+}

@@ -1,0 +1,160 @@
+/*
+ * sql.c — every SQL text of the store: the schema, its migrations, the
+ * statements prepared once per connection, and the histogram's (see
+ * store_internal.h for the parameter numbering).
+ */
+#include "store_internal.h"
+
+const char QXM_SCHEMA_SQL[] =
+    "CREATE TABLE runs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT UNIQUE NOT NULL,"
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCESS', 'FAILURE')),"
+    "  final_status TEXT NOT NULL CHECK (final_status IN ('SUCCESS', 'FAILURE')),"
+    "  received_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER,"
+    "  payload_hash INTEGER,"
+    "  doc TEXT NOT NULL,"
+    "  duplicate_of TEXT);"
+    "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
+    "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
+    "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
+    "CREATE INDEX runs_received ON runs (received_ms, status);"
+    "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "CREATE TABLE run_counts ("
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow_id, status)) WITHOUT ROWID;"
+    "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
+    "  UPDATE run_counts SET n = n - 1"
+    "    WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
+    "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
+    "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TABLE requests ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT,"
+    "  received_ms INTEGER NOT NULL,"
+    "  method TEXT,"
+    "  path TEXT,"
+    "  http_status INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  workflow_id TEXT,"
+    "  run_id TEXT);"
+    "PRAGMA user_version = 2;";
+
+/* From version 1: the duplicate's id became a column (found at insert, in
+ * the committing transaction); the insert trigger on run_counts gave way to
+ * one tally per batch; runs_payload is rebuilt, as stores created before it
+ * carried received_ms kept an index that made the duplicate lookup sort.
+ * Payloads are hashed differently since (see hash_json): a request repeating
+ * a payload recorded before the upgrade is not marked as its duplicate. */
+const char QXM_MIGRATE_1_SQL[] =
+    "ALTER TABLE runs ADD COLUMN duplicate_of TEXT;"
+    "DROP TRIGGER IF EXISTS runs_counted;"
+    "DROP INDEX IF EXISTS runs_payload;"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "PRAGMA user_version = 2;";
+
+const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
+    [ST_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
+    [ST_COMMIT] = {"commit", "COMMIT"},
+    [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
+    [ST_INSERT_RUN] = {"insert run",
+                       "INSERT INTO runs (id, workflow_id, status, final_status, received_ms,"
+                       " due_ms, finished_ms, payload_hash, doc, duplicate_of)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    [ST_COUNT_ADD] = {"count runs",
+                      "INSERT INTO run_counts (workflow_id, status, n) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n"},
+    [ST_GET_RUN] = {"get run", "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1"},
+    [ST_FINISH_DUE] = {"finish due runs",
+                       "UPDATE runs INDEXED BY runs_due SET status = final_status,"
+                       " finished_ms = due_ms WHERE status = 'RUNNING' AND due_ms <= ?1"},
+    [ST_NEXT_DUE] = {"next due run",
+                     "SELECT MIN(due_ms) FROM runs INDEXED BY runs_due WHERE status = 'RUNNING'"},
+    [ST_LIST_ALL] = {"list runs", "SELECT " RUN_COLUMNS " FROM runs NOT INDEXED WHERE " PAGE_ASC},
+    [ST_LIST_ALL_DESC] = {"list runs newest first",
+                          "SELECT " RUN_COLUMNS " FROM runs NOT INDEXED WHERE " PAGE_DESC},
+    /* The window's seqs come sorted from the covering index, then only the
+     * page's rows are read; a rowid scan would first read every row older
+     * than a recent window. */
+    [ST_LIST_TIME] = {"list runs in a time window",
+                      "SELECT " RUN_COLUMNS " FROM runs WHERE seq IN (SELECT seq FROM runs"
+                      " INDEXED BY runs_received WHERE " PAGE_ASC ") ORDER BY seq"},
+    [ST_LIST_TIME_DESC] = {"list runs in a time window newest first",
+                           "SELECT " RUN_COLUMNS " FROM runs WHERE seq IN (SELECT seq FROM runs"
+                           " INDEXED BY runs_received WHERE " PAGE_DESC ") ORDER BY seq DESC"},
+    [ST_LIST_WORKFLOW] = {"list runs of a workflow",
+                          "SELECT " RUN_COLUMNS " FROM runs INDEXED BY runs_workflow"
+                          " WHERE workflow_id = ?1 AND " PAGE_ASC},
+    [ST_LIST_WORKFLOW_DESC] = {"list runs of a workflow newest first",
+                               "SELECT " RUN_COLUMNS " FROM runs INDEXED BY runs_workflow"
+                               " WHERE workflow_id = ?1 AND " PAGE_DESC},
+    [ST_LIST_STATUS] = {"list runs by status",
+                        "SELECT " RUN_COLUMNS " FROM runs INDEXED BY runs_status"
+                        " WHERE status = ?2 AND " PAGE_ASC},
+    [ST_LIST_STATUS_DESC] = {"list runs by status newest first",
+                             "SELECT " RUN_COLUMNS " FROM runs INDEXED BY runs_status"
+                             " WHERE status = ?2 AND " PAGE_DESC},
+    [ST_LIST_WORKFLOW_STATUS] = {"list runs of a workflow by status",
+                                 "SELECT " RUN_COLUMNS " FROM runs INDEXED BY runs_workflow_status"
+                                 " WHERE workflow_id = ?1 AND status = ?2 AND " PAGE_ASC},
+    [ST_LIST_WORKFLOW_STATUS_DESC] = {"list runs of a workflow by status newest first",
+                                      "SELECT " RUN_COLUMNS
+                                      " FROM runs INDEXED BY runs_workflow_status"
+                                      " WHERE workflow_id = ?1 AND status = ?2 AND " PAGE_DESC},
+    [ST_COUNT_TOTAL] = {"count runs",
+                        "SELECT COALESCE(SUM(n), 0) FROM run_counts"
+                        " WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2)"
+                        " AND (?5 = 0 OR status <> 'RUNNING')"},
+    [ST_COUNT_TIME] = {"count runs in a time window",
+                       "SELECT COUNT(*) FROM runs INDEXED BY runs_received WHERE " WINDOW},
+    [ST_COUNT_WORKFLOW] = {"count runs of a workflow",
+                           "SELECT COUNT(*) FROM runs INDEXED BY runs_workflow_status"
+                           " WHERE workflow_id = ?1 AND " WINDOW},
+    [ST_COUNT_STATUS] = {"count runs by status", "SELECT COUNT(*) FROM runs INDEXED BY runs_status"
+                                                 " WHERE status = ?2 AND " WINDOW},
+    [ST_COUNT_WORKFLOW_STATUS] = {"count runs of a workflow by status",
+                                  "SELECT COUNT(*) FROM runs INDEXED BY runs_workflow_status"
+                                  " WHERE workflow_id = ?1 AND status = ?2 AND " WINDOW},
+    [ST_STATUS_COUNTS] = {"status counts", "SELECT status, SUM(n) FROM run_counts GROUP BY status"},
+    [ST_FIND_DUPLICATE] = {"find duplicate run",
+                           "SELECT id FROM runs INDEXED BY runs_payload"
+                           " WHERE workflow_id = ?1 AND payload_hash = ?2 AND received_ms >= ?3"
+                           " ORDER BY received_ms DESC, seq DESC LIMIT 1"},
+    [ST_ADD_REQUEST] = {"journal request",
+                        "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
+                        " workflow_id, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+    [ST_LIST_REQUESTS] = {"list journal",
+                          "SELECT seq, id, received_ms, method, path, http_status, reason,"
+                          " workflow_id, run_id FROM requests WHERE seq > ?1 ORDER BY seq"
+                          " LIMIT ?2"},
+    [ST_DELETE_RUNS] = {"delete runs", "DELETE FROM runs"},
+    [ST_DELETE_COUNTS] = {"delete run counts", "DELETE FROM run_counts"},
+    [ST_DELETE_REQUESTS] = {"delete journal", "DELETE FROM requests"},
+};
+
+/*
+ * The run-history page's totals and chart (GET /_qx/v1/stats): one GROUP BY
+ * over a covering index — runs_received (received_ms, status), or for one
+ * workflow runs_workflow_status (workflow_id, status, seq, received_ms) — so
+ * no run document is read however many runs are stored. Parameters as for
+ * listing (?1..?5, see WINDOW) and ?6 the bucket width; a bucket starts at
+ * received_ms rounded down to a multiple of ?6 (written with % twice so that
+ * times before 1970 round down too). Prepared per call beside its only user
+ * rather than in STATEMENTS: microseconds, against a scan of the window.
+ */
+#define HISTOGRAM_SELECT                                                                           \
+    "SELECT received_ms - ((received_ms % ?6) + ?6) % ?6 AS bucket, SUM(status = 'SUCCESS'),"      \
+    " SUM(status = 'FAILURE'), SUM(status = 'RUNNING') FROM runs"
+#define HISTOGRAM_WHERE "(?2 IS NULL OR status = ?2) AND " WINDOW " GROUP BY bucket ORDER BY bucket"
+
+const char QXM_HISTOGRAM_SQL[] =
+    HISTOGRAM_SELECT " INDEXED BY runs_received WHERE " HISTOGRAM_WHERE;
+const char QXM_HISTOGRAM_WORKFLOW_SQL[] =
+    HISTOGRAM_SELECT " INDEXED BY runs_workflow_status WHERE workflow_id = ?1 AND " HISTOGRAM_WHERE;

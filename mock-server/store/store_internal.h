@@ -1,0 +1,159 @@
+/*
+ * store_internal.h — what the store's files share (not for users of the
+ * store: they include qxm_store.h).
+ *
+ * store.c — the run history and the request journal in one SQLite database.
+ *
+ * A writer connection, and for a file store a reader (see READER), each
+ * guarded by its own mutex; every statement is prepared once at open
+ * (SQLITE_PREPARE_PERSISTENT) and takes bound parameters only. A file
+ * database runs in WAL mode with synchronous=NORMAL (a commit is durable
+ * against a crash of the process, and costs no fsync); a temporary one is
+ * SQLite's private on-disk database (filename ""), which lives in the page
+ * cache until the cache is full and then spills to a file, so memory stays
+ * bounded by cache_size however many runs are stored.
+ *
+ * A run row keeps the document without "status" and "finishedAt"; both are
+ * columns, put back into the document on every read. `status` is what a
+ * reader sees (RUNNING until the run's due time, then `final_status`).
+ *
+ * Listing is keyset pagination on `seq` (the rowid): the cursor is the seq
+ * of the last row returned. The planner cannot use an index for a generic
+ * `(?1 IS NULL OR workflow_id = ?1)` condition (it falls back to a rowid
+ * scan, which with rare matches reads the whole table), so there is one
+ * statement per filter shape — all runs, a time window, a workflow, a
+ * status, a workflow and a status — each naming its index with INDEXED BY,
+ * so that preparing fails at open, rather than a listing going slow, if
+ * the schema stops supporting the plan. The indexes carry received_ms so
+ * that a time window is checked without reading the row.
+ *
+ * Counting without a time window reads `run_counts`, a per (workflow,
+ * status) tally kept by triggers on insert and on status change: the
+ * long-poll waiters count finished runs after every stored run, and a
+ * COUNT(*) over a million index entries takes tens of milliseconds. Nothing
+ * deletes single runs; reset empties run_counts together with runs (a
+ * delete trigger would also cost SQLite its fast whole-table DELETE).
+ *
+ * Files: sql.c (the schema, its migrations and every statement's SQL),
+ * db.c (error text, statement helpers), open.c (opening, configuring,
+ * the reader connection and its checkpointer, closing, reset), runs.c
+ * (inserting runs: hashing, duplicates, the per-batch tally; finishing due
+ * runs; importing), query.c (one run, pages, counts, the histogram),
+ * journal.c (the request journal).
+ *
+ * Locks: each struct conn's mutex serialises every use of that connection
+ * and its prepared statements (SQLite's own mutex is off); ckpt_lock guards
+ * the checkpointer's flags. No function takes two connection locks.
+ */
+#ifndef QXM_STORE_INTERNAL_H
+#define QXM_STORE_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qx_error.h"
+#include "qxm_store.h"
+
+#define QXM_SCHEMA_VERSION 2
+#define QXM_STORE_DEFAULT_PAGE 100
+#define QXM_STORE_MAX_PAGE 1000
+
+/*
+ * Listing and counting statements share one parameter numbering:
+ *   ?1 workflow id   ?2 status   ?3 since (inclusive)   ?4 until (exclusive)
+ *   ?5 finished only (0/1)   ?6 cursor bound on seq   ?7 rows to fetch
+ */
+#define RUN_COLUMNS "seq, doc, status, finished_ms, duplicate_of"
+#define WINDOW "received_ms >= ?3 AND received_ms < ?4 AND (?5 = 0 OR status <> 'RUNNING')"
+#define PAGE_ASC "seq > ?6 AND " WINDOW " ORDER BY seq LIMIT ?7"
+#define PAGE_DESC "seq < ?6 AND " WINDOW " ORDER BY seq DESC LIMIT ?7"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_INSERT_RUN,
+    ST_COUNT_ADD,
+    ST_GET_RUN,
+    ST_FINISH_DUE,
+    ST_NEXT_DUE,
+    ST_LIST_ALL,
+    ST_LIST_ALL_DESC,
+    ST_LIST_TIME,
+    ST_LIST_TIME_DESC,
+    ST_LIST_WORKFLOW,
+    ST_LIST_WORKFLOW_DESC,
+    ST_LIST_STATUS,
+    ST_LIST_STATUS_DESC,
+    ST_LIST_WORKFLOW_STATUS,
+    ST_LIST_WORKFLOW_STATUS_DESC,
+    ST_COUNT_TOTAL,
+    ST_COUNT_TIME,
+    ST_COUNT_WORKFLOW,
+    ST_COUNT_STATUS,
+    ST_COUNT_WORKFLOW_STATUS,
+    ST_STATUS_COUNTS,
+    ST_FIND_DUPLICATE,
+    ST_ADD_REQUEST,
+    ST_LIST_REQUESTS,
+    ST_DELETE_RUNS,
+    ST_DELETE_COUNTS,
+    ST_DELETE_REQUESTS,
+    ST_N
+};
+
+typedef struct qxm_stmt_def {
+    const char *name; /* for error messages */
+    const char *sql;
+} qxm_stmt_def;
+
+/* sql.c */
+extern const qxm_stmt_def QXM_STATEMENTS[ST_N];
+extern const char QXM_SCHEMA_SQL[];
+extern const char QXM_MIGRATE_1_SQL[];
+extern const char QXM_HISTOGRAM_SQL[];
+extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
+
+/* A connection, its prepared statements, and the mutex that serialises
+ * their use (the connection is opened without SQLite's own mutex). */
+struct conn {
+    pthread_mutex_t lock;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_N];
+};
+
+struct qxm_store {
+    char *name;      /* the path, or TEMP_NAME: every error message starts with it */
+    struct conn w;   /* the writer: every change */
+    struct conn r;   /* a file store's reader (see READER) */
+    struct conn *rd; /* what reads use: &r, or &w for a temporary store */
+    /* A file store's checkpointer thread (see checkpointer_main). */
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_wanted, ckpt_stopping;
+    _Atomic int ckpt_done; /* WAL frames the last checkpoint copied */
+};
+
+/* db.c: "<path>: <what>: <SQLite's message>" for the writer (store_db_error)
+ * or the connection reads use (store_rd_error), called with that lock held;
+ * store_done resets a statement and drops its bindings; store_exec_stmt runs
+ * a statement without rows (0 or -1 with err); store_rollback ends a failed
+ * transaction; store_bind_text binds text or NULL (the text must outlive the
+ * step). */
+void store_db_error(qxm_store *s, qx_error *err, const char *what);
+void store_rd_error(qxm_store *s, qx_error *err, const char *what);
+void store_done(sqlite3_stmt *stmt);
+int store_exec_stmt(qxm_store *s, enum stmt_id id, qx_error *err);
+void store_rollback(qxm_store *s);
+int store_bind_text(sqlite3_stmt *stmt, int i, const char *text);
+
+/* query.c: a page's size (0 means the default, capped at the maximum). */
+size_t store_page_size(size_t limit);
+
+#endif
