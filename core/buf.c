@@ -38,19 +38,28 @@ int qx_buf_add(qx_buf *b, const void *s, size_t n)
     return 0;
 }
 
+int qx_buf_vaddf(qx_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n < 0 || qx_buf_reserve(b, (size_t)n) != 0) {
+        va_end(again);
+        return -1;
+    }
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    b->len += (size_t)n;
+    return 0;
+}
+
 int qx_buf_addf(qx_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = qx_buf_vaddf(b, fmt, ap);
     va_end(ap);
-    if (n < 0 || qx_buf_reserve(b, (size_t)n) != 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 void qx_buf_reset(qx_buf *b)

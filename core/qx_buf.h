@@ -11,6 +11,7 @@
 #ifndef QX_BUF_H
 #define QX_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "qx_error.h"
@@ -29,6 +30,7 @@ QX_MUST_CHECK int qx_buf_add(qx_buf *b, const void *s, size_t n);
 
 /* Appends formatted text. Returns 0, or -1. */
 QX_MUST_CHECK int qx_buf_addf(qx_buf *b, const char *fmt, ...) QX_PRINTF(2, 3);
+QX_MUST_CHECK int qx_buf_vaddf(qx_buf *b, const char *fmt, va_list ap) QX_PRINTF(2, 0);
 
 /* Empties b, keeping its memory. */
 void qx_buf_reset(qx_buf *b);

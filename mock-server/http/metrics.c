@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mock_internal.h"
+#include "http_internal.h"
+#include "qx_buf.h"
 
 /* Statuses the emulator answers with; anything else lands in "other". */
 static const int tracked_status[] = {200, 400, 401, 404, 405, 408, 413,
@@ -60,9 +61,9 @@ void qxm_metrics_observe(qxm_metrics *mx, bool ingest, int status, int64_t durat
     atomic_fetch_add(&mx->latency_count, 1);
 }
 
+/* The text being rendered; after a failed append it stays failed. */
 typedef struct buf {
-    char *p;
-    size_t len, cap;
+    qx_buf b;
     bool failed;
 } buf;
 
@@ -71,37 +72,15 @@ static void put(buf *b, const char *fmt, ...)
 {
     if (b->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    b->failed = qx_buf_vaddf(&b->b, fmt, ap) != 0;
+    va_end(ap);
 }
 
 char *qxm_metrics_render(qxm_metrics *mx, qxm_store *store, size_t *len)
 {
-    buf b = {.cap = 4096};
-    b.p = malloc(b.cap);
-    if (b.p == NULL)
-        return NULL;
-    b.p[0] = '\0';
+    buf b = {.failed = false};
     put(&b, "# HELP qxmock_requests_total HTTP requests answered, by endpoint and status.\n"
             "# TYPE qxmock_requests_total counter\n");
     for (int ingest = 1; ingest >= 0; ingest--) {
@@ -144,9 +123,8 @@ char *qxm_metrics_render(qxm_metrics *mx, qxm_store *store, size_t *len)
     put(&b, "qxmock_json_event_duration_seconds_count %lld\n",
         (long long)atomic_load(&mx->latency_count));
     if (b.failed) {
-        free(b.p);
+        qx_buf_free(&b.b);
         return NULL;
     }
-    *len = b.len;
-    return b.p;
+    return qx_buf_take(&b.b, len);
 }

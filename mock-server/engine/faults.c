@@ -1,7 +1,15 @@
-/* faults.c — reading and writing fault settings (see qxm_faults.h). */
+/*
+ * faults.c — injected faults: reading and writing fault settings, and the
+ * fault table of one emulator (see qxm_faults.h).
+ */
 #include "qxm_faults.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "qxm_config.h"
+#include "qxm_ratelimit.h"
 
 /* Longest injected delay: well past any sender's timeout, short of forever. */
 #define QXM_MAX_FAULT_DELAY_MS 600000
@@ -132,4 +140,118 @@ json_t *qxm_faults_to_json(const qxm_faults *f)
     if (o != NULL && f->has_rate_limit)
         json_object_set_new(o, "rateLimitPerMinute", json_integer(f->rate_limit_per_minute));
     return o;
+}
+
+struct qxm_fault_table {
+    const qxm_config *cfg;     /* borrowed */
+    pthread_mutex_t lock;      /* guards runtime_global and runtime[] */
+    qxm_faults runtime_global; /* PUT without workflowId */
+    qxm_faults *runtime;       /* per workflow */
+    qxm_ratelimit **limits;    /* per workflow: faults.rateLimitPerMinute */
+};
+
+qxm_fault_table *qxm_fault_table_new(const qxm_config *cfg)
+{
+    qxm_fault_table *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->cfg = cfg;
+    pthread_mutex_init(&t->lock, NULL);
+    t->runtime = calloc(cfg->n_workflows + 1, sizeof *t->runtime);
+    t->limits = calloc(cfg->n_workflows + 1, sizeof *t->limits);
+    if (t->runtime == NULL || t->limits == NULL)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_workflows; i++)
+        if ((t->limits[i] = qxm_ratelimit_new(0)) == NULL)
+            goto fail;
+    return t;
+fail:
+    qxm_fault_table_free(t);
+    return NULL;
+}
+
+void qxm_fault_table_free(qxm_fault_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; t->limits != NULL && i < t->cfg->n_workflows; i++)
+        qxm_ratelimit_free(t->limits[i]);
+    free(t->limits);
+    free(t->runtime);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+void qxm_faults_effective(qxm_fault_table *t, size_t wf, qxm_faults *out)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->runtime[wf].set)
+        *out = t->runtime[wf];
+    else if (t->runtime_global.set)
+        *out = t->runtime_global;
+    else if (t->cfg->workflows[wf].faults.set)
+        *out = t->cfg->workflows[wf].faults;
+    else
+        *out = t->cfg->faults;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void qxm_faults_set(qxm_fault_table *t, size_t wf, const qxm_faults *f)
+{
+    pthread_mutex_lock(&t->lock);
+    if (wf == QXM_FAULTS_ALL)
+        t->runtime_global = *f;
+    else
+        t->runtime[wf] = *f;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void qxm_faults_clear(qxm_fault_table *t)
+{
+    pthread_mutex_lock(&t->lock);
+    memset(&t->runtime_global, 0, sizeof t->runtime_global);
+    memset(t->runtime, 0, t->cfg->n_workflows * sizeof *t->runtime);
+    pthread_mutex_unlock(&t->lock);
+}
+
+json_t *qxm_faults_state_json(qxm_fault_table *t)
+{
+    json_t *per = json_object();
+    for (size_t i = 0; per != NULL && i < t->cfg->n_workflows; i++) {
+        qxm_faults f;
+        qxm_faults_effective(t, i, &f);
+        json_object_set_new(per, t->cfg->workflows[i].id, qxm_faults_to_json(&f));
+    }
+    pthread_mutex_lock(&t->lock);
+    json_t *global =
+        qxm_faults_to_json(t->runtime_global.set ? &t->runtime_global : &t->cfg->faults);
+    pthread_mutex_unlock(&t->lock);
+    return json_pack("{s:o?, s:o?}", "global", global, "workflows", per);
+}
+
+bool qxm_faults_draw(qxm_fault_table *t, size_t wf, qx_rng *rng, const char *key, int64_t now_ms,
+                     qxm_fault_draw *out)
+{
+    memset(out, 0, sizeof *out);
+    qxm_faults f;
+    qxm_faults_effective(t, wf, &f);
+    if (!f.set)
+        return false;
+    /* Every draw is made whatever the outcome, so that a seeded emulator
+     * makes the same choices for the same request sequence. */
+    uint64_t latency = qx_rng_range(rng, f.latency_min_ms, f.latency_max_ms);
+    bool error_hit = qx_rng_chance(rng, f.error_rate);
+    bool drop_hit = qx_rng_chance(rng, f.drop_rate);
+    bool after = f.drop_phase == QXM_DROP_AFTER ||
+                 (f.drop_phase == QXM_DROP_BOTH && (qx_rng_next(rng) & 1) != 0);
+    out->delay_ms = (unsigned)latency + f.slow_response_ms;
+    if (f.has_rate_limit) {
+        qxm_ratelimit_set(t->limits[wf], f.rate_limit_per_minute);
+        out->rate_limit = f.rate_limit_per_minute;
+        out->rate_limited = !qxm_ratelimit_take(t->limits[wf], key, now_ms, &out->retry_after_s);
+    }
+    out->error_status = error_hit ? f.error_status : 0;
+    out->drop_before = drop_hit && !after;
+    out->drop_after = drop_hit && after;
+    return true;
 }

@@ -26,7 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mock_internal.h"
+#include "qxm_mock.h"
+#include "qxm_store.h"
 #include "qx_clock.h"
 #include "qx_ndjson.h"
 #include "qxm_suite.h"

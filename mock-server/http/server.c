@@ -1,12 +1,14 @@
 /*
  * server.c — the libmicrohttpd front of the emulator.
  *
- * It only translates: an HTTP request becomes a qxm_request (body gathered up
- * to the endpoint's limit, Basic credentials decoded by libmicrohttpd), the
- * handlers in ingest.c / admin_api.c produce a qxm_answer, and this file
- * turns that into a response. Long-polls (GET /_qx/v1/runs/wait) suspend
- * their connection; the scheduler thread in mock.c resumes it when enough
- * runs have finished or the wait times out, so no worker thread ever blocks.
+ * It only translates: an HTTP request becomes a qxm_request (its route looked
+ * up once the headers are in, the body gathered up to the route's limit,
+ * Basic credentials decoded by libmicrohttpd for event routes), the route's
+ * handler produces a qxm_answer, and this file turns that into a response.
+ * An answer that waits suspends its connection: a run to commit (the
+ * engine's committer resumes it once the run is stored) or a long-poll (GET
+ * /_qx/v1/runs/wait; the engine's scheduler resumes it when enough runs
+ * have finished or the wait times out), so no worker thread ever blocks.
  *
  * Daemon mode: an internal epoll thread pool (one thread per CPU by default),
  * a bounded connection count and an idle timeout, so slow clients cannot
@@ -21,15 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "commit.h"
-#include "qx_json_write.h"
-#include "mock_internal.h"
+#include "http_internal.h"
+#include "qx_buf.h"
 #include "qx_clock.h"
+#include "qx_json_write.h"
 #include "qx_log.h"
-#include "server.h"
-
-/* Bodies of admin requests other than import are small JSON. */
-#define QXM_MAX_ADMIN_BODY_BYTES (1024 * 1024)
 /* libmicrohttpd's per-connection memory pool bounds the request line and
  * headers; a larger header block is answered 431 by the library. The body
  * is not kept there. The library zeroes the pool for every request, so its
@@ -37,133 +35,84 @@
  * (nginx's default limit is 8 KiB), and costs a quarter of 64 KiB. */
 #define QXM_CONNECTION_MEMORY_BYTES (16 * 1024)
 
-typedef enum route { ROUTE_INGEST, ROUTE_ADMIN, ROUTE_IMPORT, ROUTE_PAGE } route;
-
 typedef struct conn_state {
-    route route;
-    char *body;
-    size_t len, cap, limit;
+    const qxm_route *route;
+    qx_buf body;
     bool too_large;
-    qxm_waiter *waiter; /* owned while resumed or before suspending */
+    qxm_waiter *waiter; /* owned while suspended or resumed */
     qxm_answer pending; /* the answer held back until its run is committed */
     bool committing;
-    bool suspended;
     int64_t start_us;
     int64_t received_ms;
 } conn_state;
 
-typedef struct export_state {
+typedef struct stream_state {
     qxm_mock *m;
+    qxm_chunk_fn *chunk;
     int64_t cursor;
-    char *chunk;
+    char *piece;
     size_t len, off;
-} export_state;
+} stream_state;
 
 static const char *query_value(void *ctx, const char *name)
 {
     return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static route route_of(const char *url)
-{
-    if (qxm_ingest_is_path(url))
-        return ROUTE_INGEST;
-    if (strcmp(url, "/_qx/v1/import") == 0)
-        return ROUTE_IMPORT;
-    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-        return ROUTE_PAGE;
-    return ROUTE_ADMIN;
-}
-
-static size_t body_limit(route r)
-{
-    switch (r) {
-    case ROUTE_INGEST:
-        return QXM_MAX_BODY_BYTES;
-    case ROUTE_IMPORT:
-        return QXM_MAX_IMPORT_BYTES;
-    default:
-        return QXM_MAX_ADMIN_BODY_BYTES;
-    }
-}
-
 static int append_body(conn_state *st, const char *data, size_t n)
 {
-    if (st->too_large || st->len + n > st->limit) {
+    if (st->too_large || st->body.len + n > st->route->body_limit) {
         /* Keep reading (and dropping) so the client gets our answer rather
          * than a reset connection. */
         st->too_large = true;
-        free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        qx_buf_free(&st->body);
         return 0;
     }
-    if (st->len + n + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->len + n + 1)
-            cap *= 2;
-        char *p = realloc(st->body, cap);
-        if (p == NULL)
-            return -1;
-        st->body = p;
-        st->cap = cap;
-    }
-    memcpy(st->body + st->len, data, n);
-    st->len += n;
-    st->body[st->len] = '\0';
-    return 0;
+    return qx_buf_add(&st->body, data, n);
 }
 
-static ssize_t export_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    export_state *es = cls;
-    while (es->chunk == NULL || es->off == es->len) {
-        free(es->chunk);
-        es->chunk = NULL;
-        es->off = 0;
-        if (es->cursor < 0)
+    stream_state *ss = cls;
+    while (ss->piece == NULL || ss->off == ss->len) {
+        free(ss->piece);
+        ss->piece = NULL;
+        ss->off = 0;
+        if (ss->cursor < 0)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        es->chunk = qxm_admin_export_chunk(es->m, &es->cursor, &es->len);
-        if (es->chunk == NULL && es->cursor >= 0)
+        ss->piece = ss->chunk(ss->m, &ss->cursor, &ss->len);
+        if (ss->piece == NULL && ss->cursor >= 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    size_t n = es->len - es->off;
+    size_t n = ss->len - ss->off;
     if (n > max)
         n = max;
-    memcpy(buf, es->chunk + es->off, n);
-    es->off += n;
+    memcpy(buf, ss->piece + ss->off, n);
+    ss->off += n;
     return (ssize_t)n;
 }
 
-static void export_free(void *cls)
+static void stream_free(void *cls)
 {
-    export_state *es = cls;
-    free(es->chunk);
-    free(es);
+    stream_state *ss = cls;
+    free(ss->piece);
+    free(ss);
 }
 
-static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, conn_state *st,
-                                   qxm_answer *ans)
+/* The response for ans's body (JSON, text or a stream); NULL when memory
+ * runs out. Takes what it uses from ans. */
+static struct MHD_Response *make_response(qxm_mock *m, qxm_answer *ans)
 {
     struct MHD_Response *resp = NULL;
-    /* Injected latency: this worker thread waits, as a slow service would
-     * keep the client waiting (documented: it occupies one HTTP thread). */
-    if (ans->delay_ms > 0)
-        qx_sleep_ms(ans->delay_ms);
-    if (ans->drop) {
-        qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, 0, qx_mono_us() - st->start_us);
-        qxm_answer_clear(ans);
-        return MHD_NO; /* libmicrohttpd closes the connection unanswered */
-    }
-    if (ans->stream_export) {
-        export_state *es = calloc(1, sizeof *es);
-        if (es != NULL) {
-            es->m = m;
-            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_reader, es,
-                                                     export_free);
+    if (ans->chunk != NULL) {
+        stream_state *ss = calloc(1, sizeof *ss);
+        if (ss != NULL) {
+            *ss = (stream_state){.m = m, .chunk = ans->chunk};
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, ss,
+                                                     stream_free);
             if (resp == NULL)
-                free(es);
+                free(ss);
         }
     } else if (ans->json != NULL) {
         qx_buf text = {0};
@@ -172,35 +121,124 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
             if (resp != NULL)
                 text.data = NULL; /* MHD frees it now */
         }
-        free(text.data);
+        qx_buf_free(&text);
     } else {
         resp = MHD_create_response_from_buffer(ans->text_len, ans->text, MHD_RESPMEM_MUST_FREE);
         if (resp != NULL)
             ans->text = NULL; /* MHD frees it now */
     }
+    return resp;
+}
+
+static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, conn_state *st,
+                                   qxm_answer *ans)
+{
+    /* Injected latency: this worker thread waits, as a slow service would
+     * keep the client waiting (documented: it occupies one HTTP thread). */
+    if (ans->delay_ms > 0)
+        qx_sleep_ms(ans->delay_ms);
+    if (ans->drop) {
+        qxm_metrics_observe(m->metrics, st->route->event, 0, qx_mono_us() - st->start_us);
+        qxm_answer_clear(ans);
+        return MHD_NO; /* libmicrohttpd closes the connection unanswered */
+    }
+    struct MHD_Response *resp = make_response(m, ans);
     if (resp == NULL) {
         qxm_answer_clear(ans);
         return MHD_NO;
     }
-    const char *ct = ans->content_type;
-    if (ct == NULL)
-        ct = "application/json";
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ct);
-    if (st->route != ROUTE_INGEST)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            ans->content_type != NULL ? ans->content_type : "application/json");
+    if (!st->route->event)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (ans->retry_after_s > 0) {
         char v[24];
         snprintf(v, sizeof v, "%u", ans->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
-    if (ans->allow != NULL)
+    if (ans->allow[0] != '\0')
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
     int status = ans->status != 0 ? ans->status : 500;
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    qxm_metrics_observe(m->metrics, st->route == ROUTE_INGEST, status, qx_mono_us() - st->start_us);
+    qxm_metrics_observe(m->metrics, st->route->event, status, qx_mono_us() - st->start_us);
     qxm_answer_clear(ans);
     return r;
+}
+
+/* A suspended connection was resumed: its run is committed, or its
+ * long-poll is done. */
+static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn_state *st)
+{
+    qxm_answer ans = {0};
+    if (st->committing) {
+        st->committing = false;
+        ans = st->pending;
+        st->pending = (qxm_answer){0};
+        if (qxm_commit_result(ans.commit) != 0)
+            qxm_answer_error(&ans, 500, "the run could not be recorded", "QX_STORE_ERROR", NULL);
+        qxm_commit_free(ans.commit);
+        ans.commit = NULL;
+    } else {
+        qxm_admin_wait_answer(m, st->waiter, &ans);
+        free(st->waiter);
+        st->waiter = NULL;
+    }
+    return send_answer(m, conn, st, &ans);
+}
+
+/* The request as the handlers see it. Basic credentials are decoded only
+ * for event routes (into *user and *password, MHD_free'd by the caller). */
+static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, const char *url,
+                                const char *method, char **user, char **password)
+{
+    *user = *password = NULL;
+    if (st->route->auth == QXM_AUTH_EVENT)
+        *user = MHD_basic_auth_get_username_password(conn, password);
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return (qxm_request){
+        .method = method,
+        .path = url,
+        .query = query_value,
+        .query_ctx = conn,
+        .content_type =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .has_authorization = auth != NULL,
+        .basic_user = *user,
+        .basic_password = *password,
+        .api_token_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-TOKEN"),
+        .authorization = auth,
+        .admin_token_header =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-QX-ADMIN-TOKEN"),
+        .body = st->body.data,
+        .body_len = st->body.len,
+        .body_too_large = st->too_large,
+        .received_ms = st->received_ms,
+    };
+}
+
+/* Sends ans, or suspends the connection when it must wait. */
+static enum MHD_Result answer_or_suspend(qxm_mock *m, struct MHD_Connection *conn, conn_state *st,
+                                         qxm_answer *ans)
+{
+    if (ans->commit != NULL) {
+        st->pending = *ans;
+        st->committing = true;
+        MHD_suspend_connection(conn);
+        qxm_engine_commit(m->engine, st->pending.commit, conn);
+        return MHD_YES;
+    }
+    if (ans->waiter != NULL) {
+        st->waiter = ans->waiter;
+        ans->waiter = NULL;
+        st->waiter->conn = conn;
+        qxm_answer_clear(ans);
+        MHD_suspend_connection(conn);
+        qxm_engine_add_waiter(m->engine, st->waiter);
+        return MHD_YES;
+    }
+    return send_answer(m, conn, st, ans);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -214,8 +252,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st = calloc(1, sizeof *st);
         if (st == NULL)
             return MHD_NO;
-        st->route = route_of(url);
-        st->limit = body_limit(st->route);
+        st->route = qxm_route_find(method, url);
         st->start_us = qx_mono_us();
         st->received_ms = qx_now_ms();
         *con_cls = st;
@@ -227,70 +264,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (st->committing || st->waiter != NULL)
+        return on_resumed(m, conn, st);
 
+    char *user, *password;
+    qxm_request req = read_request(conn, st, url, method, &user, &password);
     qxm_answer ans = {0};
-    if (st->committing) {
-        /* Resumed by the committer. */
-        st->committing = false;
-        ans = st->pending;
-        st->pending = (qxm_answer){0};
-        if (ans.commit->rc != 0)
-            qxm_answer_error(&ans, 500, "the run could not be recorded", "QX_STORE_ERROR", NULL);
-        qxm_commit_free(ans.commit);
-        ans.commit = NULL;
-        return send_answer(m, conn, st, &ans);
-    }
-    if (st->waiter != NULL) {
-        /* Resumed long-poll: the scheduler decided. */
-        qxm_admin_wait_answer(m, st->waiter, &ans);
-        free(st->waiter);
-        st->waiter = NULL;
-        return send_answer(m, conn, st, &ans);
-    }
-
-    char *password = NULL;
-    char *user = NULL;
-    if (st->route == ROUTE_INGEST)
-        user = MHD_basic_auth_get_username_password(conn, &password);
-    qxm_request req = {
-        .method = method,
-        .path = url,
-        .query = query_value,
-        .query_ctx = conn,
-        .content_type =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .has_authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_AUTHORIZATION) != NULL,
-        .basic_user = user,
-        .basic_password = password,
-        .api_token_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-TOKEN"),
-        .authorization =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        .admin_token_header =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-QX-ADMIN-TOKEN"),
-        .body = st->body,
-        .body_len = st->len,
-        .body_too_large = st->too_large,
-        .received_ms = st->received_ms,
-    };
-    switch (st->route) {
-    case ROUTE_INGEST:
-        qxm_ingest_handle(m, &req, &ans);
-        break;
-    case ROUTE_PAGE: {
-        size_t n;
-        const char *html = qxm_page_html(&n);
-        ans.status = 200;
-        ans.text = malloc(n);
-        if (ans.text != NULL)
-            memcpy(ans.text, html, n);
-        ans.text_len = n;
-        ans.content_type = "text/html; charset=utf-8";
-        break;
-    }
-    default:
-        qxm_admin_handle(m, &req, &ans);
-    }
+    qxm_route_dispatch(m, st->route, &req, &ans);
     if (password != NULL) {
         /* The token leaves memory as soon as it has been checked. */
         explicit_bzero(password, strlen(password));
@@ -298,32 +278,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (user != NULL)
         MHD_free(user);
-
-    if (ans.commit != NULL) {
-        ans.commit->conn = conn;
-        st->pending = ans;
-        st->committing = true;
-        MHD_suspend_connection(conn);
-        qxm_commit_submit(m, st->pending.commit);
-        return MHD_YES;
-    }
-    if (ans.wait) {
-        qxm_waiter *w = calloc(1, sizeof *w);
-        if (w == NULL)
-            return MHD_NO;
-        ans.wait = false;
-        if (qxm_admin_wait_prepare(m, &req, w, &ans) != 0) {
-            free(w);
-            return send_answer(m, conn, st, &ans);
-        }
-        w->conn = conn;
-        st->waiter = w;
-        MHD_suspend_connection(conn);
-        st->suspended = true;
-        qxm_mock_add_waiter(m, w);
-        return MHD_YES;
-    }
-    return send_answer(m, conn, st, &ans);
+    return answer_or_suspend(m, conn, st, &ans);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -335,7 +290,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_state *st = *con_cls;
     if (st == NULL)
         return;
-    free(st->body);
+    qx_buf_free(&st->body);
     free(st->waiter);
     qxm_answer_clear(&st->pending);
     free(st);
@@ -440,12 +395,6 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
     snprintf(m->url, sizeof m->url, v6 ? "%s://[%s]:%d" : "%s://%s:%d", tls ? "https" : "http",
              m->listen_host, m->listen_port);
     return 0;
-}
-
-void qxm_server_quiesce(qxm_mock *m)
-{
-    if (m->daemon != NULL)
-        MHD_quiesce_daemon(m->daemon);
 }
 
 void qxm_server_resume(void *conn)

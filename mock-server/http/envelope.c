@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commit.h"
-#include "mock_internal.h"
+#include "http_internal.h"
 
 static const char *reason_phrase(int status)
 {

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_json_file.h"
+
 /* Enough for "workflows[123].tasks[45].inputs.<a long input name>". */
 #define LOC_MAX 256
 /* A run delay longer than an hour is a typo, not a test. */
@@ -584,17 +586,10 @@ qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
 
 qxm_config *qxm_config_load_file(const char *path, qx_error *err)
 {
-    json_error_t jerr;
     /* Duplicate keys are refused: the second "enabled" would silently win. */
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        if (jerr.line > 0)
-            qx_error_set(err, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
-                         jerr.text);
-        else
-            qx_error_set(err, "%s: %s", path, jerr.text);
+    json_t *root = qx_json_load_file(path, JSON_REJECT_DUPLICATES, err);
+    if (root == NULL)
         return NULL;
-    }
     qxm_config *c = qxm_config_from_json(root, err);
     json_decref(root);
     if (c == NULL)

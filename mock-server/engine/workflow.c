@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_buf.h"
 #include "qx_email.h"
 #include "qx_log.h"
 
@@ -32,31 +33,16 @@
 
 /* ---- piped text ---- */
 
+/* Piped text being built; after a failed append it stays failed. */
 typedef struct text_buf {
-    char *p;
-    size_t len, cap;
+    qx_buf b;
     bool oom;
 } text_buf;
 
-static void buf_add(text_buf *b, const char *s, size_t n)
+static void buf_add(text_buf *t, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (!t->oom && qx_buf_add(&t->b, s, n) != 0)
+        t->oom = true;
 }
 
 /* A double in the fewest digits that read back as the same number
@@ -128,10 +114,10 @@ char *qxm_pipe_expand(const char *template, const json_t *event_data)
         p = close + 1;
     }
     if (b.oom) {
-        free(b.p);
+        qx_buf_free(&b.b);
         return NULL;
     }
-    return b.p;
+    return qx_buf_take(&b.b, NULL);
 }
 
 /* ---- event data and conditions ---- */

@@ -1,0 +1,385 @@
+/*
+ * event.c — one JSON event in, one run (or one journal entry) out.
+ *
+ * The checks run in the order a request meets them at Qualtrics: the URL
+ * selects the workflow (404), the workflow's authentication setting decides
+ * whether credentials are needed (401), the user's API rate limit (429),
+ * injected faults, the body's size (413), type (415) and content (400); a
+ * disabled workflow then accepts the request and starts no run. Every
+ * request that starts no run is written to the request journal with the
+ * reason, so "why is there no run?" always has an answer. Secrets never
+ * leave this file: reasons name the user, never the token.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine_internal.h"
+#include "qx_clock.h"
+#include "qx_log.h"
+#include "qx_secret.h"
+
+#define RUN_ID_CHARS 15
+
+/* What the checks before the lock found in the body. */
+typedef struct parsed_body {
+    bool is_post;
+    bool too_deep;
+    json_t *payload; /* owned; NULL when not parsed or invalid */
+    json_error_t jerr;
+} parsed_body;
+
+/* Who is calling. Returns the user, or NULL with *reason set. */
+static const qxm_user *authenticate(const qxm_config *cfg, const qxm_event *ev, const char **reason)
+{
+    if (ev->api_token != NULL) {
+        const qxm_user *found = NULL;
+        /* Check every user, whatever matches, to keep the time constant. */
+        for (size_t i = 0; i < cfg->n_users; i++)
+            if (qx_secret_equals(ev->api_token, cfg->users[i].api_token) && found == NULL)
+                found = &cfg->users[i];
+        if (found == NULL)
+            *reason = "X-API-TOKEN does not match any user's API token";
+        return found;
+    }
+    if (ev->basic_user != NULL) {
+        for (size_t i = 0; i < cfg->n_users; i++) {
+            if (strcmp(cfg->users[i].username, ev->basic_user) != 0)
+                continue;
+            if (qx_secret_equals(ev->basic_password, cfg->users[i].api_token))
+                return &cfg->users[i];
+            *reason = "wrong API token for the user in Basic auth";
+            return NULL;
+        }
+        *reason = "unknown username in Basic auth";
+        return NULL;
+    }
+    if (ev->has_authorization)
+        *reason = "unsupported Authorization header (only Basic username:apiToken or "
+                  "X-API-TOKEN are accepted)";
+    else
+        *reason = "missing credentials (Basic auth or X-API-TOKEN required)";
+    return NULL;
+}
+
+static bool is_json_content_type(const char *ct)
+{
+    if (ct == NULL)
+        return true; /* documented choice: no Content-Type is read as JSON */
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; ");
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n == 9 && strncasecmp(ct, "text/json", 9) == 0);
+}
+
+/* Depth of the deepest array/object nesting, stopping once past limit, so a
+ * hostile 10,000-deep document is refused before any parser recursion. */
+static bool json_depth_exceeds(const char *s, size_t n, int limit)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit)
+                return true;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return false;
+}
+
+/* Parsing draws nothing, so it happens before the lock, for every POST
+ * whose body would be parsed; the checks use the result at the point where
+ * a request meets them. */
+static void parse_body(const qxm_event *ev, parsed_body *pb)
+{
+    *pb = (parsed_body){.is_post = strcmp(ev->method, "POST") == 0, .jerr = {.text = ""}};
+    if (!pb->is_post || ev->body_too_large || !is_json_content_type(ev->content_type))
+        return;
+    pb->too_deep = json_depth_exceeds(ev->body, ev->body_len, QXM_MAX_JSON_DEPTH);
+    if (!pb->too_deep)
+        pb->payload = json_loadb(ev->body != NULL ? ev->body : "", ev->body_len, 0, &pb->jerr);
+}
+
+static void journal(qxm_engine *e, const qxm_event *ev, const char *request_id, int status,
+                    const char *reason, const qxm_workflow *wf)
+{
+    char path[1024];
+    /* The urlTokenId is an address, not a secret: it is kept so the entry
+     * shows which URL was called. */
+    if (ev->url_token != NULL)
+        snprintf(path, sizeof path, "%s?urlTokenId=%.900s", ev->path, ev->url_token);
+    else
+        snprintf(path, sizeof path, "%s", ev->path);
+    qxm_request_entry entry = {
+        .id = request_id,
+        .received_ms = ev->received_ms,
+        .method = ev->method,
+        .path = path,
+        .http_status = status,
+        .reason = reason,
+        .workflow_id = wf != NULL ? wf->id : NULL,
+    };
+    qx_error err;
+    if (qxm_store_add_request(e->store, &entry, &err) != 0)
+        qx_log(QX_LOG_ERROR, "request journal: %s", err.text);
+    qxm_scheduler_kick(&e->sched);
+}
+
+/* The outcome is an error answer; it is journalled. */
+static void refuse(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out, int status,
+                   const char *code, const qxm_workflow *wf, const char *fmt, ...) QX_PRINTF(7, 8);
+static void refuse(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out, int status,
+                   const char *code, const qxm_workflow *wf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    out->status = status;
+    out->error_code = code;
+    journal(e, ev, out->request_id, status, out->message, wf);
+}
+
+/* The checks before any fault: method, URL, credentials, the API rate
+ * limit. Returns the workflow and *user, or NULL when the outcome is set. */
+static const qxm_workflow *admit(qxm_engine *e, const qxm_event *ev, const parsed_body *pb,
+                                 const qxm_user **user, qxm_event_outcome *out)
+{
+    if (!pb->is_post) {
+        out->allow = "POST";
+        refuse(e, ev, out, 405, "QX_METHOD_NOT_ALLOWED", NULL,
+               "method %s not allowed: JSON events are POSTed", ev->method);
+        return NULL;
+    }
+    if (ev->url_token == NULL || *ev->url_token == '\0') {
+        refuse(e, ev, out, 404, "QX_TRIGGER_NOT_FOUND", NULL,
+               "missing urlTokenId: the URL selects no workflow");
+        return NULL;
+    }
+    const qxm_workflow *wf = qxm_config_find_by_token(e->cfg, ev->url_token);
+    if (wf == NULL) {
+        refuse(e, ev, out, 404, "QX_TRIGGER_NOT_FOUND", NULL,
+               "unknown urlTokenId: no workflow has this JSON event URL");
+        return NULL;
+    }
+    const char *why = NULL;
+    if (ev->api_token != NULL || ev->basic_user != NULL || wf->auth_required)
+        *user = authenticate(e->cfg, ev, &why);
+    if (*user == NULL && wf->auth_required) {
+        refuse(e, ev, out, 401, "AUTH_6.0", wf, "%s", why);
+        return NULL;
+    }
+    const char *key = *user != NULL ? (*user)->username : "(anonymous)";
+    if (!qxm_ratelimit_take(e->ratelimit, key, qx_mono_ms(), &out->retry_after_s)) {
+        refuse(e, ev, out, 429, "QX_RATE_LIMIT", wf,
+               "rate limit exceeded: more than %u calls per minute for this user",
+               e->cfg->rate_limit_per_minute);
+        return NULL;
+    }
+    out->retry_after_s = 0;
+    return wf;
+}
+
+/* Injected faults. Returns true when the outcome is set (refused or
+ * dropped); *drop_after when the run is to be recorded, then dropped. */
+static bool inject(qxm_engine *e, const qxm_event *ev, const qxm_workflow *wf, const qxm_user *user,
+                   qxm_event_outcome *out, bool *drop_after)
+{
+    qxm_fault_draw d;
+    size_t wi = (size_t)(wf - e->cfg->workflows);
+    const char *key = user != NULL ? user->username : "(anonymous)";
+    if (!qxm_faults_draw(e->faults, wi, e->rng, key, qx_mono_ms(), &d))
+        return false;
+    out->delay_ms = d.delay_ms;
+    if (d.rate_limited) {
+        out->retry_after_s = d.retry_after_s;
+        refuse(e, ev, out, 429, "QX_RATE_LIMIT", wf,
+               "rate limit exceeded: more than %u calls per minute for this user "
+               "(injected limit of this workflow)",
+               d.rate_limit);
+        return true;
+    }
+    if (d.error_status != 0) {
+        refuse(e, ev, out, d.error_status, "QX_INJECTED_FAULT", wf, "injected fault: HTTP %d",
+               d.error_status);
+        return true;
+    }
+    if (d.drop_before) {
+        out->drop = true;
+        out->status = 0;
+        journal(e, ev, out->request_id, 0,
+                "injected fault: connection dropped before the run was recorded", wf);
+        return true;
+    }
+    *drop_after = d.drop_after;
+    return false;
+}
+
+/* The body's checks: size, type, depth, JSON, an object. Returns true when
+ * the outcome is set. */
+static bool check_body(qxm_engine *e, const qxm_event *ev, const parsed_body *pb,
+                       const qxm_workflow *wf, qxm_event_outcome *out)
+{
+    if (ev->body_too_large) {
+        refuse(e, ev, out, 413, "QX_PAYLOAD_TOO_LARGE", wf,
+               "payload larger than %d bytes (100 KB) is not processed", QXM_MAX_BODY_BYTES);
+    } else if (!is_json_content_type(ev->content_type)) {
+        refuse(e, ev, out, 415, "QX_UNSUPPORTED_MEDIA_TYPE", wf,
+               "Content-Type %.100s is not JSON: only application/json bodies are processed",
+               ev->content_type);
+    } else if (pb->too_deep) {
+        refuse(e, ev, out, 400, "QVAL_1", wf, "body nests deeper than %d levels",
+               QXM_MAX_JSON_DEPTH);
+    } else if (pb->payload == NULL) {
+        refuse(e, ev, out, 400, "QVAL_1", wf, "body is not valid JSON: %s at position %d",
+               pb->jerr.text, pb->jerr.position);
+    } else if (!json_is_object(pb->payload)) {
+        refuse(e, ev, out, 400, "QVAL_1", wf, "body is not a JSON object");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* What a run is made of that must be drawn in request order: its id, its
+ * delay and the workflow's outcome (whose tasks draw contact and
+ * distribution ids). Drawn under the draw lock. */
+typedef struct run_draws {
+    char id[64];
+    uint64_t delay_ms;
+    json_t *outcome; /* owned */
+} run_draws;
+
+/* The run document from what was drawn, ready to insert. Returns 0, or -1
+ * with err set. Outside the draw lock. */
+static int build_run(qxm_engine *e, const qxm_workflow *wf, const qxm_user *user, json_t *payload,
+                     const qxm_event *ev, const char *request_id, const run_draws *d,
+                     qxm_run_insert *ins, qx_error *err)
+{
+    char received[QX_TIME_TEXT_MAX];
+    qx_format_time(ev->received_ms, received);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", d->id, "workflowId",
+                            wf->id, "workflowName", wf->name, "requestId", request_id, "receivedAt",
+                            received, "payload", payload, "delayMs", (json_int_t)d->delay_ms,
+                            "user", user != NULL ? user->username : NULL);
+    if (doc == NULL || json_object_update(doc, d->outcome) != 0) {
+        qx_error_set(err, "out of memory building run");
+        json_decref(doc);
+        return -1;
+    }
+    *ins = (qxm_run_insert){.doc = doc,
+                            .received_ms = ev->received_ms,
+                            .due_ms = ev->received_ms + (int64_t)d->delay_ms,
+                            /* At-least-once delivery made visible: a retried
+                             * request whose first attempt was recorded (its
+                             * answer lost) shows up as a duplicate. */
+                            .mark_duplicate = e->cfg->duplicate_window_ms > 0,
+                            .duplicate_since_ms = ev->received_ms - e->cfg->duplicate_window_ms};
+    if (qxm_run_insert_prepare(ins, err) != 0) {
+        json_decref(ins->doc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the run to the group committer (out->commit) while it runs, else
+ * stores it at once. Returns 0, or -1 with err set. */
+static int store_run(qxm_engine *e, qxm_run_insert *ins, qxm_event_outcome *out, qx_error *err)
+{
+    int rc = -1;
+    if (qxm_committer_accepting(&e->committer)) {
+        qxm_commit *c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            qx_error_set(err, "out of memory");
+            goto out;
+        }
+        c->ins = *ins;
+        *ins = (qxm_run_insert){0}; /* now the commit's */
+        out->commit = c;
+        return 0;
+    }
+    rc = qxm_store_insert_runs(e->store, ins, 1, err);
+    if (rc == 0 && ins->due_ms > ins->received_ms)
+        qxm_scheduler_note_due(&e->sched, ins->due_ms);
+    qxm_scheduler_kick(&e->sched);
+out:
+    free(ins->text);
+    json_decref(ins->doc);
+    return rc;
+}
+
+/* Everything drawn under the lock: the request id, the checks, the faults,
+ * the run's id, delay and outcome. Returns the workflow when a run was
+ * drawn (*user, *d, *drop_after set), else NULL with the outcome set. */
+static const qxm_workflow *decide(qxm_engine *e, const qxm_event *ev, const parsed_body *pb,
+                                  const qxm_user **user, run_draws *d, bool *drop_after,
+                                  qxm_event_outcome *out)
+{
+    qx_rng_uuid(e->rng, out->request_id);
+    const qxm_workflow *wf = admit(e, ev, pb, user, out);
+    if (wf == NULL || inject(e, ev, wf, *user, out, drop_after) || check_body(e, ev, pb, wf, out))
+        return NULL;
+    if (!wf->enabled) {
+        /* Qualtrics answers as usual and no run appears in the history. */
+        out->status = 200;
+        journal(e, ev, out->request_id, 200,
+                "workflow is disabled: request accepted, no run started", wf);
+        return NULL;
+    }
+    qx_rng_id(e->rng, "RUN_", RUN_ID_CHARS, d->id, sizeof d->id);
+    d->delay_ms = qx_rng_range(e->rng, wf->delay_min_ms, wf->delay_max_ms);
+    d->outcome = qxm_workflow_execute(wf, pb->payload, e->directory, e->rng);
+    if (d->outcome == NULL) {
+        qx_log(QX_LOG_ERROR,
+               "running workflow %s: out of memory, or a directory error logged above", wf->id);
+        refuse(e, ev, out, 500, "QX_STORE_ERROR", wf, "the run could not be recorded");
+        return NULL;
+    }
+    return wf;
+}
+
+void qxm_engine_event(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out)
+{
+    *out = (qxm_event_outcome){0};
+    parsed_body pb;
+    parse_body(ev, &pb);
+    const qxm_user *user = NULL;
+    run_draws d = {.outcome = NULL};
+    bool drop_after = false;
+    pthread_mutex_lock(&e->draw_lock);
+    const qxm_workflow *wf = decide(e, ev, &pb, &user, &d, &drop_after, out);
+    pthread_mutex_unlock(&e->draw_lock);
+    if (wf != NULL) {
+        qx_error err;
+        qxm_run_insert ins;
+        if (build_run(e, wf, user, pb.payload, ev, out->request_id, &d, &ins, &err) == 0 &&
+            store_run(e, &ins, out, &err) == 0) {
+            out->status = 200;
+            out->run_started = true;
+            snprintf(out->run_id, sizeof out->run_id, "%s", d.id);
+            out->workflow_id = wf->id;
+            /* The run is recorded; the answer is lost on the way (the sender
+             * sees a dropped connection and retries: the retry is marked
+             * duplicateOf). */
+            out->drop = drop_after;
+        } else {
+            qx_log(QX_LOG_ERROR, "storing run for %s: %s", wf->id, err.text);
+            refuse(e, ev, out, 500, "QX_STORE_ERROR", wf, "the run could not be recorded");
+        }
+    }
+    json_decref(d.outcome);
+    json_decref(pb.payload);
+}

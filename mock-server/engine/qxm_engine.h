@@ -1,0 +1,185 @@
+/*
+ * qxm_engine.h — one emulated Qualtrics JSON-event service, without HTTP.
+ *
+ * The engine owns the workflows (its config), the run store, the emulated
+ * XM Directory, the seeded generator, the per-user API rate limit, the
+ * injected faults, the group committer of accepted runs and the scheduler
+ * that finishes delayed runs and answers long-polls. The HTTP front
+ * (mock-server/http/) turns requests into calls here and answers with what
+ * they return; the engine calls back into it only through the resume
+ * function it is started with, to wake a suspended connection.
+ *
+ * A JSON event goes through qxm_engine_event: the checks in the order a
+ * request meets them at Qualtrics (README, "The JSON-event endpoint"), the
+ * injected faults, the workflow's run. Every request that starts no run is
+ * journalled with its reason. Secrets never leave the engine: reasons name
+ * the user, never the token.
+ *
+ * Locks: `draw lock` (engine.c) serialises every draw of the seeded
+ * generator — request ids, fault draws, run ids, delays, the directory ids
+ * a workflow's tasks draw — so that with a seed the same request order
+ * gives the same history; runs are serialised and committed outside it.
+ * The store, directory, rate limiter and fault table are thread-safe
+ * themselves; the committer and scheduler have their own locks (commit.h,
+ * scheduler.h). Every function here may be called from any thread, except
+ * new/start/stop/free, which belong to the owner.
+ *
+ * Failures: functions that can fail return -1 (or NULL) with a qx_error
+ * naming what failed; an event never fails as a call — a store or memory
+ * failure becomes a 500 outcome.
+ */
+#ifndef QXM_ENGINE_H
+#define QXM_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qx_error.h"
+#include "qxm_config.h"
+#include "qxm_faults.h"
+#include "qxm_store.h"
+
+/* Qualtrics does not process JSON-event payloads over 100 KB
+ * (counted as 102,400 bytes). */
+#define QXM_MAX_BODY_BYTES 102400
+/* Nesting deeper than this is refused with 400 before parsing. */
+#define QXM_MAX_JSON_DEPTH 64
+/* Request ids are UUIDs: 36 characters. */
+#define QXM_REQUEST_ID_LEN 36
+
+typedef struct qxm_engine qxm_engine;
+
+/* Wakes the suspended connection conn (the HTTP front's). */
+typedef void qxm_resume_fn(void *conn);
+
+typedef struct qxm_engine_options {
+    const char *db_path; /* SQLite file; NULL: private temporary store */
+    bool seeded;         /* draw ids, delays and faults from seed */
+    uint64_t seed;
+} qxm_engine_options;
+
+/* Creates an engine for cfg (ownership passes to the engine, also on
+ * failure) and opens its store. Nothing runs yet: events are stored at once
+ * until started. Returns a new engine (owned), or NULL with err set. */
+QX_MUST_CHECK qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt,
+                                         qx_error *err);
+
+/* Starts the scheduler and committer threads. Returns 0, or -1 with err. */
+QX_MUST_CHECK int qxm_engine_start(qxm_engine *e, qxm_resume_fn *resume, qx_error *err);
+
+/* Stops taking runs through the committer (what is queued is committed and
+ * its connections resumed), answers every waiting long-poll with what there
+ * is, and stops the scheduler. Runs in their delay keep RUNNING. Safe to
+ * call twice, and when not started. */
+void qxm_engine_stop_intake(qxm_engine *e);
+
+/* Waits out the delays of RUNNING runs (at most 10 s), then finishes every
+ * run at its due time. For shutdown, after stop_intake. */
+void qxm_engine_finish_runs(qxm_engine *e);
+
+/* Stops if needed and frees; NULL is a no-op. */
+void qxm_engine_free(qxm_engine *e);
+
+/* The config and the store. Borrowed. */
+const qxm_config *qxm_engine_config(const qxm_engine *e);
+qxm_store *qxm_engine_store(qxm_engine *e);
+
+/* The injected faults in force (read, set at run time). Borrowed. */
+qxm_fault_table *qxm_engine_faults(qxm_engine *e);
+
+/* ---- JSON events --------------------------------------------------------- */
+
+/* One request to the JSON-event endpoint, as the HTTP front read it. All
+ * strings are borrowed for the call. */
+typedef struct qxm_event {
+    const char *method;
+    const char *path;           /* without the query, for the journal */
+    const char *url_token;      /* urlTokenId (or triggerId), NULL when absent */
+    const char *content_type;   /* NULL when absent */
+    bool has_authorization;     /* an Authorization header was sent */
+    const char *basic_user;     /* decoded Basic credentials, NULL when none */
+    const char *basic_password; /* secret */
+    const char *api_token;      /* X-API-TOKEN, NULL when absent; secret */
+    const char *body;
+    size_t body_len;
+    bool body_too_large; /* more than QXM_MAX_BODY_BYTES arrived */
+    int64_t received_ms; /* wall clock */
+} qxm_event;
+
+/* A run accepted and waiting to be committed (see qxm_engine_commit). */
+typedef struct qxm_commit qxm_commit;
+
+/* What became of an event: the answer the service gives. */
+typedef struct qxm_event_outcome {
+    int status; /* HTTP status; 0 with drop: closed before any run */
+    char request_id[QXM_REQUEST_ID_LEN + 1];
+    const char *error_code; /* static; NULL unless status is an error */
+    char message[512];      /* the error message (== journal reason) */
+    const char *allow;      /* static; the methods allowed, with 405 */
+    unsigned retry_after_s; /* > 0: with 429 */
+    unsigned delay_ms;      /* injected latency: answer this much later */
+    bool drop;              /* injected: close without answering */
+    bool run_started;       /* a run was made: run_id, workflow_id */
+    char run_id[64];
+    const char *workflow_id; /* borrowed from the config */
+    qxm_commit *commit;      /* owned: commit before answering, or NULL */
+} qxm_event_outcome;
+
+/* Handles one JSON event. When the outcome carries a commit, the run is
+ * not stored yet: the caller suspends its connection and hands it to
+ * qxm_engine_commit, and answers once it is resumed (200 if
+ * qxm_commit_result is 0, else 500). Otherwise the run (if any) is stored
+ * and the outcome final. */
+void qxm_engine_event(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out);
+
+/* Commits c through the group committer; conn is resumed once it is done
+ * (at once on the caller's thread when the committer has stopped). c stays
+ * the caller's. */
+void qxm_engine_commit(qxm_engine *e, qxm_commit *c, void *conn);
+
+/* 0 when c was committed, -1 when it could not be stored (logged). */
+int qxm_commit_result(const qxm_commit *c);
+
+/* Frees c; NULL is a no-op. */
+void qxm_commit_free(qxm_commit *c);
+
+/* ---- history ------------------------------------------------------------- */
+
+/* A long-poll waiting for runs (GET /_qx/v1/runs/wait). */
+typedef struct qxm_waiter {
+    qxm_run_filter filter;
+    char workflow_id[256]; /* filter's strings point here */
+    char status[16];
+    int64_t count;
+    int64_t deadline_ms; /* monotonic */
+    bool done;           /* condition met or timed out: answer */
+    void *conn;          /* the suspended connection */
+    struct qxm_waiter *next;
+} qxm_waiter;
+
+/* Registers w (borrowed until its connection is resumed, w->done set). */
+void qxm_engine_add_waiter(qxm_engine *e, qxm_waiter *w);
+
+/* Clears runs, journal, the contact directory and rate-limit buckets.
+ * Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_engine_reset(qxm_engine *e, qx_error *err);
+
+/* Loads an exported history (NDJSON of runs, as GET /_qx/v1/export writes
+ * it) from f into the store, stopping at the first bad line. Returns the
+ * number of runs imported, or -1 with err "line N: why" and *imported the
+ * runs imported before it. */
+QX_MUST_CHECK int64_t qxm_engine_import(qxm_engine *e, FILE *f, int64_t *imported, qx_error *err);
+
+/* Waits until at least count runs are finished and at least requests
+ * journal entries are recorded, or timeout_ms passes. Returns 0 when the
+ * condition holds, 1 on time-out, -1 with err set on a store error. */
+QX_MUST_CHECK int qxm_engine_wait(qxm_engine *e, int64_t count, int64_t requests,
+                                  int64_t timeout_ms, qx_error *err);
+
+/* Waits until no run is RUNNING, or timeout_ms passes. Returns 0, 1 on
+ * time-out, -1 with err set. */
+QX_MUST_CHECK int qxm_engine_wait_idle(qxm_engine *e, int64_t timeout_ms, qx_error *err);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * scheduler.h — the engine's scheduler thread (internal to engine/).
+ *
+ * A run's outcome is decided when its request arrives (so a seeded emulator
+ * gives the same history whatever the timing); its configured delay only
+ * decides when it stops being RUNNING. The scheduler sleeps until the next
+ * run is due or the next long-poll deadline, finishes due runs in the
+ * store, and resumes every long-poll whose condition now holds or whose
+ * time is up. Whoever stores a run kicks it.
+ *
+ * Owns: the list of waiting long-polls (qxm_waiter, until resumed) and the
+ * thread. Locks: `lock` guards everything but due_hint_ms, which is atomic
+ * (lowered by any thread, exchanged by the scheduler); `progress` is
+ * broadcast after every pass, under `lock`. Resuming a long-poll calls the
+ * resume function with `lock` held: it must not call back into the
+ * scheduler.
+ */
+#ifndef QXM_SCHEDULER_H
+#define QXM_SCHEDULER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qxm_engine.h"
+#include "qxm_store.h"
+
+typedef struct qxm_scheduler {
+    qxm_store *store;      /* borrowed */
+    qxm_resume_fn *resume; /* set by start */
+    pthread_t thread;
+    bool running; /* the thread exists (owner's thread only) */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;     /* wakes the thread: kick, stop, new waiter */
+    pthread_cond_t progress; /* broadcast after each pass */
+    bool stopping, kick;
+    uint64_t passes;
+    qxm_waiter *waiters;
+    /* No RUNNING run falls due before this (ms since epoch): the thread
+     * skips the store until then. INT64_MIN makes the next pass look. */
+    _Atomic int64_t due_hint_ms;
+} qxm_scheduler;
+
+/* Initialises s for store (nothing runs yet). Returns 0, or -1. */
+int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store);
+
+/* Starts the thread; resume is called for each long-poll that is done.
+ * Returns 0, or -1. */
+int qxm_scheduler_start(qxm_scheduler *s, qxm_resume_fn *resume);
+
+/* Answers every waiting long-poll (done, with what there is) and stops the
+ * thread. Safe when not started. */
+void qxm_scheduler_stop(qxm_scheduler *s);
+
+/* Frees what init made (after stop). */
+void qxm_scheduler_destroy(qxm_scheduler *s);
+
+/* Something changed (a run or journal entry was stored): re-check waiters. */
+void qxm_scheduler_kick(qxm_scheduler *s);
+
+/* A run falls due at due_ms: the next pass looks at the store if that is
+ * before what it knew (INT64_MIN: look whatever the time). Lock-free. */
+void qxm_scheduler_note_due(qxm_scheduler *s, int64_t due_ms);
+
+/* Registers a long-poll (borrowed until resumed); when stopping it is
+ * resumed at once. */
+void qxm_scheduler_add_waiter(qxm_scheduler *s, qxm_waiter *w);
+
+/* Sleeps until the thread's next pass after this call or until timeout_ms
+ * (at most) or until it stops. */
+void qxm_scheduler_await_pass(qxm_scheduler *s, int64_t timeout_ms);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * admin_runs.c — runs and the request journal over the admin API:
+ *
+ *   GET    /_qx/v1/runs          runs, filtered and paginated, with the total
+ *   GET    /_qx/v1/runs/{id}     one run
+ *   GET    /_qx/v1/runs/wait     long-poll until N runs are finished
+ *   DELETE /_qx/v1/runs          clear runs, journal and directory
+ *   GET    /_qx/v1/requests      the request journal
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+#include "qx_clock.h"
+
+#define MAX_PAGE 1000
+#define DEFAULT_PAGE 100
+#define DEFAULT_WAIT_MS 30000
+#define MAX_WAIT_MS 600000
+#define RUNS_PREFIX "/_qx/v1/runs/"
+
+void qxm_admin_list_runs(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    qxm_run_filter f = {0};
+    long long limit = DEFAULT_PAGE, cursor = 0;
+    if (qxm_param_filter(m, req, &f, ans) < 0 ||
+        qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
+        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0)
+        return;
+    const char *order = req->query(req->query_ctx, "order");
+    if (order != NULL) {
+        if (strcmp(order, "desc") == 0) {
+            f.newest_first = true;
+        } else if (strcmp(order, "asc") != 0) {
+            qxm_bad_request(ans, "order: expected asc or desc");
+            return;
+        }
+    }
+    f.limit = (size_t)limit;
+    f.cursor = cursor;
+    int64_t next = 0;
+    qx_error err;
+    json_t *runs = qxm_store_list_runs(qxm_engine_store(m->engine), &f, &next, &err);
+    if (runs == NULL) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    int64_t total = qxm_store_count_runs(qxm_engine_store(m->engine), &f, &err);
+    char next_text[32];
+    snprintf(next_text, sizeof next_text, "%lld", (long long)next);
+    ans->status = 200;
+    ans->json = json_pack("{s:o, s:s?, s:I}", "runs", runs, "nextCursor",
+                          next != 0 ? next_text : NULL, "total", (json_int_t)total);
+}
+
+static int wait_prepare(qxm_mock *m, const qxm_request *req, qxm_waiter *w, qxm_answer *ans)
+{
+    long long count = 1, timeout = DEFAULT_WAIT_MS;
+    memset(w, 0, sizeof *w);
+    if (qxm_param_filter(m, req, &w->filter, ans) < 0 ||
+        qxm_param_int(req, "count", 1, 1000000, &count, ans) < 0 ||
+        qxm_param_int(req, "timeoutMs", 0, MAX_WAIT_MS, &timeout, ans) < 0)
+        return -1;
+    /* The request's strings die with it; the waiter keeps copies. */
+    if (w->filter.workflow_id != NULL) {
+        snprintf(w->workflow_id, sizeof w->workflow_id, "%s", w->filter.workflow_id);
+        w->filter.workflow_id = w->workflow_id;
+    }
+    if (w->filter.status != NULL) {
+        snprintf(w->status, sizeof w->status, "%s", w->filter.status);
+        w->filter.status = w->status;
+    }
+    w->filter.finished_only = true;
+    w->count = count;
+    w->deadline_ms = qx_mono_ms() + timeout;
+    return 0;
+}
+
+/* GET /runs/wait: the waiter goes to the server, which suspends the
+ * connection until the engine's scheduler says it is done. */
+void qxm_admin_wait(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    qxm_waiter *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        qxm_answer_error(ans, 500, "out of memory", "QX_INTERNAL", NULL);
+        return;
+    }
+    if (wait_prepare(m, req, w, ans) != 0) {
+        free(w);
+        return;
+    }
+    ans->waiter = w;
+}
+
+void qxm_admin_wait_answer(qxm_mock *m, const qxm_waiter *w, qxm_answer *ans)
+{
+    qx_error err;
+    qxm_run_filter f = w->filter;
+    /* The first count runs: rendering a thousand to answer count=1 made a
+     * CI's wait slow at a million runs. */
+    f.limit = w->count < MAX_PAGE ? (size_t)w->count : MAX_PAGE;
+    int64_t next = 0;
+    int64_t total = qxm_store_count_runs(qxm_engine_store(m->engine), &f, &err);
+    if (total < 0) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    if (total < w->count) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "timed out: %lld of %lld runs finished", (long long)total,
+                 (long long)w->count);
+        qxm_answer_error(ans, 408, msg, "QX_WAIT_TIMEOUT", NULL);
+        json_object_set_new(ans->json, "count", json_integer(total));
+        return;
+    }
+    json_t *runs = qxm_store_list_runs(qxm_engine_store(m->engine), &f, &next, &err);
+    if (runs == NULL) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    ans->status = 200;
+    ans->json = json_pack("{s:o, s:I}", "runs", runs, "count", (json_int_t)total);
+}
+
+void qxm_admin_get_run(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    const char *id = req->path + strlen(RUNS_PREFIX);
+    qx_error err;
+    qx_error_clear(&err);
+    json_t *run = qxm_store_get_run(qxm_engine_store(m->engine), id, &err);
+    if (run == NULL) {
+        if (err.text[0] != '\0')
+            qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        else
+            qxm_answer_error(ans, 404, "no run with this id", "QX_RUN_NOT_FOUND", NULL);
+        return;
+    }
+    ans->status = 200;
+    ans->json = run;
+}
+
+void qxm_admin_requests(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    long long limit = DEFAULT_PAGE, cursor = 0;
+    if (qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
+        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0)
+        return;
+    int64_t next = 0;
+    qx_error err;
+    json_t *list =
+        qxm_store_list_requests(qxm_engine_store(m->engine), cursor, (size_t)limit, &next, &err);
+    if (list == NULL) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    char next_text[32];
+    snprintf(next_text, sizeof next_text, "%lld", (long long)next);
+    ans->status = 200;
+    ans->json =
+        json_pack("{s:o, s:s?}", "requests", list, "nextCursor", next != 0 ? next_text : NULL);
+}
+
+void qxm_admin_reset(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    (void)req;
+    qx_error err;
+    if (qxm_engine_reset(m->engine, &err) != 0) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    ans->status = 200;
+    ans->json = json_pack("{s:b}", "reset", 1);
+}
