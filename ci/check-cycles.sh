@@ -96,6 +96,10 @@ try:
                 os.path.normpath(os.path.join(e["directory"], e["file"]))
 except (OSError, ValueError):
     pass
+if by_object:
+    # Objects the build no longer makes (a source moved or removed) stay on
+    # disk; only those of the current compile commands count.
+    objects = [o for o in objects if os.path.normpath(o) in by_object]
 
 
 def source_of(obj):

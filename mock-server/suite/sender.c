@@ -1,0 +1,103 @@
+/*
+ * sender.c — running the sender for one destination of a scenario: the
+ * project's qx-send, or a team's own command through /bin/sh -c, as a child
+ * process whose only view of the emulator is its URL and credentials,
+ * passed through the environment (QX_URL, QX_USERNAME, QX_API_TOKEN,
+ * QX_PROFILES, QX_MAPPING): the token never appears on a command line.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qx_clock.h"
+#include "suite_internal.h"
+
+extern char **environ;
+
+/* Runs the sender for one destination; returns its exit status or -1. */
+int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const destination *d,
+                     const char *url, const char *username, const char *token, const char *workdir,
+                     size_t index, int64_t timeout_ms, char *why, size_t why_size)
+{
+    char dest_path[PATH_MAX], report[PATH_MAX], log_path[PATH_MAX], conc[16];
+    suite_text_set(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
+    suite_text_set(report, sizeof report, "%s/report-%zu.json", workdir, index);
+    suite_text_set(log_path, sizeof log_path, "%s/sender-%zu.log", workdir, index);
+    suite_text_set(conc, sizeof conc, "%d", sc->concurrency);
+
+    json_t *dj =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", sc->name, "description", "qx-mock suite",
+                  "url", url, "username", username, "passwordEnv", "QX_API_TOKEN");
+    int wrc = dj != NULL ? json_dump_file(dj, dest_path, JSON_INDENT(2)) : -1;
+    json_decref(dj);
+    if (wrc != 0) {
+        suite_text_set(why, why_size, "cannot write %s", dest_path);
+        return -1;
+    }
+
+    /* Environment: ours plus the scenario's. */
+    size_t n_env = 0;
+    while (environ[n_env] != NULL)
+        n_env++;
+    char **env = calloc(n_env + 8, sizeof *env);
+    char e_url[2048], e_user[512], e_tok[512], e_prof[PATH_MAX + 16], e_map[PATH_MAX + 16];
+    suite_text_set(e_url, sizeof e_url, "QX_URL=%s", url);
+    suite_text_set(e_user, sizeof e_user, "QX_USERNAME=%s", username);
+    suite_text_set(e_tok, sizeof e_tok, "QX_API_TOKEN=%s", token);
+    suite_text_set(e_prof, sizeof e_prof, "QX_PROFILES=%s", sc->profiles);
+    suite_text_set(e_map, sizeof e_map, "QX_MAPPING=%s", d->mapping);
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++) {
+        if (strncmp(environ[i], "QX_", 3) != 0)
+            env[k++] = environ[i];
+    }
+    env[k++] = e_url;
+    env[k++] = e_user;
+    env[k++] = e_tok;
+    env[k++] = e_prof;
+    env[k++] = e_map;
+    env[k] = NULL;
+
+    const char *argv_default[] = {opt->sender_path,   "send",       "--destination", dest_path,
+                                  "--mapping",        d->mapping,   "--concurrency", conc,
+                                  "--retry-schedule", "50ms,100ms", "--report",      report,
+                                  sc->profiles,       NULL};
+    const char *argv_cmd[] = {"/bin/sh", "-c", opt->sender_cmd, NULL};
+    const char *const *argv = opt->sender_cmd != NULL ? argv_cmd : argv_default;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    if (rc != 0) {
+        suite_text_set(why, why_size, "cannot start the sender %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    int status = 0;
+    int64_t deadline = qx_mono_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (qx_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            suite_text_set(why, why_size, "the sender did not finish within %lld ms",
+                           (long long)timeout_ms);
+            return -1;
+        }
+        qx_sleep_ms(5); /* polling a child's exit, not waiting for runs */
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
