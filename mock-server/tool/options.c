@@ -1,0 +1,169 @@
+/* options.c — qx-mock's command line (see tool.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+void tool_usage(FILE *out)
+{
+    fputs("Usage: qx-mock --config FILE [options]\n"
+          "\n"
+          "Emulates the Qualtrics JSON-event endpoint and the workflows behind it,\n"
+          "records every run (SUCCESS or FAILURE, with the reason) and serves the\n"
+          "run history over an admin API (/_qx/v1) and a web page (/).\n"
+          "\n"
+          "Options:\n"
+          "  -c, --config FILE         users and workflows (JSON; see README)\n"
+          "  -l, --listen HOST:PORT    address to listen on (default 127.0.0.1:8080;\n"
+          "                            port 0 picks a free port; [::1]:PORT for IPv6)\n"
+          "      --db FILE             SQLite file for the history (default: a private\n"
+          "                            temporary store, deleted at exit)\n"
+          "      --seed N              draw ids, delays and faults from seed N, so the\n"
+          "                            same requests give the same history\n"
+          "      --history FILE        load an exported history (NDJSON) at start\n"
+          "      --max-connections N   concurrent connections (default 512)\n"
+          "      --threads N           HTTP worker threads (default: number of CPUs)\n"
+          "      --connection-timeout S  drop connections idle this long (default 10)\n"
+          "      --admin-token-env VAR  require the token in environment variable VAR\n"
+          "                            for the admin API (Authorization: Bearer TOKEN)\n"
+          "      --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
+          "      --tls-key FILE        and this PEM private key\n"
+          "  -v, --verbose             log requests and runs to stderr (twice: debug)\n"
+          "  -h, --help                show this help\n"
+          "      --version             show the version\n"
+          "\n"
+          "\n"
+          "       qx-mock suite DIR... [--sender-cmd CMD] [--junit FILE] [--keep-history DIR]\n"
+          "                     runs scenario directories end to end (see README, \"CI suites\")\n"
+          "\n"
+          "When ready it prints one line: qx-mock listening on http://HOST:PORT\n"
+          "SIGINT/SIGTERM stop it gracefully (in-flight runs finish, the store is\n"
+          "flushed). Exit status: 0 after a clean stop, 1 on a runtime error,\n"
+          "2 on bad usage or configuration.\n",
+          out);
+}
+
+int tool_parse_uint(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0')
+        goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "qx-mock: %s: expected a whole number up to %llu, got \"%s\"\n", opt, max, s);
+    return -1;
+}
+
+enum {
+    OPT_DB = 256,
+    OPT_SEED,
+    OPT_HISTORY,
+    OPT_MAX_CONN,
+    OPT_THREADS,
+    OPT_CONN_TIMEOUT,
+    OPT_VERSION,
+    OPT_ADMIN_TOKEN_ENV,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY
+};
+
+int tool_parse_serve(int argc, char **argv, serve_options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, OPT_DB},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"admin-token-env", required_argument, NULL, OPT_ADMIN_TOKEN_ENV},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (serve_options){0};
+    unsigned long long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:l:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'l':
+            o->mock.listen = optarg;
+            break;
+        case OPT_DB:
+            o->mock.db_path = optarg;
+            break;
+        case OPT_SEED:
+            if (tool_parse_uint("--seed", optarg, UINT64_MAX, &v) != 0)
+                return EXIT_USAGE;
+            o->mock.seeded = true;
+            o->mock.seed = v;
+            break;
+        case OPT_HISTORY:
+            o->history = optarg;
+            break;
+        case OPT_MAX_CONN:
+            if (tool_parse_uint("--max-connections", optarg, 100000, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.max_connections = (unsigned)v;
+            break;
+        case OPT_THREADS:
+            if (tool_parse_uint("--threads", optarg, 256, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.threads = (unsigned)v;
+            break;
+        case OPT_CONN_TIMEOUT:
+            if (tool_parse_uint("--connection-timeout", optarg, 3600, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.connection_timeout_s = (unsigned)v;
+            break;
+        case OPT_ADMIN_TOKEN_ENV:
+            o->admin_env = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o->tls_key = optarg;
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'h':
+            tool_usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            puts("qx-mock " QX_VERSION);
+            return 0;
+        default:
+            tool_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "qx-mock: unexpected argument \"%s\"\n", argv[optind]);
+        tool_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (o->config_path == NULL) {
+        fputs("qx-mock: --config FILE is required (try --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    return -1;
+}

@@ -1,0 +1,44 @@
+/*
+ * tool.h — qx-mock the program (mock-server/tool/): option parsing and one
+ * file per command, over the emulator libraries (qxm_mock.h, qxm_suite.h),
+ * in the manner of curl's src/ over lib/. No shared state.
+ */
+#ifndef QXM_TOOL_H
+#define QXM_TOOL_H
+
+#include <stdio.h>
+
+#include "qxm_mock.h"
+
+#define EXIT_USAGE 2
+
+/* What `qx-mock --config FILE [options]` was asked to do. */
+typedef struct serve_options {
+    const char *config_path;
+    const char *history;   /* --history FILE, or NULL */
+    const char *admin_env; /* --admin-token-env VAR, or NULL */
+    const char *tls_cert;  /* --tls-cert / --tls-key paths, or NULL */
+    const char *tls_key;
+    int verbose;
+    qxm_options mock; /* listen, db, seed, threads, bounds */
+} serve_options;
+
+/* options.c: qx-mock's usage text. */
+void tool_usage(FILE *out);
+
+/* options.c: a whole number up to max, or -1 with a message naming opt. */
+int tool_parse_uint(const char *opt, const char *s, unsigned long long max,
+                    unsigned long long *out);
+
+/* options.c: parses qx-mock's options into *o. Returns -1 to go on, else
+ * the exit status to end with (0 after --help or --version, EXIT_USAGE on
+ * bad usage, with a message). */
+int tool_parse_serve(int argc, char **argv, serve_options *o);
+
+/* serve.c: runs an emulator until SIGINT or SIGTERM; the exit status. */
+int tool_serve(const serve_options *o);
+
+/* suite.c: `qx-mock suite DIR... [options]` (argv[0] is "suite"). */
+int tool_suite(int argc, char **argv);
+
+#endif
