@@ -37,7 +37,7 @@ summary() {
   perf script -i "$1" 2>/dev/null | awk -v top="$TOP" -v pick="${2:-}" -f "$BENCH_DIR/perf-summary.awk"
 }
 # Where a stored run's time goes, by stage.
-MOCK_PICK=on_request,qxm_ingest_handle,json_loadb,qxm_workflow_execute,store_run,qxm_run_insert_prepare,qx_json_write,hash_json,qxm_envelope_ok,send_answer,MHD_suspend_connection,MHD_resume_connection,committer_main,qxm_store_insert_runs,insert_row,find_duplicate,sqlite3_step,sqlite3VdbeHalt,sqlite3WalFrames,checkpointer_main,scheduler_main,qxm_store_finish_due,check_waiters,qxm_mock_kick,__x64_sys_futex,__x64_sys_epoll_wait,__x64_sys_pwrite64
+MOCK_PICK=on_request,qxm_ingest_handle,qxm_engine_event,json_loadb,qxm_workflow_execute,store_run,qxm_run_insert_prepare,qx_json_write,hash_json,qxm_envelope_ok,send_answer,MHD_suspend_connection,MHD_resume_connection,committer_main,qxm_store_insert_runs,insert_row,find_duplicate,sqlite3_step,sqlite3VdbeHalt,sqlite3WalFrames,checkpointer_main,scheduler_main,qxm_store_finish_due,check_waiters,qxm_scheduler_kick,__x64_sys_futex,__x64_sys_epoll_wait,__x64_sys_pwrite64
 SEND_PICK=qxs_input_take,json_loadb,handle_record,qxs_render,qxs_payload_dump,qxs_deliverer_submit,qxs_multi_poll_wait,qxs_multi_poll_run_timer,curl_multi_socket_action,json_delete,__x64_sys_poll,__x64_sys_sendto,__x64_sys_recvfrom
 RENDER_PICK=qxs_input_take,json_loadb,qxs_render,qxs_payload_dump,json_dumpb,__GI___libc_write,json_delete
 

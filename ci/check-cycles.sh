@@ -7,7 +7,7 @@
 # folders; test, fuzz and program objects are skipped). nm gives each object
 # the symbols it defines and the ones it uses (U); "A uses a symbol B
 # defines" is an edge A -> B. Each object is mapped back to its source file
-# (relative to the repository, e.g. mock-server/ingest.c) through the
+# (relative to the repository, e.g. mock-server/engine/event.c) through the
 # build's compile_commands.json, or else from its object path.
 #
 # Reported, and exit 1:

@@ -64,6 +64,7 @@ static void *committer_main(void *arg)
 int qxm_committer_init(qxm_committer *c, qxm_store *store, qxm_scheduler *sched)
 {
     *c = (qxm_committer){.store = store, .sched = sched};
+    atomic_init(&c->accepting, false);
     if (pthread_mutex_init(&c->lock, NULL) != 0 || pthread_cond_init(&c->cond, NULL) != 0)
         return -1;
     return 0;
@@ -79,6 +80,7 @@ int qxm_committer_start(qxm_committer *c, qxm_resume_fn *resume)
         return -1;
     pthread_mutex_lock(&c->lock);
     c->running = true;
+    atomic_store(&c->accepting, true);
     pthread_mutex_unlock(&c->lock);
     return 0;
 }
@@ -88,6 +90,7 @@ void qxm_committer_stop(qxm_committer *c)
     pthread_mutex_lock(&c->lock);
     bool running = c->running;
     c->stopping = true;
+    atomic_store(&c->accepting, false);
     pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->lock);
     if (!running)
@@ -106,10 +109,7 @@ void qxm_committer_destroy(qxm_committer *c)
 
 bool qxm_committer_accepting(qxm_committer *c)
 {
-    pthread_mutex_lock(&c->lock);
-    bool yes = c->running && !c->stopping;
-    pthread_mutex_unlock(&c->lock);
-    return yes;
+    return atomic_load(&c->accepting);
 }
 
 void qxm_committer_submit(qxm_committer *c, qxm_commit *r)

@@ -10,15 +10,17 @@
  * batch holds many runs; alone, a request waits for one commit.
  *
  * Owns: the queue of qxm_commit (each until its connection is resumed; the
- * HTTP front frees it after) and the thread. Locks: `lock` guards the queue
- * and `stopping`; `running` is only changed by the owner's thread (start,
- * stop) and read by submitters under `lock`. A failed commit is logged and
- * reported through qxm_commit_result; it never fails its batch neighbours.
+ * HTTP front frees it after) and the thread. Locks: `lock` guards the queue,
+ * `running` and `stopping`; `accepting` is atomic, so that a request asks
+ * whether to queue its run without taking `lock` (a run queued as the
+ * committer stops is still committed: submit checks again under `lock`). A failed commit is logged
+ * and reported through qxm_commit_result; it never fails its batch neighbours.
  */
 #ifndef QXM_COMMIT_H
 #define QXM_COMMIT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "qxm_engine.h"
@@ -43,6 +45,7 @@ typedef struct qxm_committer {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stopping;
+    atomic_bool accepting; /* running and not stopping */
     qxm_commit *head, *tail;
 } qxm_committer;
 

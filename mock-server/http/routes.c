@@ -47,13 +47,10 @@ static qxm_handler refuse_route;
 /* Taken by every request no route of the table takes. */
 static const qxm_route NO_ROUTE = {NULL, NULL, ADMIN, QXM_AUTH_ADMIN, false, refuse_route, NULL};
 
-/* Whether pattern takes path: equal, or equal up to a last segment "{id}"
- * that matches one non-empty segment. */
-static bool path_matches(const char *pattern, const char *path, bool *exact)
+/* Whether pattern, whose last segment is "{id}", takes path: equal up to
+ * that segment, which matches one non-empty segment. */
+static bool pattern_matches(const char *pattern, const char *path)
 {
-    *exact = strcmp(pattern, path) == 0;
-    if (*exact)
-        return true;
     const char *brace = strstr(pattern, "{id}");
     if (brace == NULL || brace[4] != '\0')
         return false;
@@ -68,18 +65,17 @@ static bool method_matches(const char *want, const char *method)
     return strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0;
 }
 
-/* Collects into out the routes that take path: the exact ones when there
- * are any, else the patterns. Returns how many. */
+/* Collects into out the routes that take path: the ones naming it exactly
+ * when there are any, else the patterns. Returns how many. */
 static size_t routes_of(const char *path, const qxm_route **out, size_t max)
 {
     size_t n = 0;
-    for (int want_exact = 1; want_exact >= 0 && n == 0; want_exact--) {
-        for (size_t i = 0; i < N_ROUTES && n < max; i++) {
-            bool exact;
-            if (path_matches(ROUTES[i].path, path, &exact) && exact == (bool)want_exact)
-                out[n++] = &ROUTES[i];
-        }
-    }
+    for (size_t i = 0; i < N_ROUTES && n < max; i++)
+        if (strcmp(ROUTES[i].path, path) == 0)
+            out[n++] = &ROUTES[i];
+    for (size_t i = 0; i < N_ROUTES && n == 0; i++)
+        if (pattern_matches(ROUTES[i].path, path))
+            out[n++] = &ROUTES[i];
     return n;
 }
 

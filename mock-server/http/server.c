@@ -68,6 +68,9 @@ static int append_body(conn_state *st, const char *data, size_t n)
         qx_buf_free(&st->body);
         return 0;
     }
+    /* One allocation holds a typical event (about 1 KB) whole. */
+    if (st->body.data == NULL && qx_buf_reserve(&st->body, n > 4096 ? n : 4096) != 0)
+        return -1;
     return qx_buf_add(&st->body, data, n);
 }
 

@@ -1,4 +1,4 @@
-/* test_store.c — the SQLite run history and request journal (mock-server/store.c).
+/* test_store.c — the SQLite run history and request journal (mock-server/store/).
  *
  * Every test but the temporary-store one uses a real database file in a
  * fresh mkdtemp directory, so WAL mode and reopening are exercised. */
