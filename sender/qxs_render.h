@@ -10,6 +10,9 @@
  *   - "segmentMembership": {"ups": {...}}: the activated audiences present on
  *     the profile, each with its "status" and "lastQualificationTime" as given
  *     (realized, existing and exited are all sent).
+ * Keys keep an order: attributes in mapping order, then identityMap, then
+ * segmentMembership; ups entries and their keys in the profile's order (the
+ * seed profile renders to the seed example's text, key for key).
  * A profile is excluded, with a reason, when it is in no activated audience,
  * has no mapped identity, or when its only email identities are hashed
  * (the destination takes plain-text emails only).

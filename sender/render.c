@@ -115,8 +115,8 @@ static int warn(qxs_render_result *out, const char *fmt, ...)
     return json_array_append_new(out->warnings, json_string(text));
 }
 
-/* Copies the activated audiences the profile is a member of into ups.
- * Returns the number copied, or -1 when memory runs out. */
+/* Copies the activated audiences the profile is a member of into ups, in the
+ * profile's order. Returns the number copied, or -1 when memory runs out. */
 static int render_audiences(const qxs_mapping *m, const json_t *profile, json_t *ups,
                             qxs_render_result *out)
 {
@@ -136,10 +136,14 @@ static int render_audiences(const qxs_mapping *m, const json_t *profile, json_t 
         json_t *copy = json_object();
         if (copy == NULL || json_object_set_new(ups, seg, copy) != 0)
             return -1;
-        static const char *const kept[] = {"status", "lastQualificationTime"};
-        for (size_t i = 0; i < 2; i++) {
-            json_t *v = json_object_get(entry, kept[i]);
-            if (v != NULL && json_object_set(copy, kept[i], v) != 0)
+        /* the kept keys in the profile's order, as the seed example has them
+         * (lastQualificationTime, then status) */
+        const char *key;
+        json_t *v;
+        json_object_foreach(entry, key, v)
+        {
+            bool kept = strcmp(key, "status") == 0 || strcmp(key, "lastQualificationTime") == 0;
+            if (kept && json_object_set(copy, key, v) != 0)
                 return -1;
         }
         n++;

@@ -2,12 +2,14 @@
  * test_render.c — profile → payload. Data-driven: every directory under
  * tests/data/render/ is one test, named after it, holding
  *   profile.json, mapping.json, and either
- *   expected.json  (the payload, compared as JSON) or
+ *   expected.json  (the payload, compared as JSON and as compact text, so the
+ *                   order of its keys counts) or
  *   excluded.txt   (the exclusion reason, e.g. "hashedEmailOnly"),
  *   warnings.txt   (optional: one expected warning substring per line; when
  *                   absent, rendering must give no warning).
- * Adding a case is adding a directory. The seed test renders fixtures/seed/
- * and compares with the SPEC's example payload, verbatim.
+ * Adding a case is adding a directory. The seed tests render fixtures/seed/
+ * and compare with the SPEC's example payload, verbatim: as JSON, and as the
+ * text that is sent (keys in the example's order).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +73,22 @@ static void dump_mismatch(const char *what, const json_t *got, const json_t *wan
     free(w);
 }
 
+/* The payload's text as sent equals want's compact text: same keys in the
+ * same order (jansson keeps a loaded object's key order). */
+static void assert_same_text(const json_t *payload, const json_t *want)
+{
+    qx_buf got = {0};
+    assert_true(qxs_payload_dump(payload, &got) > 0);
+    char *w = json_dumps(want, JSON_COMPACT);
+    assert_non_null(w);
+    if (strcmp(got.data, w) != 0)
+        print_error("payload text differs (key order)\n--- got:\n%s\n--- expected:\n%s\n", got.data,
+                    w);
+    assert_string_equal(got.data, w);
+    free(w);
+    qx_buf_free(&got);
+}
+
 static void run_case(void **state)
 {
     const char *dir = *state;
@@ -103,6 +121,7 @@ static void run_case(void **state)
         if (!json_equal(res.payload, expected))
             dump_mismatch("payload differs", res.payload, expected);
         assert_true(json_equal(res.payload, expected));
+        assert_same_text(res.payload, expected);
     }
 
     snprintf(path, sizeof path, "%s/warnings.txt", dir);
@@ -164,6 +183,52 @@ static void test_render_seed_gives_the_spec_payload(void **state)
     json_decref(profile);
     qx_ndjson_close(r);
     fclose(f);
+    json_decref(expected);
+    qxs_mapping_free(m);
+}
+
+/* The text sent for the seed profile is the seed example's, key for key in
+ * its order: attributes in mapping order, then identityMap, then
+ * segmentMembership with each audience's lastQualificationTime before its
+ * status, as in the profile (and the example). */
+static void test_render_seed_text_is_the_spec_example_text(void **state)
+{
+    (void)state;
+    qx_error err;
+    qxs_mapping *m = qxs_mapping_load_file(QX_SOURCE_DIR "/fixtures/seed/mapping.json", &err);
+    assert_non_null(m);
+    json_t *expected =
+        json_load_file(QX_SOURCE_DIR "/fixtures/seed/expected-payload.json", 0, NULL);
+    assert_non_null(expected);
+    char *want = json_dumps(expected, JSON_COMPACT);
+    assert_non_null(want);
+    /* the example's own order, written out: a loader that sorted keys would
+     * make the comparison below vacuous */
+    assert_non_null(strstr(want, "{\"person\":{\"name\":{\"firstName\":\"Dave\"}},"
+                                 "\"mobilePhone\":{\"number\":\"0123456789\"},"
+                                 "\"identityMap\":{\"Email\":[{\"id\":\"Email-2Sf6C\"}]},"
+                                 "\"segmentMembership\":{\"ups\":{\"046456e3b-18e1-48a6-9bda-"
+                                 "d68547861283\":{\"lastQualificationTime\":"));
+    FILE *f = fopen(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson", "r");
+    assert_non_null(f);
+    qx_ndjson_reader *r = qx_ndjson_open(f);
+    json_t *profile = NULL;
+    assert_int_equal(qx_ndjson_next(r, &profile, NULL, &err), 1);
+    qxs_render_result res;
+    assert_int_equal(qxs_render(m, profile, &res, &err), 0);
+    assert_non_null(res.payload);
+    qx_buf text = {0};
+    assert_true(qxs_payload_dump(res.payload, &text) > 0);
+    if (strcmp(text.data, want) != 0)
+        print_error("--- rendered:\n%s\n--- fixtures/seed/expected-payload.json:\n%s\n", text.data,
+                    want);
+    assert_string_equal(text.data, want);
+    qx_buf_free(&text);
+    qxs_render_result_clear(&res);
+    json_decref(profile);
+    qx_ndjson_close(r);
+    fclose(f);
+    free(want);
     json_decref(expected);
     qxs_mapping_free(m);
 }
@@ -322,6 +387,8 @@ int main(void)
     static char *dirs[MAX_CASES];
     size_t n = 0, n_dirs = 0;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_render_seed_gives_the_spec_payload);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_render_seed_text_is_the_spec_example_text);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_render_refuses_non_object_profile);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_path_get_and_set);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_identity_key_is_first_identity);
