@@ -180,7 +180,9 @@ static int load_identities(qxs_mapping *m, const json_t *arr, qx_error *err)
         if (target == NULL)
             return -1;
         qxs_identity_target t;
-        if (strcmp(target, "email") == 0) {
+        /* "Email" is the identity's name in the destination's documentation and
+         * the payload's identityMap key: accepted as the email target too */
+        if (strcmp(target, "email") == 0 || strcmp(target, "Email") == 0) {
             t = QXS_TARGET_EMAIL;
         } else if (strcmp(target, "external_id") == 0) {
             t = QXS_TARGET_EXTERNAL_ID;
@@ -348,6 +350,14 @@ void qxs_mapping_free(qxs_mapping *m)
 const char *qxs_identity_target_name(qxs_identity_target t)
 {
     return t == QXS_TARGET_EMAIL ? "email" : "external_id";
+}
+
+const char *qxs_identity_target_key(qxs_identity_target t)
+{
+    /* The destination's identities: "IdentityMap: Email -> Identity: email"
+     * appears in the payload as "Email" (the seed example), "IdentityMap: ECID
+     * -> Identity: external_id" as "external_id". */
+    return t == QXS_TARGET_EMAIL ? "Email" : "external_id";
 }
 
 bool qxs_mapping_is_activated(const qxs_mapping *m, const char *segment_id)

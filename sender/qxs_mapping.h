@@ -8,6 +8,10 @@
  *                   {"source": "ECID",  "target": "external_id"}],
  *    "attributes": [{"source": "person.name.firstName", "target": "person.name.firstName"}]}
  *
+ * Several namespaces may share a target (their entries are concatenated in
+ * the payload's identityMap under the target's key); "Email" is accepted as
+ * the email target's name too.
+ *
  * Loading is strict, in the manner of the platform's mapping step: unknown keys,
  * wrong types, an identity target other than `email` / `external_id`, no
  * identity mapping at all, malformed dotted paths and two targets that would
@@ -42,7 +46,7 @@
 #define QXS_MAPPING_MAX_PATH_SEGMENTS 32
 
 typedef enum qxs_identity_target {
-    QXS_TARGET_EMAIL,      /* "email": plain-text email only */
+    QXS_TARGET_EMAIL,      /* "email" (or "Email"): plain-text email only */
     QXS_TARGET_EXTERNAL_ID /* "external_id": a custom user id */
 } qxs_identity_target;
 
@@ -80,6 +84,11 @@ void qxs_mapping_free(qxs_mapping *m);
 /* The target's name as written in mapping files ("email", "external_id").
  * Borrowed (static). */
 const char *qxs_identity_target_name(qxs_identity_target t);
+
+/* The target's key in the payload's identityMap: "Email" for the email
+ * target (as the seed example), "external_id" for the custom-id target.
+ * Borrowed (static). */
+const char *qxs_identity_target_key(qxs_identity_target t);
 
 /* True when id is one of the mapping's activated audiences. */
 bool qxs_mapping_is_activated(const qxs_mapping *m, const char *segment_id);

@@ -5,8 +5,10 @@
  * The payload has the shape of the seed example (SPEC §2):
  *   - each mapped attribute present in the profile, at its target path
  *     (dotted → nested objects); absent or null attributes are omitted;
- *   - "identityMap": for each mapped namespace present, its entries reduced to
- *     {"id": ...}, under the source namespace name;
+ *   - "identityMap": the entries of the mapped namespaces reduced to
+ *     {"id": ...}, under their target identity's key ("Email", "external_id";
+ *     qxs_identity_target_key), in mapping order; namespaces sharing a target
+ *     are concatenated, an id already listed is not repeated;
  *   - "segmentMembership": {"ups": {...}}: the activated audiences present on
  *     the profile, each with its "status" and "lastQualificationTime" as given
  *     (realized, existing and exited are all sent).

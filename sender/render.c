@@ -7,6 +7,13 @@
  * email entries are dropped one by one (plain-text email only), so a profile
  * with a hashed email and a mapped ECID is still sent, by its ECID; it is
  * excluded as "hashedEmailOnly" only when nothing else is left.
+ *
+ * identityMap is keyed by the target identity, not the source namespace: the
+ * destination's documentation maps "IdentityMap: ECID" to "Identity:
+ * external_id", and the Destination SDK's "Message format" page shows the
+ * exported identityMap keyed by the destination's target identities. An ECID
+ * is sent as "external_id": [{"id": ...}], an email as "Email" (the seed
+ * example's key).
  */
 #include "qxs_render.h"
 
@@ -151,8 +158,24 @@ static int render_audiences(const qxs_mapping *m, const json_t *profile, json_t 
     return n;
 }
 
-/* Copies the mapped identities into idmap. Returns the number of entries
- * copied, or -1 when memory runs out; *hashed counts hashed emails dropped. */
+/* True when list (an array of {"id": ...}) already holds id. */
+static bool has_id(const json_t *list, const char *id)
+{
+    size_t k;
+    json_t *e;
+    json_array_foreach(list, k, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Copies the mapped identities into idmap, under their target identity's key
+ * ("Email", "external_id"): keys and entries in mapping order, then input
+ * order; namespaces sharing a target are concatenated, an id already there is
+ * not repeated. Returns the number of entries copied, or -1 when memory runs
+ * out; *hashed counts hashed emails dropped. */
 static int render_identities(const qxs_mapping *m, const json_t *profile, json_t *idmap,
                              int *hashed, qxs_render_result *out)
 {
@@ -161,10 +184,10 @@ static int render_identities(const qxs_mapping *m, const json_t *profile, json_t
     *hashed = 0;
     for (size_t i = 0; i < m->n_identities; i++) {
         const qxs_identity_mapping *im = &m->identities[i];
+        const char *key = qxs_identity_target_key(im->target);
         json_t *entries = json_object_get(src, im->source);
         if (!json_is_array(entries))
             continue;
-        json_t *list = NULL;
         size_t k;
         json_t *e;
         json_array_foreach(entries, k, e)
@@ -174,28 +197,29 @@ static int render_identities(const qxs_mapping *m, const json_t *profile, json_t
             snprintf(where, sizeof where, "identityMap.%s[%zu]", im->source, k);
             if (id == NULL || *id == '\0') {
                 if (warn(out, "%s: no string \"id\" (entry skipped)", where) != 0)
-                    goto oom;
+                    return -1;
                 continue;
             }
             if (im->target == QXS_TARGET_EMAIL && qx_is_hashed_email(id)) {
                 (*hashed)++;
                 if (warn(out, "%s: hashed email not sent (plain-text email only)", where) != 0)
-                    goto oom;
+                    return -1;
                 continue;
             }
+            json_t *list = json_object_get(idmap, key);
             if (list == NULL) {
                 list = json_array();
-                if (list == NULL || json_object_set_new(idmap, im->source, list) != 0)
+                if (list == NULL || json_object_set_new(idmap, key, list) != 0)
                     return -1;
             }
+            if (has_id(list, id))
+                continue;
             if (json_array_append_new(list, json_pack("{s:s}", "id", id)) != 0)
-                goto oom;
+                return -1;
             n++;
         }
     }
     return n;
-oom:
-    return -1;
 }
 
 static int render_attributes(const qxs_mapping *m, const json_t *profile, json_t *payload,

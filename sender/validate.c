@@ -249,10 +249,12 @@ static json_t *synthetic_payload(const qxs_mapping *m)
         if (qxs_path_set(p, m->attributes[i].target, json_string("sample")) != 0)
             goto fail;
     for (size_t i = 0; i < m->n_identities; i++) {
+        /* keyed by the target identity, as render does; one entry is enough */
+        const char *key = qxs_identity_target_key(m->identities[i].target);
         const char *id = m->identities[i].target == QXS_TARGET_EMAIL ? "sample@example.com"
                                                                      : "sample-external-id";
-        if (json_object_set_new(idmap, m->identities[i].source, json_pack("[{s:s}]", "id", id)) !=
-            0)
+        if (json_object_get(idmap, key) == NULL &&
+            json_object_set_new(idmap, key, json_pack("[{s:s}]", "id", id)) != 0)
             goto fail;
     }
     for (size_t i = 0; i < m->n_audiences; i++)

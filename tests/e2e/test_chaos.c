@@ -25,8 +25,8 @@ static const char config_text[] =
     "{\"users\": [{\"username\": \"chaos@example.com\", \"apiToken\": \"QX-CHAOS-TOKEN\"}],"
     " \"rateLimitPerMinute\": 0,"
     " \"workflows\": [{\"id\": \"WF_chaos\", \"urlTokenId\": \"chaos\","
-    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"ecid\": "
-    "\"$.identityMap.ECID[0].id\"},"
+    "   \"eventData\": {\"email\": \"$.identityMap.Email[0].id\", \"externalId\": "
+    "\"$.identityMap.external_id[0].id\"},"
     "   \"faults\": {\"latencyMs\": [0, 2], \"errorRate\": 0.2, \"errorStatus\": 503,"
     "              \"dropRate\": 0.05, \"dropPhase\": \"both\", \"rateLimitPerMinute\": 5600}}]}";
 

@@ -59,6 +59,37 @@ static void test_mapping_loads_both_identity_targets(void **state)
     qxs_mapping_free(m);
 }
 
+/* The payload keys identityMap by the target identity: "Email" (as the seed
+ * example) and "external_id"; a mapping file may write the email target as
+ * "email" or "Email". */
+static void test_mapping_identity_targets_and_their_payload_keys(void **state)
+{
+    (void)state;
+    qx_error err;
+    qxs_mapping *m = from_text("{\"audiences\": [\"s1\"], \"identities\": ["
+                               "{\"source\": \"Email\", \"target\": \"email\"},"
+                               "{\"source\": \"ECID\", \"target\": \"external_id\"},"
+                               "{\"source\": \"WorkEmail\", \"target\": \"Email\"}]}",
+                               &err);
+    if (m == NULL)
+        print_error("%s\n", err.text);
+    assert_non_null(m);
+    assert_int_equal(m->n_identities, 3);
+    assert_int_equal(m->identities[0].target, QXS_TARGET_EMAIL);
+    assert_int_equal(m->identities[1].target, QXS_TARGET_EXTERNAL_ID);
+    assert_int_equal(m->identities[2].target, QXS_TARGET_EMAIL); /* "Email": an alias */
+    assert_string_equal(qxs_identity_target_key(QXS_TARGET_EMAIL), "Email");
+    assert_string_equal(qxs_identity_target_key(QXS_TARGET_EXTERNAL_ID), "external_id");
+    qxs_mapping_free(m);
+
+    m = from_text("{\"audiences\": [\"s1\"], \"identities\": ["
+                  "{\"source\": \"Email\", \"target\": \"EMAIL\"}]}",
+                  &err);
+    assert_null(m);
+    assert_string_equal(err.text,
+                        "mapping.identities[0].target: \"EMAIL\" is not email or external_id");
+}
+
 static void test_mapping_error_names_identity_entry(void **state)
 {
     (void)state;
@@ -198,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mapping_loads_seed_mapping),
         cmocka_unit_test(test_mapping_loads_both_identity_targets),
+        cmocka_unit_test(test_mapping_identity_targets_and_their_payload_keys),
         cmocka_unit_test(test_mapping_error_names_identity_entry),
         cmocka_unit_test(test_mapping_errors_name_the_entry),
         cmocka_unit_test(test_mapping_targets_may_share_a_parent),

@@ -202,6 +202,78 @@ static void test_event_data_checked_against_rendered_samples(void **state)
     qxs_mapping_free(m);
 }
 
+/* A workflow keyed on the platform's identities, "Email" and "external_id". */
+static const char app_workflows[] =
+    "{\"workflows\": [{\"id\": \"WF_app\", \"eventData\": {\"email\": "
+    "\"$.identityMap.Email[0].id\", \"externalId\": \"$.identityMap.external_id[0].id\"}},"
+    " {\"id\": \"WF_old\", \"eventData\": {\"externalId\": \"$.identityMap.ECID[0].id\"}}]}";
+
+static const char ecid_mapping[] =
+    "{\"audiences\": [\"a1f5c3e0-purchase-completed-0001\"], \"identities\": [{\"source\": "
+    "\"Email\", \"target\": \"email\"}, {\"source\": \"ECID\", \"target\": "
+    "\"external_id\"}]}";
+
+/* The findings of one validation against a workflow given as text. */
+static json_t *validate_against(const qxs_mapping *m, const char *profiles, const char *config,
+                                const char *wf_id)
+{
+    FILE *p = NULL;
+    if (profiles != NULL) {
+        p = fmemopen((void *)profiles, strlen(profiles), "r");
+        assert_non_null(p);
+    }
+    json_t *cfg = json_loads(config, 0, NULL);
+    assert_non_null(cfg);
+    qxs_validate_input in = {
+        .mapping = m, .profiles = p, .workflow_config = cfg, .workflow_id = wf_id};
+    qx_error err;
+    json_t *findings = qxs_validate(&in, &err);
+    if (findings == NULL)
+        print_error("%s\n", err.text);
+    assert_non_null(findings);
+    json_decref(cfg);
+    if (p != NULL)
+        fclose(p);
+    return findings;
+}
+
+static void assert_no_error(const json_t *findings)
+{
+    if (qxs_validate_count(findings, "error") != 0) {
+        char *dump = json_dumps(findings, JSON_INDENT(2));
+        print_error("%s\n", dump);
+        free(dump);
+    }
+    assert_int_equal(qxs_validate_count(findings, "error"), 0);
+}
+
+/* The payload keys identityMap by the target identity: a workflow reading
+ * $.identityMap.external_id[0].id is satisfied by an ECID mapped to
+ * external_id, in the rendered samples and in the stand-in payload. */
+static void test_event_data_reads_identities_by_their_target(void **state)
+{
+    (void)state;
+    qxs_mapping *m = mapping_from(ecid_mapping);
+    json_t *findings = validate_against(m, NULL, app_workflows, "WF_app");
+    assert_no_error(findings);
+    json_decref(findings);
+    const char *profiles =
+        "{\"identityMap\": {\"ECID\": [{\"id\": \"42\"}]}, \"segmentMembership\": {\"ups\":"
+        " {\"a1f5c3e0-purchase-completed-0001\": {\"status\": \"realized\"}}}}\n"
+        "{\"identityMap\": {\"Email\": [{\"id\": \"ana@example.com\"}]}, \"segmentMembership\":"
+        " {\"ups\": {\"a1f5c3e0-purchase-completed-0001\": {\"status\": \"realized\"}}}}\n";
+    findings = validate_against(m, profiles, app_workflows, "WF_app");
+    assert_no_error(findings);
+    json_decref(findings);
+    /* the source namespace is no payload key: the old path matches nothing */
+    findings = validate_against(m, NULL, app_workflows, "WF_old");
+    assert_true(has_finding(findings, "error",
+                            "workflow WF_old eventData.externalId: \"$.identityMap.ECID[0].id\" "
+                            "matches nothing the mapping produces"));
+    json_decref(findings);
+    qxs_mapping_free(m);
+}
+
 static void test_unknown_workflow_id_cannot_be_checked(void **state)
 {
     (void)state;
@@ -245,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_malformed_sample_is_an_error),
         cmocka_unit_test(test_event_data_the_mapping_never_produces_is_an_error),
         cmocka_unit_test(test_event_data_checked_against_rendered_samples),
+        cmocka_unit_test(test_event_data_reads_identities_by_their_target),
         cmocka_unit_test(test_unknown_workflow_id_cannot_be_checked),
         cmocka_unit_test(test_event_data_path_that_does_not_compile_is_an_error),
     };
