@@ -19,7 +19,9 @@
  *   - event-data JSONPaths that do not compile (error), or that no rendered
  *     payload satisfies (error) — without samples, a payload with every
  *     mapped field present stands in, so the finding means "the mapping never
- *     produces this field".
+ *     produces this field"; for a path into identityMap the message lists
+ *     the keys the payloads' identityMap has instead, first seen first
+ *     ("...; their identityMap has Email, external_id").
  *
  * Owns: nothing beyond the findings it returns.
  * Locks: none; no shared state.

@@ -40,6 +40,7 @@ typedef struct checker {
     bool *ns_seen, *aud_seen;
     event_path *paths;
     size_t n_paths;
+    json_t *idmap_keys; /* identityMap keys of the payloads checked, first seen first */
     size_t samples, rendered, line_findings;
 } checker;
 
@@ -106,6 +107,15 @@ static void check_mapping_itself(checker *c)
 
 static void check_payload_paths(checker *c, json_t *payload)
 {
+    const char *key;
+    json_t *entries;
+    json_object_foreach(json_object_get(payload, "identityMap"), key, entries)
+    {
+        (void)entries;
+        if (json_object_get(c->idmap_keys, key) == NULL &&
+            json_object_set_new(c->idmap_keys, key, json_true()) != 0)
+            c->oom = true;
+    }
     for (size_t i = 0; i < c->n_paths; i++) {
         if (c->paths[i].satisfied || c->paths[i].unevaluable || c->paths[i].path == NULL)
             continue;
@@ -321,23 +331,49 @@ static int load_event_paths(checker *c, const json_t *config, const char *wf_id,
     return 0;
 }
 
+/* For a path into identityMap that matched nothing, what the payloads have
+ * there instead: "; their identityMap has Email, external_id" (the keys in
+ * the order first seen), so that a path reading a source namespace such as
+ * ECID explains itself. Empty for other paths, or when no payload had one. */
+static void identity_hint(const checker *c, const char *path, const char *whose, char *out,
+                          size_t size)
+{
+    out[0] = '\0';
+    if (strstr(path, "identityMap") == NULL || json_object_size(c->idmap_keys) == 0)
+        return;
+    size_t len = (size_t)snprintf(out, size, "; %s identityMap has ", whose);
+    const char *key;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(c->idmap_keys, key, v)
+    {
+        if (len < size)
+            len += (size_t)snprintf(out + len, size - len, "%s%s", first ? "" : ", ", key);
+        first = false;
+    }
+}
+
 static void report_event_paths(checker *c, const char *wf_id, bool with_samples)
 {
     for (size_t i = 0; i < c->n_paths; i++) {
         event_path *ep = &c->paths[i];
         if (ep->path == NULL || ep->satisfied)
             continue;
+        const char *text = qx_jsonpath_text(ep->path);
+        char hint[256];
+        identity_hint(c, text, with_samples ? "their" : "the payload's", hint, sizeof hint);
         if (ep->unevaluable)
             add(c, "error", "workflow %s eventData.%s: \"%s\" could not be evaluated (too costly)",
-                wf_id, ep->name, qx_jsonpath_text(ep->path));
+                wf_id, ep->name, text);
         else if (with_samples)
             add(c, "error",
                 "workflow %s eventData.%s: \"%s\" matches nothing in any of the %zu rendered "
-                "payloads",
-                wf_id, ep->name, qx_jsonpath_text(ep->path), c->rendered);
+                "payloads%s",
+                wf_id, ep->name, text, c->rendered, hint);
         else
-            add(c, "error", "workflow %s eventData.%s: \"%s\" matches nothing the mapping produces",
-                wf_id, ep->name, qx_jsonpath_text(ep->path));
+            add(c, "error",
+                "workflow %s eventData.%s: \"%s\" matches nothing the mapping produces%s", wf_id,
+                ep->name, text, hint);
     }
 }
 
@@ -347,12 +383,13 @@ json_t *qxs_validate(const qxs_validate_input *in, qx_error *err)
     checker c = {.m = m};
     json_t *out = NULL;
     c.findings = json_array();
+    c.idmap_keys = json_object();
     c.attr_scalar = calloc(m->n_attributes + 1, sizeof(bool));
     c.attr_composite = calloc(m->n_attributes + 1, sizeof(bool));
     c.ns_seen = calloc(m->n_identities + 1, sizeof(bool));
     c.aud_seen = calloc(m->n_audiences + 1, sizeof(bool));
-    if (c.findings == NULL || c.attr_scalar == NULL || c.attr_composite == NULL ||
-        c.ns_seen == NULL || c.aud_seen == NULL) {
+    if (c.findings == NULL || c.idmap_keys == NULL || c.attr_scalar == NULL ||
+        c.attr_composite == NULL || c.ns_seen == NULL || c.aud_seen == NULL) {
         qx_error_set(err, "out of memory");
         goto out;
     }
@@ -381,6 +418,7 @@ json_t *qxs_validate(const qxs_validate_input *in, qx_error *err)
     out = json_incref(c.findings);
 out:
     json_decref(c.findings);
+    json_decref(c.idmap_keys);
     free(c.attr_scalar);
     free(c.attr_composite);
     free(c.ns_seen);

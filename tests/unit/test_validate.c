@@ -274,6 +274,66 @@ static void test_event_data_reads_identities_by_their_target(void **state)
     qxs_mapping_free(m);
 }
 
+/* A finding whose message is exactly text (of any severity); prints them all
+ * otherwise. */
+static bool has_message(const json_t *findings, const char *text)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(findings, i, f)
+    {
+        if (strcmp(json_string_value(json_object_get(f, "message")), text) == 0)
+            return true;
+    }
+    char *dump = json_dumps(findings, JSON_INDENT(2));
+    print_error("no finding \"%s\" in\n%s\n", text, dump);
+    free(dump);
+    return false;
+}
+
+/* The trap: a workflow that reads the source namespace ($.identityMap.ECID)
+ * matches nothing in what is sent; the message says what the payloads'
+ * identityMap has instead, its keys in the order first seen. */
+static void test_event_data_reading_a_source_namespace_names_the_target_keys(void **state)
+{
+    (void)state;
+    qxs_mapping *m = mapping_from(ecid_mapping);
+    const char *profiles =
+        "{\"identityMap\": {\"ECID\": [{\"id\": \"42\"}]}, \"segmentMembership\": {\"ups\":"
+        " {\"a1f5c3e0-purchase-completed-0001\": {\"status\": \"realized\"}}}}\n"
+        "{\"identityMap\": {\"Email\": [{\"id\": \"ana@example.com\"}], \"ECID\": [{\"id\":"
+        " \"43\"}]}, \"segmentMembership\": {\"ups\": {\"a1f5c3e0-purchase-completed-0001\":"
+        " {\"status\": \"realized\"}}}}\n";
+    json_t *findings = validate_against(m, profiles, app_workflows, "WF_old");
+    assert_true(has_message(findings,
+                            "workflow WF_old eventData.externalId: "
+                            "\"$.identityMap.ECID[0].id\" matches nothing in any of the 2 "
+                            "rendered payloads; their identityMap has external_id, Email"));
+    assert_int_equal(qxs_validate_count(findings, "error"), 1);
+    json_decref(findings);
+    /* without samples: the stand-in payload, keys in mapping order */
+    findings = validate_against(m, NULL, app_workflows, "WF_old");
+    assert_true(has_message(findings,
+                            "workflow WF_old eventData.externalId: \"$.identityMap.ECID[0].id\" "
+                            "matches nothing the mapping produces; the payload's identityMap has "
+                            "Email, external_id"));
+    json_decref(findings);
+    qxs_mapping_free(m);
+}
+
+/* A path outside identityMap gets no identityMap hint. */
+static void test_event_data_outside_identity_map_has_no_identity_hint(void **state)
+{
+    (void)state;
+    qxs_mapping *m = mapping_from(ecid_mapping);
+    json_t *findings = validate(m, NULL, "WF_csat_purchase");
+    assert_true(has_message(findings, "workflow WF_csat_purchase eventData.firstName: "
+                                      "\"$.person.name.firstName\" matches nothing the mapping "
+                                      "produces"));
+    json_decref(findings);
+    qxs_mapping_free(m);
+}
+
 static void test_unknown_workflow_id_cannot_be_checked(void **state)
 {
     (void)state;
@@ -318,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_event_data_the_mapping_never_produces_is_an_error),
         cmocka_unit_test(test_event_data_checked_against_rendered_samples),
         cmocka_unit_test(test_event_data_reads_identities_by_their_target),
+        cmocka_unit_test(test_event_data_reading_a_source_namespace_names_the_target_keys),
+        cmocka_unit_test(test_event_data_outside_identity_map_has_no_identity_hint),
         cmocka_unit_test(test_unknown_workflow_id_cannot_be_checked),
         cmocka_unit_test(test_event_data_path_that_does_not_compile_is_an_error),
     };
