@@ -8,7 +8,8 @@
 # - segmentMembership.ups restricted to the activated audiences (entries that
 #   are objects), each reduced to status and lastQualificationTime; no
 #   activated audience: excluded;
-# - identityMap restricted to the mapped namespaces (Email, ECID), entries
+# - identityMap restricted to the mapped namespaces (Email, ECID), keyed by
+#   their target identities (Email, external_id), entries
 #   reduced to {"id"}; empty ids and, for the email namespace, SHA-256-looking
 #   hashed emails are dropped; nothing left: excluded;
 # - each mapped attribute that is a scalar (not null, array or object) moved
@@ -42,7 +43,7 @@ def put(path; v): if v == null or (v | type) == "array" or (v | type) == "object
    else [] end) as $aud
 | select($aud | length > 0)
 | ([{key: "Email", value: ($p | ids("Email"; true))},
-    {key: "ECID", value: ($p | ids("ECID"; false))}]
+    {key: "external_id", value: ($p | ids("ECID"; false))}]
    | map(select(.value | length > 0))) as $idm
 | select($idm | length > 0)
 | {}

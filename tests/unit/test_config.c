@@ -171,7 +171,7 @@ static void test_demo_fixture_has_three_workflows(void **state)
     w = qxm_config_find_by_id(c, "WF_app_feedback_extid");
     assert_non_null(w);
     assert_string_equal(w->event_data[0].name, "externalId");
-    assert_string_equal(qx_jsonpath_text(w->event_data[0].path), "$.identityMap.ECID[0].id");
+    assert_string_equal(qx_jsonpath_text(w->event_data[0].path), "$.identityMap.external_id[0].id");
 
     w = qxm_config_find_by_id(c, "WF_disabled_example");
     assert_non_null(w);

@@ -204,7 +204,7 @@ static void test_missing_email_means_conditions_not_met_and_no_task(void **state
     qxm_config *c = demo_config();
     qxm_directory *d = qxm_directory_new();
     json_t *out = run(&c->workflows[0],
-                      "{\"identityMap\": {\"ECID\": [{\"id\": \"123\"}]},"
+                      "{\"identityMap\": {\"external_id\": [{\"id\": \"123\"}]},"
                       " \"person\": {\"name\": {\"firstName\": \"Eve\"}}}",
                       d, NULL);
     assert_string_equal(str(out, "status", NULL), "SUCCESS");
@@ -428,7 +428,7 @@ static void test_external_id_workflow_keys_contacts_by_ext_ref(void **state)
     const qxm_workflow *w = qxm_config_find_by_id(c, "WF_app_feedback_extid");
     json_t *out =
         run(w,
-            "{\"identityMap\": {\"ECID\": [{\"id\": \"72094518263591028374650192837465\"}]},"
+            "{\"identityMap\": {\"external_id\": [{\"id\": \"72094518263591028374650192837465\"}]},"
             " \"person\": {\"name\": {\"firstName\": \"Finn\"}}}",
             d, NULL);
     assert_string_equal(str(out, "status", NULL), "SUCCESS");
@@ -439,7 +439,7 @@ static void test_external_id_workflow_keys_contacts_by_ext_ref(void **state)
     assert_null(json_object_get(contact, "email"));
     json_decref(contact);
 
-    /* No ECID: the condition does not hold. */
+    /* No external_id: the condition does not hold. */
     json_t *none = run(w, "{\"identityMap\": {\"Email\": [{\"id\": \"x@example.com\"}]}}", d, NULL);
     assert_true(json_is_false(json_object_get(none, "conditionsMet")));
     json_decref(none);
