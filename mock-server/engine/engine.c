@@ -39,7 +39,9 @@ qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt, qx_er
     e->rng = opt->seeded ? qx_rng_new(opt->seed) : qx_rng_new_random();
     e->ratelimit = qxm_ratelimit_new(cfg->rate_limit_per_minute);
     e->faults = qxm_fault_table_new(cfg);
-    if (e->directory == NULL || e->rng == NULL || e->ratelimit == NULL || e->faults == NULL) {
+    e->capture = qxm_capture_new(cfg->n_workflows);
+    if (e->directory == NULL || e->rng == NULL || e->ratelimit == NULL || e->faults == NULL ||
+        e->capture == NULL) {
         qx_error_set(err, "out of memory");
         goto fail;
     }
@@ -109,6 +111,7 @@ void qxm_engine_free(qxm_engine *e)
     qx_rng_free(e->rng);
     qxm_ratelimit_free(e->ratelimit);
     qxm_fault_table_free(e->faults);
+    qxm_capture_free(e->capture);
     qxm_config_free(e->cfg);
     pthread_mutex_destroy(&e->draw_lock);
     free(e);
@@ -127,6 +130,11 @@ qxm_store *qxm_engine_store(qxm_engine *e)
 qxm_fault_table *qxm_engine_faults(qxm_engine *e)
 {
     return e->faults;
+}
+
+qxm_capture *qxm_engine_capture(qxm_engine *e)
+{
+    return e->capture;
 }
 
 void qxm_engine_commit(qxm_engine *e, qxm_commit *c, void *conn)

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "commit.h"
+#include "qxm_capture.h"
 #include "qx_rng.h"
 #include "qxm_engine.h"
 #include "qxm_ratelimit.h"
@@ -22,6 +23,7 @@ struct qxm_engine {
     qx_rng *rng;              /* drawn from under draw_lock only */
     qxm_ratelimit *ratelimit; /* the users' API rate limit */
     qxm_fault_table *faults;
+    qxm_capture *capture;      /* capture event: thread-safe itself */
     pthread_mutex_t draw_lock; /* see qxm_engine.h, Locks */
     qxm_scheduler sched;
     qxm_committer committer;

@@ -5,7 +5,10 @@
  * selects the workflow (404), the workflow's authentication setting decides
  * whether credentials are needed (401), the user's API rate limit (429),
  * injected faults, the body's size (413), type (415) and content (400); a
- * disabled workflow then accepts the request and starts no run. Every
+ * disabled workflow then accepts the request and starts no run. While
+ * capture is armed for the workflow (capture.c), the body checks follow the
+ * rate limit at once and the request that passes them is kept as the
+ * sample, with no fault and no run. Every
  * request that starts no run is written to the request journal with the
  * reason, so "why is there no run?" always has an answer. Secrets never
  * leave this file: reasons name the user, never the token.
@@ -254,6 +257,28 @@ static bool check_body(qxm_engine *e, const qxm_event *ev, const parsed_body *pb
     return true;
 }
 
+/* Capture event: while capture is armed for wf, its requests meet the body
+ * checks right after the rate limit, with no injected fault (a sample is
+ * set up by hand, not a reliability test), and the first that passes them
+ * becomes the sample: 200, no run, even for a disabled workflow. Returns
+ * true when the outcome is set. */
+static bool capture(qxm_engine *e, const qxm_event *ev, const parsed_body *pb,
+                    const qxm_workflow *wf, qxm_event_outcome *out)
+{
+    size_t wi = (size_t)(wf - e->cfg->workflows);
+    if (!qxm_capture_is_armed(e->capture, wi))
+        return false;
+    if (check_body(e, ev, pb, wf, out))
+        return true;
+    if (!qxm_capture_take(e->capture, wi, pb->payload))
+        return false; /* expired meanwhile: an ordinary request */
+    out->status = 200;
+    out->captured = true;
+    out->workflow_id = wf->id;
+    journal(e, ev, out->request_id, 200, "captured as sample", wf);
+    return true;
+}
+
 /* What a run is made of that must be drawn in request order: its id, its
  * delay and the workflow's outcome (whose tasks draw contact and
  * distribution ids). Drawn under the draw lock. */
@@ -330,7 +355,8 @@ static const qxm_workflow *decide(qxm_engine *e, const qxm_event *ev, const pars
 {
     qx_rng_uuid(e->rng, out->request_id);
     const qxm_workflow *wf = admit(e, ev, pb, user, out);
-    if (wf == NULL || inject(e, ev, wf, *user, out, drop_after) || check_body(e, ev, pb, wf, out))
+    if (wf == NULL || capture(e, ev, pb, wf, out) || inject(e, ev, wf, *user, out, drop_after) ||
+        check_body(e, ev, pb, wf, out))
         return NULL;
     if (!wf->enabled) {
         /* Qualtrics answers as usual and no run appears in the history. */

@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "qx_error.h"
+#include "qxm_capture.h"
 #include "qxm_config.h"
 #include "qxm_faults.h"
 #include "qxm_store.h"
@@ -89,6 +90,11 @@ qxm_store *qxm_engine_store(qxm_engine *e);
 /* The injected faults in force (read, set at run time). Borrowed. */
 qxm_fault_table *qxm_engine_faults(qxm_engine *e);
 
+/* Capture event (qxm_capture.h): armed per workflow index, the next request
+ * that passes the body checks becomes the sample and starts no run.
+ * Borrowed. */
+qxm_capture *qxm_engine_capture(qxm_engine *e);
+
 /* ---- JSON events --------------------------------------------------------- */
 
 /* One request to the JSON-event endpoint, as the HTTP front read it. All
@@ -122,6 +128,7 @@ typedef struct qxm_event_outcome {
     unsigned delay_ms;      /* injected latency: answer this much later */
     bool drop;              /* injected: close without answering */
     bool run_started;       /* a run was made: run_id, workflow_id */
+    bool captured;          /* kept as the workflow's sample, no run: workflow_id */
     char run_id[64];
     const char *workflow_id; /* borrowed from the config */
     qxm_commit *commit;      /* owned: commit before answering, or NULL */
