@@ -100,7 +100,8 @@ typedef enum qxm_auth {
 /* One line of the route table. */
 typedef struct qxm_route {
     const char *method; /* "GET" (HEAD too), "POST", ...; NULL: any (the handler checks) */
-    const char *path;   /* exact; a last segment "{id}" matches one segment */
+    const char *path;   /* exact; one segment "{id}" (last, or before a fixed
+                           rest: ".../{id}/capture") matches one segment */
     size_t body_limit;  /* bytes kept of the body; more sets body_too_large */
     qxm_auth auth;
     bool event; /* counted as JSON-event traffic by the metrics */
@@ -127,11 +128,12 @@ int qxm_param_filter(qxm_mock *m, const qxm_request *req, qxm_run_filter *f, qxm
 void qxm_bad_request(qxm_answer *ans, const char *fmt, ...) QX_PRINTF(2, 3);
 
 /* The admin API's handlers (admin.c, admin_runs.c, admin_stats.c,
- * admin_history.c, admin_faults.c) and the page (page.c). */
+ * admin_history.c, admin_faults.c, admin_capture.c) and the page (page.c). */
 qxm_handler qxm_admin_health, qxm_admin_workflows, qxm_admin_metrics;
 qxm_handler qxm_admin_list_runs, qxm_admin_get_run, qxm_admin_reset, qxm_admin_wait;
 qxm_handler qxm_admin_requests, qxm_admin_stats, qxm_admin_export, qxm_admin_import;
 qxm_handler qxm_admin_faults_get, qxm_admin_faults_put, qxm_admin_faults_delete;
+qxm_handler qxm_admin_capture_get, qxm_admin_capture_arm, qxm_admin_capture_delete;
 qxm_handler qxm_page_handle;
 
 /* admin_runs.c: the answer to a long-poll that is done (200 with the runs,

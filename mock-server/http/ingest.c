@@ -43,8 +43,10 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         qxm_answer_error(ans, out.status, out.message, out.error_code, out.request_id);
         return;
     }
-    json_t *result = out.run_started ? json_pack("{s:s, s:s}", "runId", out.run_id, "workflowId",
-                                                 out.workflow_id)
-                                     : json_object();
+    json_t *result =
+        out.run_started
+            ? json_pack("{s:s, s:s}", "runId", out.run_id, "workflowId", out.workflow_id)
+        : out.captured ? json_pack("{s:b, s:s}", "captured", 1, "workflowId", out.workflow_id)
+                       : json_object();
     ans->json = qxm_envelope_ok(result, out.request_id, out.status);
 }

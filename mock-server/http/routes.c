@@ -27,6 +27,9 @@ static const qxm_route ROUTES[] = {
     {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_metrics, NULL},
     {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_health, NULL},
     {"GET",    "/_qx/v1/workflows",                      ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_workflows, NULL},
+    {"GET",    "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_get, NULL},
+    {"POST",   "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_arm, NULL},
+    {"DELETE", "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_delete, NULL},
     {"GET",    "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_list_runs, NULL},
     {"DELETE", "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_reset, NULL},
     {"GET",    "/_qx/v1/runs/wait",                      ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_wait, NULL},
@@ -47,15 +50,19 @@ static qxm_handler refuse_route;
 /* Taken by every request no route of the table takes. */
 static const qxm_route NO_ROUTE = {NULL, NULL, ADMIN, QXM_AUTH_ADMIN, false, refuse_route, NULL};
 
-/* Whether pattern, whose last segment is "{id}", takes path: equal up to
- * that segment, which matches one non-empty segment. */
+/* Whether pattern, which holds one segment "{id}" (the last, or followed
+ * by a fixed "/rest"), takes path: equal before and after that segment,
+ * which matches one non-empty segment. */
 static bool pattern_matches(const char *pattern, const char *path)
 {
     const char *brace = strstr(pattern, "{id}");
-    if (brace == NULL || brace[4] != '\0')
+    if (brace == NULL)
         return false;
     size_t n = (size_t)(brace - pattern);
-    return strncmp(pattern, path, n) == 0 && path[n] != '\0' && strchr(path + n, '/') == NULL;
+    if (strncmp(pattern, path, n) != 0)
+        return false;
+    size_t id_len = strcspn(path + n, "/");
+    return id_len > 0 && strcmp(path + n + id_len, brace + 4) == 0;
 }
 
 static bool method_matches(const char *want, const char *method)
