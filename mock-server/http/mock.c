@@ -145,6 +145,11 @@ struct qxm_store *qxm_mock_store(qxm_mock *m)
     return qxm_engine_store(m->engine);
 }
 
+struct qxm_capture *qxm_mock_capture(qxm_mock *m)
+{
+    return qxm_engine_capture(m->engine);
+}
+
 void qxm_mock_stop(qxm_mock *m)
 {
     if (!m->started)

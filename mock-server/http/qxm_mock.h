@@ -78,6 +78,9 @@ QX_MUST_CHECK int64_t qxm_mock_export(qxm_mock *m, FILE *f, qx_error *err);
 /* The store, for in-process callers such as the scenario runner. Borrowed. */
 struct qxm_store *qxm_mock_store(qxm_mock *m);
 
+/* Its capture event (qxm_capture.h), for `qx-mock capture`. Borrowed. */
+struct qxm_capture *qxm_mock_capture(qxm_mock *m);
+
 /* Stops accepting requests, answers pending long-polls, finishes in-flight
  * runs and flushes the store. Safe to call twice. */
 void qxm_mock_stop(qxm_mock *m);

@@ -41,4 +41,9 @@ int tool_serve(const serve_options *o);
 /* suite.c: `qx-mock suite DIR... [options]` (argv[0] is "suite"). */
 int tool_suite(int argc, char **argv);
 
+/* capture.c: `qx-mock capture --config FILE --workflow ID [options]`
+ * (argv[0] is "capture"): waits for one sample, prints its eventData block.
+ * The exit status: 0 captured, 1 none in time, EXIT_USAGE. */
+int tool_capture(int argc, char **argv);
+
 #endif
