@@ -80,7 +80,9 @@ static size_t routes_of(const char *path, const qxm_route **out, size_t max)
     for (size_t i = 0; i < N_ROUTES && n < max; i++)
         if (strcmp(ROUTES[i].path, path) == 0)
             out[n++] = &ROUTES[i];
-    for (size_t i = 0; i < N_ROUTES && n == 0; i++)
+    if (n > 0)
+        return n;
+    for (size_t i = 0; i < N_ROUTES && n < max; i++)
         if (pattern_matches(ROUTES[i].path, path))
             out[n++] = &ROUTES[i];
     return n;
