@@ -10,7 +10,9 @@
  *                    goes back exactly;
  *   totals, chart    GET /_qx/v1/stats?bucketMs=60000+filters (GROUP BY in SQLite);
  *   one run          GET /_qx/v1/runs/{id};
- *   journal          GET /_qx/v1/requests[?cursor=C] (oldest first).
+ *   journal          GET /_qx/v1/requests[?cursor=C] (oldest first);
+ *   workflows        GET /_qx/v1/workflows and, for each, GET .../{id}/capture;
+ *                    "Capture a sample" is POST /_qx/v1/workflows/{id}/capture.
  *
  * While "Live updates" is on, the visible view is fetched again every
  * POLL_MS, so runs appear while a sender streams. When qx-mock was started
@@ -18,7 +20,7 @@
  * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
  *
  * Whatever is filled in asynchronously says when it is ready: the runs panel,
- * the journal panel and the detail dialog carry aria-busy="true" from the
+ * the journal panel, the workflows panel and the detail dialog carry aria-busy="true" from the
  * moment a person asks for new content (a filter, a page, a tab, a run) until
  * that content is rendered or its error shown. Assistive technology waits on
  * it, and so do the browser tests. Background polls that find nothing new do
@@ -171,20 +173,20 @@
     return tokenPrompt;
   }
 
-  async function api(path) {
+  async function api(path, method = 'GET') {
     const token = sessionStorage.getItem(TOKEN_KEY);
     const headers = {Accept: 'application/json'};
     if (token) headers.Authorization = `Bearer ${token}`;
     let resp;
     try {
-      resp = await fetch(path, {headers, cache: 'no-store'});
+      resp = await fetch(path, {method, headers, cache: 'no-store'});
     } catch (e) {
       throw new Error('qx-mock does not answer (is it still running?)');
     }
     if (resp.status === 401) {
       if (token) sessionStorage.removeItem(TOKEN_KEY);
       if (!(await askToken(Boolean(token)))) throw new Error('An admin token is required.');
-      return api(path);
+      return api(path, method);
     }
     let body = null;
     try {
@@ -211,6 +213,7 @@
     seen: null,          /* run ids shown on the first page (for highlighting) */
     shownSig: '',
     reqSig: '',
+    wfSig: '',
     timer: 0,
     gen: 0,              /* bumped per refresh; stale answers are dropped */
     detailId: null,
@@ -286,7 +289,7 @@
     if (p.get('since')) $('f-since').value = p.get('since');
     if (p.get('until')) $('f-until').value = p.get('until');
     if (['25', '50', '100'].includes(p.get('limit'))) $('f-limit').value = p.get('limit');
-    return p.get('tab') === 'requests' ? 'requests' : 'runs';
+    return ['requests', 'workflows'].includes(p.get('tab')) ? p.get('tab') : 'runs';
   }
 
   /* Changes an element's text only when it differs, so polling does not
@@ -317,7 +320,8 @@
     }
   }
 
-  const PANELS = ['panel-runs', 'panel-requests'];
+  const TABS = ['runs', 'requests', 'workflows'];
+  const PANELS = TABS.map((t) => `panel-${t}`);
 
   /* Fetches and renders the visible view. Unless this is a background poll,
    * the view's panel is busy until the newest refresh has rendered (an older
@@ -328,7 +332,8 @@
     if (!(opts && opts.poll)) setBusy($(`panel-${state.tab}`), true);
     try {
       if (state.tab === 'runs') await refreshRuns(gen);
-      else await refreshRequests(gen);
+      else if (state.tab === 'requests') await refreshRequests(gen);
+      else await refreshWorkflows(gen);
       if (gen === state.gen) {
         setError(null);
         $('live-status').textContent = $('live').checked
@@ -775,15 +780,86 @@
     $('requests').replaceChildren(...rows);
   }
 
+  /* ---- workflows and capture event ---------------------------------------- */
+
+  const yesNo = (b) => (b ? 'Yes' : 'No');
+  const captureUrl = (id) => `${API}/workflows/${encodeURIComponent(id)}/capture`;
+  const eventUrl = (wf) => `${location.origin}/inbound-event/v1/events/json/triggers?urlTokenId=` +
+    encodeURIComponent(wf.urlTokenId);
+
+  async function refreshWorkflows(gen) {
+    const body = await api(`${API}/workflows`);
+    const list = Array.isArray(body.workflows) ? body.workflows : [];
+    const captures = await Promise.all(list.map((wf) => api(captureUrl(wf.id))));
+    if (gen !== state.gen) return;
+    const sig = JSON.stringify([list.map((wf) => wf.id), captures]);
+    if (sig === state.wfSig && $('workflows').children.length) return;
+    state.wfSig = sig;
+    const focused = document.activeElement && document.activeElement.dataset.capture;
+    $('workflows').replaceChildren(...list.map((wf, i) => workflowRow(wf, captures[i])));
+    $('captures').replaceChildren(...list.map((wf, i) => capturedFields(wf, captures[i]))
+      .filter(Boolean));
+    if (focused) {
+      const again = $('workflows').querySelector(`button[data-capture="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function workflowRow(wf, cap) {
+    const status = cap.armed
+      ? `Waiting for a sample until ${fmtTime(cap.expiresAt)}`
+      : (cap.sample ? 'Sample captured (fields below)' : 'No sample yet');
+    return el('tr', {'data-id': wf.id},
+      el('td', {class: 'mono'}, wf.id),
+      el('td', {}, wf.name || wf.id),
+      el('td', {}, yesNo(wf.enabled)),
+      el('td', {}, yesNo(wf.authRequired)),
+      el('td', {class: 'url mono'}, eventUrl(wf)),
+      el('td', {},
+        el('button', {type: 'button', 'data-capture': wf.id},
+          cap.armed ? 'Capture again' : 'Capture a sample'),
+        el('span', {class: 'capture-status', role: 'status'}, status)));
+  }
+
+  function capturedFields(wf, cap) {
+    if (!cap.sample) return null;
+    const fields = Array.isArray(cap.fields) ? cap.fields : [];
+    const title = `Fields of the sample captured for ${workflowLabel(wf.id, wf.name)}`;
+    return el('section', {class: 'capture', 'data-id': wf.id},
+      el('table', {class: 'grid fields'},
+        el('caption', {}, title),
+        el('thead', {}, el('tr', {},
+          el('th', {scope: 'col'}, 'Path'), el('th', {scope: 'col'}, 'Value'),
+          el('th', {scope: 'col'}, 'Type'))),
+        el('tbody', {}, ...(fields.length ? fields.map((f) => el('tr', {},
+          el('th', {scope: 'row', class: 'mono'}, f.path),
+          el('td', {class: 'mono'}, valueText(f.value)),
+          el('td', {}, f.type))) : [el('tr', {}, el('td', {class: 'empty', colspan: '3'},
+          'The sample has no fields.'))]))));
+  }
+
+  /* "Capture a sample": arm, then show the workflow waiting for it. */
+  async function armCapture(id) {
+    state.gen++;
+    setBusy($('panel-workflows'), true);
+    try {
+      await api(captureUrl(id), 'POST');
+      state.wfSig = '';
+    } catch (e) {
+      setError(e.message);
+    }
+    refresh();
+  }
+
   /* ---- wiring ------------------------------------------------------------ */
 
   function selectTab(name, focus) {
     state.tab = name;
-    for (const [tab, panel] of [['tab-runs', 'panel-runs'], ['tab-requests', 'panel-requests']]) {
-      const on = $(tab).getAttribute('aria-controls') === `panel-${name}`;
-      $(tab).setAttribute('aria-selected', String(on));
-      $(tab).tabIndex = on ? 0 : -1;
-      $(panel).hidden = !on;
+    for (const t of TABS) {
+      const on = t === name;
+      $(`tab-${t}`).setAttribute('aria-selected', String(on));
+      $(`tab-${t}`).tabIndex = on ? 0 : -1;
+      $(`panel-${t}`).hidden = !on;
     }
     if (focus) $(`tab-${name}`).focus();
     saveHash();
@@ -909,11 +985,17 @@
     /* Tabs: click, or arrows between them (WAI-ARIA tabs pattern). */
     $('tab-runs').addEventListener('click', () => selectTab('runs'));
     $('tab-requests').addEventListener('click', () => selectTab('requests'));
+    $('tab-workflows').addEventListener('click', () => selectTab('workflows'));
     document.querySelector('[role="tablist"]').addEventListener('keydown', (ev) => {
       if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
         ev.preventDefault();
-        selectTab(state.tab === 'runs' ? 'requests' : 'runs', true);
+        const step = ev.key === 'ArrowRight' ? 1 : TABS.length - 1;
+        selectTab(TABS[(TABS.indexOf(state.tab) + step) % TABS.length], true);
       }
+    });
+    $('workflows').addEventListener('click', (ev) => {
+      const button = ev.target.closest('button[data-capture]');
+      if (button) armCapture(button.dataset.capture);
     });
   }
 
