@@ -4,13 +4,14 @@
 // an export of web-page-workflows.json), opens GET / in Debian's headless Chromium
 // through playwright-core (the DevTools protocol; no browser is downloaded), and
 // checks what a person sees: the rows, a Failure row's error, filters, the detail
-// view, the journal tab, totals and chart, a run appearing live, keyboard use and
-// the admin-token prompt. Screenshots go to <build>/browser/.
+// view, the journal tab, totals and chart, a run appearing live, keyboard use,
+// the Workflows tab with capture event, and the admin-token prompt. Screenshots
+// go to <build>/browser/.
 //
 //   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
 //
 // Waiting: the page marks what it fills in asynchronously with aria-busy (the
-// runs panel, the journal panel, the detail dialog). Every check on such
+// runs panel, the journal panel, the workflows panel, the detail dialog). Every check on such
 // content waits for the region to be ready and retries until STEP_MS has gone
 // by (eventually, assertText, waitForCount); nothing is read once and nothing
 // waits a fixed time. Each step starts from the same view (Runs tab, filters
@@ -216,6 +217,7 @@ async function newBrowser() {
 
 // ---- what the fixture holds ----------------------------------------------
 
+const configWorkflows = JSON.parse(readFileSync(CONFIG, 'utf8')).workflows;
 const fixtureRuns = readFileSync(HISTORY, 'utf8').split('\n').filter(Boolean)
   .map((l) => JSON.parse(l));
 const failures = fixtureRuns.filter((r) => r.status === 'FAILURE');
@@ -530,6 +532,57 @@ try {
     } finally {
       await closeDetail();
     }
+  }, baseView);
+
+  /* The Workflows tab, rendered. */
+  async function workflowsTab() {
+    await page.click('#tab-workflows');
+    await ready('panel-workflows');
+    await waitForCount(page.locator('#workflows tr[data-id]'), configWorkflows.length,
+      'workflow rows');
+  }
+
+  await step('the Workflows tab lists each workflow with its JSON event URL', async () => {
+    await workflowsTab();
+    for (const wf of configWorkflows) {
+      const row = page.locator(`#workflows tr[data-id="${wf.id}"]`);
+      await eventually(async () => {
+        const cells = (await row.locator('td').allInnerTexts()).map((s) => s.trim());
+        assert.equal(cells[0], wf.id);
+        assert.equal(cells[1], wf.name || wf.id);
+        assert.equal(cells[2], wf.enabled === false ? 'No' : 'Yes');
+        assert.equal(cells[3], wf.authRequired === false ? 'No' : 'Yes');
+        assert.equal(cells[4],
+          `${url}/inbound-event/v1/events/json/triggers?urlTokenId=${wf.urlTokenId}`);
+      });
+      await row.getByRole('button', {name: 'Capture a sample'}).waitFor();
+    }
+    assert.match(page.url(), /tab=workflows/);
+  }, baseView);
+
+  await step('Capture a sample waits for one request and lists its fields', async () => {
+    await workflowsTab();
+    const row = page.locator(`#workflows tr[data-id="WF_csat_purchase"]`);
+    await row.getByRole('button', {name: 'Capture a sample'}).click();
+    await ready('panel-workflows');
+    await assertText(row, 'Waiting for a sample');
+    const email = `capture-${Date.now()}@example.com`;
+    const resp = await postEvent(url, TOKENS.csat,
+      {person: {name: {'first name': 'Cap'}}, identityMap: {Email: [{id: email}]}});
+    assert.equal(resp.status, 200);
+    assert.deepEqual(resp.body.result, {captured: true, workflowId: 'WF_csat_purchase'});
+    journal.push({reason: 'captured as sample'}); // no run: storedRuns stays
+    // The page's own polling brings the sample.
+    const fields = page.locator('section.capture[data-id="WF_csat_purchase"] tbody tr');
+    await waitForCount(fields, 2, 'captured fields');
+    await eventually(async () => {
+      const cells = await fields.evaluateAll((trs) => trs.map((tr) =>
+        [...tr.children].map((c) => c.textContent.trim())));
+      assert.deepEqual(cells, [["$.person.name['first name']", 'Cap', 'string'],
+        ['$.identityMap.Email[0].id', email, 'string']]);
+    });
+    await assertText(row, 'Sample captured');
+    await page.screenshot({path: path.join(SHOTS, 'run-history-workflows.png')});
   }, baseView);
 
   await step('the page loads nothing from outside and raises no script error', async () => {
