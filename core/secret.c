@@ -7,7 +7,13 @@ bool qx_secret_equals(const char *given, const char *expected)
 {
     if (given == NULL || expected == NULL)
         return false;
-    size_t lg = strlen(given), le = strlen(expected);
+    return qx_secret_equals_n(given, strlen(given), expected, strlen(expected));
+}
+
+bool qx_secret_equals_n(const char *given, size_t lg, const char *expected, size_t le)
+{
+    if (given == NULL || expected == NULL)
+        return false;
     size_t n = lg > le ? lg : le;
     unsigned char diff = (unsigned char)(lg != le);
     for (size_t i = 0; i < n; i++) {

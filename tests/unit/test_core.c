@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qx_base64.h"
 #include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_email.h"
@@ -215,6 +216,101 @@ static void test_secret_equals_only_the_same_text(void **state)
     assert_false(qx_secret_equals("QX-TOKEN-1", NULL));
 }
 
+/* Decodes text strictly; returns the length, or -1 when refused. */
+static long decode(const char *text, unsigned char *out, size_t out_size)
+{
+    size_t n;
+    if (qx_base64_decode(text, strlen(text), out, out_size, &n) != 0)
+        return -1;
+    return (long)n;
+}
+
+static void test_base64_decodes_the_rfc4648_vectors(void **state)
+{
+    (void)state;
+    static const char *const vectors[][2] = {
+        {"", ""},
+        {"Zg==", "f"},
+        {"Zm8=", "fo"},
+        {"Zm9v", "foo"},
+        {"Zm9vYg==", "foob"},
+        {"Zm9vYmE=", "fooba"},
+        {"Zm9vYmFy", "foobar"},
+        {"YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0x",
+         "api-user@example.com:QX-TEST-TOKEN-1"},
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        unsigned char out[64];
+        long n = decode(vectors[i][0], out, sizeof out);
+        if (n != (long)strlen(vectors[i][1]) || memcmp(out, vectors[i][1], (size_t)n) != 0)
+            fail_msg("\"%s\" decoded to %ld bytes", vectors[i][0], n);
+        assert_true(qx_base64_decoded_max(strlen(vectors[i][0])) >= (size_t)n);
+    }
+    /* All 64 characters of the alphabet, and every byte value back. */
+    unsigned char out[64];
+    assert_int_equal(decode("+/+/", out, sizeof out), 3);
+    assert_memory_equal(out, "\xfb\xff\xbf", 3);
+    assert_int_equal(decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", out, sizeof out), 32);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(out[i], i);
+}
+
+static void test_base64_keeps_an_embedded_nul_and_its_length(void **state)
+{
+    (void)state;
+    unsigned char out[16];
+    /* "u:TOKEN\0junk": a C string would stop at the NUL. */
+    assert_int_equal(decode("dTpUT0tFTgBqdW5r", out, sizeof out), 12);
+    assert_memory_equal(out, "u:TOKEN\0junk", 12);
+}
+
+static void test_base64_refuses_anything_not_strict(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "Zg",           /* unpadded */
+        "Zg=",          /* short padding */
+        "Zm9",          /* length not a multiple of 4 */
+        "Z===",         /* three '=' */
+        "====",         /* padding only */
+        "Zg==Zg==",     /* '=' before the end */
+        "Zm=v",         /* '=' inside a group */
+        "Zh==",         /* unused bits not zero */
+        "Zm9=",         /* unused bits not zero */
+        "Zm9v ",        /* trailing space */
+        " Zm9v",        /* leading space */
+        "Zm9v\nYmFy",   /* a line break */
+        "Zm9vYmFy\r\n", /* trailing CRLF */
+        "Zm9v!!!!",     /* trailing garbage */
+        "-_-_",         /* the URL-safe alphabet */
+        "Zm9v\x80YmE",  /* a non-ASCII byte */
+    };
+    unsigned char out[64];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (decode(bad[i], out, sizeof out) != -1)
+            fail_msg("\"%s\" was accepted", bad[i]);
+    /* A NUL in the text itself is not base64 either. */
+    size_t n;
+    assert_int_equal(qx_base64_decode("Zm\0v", 4, out, sizeof out, &n), -1);
+    /* Too small an output is refused, never overrun. */
+    assert_int_equal(decode("Zm9vYmFy", out, 5), -1);
+    assert_int_equal(decode("Zm9vYmFy", out, 6), 6);
+}
+
+static void test_secret_equals_n_counts_every_byte(void **state)
+{
+    (void)state;
+    assert_true(qx_secret_equals_n("TOKEN", 5, "TOKEN", 5));
+    /* TOKEN\0junk is not TOKEN: the NUL does not end the text. */
+    assert_false(qx_secret_equals_n("TOKEN\0junk", 10, "TOKEN", 5));
+    assert_false(qx_secret_equals_n("TOKEN", 5, "TOKEN\0junk", 10));
+    assert_false(qx_secret_equals_n("TOKEN\0", 6, "TOKEN", 5));
+    assert_true(qx_secret_equals_n("A\0B", 3, "A\0B", 3));
+    assert_false(qx_secret_equals_n("A\0B", 3, "A\0C", 3));
+    assert_false(qx_secret_equals_n(NULL, 0, "", 0));
+    assert_true(qx_secret_equals_n("", 0, "", 0));
+}
+
 static void test_json_file_errors_name_path_line_and_column(void **state)
 {
     (void)state;
@@ -257,6 +353,10 @@ int main(void)
         cmocka_unit_test(test_error_prefix_names_the_thing),
         cmocka_unit_test(test_buf_grows_keeps_binary_and_hands_over),
         cmocka_unit_test(test_secret_equals_only_the_same_text),
+        cmocka_unit_test(test_secret_equals_n_counts_every_byte),
+        cmocka_unit_test(test_base64_decodes_the_rfc4648_vectors),
+        cmocka_unit_test(test_base64_keeps_an_embedded_nul_and_its_length),
+        cmocka_unit_test(test_base64_refuses_anything_not_strict),
         cmocka_unit_test(test_json_file_errors_name_path_line_and_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
