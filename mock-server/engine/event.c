@@ -47,11 +47,19 @@ static const qxm_user *authenticate(const qxm_config *cfg, const qxm_event *ev, 
             *reason = "X-API-TOKEN does not match any user's API token";
         return found;
     }
+    if (ev->bad_credentials != NULL) {
+        *reason = ev->bad_credentials;
+        return NULL;
+    }
     if (ev->basic_user != NULL) {
         for (size_t i = 0; i < cfg->n_users; i++) {
-            if (strcmp(cfg->users[i].username, ev->basic_user) != 0)
+            const char *name = cfg->users[i].username, *token = cfg->users[i].api_token;
+            if (strlen(name) != ev->basic_user_len ||
+                memcmp(name, ev->basic_user, ev->basic_user_len) != 0)
                 continue;
-            if (qx_secret_equals(ev->basic_password, cfg->users[i].api_token))
+            /* With lengths: a NUL inside the password cannot shorten it. */
+            if (qx_secret_equals_n(ev->basic_password, ev->basic_password_len, token,
+                                   strlen(token)))
                 return &cfg->users[i];
             *reason = "wrong API token for the user in Basic auth";
             return NULL;

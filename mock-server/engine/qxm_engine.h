@@ -105,9 +105,13 @@ typedef struct qxm_event {
     const char *url_token;      /* urlTokenId (or triggerId), NULL when absent */
     const char *content_type;   /* NULL when absent */
     bool has_authorization;     /* an Authorization header was sent */
-    const char *basic_user;     /* decoded Basic credentials, NULL when none */
+    const char *basic_user;     /* decoded Basic credentials, NULL when none; */
+    size_t basic_user_len;      /* both with their lengths, not NUL-terminated */
     const char *basic_password; /* secret */
-    const char *api_token;      /* X-API-TOKEN, NULL when absent; secret */
+    size_t basic_password_len;
+    const char *bad_credentials; /* static: why a Basic Authorization header could
+                                    not be read (401 reason); NULL when it could */
+    const char *api_token;       /* X-API-TOKEN, NULL when absent; secret */
     const char *body;
     size_t body_len;
     bool body_too_large; /* more than QXM_MAX_BODY_BYTES arrived */

@@ -54,11 +54,9 @@ typedef struct qxm_request {
     const char *(*query)(void *ctx, const char *name); /* value or NULL */
     void *query_ctx;
     const char *content_type;       /* NULL when absent */
-    bool has_authorization;         /* an Authorization header was sent */
-    const char *basic_user;         /* decoded Basic credentials (event routes) */
-    const char *basic_password;     /* secret */
     const char *api_token_header;   /* X-API-TOKEN, NULL when absent */
-    const char *authorization;      /* raw Authorization header */
+    const char *authorization;      /* raw Authorization header, NULL when absent;
+                                       the event handler decodes Basic itself */
     const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
     const char *body;
     size_t body_len;
@@ -82,6 +80,7 @@ typedef struct qxm_answer {
     const char *content_type; /* static; default application/json */
     unsigned retry_after_s;   /* > 0: send Retry-After */
     char allow[48];           /* with 405: the methods allowed */
+    const char *challenge;    /* static; with 401: the WWW-Authenticate value */
     unsigned delay_ms;        /* injected latency: answer this much later */
     bool drop;                /* injected fault: close without answering */
     qxm_waiter *waiter;       /* owned: a long-poll to suspend until done */
@@ -115,6 +114,13 @@ const qxm_route *qxm_route_find(const char *method, const char *path);
 
 /* routes.c: runs the route's handler after its authentication. */
 void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans);
+
+/* The WWW-Authenticate challenges of our 401s (RFC 9110 section 11.6.1).
+ * Qualtrics does not document its own: the realms are our choice (README).
+ * The admin API's is Bearer, never Basic: a browser would put its own
+ * login dialog over the page's token prompt. */
+#define QXM_EVENT_CHALLENGE "Basic realm=\"Qualtrics JSON event\""
+#define QXM_ADMIN_CHALLENGE "Bearer realm=\"qx-mock admin API\""
 
 /* ingest.c: the JSON-event endpoint. */
 void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans);

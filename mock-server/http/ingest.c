@@ -4,10 +4,66 @@
  * (or the older .../JSON/triggers?...&triggerId=<token>). It hands the
  * request to the engine (qxm_engine_event decides everything: checks,
  * faults, the run) and answers in the Qualtrics API envelope.
+ *
+ * Basic credentials are read here rather than by libmicrohttpd's helper,
+ * which matches the scheme name case-sensitively and returns C strings (a
+ * password "TOKEN\0junk" would pass as "TOKEN"): the scheme in any case
+ * (RFC 9110 section 11.1), the credentials strict base64 decoded with their
+ * length (core/qx_base64.h), refused when the decoded text holds a NUL or no
+ * colon. The decoded text is cleared as soon as the engine has checked it.
+ * Every 401 carries WWW-Authenticate: Basic, so challenge-driven clients
+ * (Python's HTTPBasicAuthHandler, curl --anyauth) send their credentials.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "http_internal.h"
+#include "qx_base64.h"
+
+/* Reads the Authorization header h into ev. Basic credentials are decoded
+ * into *text (owned: *size bytes the caller clears and frees) and ev points
+ * into it; malformed ones set ev->bad_credentials. Another scheme, or no
+ * header, leaves ev for the engine (unsupported, or missing credentials). */
+static void read_basic(const char *h, qxm_event *ev, unsigned char **text, size_t *size)
+{
+    *text = NULL;
+    *size = 0;
+    if (h == NULL || strcspn(h, " ") != 5 || strncasecmp(h, "Basic", 5) != 0)
+        return;
+    const char *b64 = h + 5;
+    while (*b64 == ' ')
+        b64++;
+    size_t n = strlen(b64), len = 0;
+    if (n == 0) {
+        ev->bad_credentials = "malformed Basic credentials: nothing after the scheme";
+        return;
+    }
+    *size = qx_base64_decoded_max(n) + 1;
+    *text = malloc(*size);
+    if (*text == NULL) {
+        ev->bad_credentials = "Basic credentials could not be read: out of memory";
+        return;
+    }
+    if (qx_base64_decode(b64, n, *text, *size, &len) != 0) {
+        ev->bad_credentials = "malformed Basic credentials: not strict base64 (RFC 4648, "
+                              "padded, nothing after it)";
+        return;
+    }
+    const unsigned char *colon = memchr(*text, ':', len);
+    if (memchr(*text, '\0', len) != NULL) {
+        ev->bad_credentials = "malformed Basic credentials: the decoded text holds a NUL byte";
+    } else if (colon == NULL) {
+        ev->bad_credentials = "malformed Basic credentials: no colon between username and "
+                              "API token";
+    } else {
+        ev->basic_user = (const char *)*text;
+        ev->basic_user_len = (size_t)(colon - *text);
+        ev->basic_password = (const char *)colon + 1;
+        ev->basic_password_len = len - ev->basic_user_len - 1;
+    }
+}
 
 void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
@@ -19,17 +75,23 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         .path = req->path,
         .url_token = token,
         .content_type = req->content_type,
-        .has_authorization = req->has_authorization,
-        .basic_user = req->basic_user,
-        .basic_password = req->basic_password,
+        .has_authorization = req->authorization != NULL,
         .api_token = req->api_token_header,
         .body = req->body,
         .body_len = req->body_len,
         .body_too_large = req->body_too_large,
         .received_ms = req->received_ms,
     };
+    unsigned char *credentials;
+    size_t credentials_size;
+    read_basic(req->authorization, &ev, &credentials, &credentials_size);
     qxm_event_outcome out;
     qxm_engine_event(m->engine, &ev, &out);
+    if (credentials != NULL) {
+        /* The token leaves memory as soon as it has been checked. */
+        explicit_bzero(credentials, credentials_size);
+        free(credentials);
+    }
     ans->delay_ms = out.delay_ms;
     ans->drop = out.drop;
     ans->retry_after_s = out.retry_after_s;
@@ -39,6 +101,8 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         return; /* closed before the run: nothing is sent */
     ans->status = out.status;
     ans->commit = out.commit;
+    if (out.status == 401)
+        ans->challenge = QXM_EVENT_CHALLENGE;
     if (out.error_code != NULL) {
         qxm_answer_error(ans, out.status, out.message, out.error_code, out.request_id);
         return;

@@ -139,6 +139,7 @@ void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req,
                          "admin token required: send Authorization: Bearer <token> or "
                          "X-QX-ADMIN-TOKEN",
                          "QX_ADMIN_AUTH", NULL);
+        ans->challenge = QXM_ADMIN_CHALLENGE;
         return;
     }
     r->handler(m, req, ans);

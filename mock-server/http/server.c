@@ -2,8 +2,8 @@
  * server.c — the libmicrohttpd front of the emulator.
  *
  * It only translates: an HTTP request becomes a qxm_request (its route looked
- * up once the headers are in, the body gathered up to the route's limit,
- * Basic credentials decoded by libmicrohttpd for event routes), the route's
+ * up once the headers are in, the body gathered up to the route's limit),
+ * the route's
  * handler produces a qxm_answer, and this file turns that into a response.
  * An answer that waits suspends its connection: a run to commit (the
  * engine's committer resumes it once the run is stored) or a long-poll (GET
@@ -161,6 +161,8 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
     }
     if (ans->allow[0] != '\0')
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
+    if (ans->challenge != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, ans->challenge);
     int status = ans->status != 0 ? ans->status : 500;
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -190,14 +192,13 @@ static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn
     return send_answer(m, conn, st, &ans);
 }
 
-/* The request as the handlers see it. Basic credentials are decoded only
- * for event routes (into *user and *password, MHD_free'd by the caller). */
+/* The request as the handlers see it. The Authorization header is passed
+ * as it came: libmicrohttpd's Basic helper matches the scheme case-sensitively
+ * and hands back C strings, which would cut a password at a NUL, so the
+ * event handler decodes it itself (ingest.c). */
 static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, const char *url,
-                                const char *method, char **user, char **password)
+                                const char *method)
 {
-    *user = *password = NULL;
-    if (st->route->auth == QXM_AUTH_EVENT)
-        *user = MHD_basic_auth_get_username_password(conn, password);
     const char *auth =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     return (qxm_request){
@@ -207,9 +208,6 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
         .query_ctx = conn,
         .content_type =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .has_authorization = auth != NULL,
-        .basic_user = *user,
-        .basic_password = *password,
         .api_token_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-TOKEN"),
         .authorization = auth,
         .admin_token_header =
@@ -270,17 +268,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->committing || st->waiter != NULL)
         return on_resumed(m, conn, st);
 
-    char *user, *password;
-    qxm_request req = read_request(conn, st, url, method, &user, &password);
+    qxm_request req = read_request(conn, st, url, method);
     qxm_answer ans = {0};
     qxm_route_dispatch(m, st->route, &req, &ans);
-    if (password != NULL) {
-        /* The token leaves memory as soon as it has been checked. */
-        explicit_bzero(password, strlen(password));
-        MHD_free(password);
-    }
-    if (user != NULL)
-        MHD_free(user);
     return answer_or_suspend(m, conn, st, &ans);
 }
 

@@ -69,9 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .path = "/inbound-event/v1/events/json/triggers",
         .query = query,
         .content_type = types[(shape >> 2) & 3],
-        .has_authorization = (shape & 0x10) != 0,
-        .basic_user = (shape & 0x10) ? "u@example.com" : NULL,
-        .basic_password = (shape & 0x20) ? "T1" : "wrong",
+        /* "u@example.com:T1" or "u@example.com:wrong" */
+        .authorization = !(shape & 0x10)  ? NULL
+                         : (shape & 0x20) ? "Basic dUBleGFtcGxlLmNvbTpUMQ=="
+                                          : "Basic dUBleGFtcGxlLmNvbTp3cm9uZw==",
         .api_token_header = (shape & 0x40) ? "T1" : NULL,
         .body = (const char *)data + 1,
         .body_len = size - 1,
