@@ -41,7 +41,9 @@ static const qxm_user *authenticate(const qxm_config *cfg, const qxm_event *ev, 
         const qxm_user *found = NULL;
         /* Check every user, whatever matches, to keep the time constant. */
         for (size_t i = 0; i < cfg->n_users; i++)
-            if (qx_secret_equals(ev->api_token, cfg->users[i].api_token) && found == NULL)
+            if (qx_secret_equals_n(ev->api_token, ev->api_token_len, cfg->users[i].api_token,
+                                   strlen(cfg->users[i].api_token)) &&
+                found == NULL)
                 found = &cfg->users[i];
         if (found == NULL)
             *reason = "X-API-TOKEN does not match any user's API token";

@@ -112,6 +112,7 @@ typedef struct qxm_event {
     const char *bad_credentials; /* static: why a Basic Authorization header could
                                     not be read (401 reason); NULL when it could */
     const char *api_token;       /* X-API-TOKEN, NULL when absent; secret */
+    size_t api_token_len;        /* its length: not NUL-terminated */
     const char *body;
     size_t body_len;
     bool body_too_large; /* more than QXM_MAX_BODY_BYTES arrived */

@@ -54,9 +54,11 @@ typedef struct qxm_request {
     const char *(*query)(void *ctx, const char *name); /* value or NULL */
     void *query_ctx;
     const char *content_type;       /* NULL when absent */
-    const char *api_token_header;   /* X-API-TOKEN, NULL when absent */
+    const char *api_token_header;   /* X-API-TOKEN, NULL when absent; secret */
+    size_t api_token_header_len;    /* its length (trailing whitespace dropped) */
     const char *authorization;      /* raw Authorization header, NULL when absent;
                                        the event handler decodes Basic itself */
+    size_t authorization_len;       /* its length (trailing whitespace dropped) */
     const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
     const char *body;
     size_t body_len;

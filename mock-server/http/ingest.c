@@ -22,20 +22,22 @@
 #include "http_internal.h"
 #include "qx_base64.h"
 
-/* Reads the Authorization header h into ev. Basic credentials are decoded
+/* Reads the Authorization header h (h_len bytes) into ev. Basic credentials are decoded
  * into *text (owned: *size bytes the caller clears and frees) and ev points
  * into it; malformed ones set ev->bad_credentials. Another scheme, or no
  * header, leaves ev for the engine (unsupported, or missing credentials). */
-static void read_basic(const char *h, qxm_event *ev, unsigned char **text, size_t *size)
+static void read_basic(const char *h, size_t h_len, qxm_event *ev, unsigned char **text,
+                       size_t *size)
 {
     *text = NULL;
     *size = 0;
-    if (h == NULL || strcspn(h, " ") != 5 || strncasecmp(h, "Basic", 5) != 0)
+    if (h == NULL || h_len < 5 || strncasecmp(h, "Basic", 5) != 0 || (h_len > 5 && h[5] != ' '))
         return;
-    const char *b64 = h + 5;
-    while (*b64 == ' ')
-        b64++;
-    size_t n = strlen(b64), len = 0;
+    size_t skip = 5;
+    while (skip < h_len && h[skip] == ' ')
+        skip++;
+    const char *b64 = h + skip;
+    size_t n = h_len - skip, len = 0;
     if (n == 0) {
         ev->bad_credentials = "malformed Basic credentials: nothing after the scheme";
         return;
@@ -77,6 +79,7 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         .content_type = req->content_type,
         .has_authorization = req->authorization != NULL,
         .api_token = req->api_token_header,
+        .api_token_len = req->api_token_header_len,
         .body = req->body,
         .body_len = req->body_len,
         .body_too_large = req->body_too_large,
@@ -84,7 +87,7 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     };
     unsigned char *credentials;
     size_t credentials_size;
-    read_basic(req->authorization, &ev, &credentials, &credentials_size);
+    read_basic(req->authorization, req->authorization_len, &ev, &credentials, &credentials_size);
     qxm_event_outcome out;
     qxm_engine_event(m->engine, &ev, &out);
     if (credentials != NULL) {

@@ -192,6 +192,23 @@ static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn
     return send_answer(m, conn, st, &ans);
 }
 
+/* The value of request header name and its length in *len, NULL when
+ * absent. With its length, a NUL inside cannot cut a token short; trailing
+ * whitespace is dropped, as it is no part of a field value (RFC 9110
+ * section 5.5; libmicrohttpd drops only the leading). */
+static const char *header_n(struct MHD_Connection *conn, const char *name, size_t *len)
+{
+    const char *v = NULL;
+    *len = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, name, strlen(name), &v, len) !=
+            MHD_YES ||
+        v == NULL)
+        return NULL;
+    while (*len > 0 && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+        (*len)--;
+    return v;
+}
+
 /* The request as the handlers see it. The Authorization header is passed
  * as it came: libmicrohttpd's Basic helper matches the scheme case-sensitively
  * and hands back C strings, which would cut a password at a NUL, so the
@@ -199,8 +216,9 @@ static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn
 static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, const char *url,
                                 const char *method)
 {
-    const char *auth =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t auth_len, api_token_len;
+    const char *auth = header_n(conn, MHD_HTTP_HEADER_AUTHORIZATION, &auth_len);
+    const char *api_token = header_n(conn, "X-API-TOKEN", &api_token_len);
     return (qxm_request){
         .method = method,
         .path = url,
@@ -208,8 +226,10 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
         .query_ctx = conn,
         .content_type =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .api_token_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-TOKEN"),
+        .api_token_header = api_token,
+        .api_token_header_len = api_token_len,
         .authorization = auth,
+        .authorization_len = auth_len,
         .admin_token_header =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-QX-ADMIN-TOKEN"),
         .body = st->body.data,

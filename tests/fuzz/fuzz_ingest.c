@@ -64,16 +64,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const types[] = {"application/json", "text/plain", NULL,
                                         "application/json; charset=utf-8"};
     shape_token = tokens[shape & 3];
+    /* "u@example.com:T1" or "u@example.com:wrong" */
+    const char *auth = !(shape & 0x10)  ? NULL
+                       : (shape & 0x20) ? "Basic dUBleGFtcGxlLmNvbTpUMQ=="
+                                        : "Basic dUBleGFtcGxlLmNvbTp3cm9uZw==";
     qxm_request req = {
         .method = (shape & 0x80) ? "GET" : "POST",
         .path = "/inbound-event/v1/events/json/triggers",
         .query = query,
         .content_type = types[(shape >> 2) & 3],
-        /* "u@example.com:T1" or "u@example.com:wrong" */
-        .authorization = !(shape & 0x10)  ? NULL
-                         : (shape & 0x20) ? "Basic dUBleGFtcGxlLmNvbTpUMQ=="
-                                          : "Basic dUBleGFtcGxlLmNvbTp3cm9uZw==",
+        .authorization = auth,
+        .authorization_len = auth != NULL ? strlen(auth) : 0,
         .api_token_header = (shape & 0x40) ? "T1" : NULL,
+        .api_token_header_len = 2,
         .body = (const char *)data + 1,
         .body_len = size - 1,
         .body_too_large = size - 1 > QXM_MAX_BODY_BYTES,
