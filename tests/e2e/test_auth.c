@@ -23,7 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -276,6 +281,56 @@ static void test_every_event_401_challenges_with_basic(void **state)
     qxt_response_free(&r);
 }
 
+/* POSTs the payload over a raw socket with one header line given as bytes,
+ * exactly as written; returns the status. */
+static long post_raw_header(const fixture *f, const char *line, size_t line_len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 20}; /* a deadline on each read, never a pause */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /inbound-event/v1/events/json/triggers?urlTokenId=%s HTTP/1.1\r\n"
+                     "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n",
+                     WF_TOKEN, strlen(payload));
+    assert_int_equal(write(fd, head, (size_t)n), n);
+    assert_int_equal(write(fd, line, line_len), (ssize_t)line_len);
+    assert_int_equal(write(fd, "\r\n\r\n", 4), 4);
+    assert_int_equal(write(fd, payload, strlen(payload)), (ssize_t)strlen(payload));
+    char answer[256] = "";
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof answer - 1 && (r = read(fd, answer + got, sizeof answer - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    answer[got] = '\0';
+    long status = 0;
+    assert_int_equal(sscanf(answer, "HTTP/1.1 %ld", &status), 1);
+    return status;
+}
+
+#define RAW(text) (text), sizeof(text) - 1
+
+/* Trailing whitespace is no part of a field value (RFC 9110 section 5.5):
+ * the credentials before it are read, not refused as trailing garbage. */
+static void test_trailing_whitespace_is_no_part_of_the_credentials(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(post_raw_header(f, RAW("X-API-TOKEN: " TOKEN_OK " \t ")), 200);
+    assert_int_equal(post_raw_header(f, RAW("Authorization: Basic " B64_OK "  ")), 200);
+    json_t *runs = wait_runs(f, 2);
+    assert_int_equal(json_array_size(runs), 2);
+    json_decref(runs);
+    json_t *list = journal(f);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+}
+
 /* The admin 401's challenge: Bearer, and no Basic anywhere in the headers
  * (a browser would pop up its own login dialog over the page's prompt). */
 static void assert_admin_challenge(const char *path, const char *authorization)
@@ -415,6 +470,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_event_401_challenges_with_basic, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_trailing_whitespace_is_no_part_of_the_credentials,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_401_challenges_with_bearer_never_basic,
                                         setup_admin_token, teardown),
         cmocka_unit_test_setup_teardown(test_python_basic_auth_handler_gets_200_and_a_run, setup,
