@@ -12,13 +12,15 @@
  *
  * Ownership: a qxm_answer owns its json, text, waiter and commit until
  * server.c sends it or qxm_answer_clear frees them. Locks: struct qxm_mock
- * is written only by its owner's thread (new, start, stop, free); the
- * handlers read it, and the metrics are atomic.
+ * is written only by its owner's thread (new, start, stop, free), except
+ * `inflight`, which inflight_lock guards; the handlers read the rest, and
+ * the metrics are atomic.
  */
 #ifndef QXM_HTTP_INTERNAL_H
 #define QXM_HTTP_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +47,11 @@ struct qxm_mock {
     char url[192];
     struct MHD_Daemon *daemon;
     bool started;
+    /* Requests between their first callback and their completion (server.c);
+     * stop waits for them to be answered before the daemon closes. */
+    pthread_mutex_t inflight_lock;
+    pthread_cond_t inflight_done;
+    long inflight;
 };
 
 /* A request as the handlers see it, independent of libmicrohttpd. */
@@ -167,6 +174,8 @@ QX_MUST_CHECK int qxm_server_parse_listen(const char *listen, char *host, size_t
                                           int *port, qx_error *err);
 QX_MUST_CHECK int qxm_server_start(qxm_mock *m, qx_error *err);
 void qxm_server_resume(void *conn);
+/* Waits until no request is in flight, or timeout_ms; true when none is. */
+bool qxm_server_drain(qxm_mock *m, int64_t timeout_ms);
 void qxm_server_stop(qxm_mock *m);
 
 #endif

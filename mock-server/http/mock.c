@@ -12,6 +12,9 @@
 #include "qx_log.h"
 #include "qx_ndjson.h"
 
+/* At stop, how long requests in flight have to be answered. */
+#define STOP_DRAIN_MS 2000
+
 /* Copies the secrets and PEM texts of opt into m. Returns 0, or -1. */
 static int copy_secrets(qxm_mock *m, const qxm_options *opt, qx_error *err)
 {
@@ -37,6 +40,8 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
         return NULL;
     }
     m->opt = *opt;
+    pthread_mutex_init(&m->inflight_lock, NULL);
+    pthread_cond_init(&m->inflight_done, NULL);
     /* Not kept: the caller's strings (copies of the secrets are). */
     m->opt.listen = m->opt.db_path = NULL;
     m->opt.admin_token = m->opt.tls_cert_pem = m->opt.tls_key_pem = NULL;
@@ -160,8 +165,11 @@ void qxm_mock_stop(qxm_mock *m)
      * Runs already accepted are committed and answered, and long-polls
      * answered, before the server stops. */
     qxm_engine_stop_intake(m->engine);
-    /* Give resumed long-polls a moment to be answered before closing. */
-    qx_sleep_ms(m->daemon != NULL ? 50 : 0);
+    /* Requests in flight (long-polls just resumed, runs just committed,
+     * answers in their injected latency) are answered before the daemon
+     * closes their connections; a request that takes longer is cut off. */
+    if (m->daemon != NULL && !qxm_server_drain(m, STOP_DRAIN_MS))
+        qx_log(QX_LOG_WARN, "stopping with requests still unanswered after %d ms", STOP_DRAIN_MS);
     qxm_server_stop(m);
     qxm_engine_finish_runs(m->engine);
 }
@@ -182,5 +190,7 @@ void qxm_mock_free(qxm_mock *m)
         explicit_bzero(m->tls_key, strlen(m->tls_key));
         free(m->tls_key);
     }
+    pthread_mutex_destroy(&m->inflight_lock);
+    pthread_cond_destroy(&m->inflight_done);
     free(m);
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_internal.h"
@@ -277,6 +278,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->start_us = qx_mono_us();
         st->received_ms = qx_now_ms();
         *con_cls = st;
+        pthread_mutex_lock(&m->inflight_lock);
+        m->inflight++;
+        pthread_mutex_unlock(&m->inflight_lock);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -294,12 +298,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer_or_suspend(m, conn, st, &ans);
 }
 
+/* A request is over: answered, or its connection closed. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
+    qxm_mock *m = cls;
     conn_state *st = *con_cls;
     if (st == NULL)
         return;
@@ -308,6 +313,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     qxm_answer_clear(&st->pending);
     free(st);
     *con_cls = NULL;
+    pthread_mutex_lock(&m->inflight_lock);
+    if (--m->inflight == 0)
+        pthread_cond_broadcast(&m->inflight_done);
+    pthread_mutex_unlock(&m->inflight_lock);
+}
+
+bool qxm_server_drain(qxm_mock *m, int64_t timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->inflight_lock);
+    int rc = 0;
+    while (m->inflight > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&m->inflight_done, &m->inflight_lock, &until);
+    bool drained = m->inflight == 0;
+    pthread_mutex_unlock(&m->inflight_lock);
+    return drained;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

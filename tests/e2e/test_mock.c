@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,6 +555,86 @@ static void test_bad_config_is_refused_with_exit_2(void **state)
     free(out);
 }
 
+/* A long-poll in progress when qx-mock is stopped is answered (408 with
+ * what there is) before the process exits, and the exit is clean. */
+typedef struct poll_call {
+    const char *url;
+    qxt_response r;
+    int rc;
+} poll_call;
+
+static void *long_poll(void *arg)
+{
+    poll_call *c = arg;
+    c->rc = qxt_http("GET", c->url, NULL, 0, NULL, NULL, &c->r);
+    return NULL;
+}
+
+static bool request_read(const qxt_tcp_view *v, const void *arg)
+{
+    (void)arg;
+    return v->established >= 1 && v->backlog == 0 && v->unread == 0;
+}
+
+static void test_stop_answers_a_pending_long_poll(void **state)
+{
+    fixture *f = *state;
+    poll_call c = {.url = url(f, "/_qx/v1/runs/wait?count=5&timeoutMs=60000")};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, long_poll, &c), 0);
+    /* Known event: the kernel shows the request read by the server. */
+    qxt_tcp_view v;
+    assert_true(qxt_wait_tcp(f->mock.port, request_read, NULL, 10000, &v));
+    int status = qxt_mock_stop(&f->mock, SIGTERM);
+    pthread_join(t, NULL);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(c.r.status, 408);
+    json_t *j = qxt_response_json(&c.r);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
+    json_decref(j);
+    qxt_response_free(&c.r);
+}
+
+typedef struct post_call {
+    const char *url;
+    qxt_response r;
+    int rc;
+} post_call;
+
+static void *slow_post(void *arg)
+{
+    post_call *c = arg;
+    c->rc = qxt_http("POST", c->url, seed_payload, strlen(seed_payload), json_ct, USERPWD, &c->r);
+    return NULL;
+}
+
+/* A request still in its injected latency when qx-mock is stopped gets its
+ * answer, and its run is kept. */
+static void test_stop_answers_a_request_in_its_latency(void **state)
+{
+    fixture *f = *state;
+    qxt_response r;
+    assert_int_equal(qxt_http("PUT", url(f, "/_qx/v1/faults"), "{\"slowResponseMs\": 700}", 23,
+                              json_ct, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    qxt_response_free(&r);
+    post_call c = {.url = trigger_url(f, WF_TOKEN)};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_post, &c), 0);
+    qxt_tcp_view v;
+    assert_true(qxt_wait_tcp(f->mock.port, request_read, NULL, 10000, &v));
+    int status = qxt_mock_stop(&f->mock, SIGTERM);
+    pthread_join(t, NULL);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(c.r.status, 200);
+    qxt_response_free(&c.r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +654,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delayed_run_is_running_then_finishes_and_wait_returns,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_times_out_with_408, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_a_pending_long_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_a_request_in_its_latency, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_admin_rejects_bad_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_walks_every_run_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_reset_import_round_trip, setup, teardown),
