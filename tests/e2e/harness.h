@@ -20,7 +20,7 @@ typedef struct qxt_mock {
 
 /* Starts qx-mock with --config config_path --listen 127.0.0.1:0 and the extra
  * arguments (NULL-terminated array, may be NULL). Returns 0 once it printed
- * its listening line (within 10 s), -1 otherwise. */
+ * its listening line (within 60 s; a qx-mock that fails to start is seen at once), -1 otherwise. */
 int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extra_args);
 
 /* Sends sig (SIGTERM for a graceful stop, SIGKILL for a crash) and waits.
