@@ -27,6 +27,8 @@
 
 /* Enough for "workflows[123].tasks[45].inputs.<a long input name>". */
 #define LOC_MAX 256
+/* A retention beyond a century is a typo (and would overflow in ms). */
+#define QXM_MAX_RETENTION_DAYS 36500
 /* A run delay longer than an hour is a typo, not a test. */
 #define QXM_MAX_DELAY_MS 3600000
 /* Far above anything Qualtrics grants; 0 means unlimited. */
@@ -35,7 +37,8 @@
 #define PIPE_OPEN "~{aedj://"
 
 static const char *const TOP_KEYS[] = {"users",  "workflows",         "rateLimitPerMinute",
-                                       "faults", "duplicateWindowMs", NULL};
+                                       "faults", "duplicateWindowMs", "historyRetentionDays",
+                                       NULL};
 static const char *const USER_KEYS[] = {"username", "apiToken", NULL};
 static const char *const WORKFLOW_KEYS[] = {
     "id",    "name",          "enabled",      "urlTokenId", "eventData", "conditions",
@@ -565,6 +568,27 @@ static int parse_faults_and_window(json_t *root, qxm_config *c, qx_error *err)
     return 0;
 }
 
+/* historyRetentionDays: a number of days, fractions allowed (tests use
+ * seconds' worth), 0 keeps the history forever. */
+static int parse_retention(json_t *root, qxm_config *c, qx_error *err)
+{
+    json_t *v = json_object_get(root, "historyRetentionDays");
+    c->history_retention_ms = (int64_t)QXM_DEFAULT_RETENTION_DAYS * QXM_MS_PER_DAY;
+    if (v == NULL)
+        return 0;
+    double days = json_number_value(v);
+    if (!json_is_number(v) || !(days >= 0) || days > QXM_MAX_RETENTION_DAYS)
+        return fail(err, "historyRetentionDays",
+                    "expected a number of days from 0 (keep forever) to %d",
+                    QXM_MAX_RETENTION_DAYS);
+    /* To the nearest millisecond (0.00002 days is 1728 ms, not 1728.0000000000002),
+     * but at least one: a positive retention never means "forever". */
+    c->history_retention_ms = (int64_t)(days * (double)QXM_MS_PER_DAY + 0.5);
+    if (days > 0 && c->history_retention_ms == 0)
+        c->history_retention_ms = 1;
+    return 0;
+}
+
 qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
 {
     qxm_config *c = NULL;
@@ -576,8 +600,8 @@ qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
         return NULL;
     }
     if (check_keys(root, TOP_KEYS, "", err) < 0 || parse_rate_limit(root, c, err) < 0 ||
-        parse_faults_and_window(root, c, err) < 0 || parse_users(root, c, err) < 0 ||
-        parse_workflows(root, c, err) < 0) {
+        parse_faults_and_window(root, c, err) < 0 || parse_retention(root, c, err) < 0 ||
+        parse_users(root, c, err) < 0 || parse_workflows(root, c, err) < 0) {
         qxm_config_free(c);
         return NULL;
     }

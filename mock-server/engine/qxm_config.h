@@ -84,9 +84,16 @@ typedef struct qxm_config {
     qxm_workflow *workflows;
     size_t n_workflows;
     unsigned rate_limit_per_minute;
-    qxm_faults faults;           /* faults of every workflow without its own */
-    int64_t duplicate_window_ms; /* identical payloads within it are marked */
+    qxm_faults faults;            /* faults of every workflow without its own */
+    int64_t duplicate_window_ms;  /* identical payloads within it are marked */
+    int64_t history_retention_ms; /* runs and journal entries are evicted this long
+                                     after they entered the store; 0: kept forever */
 } qxm_config;
+
+/* Qualtrics keeps a workflow's run history for 30 days
+ * (historyRetentionDays). */
+#define QXM_DEFAULT_RETENTION_DAYS 30
+#define QXM_MS_PER_DAY 86400000LL
 
 /* Runs whose payload repeats one recorded for the same workflow within this
  * window carry "duplicateOf": at-least-once delivery made visible. */

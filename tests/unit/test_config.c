@@ -203,6 +203,7 @@ static void test_defaults_apply_to_a_minimal_workflow(void **state)
     if (c == NULL)
         fail_msg("%s", err.text);
     assert_int_equal(c->rate_limit_per_minute, QXM_DEFAULT_RATE_LIMIT_PER_MINUTE);
+    assert_int_equal(c->history_retention_ms, 30 * 86400000LL); /* Qualtrics keeps 30 days */
     const qxm_workflow *w = &c->workflows[0];
     assert_string_equal(w->name, "WF_min");
     assert_true(w->enabled);
@@ -240,6 +241,30 @@ static void test_explicit_values_are_read(void **state)
     assert_int_equal(w->conditions[0].op, QXM_OP_EQUALS);
     assert_int_equal(json_integer_value(w->conditions[0].value), 3);
     qxm_config_free(c);
+}
+
+/* Days become milliseconds, rounded up: a tiny fraction still evicts. */
+static void test_history_retention_days_become_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *days;
+        int64_t ms;
+    } cases[] = {
+        {"0", 0}, {"7", 7 * 86400000LL}, {"0.00002", 1728}, {"1e-12", 1}, {"0.5", 43200000}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "{\"users\": [], \"workflows\": [], \"historyRetentionDays\": %s}", cases[i].days);
+        qx_error err;
+        qxm_config *c = from_text(text, &err);
+        if (c == NULL)
+            fail_msg("%s: %s", cases[i].days, err.text);
+        if (c->history_retention_ms != cases[i].ms)
+            fail_msg("%s days: %lld ms, want %lld", cases[i].days,
+                     (long long)c->history_retention_ms, (long long)cases[i].ms);
+        qxm_config_free(c);
+    }
 }
 
 static void test_missing_file_error_names_the_path(void **state)
@@ -385,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_demo_fixture_has_three_workflows),
         cmocka_unit_test(test_defaults_apply_to_a_minimal_workflow),
         cmocka_unit_test(test_explicit_values_are_read),
+        cmocka_unit_test(test_history_retention_days_become_milliseconds),
         cmocka_unit_test(test_missing_file_error_names_the_path),
         cmocka_unit_test(test_from_json_refuses_a_non_object),
         cmocka_unit_test(test_duplicate_token_error_does_not_quote_it),
