@@ -18,6 +18,7 @@ int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *er
     store_bind_text(stmt, 6, e->reason);
     store_bind_text(stmt, 7, e->workflow_id);
     store_bind_text(stmt, 8, e->run_id);
+    sqlite3_bind_int64(stmt, 9, qx_now_ms()); /* entered: retention counts from it */
     int rc = store_exec_stmt(s, ST_ADD_REQUEST, err);
     pthread_mutex_unlock(&s->w.lock);
     return rc;

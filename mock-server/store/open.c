@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_clock.h"
 #include "qx_log.h"
 
 #define CACHE_SIZE_KIB 8192       /* page cache per connection: bounds memory */
@@ -67,9 +68,43 @@ static int configure(qxm_store *s, bool is_file, qx_error *err)
     return run_setup(s, "PRAGMA synchronous = NORMAL", "setting synchronous", NULL, 0, err);
 }
 
+/* Runs a migration's SQL text; returns 0 or -1 with err naming the step. */
+static int exec_migration(qxm_store *s, const char *sql, long from, qx_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->w.db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        qx_error_set(err, "%s: upgrading the schema from version %ld: %s", s->name, from,
+                     msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Upgrades a store of version v (1 or 2) to the current one, one version
+ * at a time, inside the caller's transaction. Returns 0 or -1 with err. */
+static int migrate(qxm_store *s, long v, qx_error *err)
+{
+    if (v == 1 && exec_migration(s, QXM_MIGRATE_1_SQL, 1, err) != 0)
+        return -1;
+    /* Rows already stored entered it now, at the upgrade (see sql.c). */
+    long long now = (long long)qx_now_ms();
+    char *sql = sqlite3_mprintf(QXM_MIGRATE_2_SQL, now, now);
+    if (sql == NULL) {
+        qx_error_set(err, "%s: upgrading the schema: out of memory", s->name);
+        return -1;
+    }
+    int rc = exec_migration(s, sql, 2, err);
+    sqlite3_free(sql);
+    if (rc == 0)
+        qx_log(QX_LOG_INFO, "%s: schema upgraded from version %ld to %d", s->name, v,
+               QXM_SCHEMA_VERSION);
+    return rc;
+}
+
 /* Creates the schema in an empty database, or checks the version of an
- * existing one. In one immediate transaction, so that two processes opening
- * the same new file do not both create it. */
+ * existing one and upgrades it. In one immediate transaction, so that two
+ * processes opening the same new file do not both create it. */
 static int ensure_schema(qxm_store *s, qx_error *err)
 {
     char version[32] = "", tables[32] = "";
@@ -84,15 +119,9 @@ static int ensure_schema(qxm_store *s, qx_error *err)
     long v = strtol(version, NULL, 10);
     if (v == QXM_SCHEMA_VERSION)
         return run_setup(s, "COMMIT", "reading the schema", NULL, 0, err);
-    if (v == 1) {
-        if (sqlite3_exec(s->w.db, QXM_MIGRATE_1_SQL, NULL, NULL, &msg) != SQLITE_OK) {
-            qx_error_set(err, "%s: upgrading the schema from version 1: %s", s->name,
-                         msg != NULL ? msg : "?");
-            sqlite3_free(msg);
+    if (v == 1 || v == 2) {
+        if (migrate(s, v, err) != 0)
             goto fail;
-        }
-        qx_log(QX_LOG_INFO, "%s: schema upgraded from version 1 to %d", s->name,
-               QXM_SCHEMA_VERSION);
         return run_setup(s, "COMMIT", "upgrading the schema", NULL, 0, err);
     }
     if (v > QXM_SCHEMA_VERSION) {
@@ -302,6 +331,8 @@ int qxm_store_reset(qxm_store *s, qx_error *err)
     if (store_exec_stmt(s, ST_DELETE_RUNS, err) != 0 ||
         store_exec_stmt(s, ST_DELETE_COUNTS, err) != 0 ||
         store_exec_stmt(s, ST_DELETE_REQUESTS, err) != 0 ||
+        store_exec_stmt(s, ST_DELETE_TOMBSTONES, err) != 0 ||
+        store_exec_stmt(s, ST_ZERO_TOMBSTONE_COUNT, err) != 0 ||
         store_exec_stmt(s, ST_COMMIT, err) != 0) {
         store_rollback(s);
         goto out;

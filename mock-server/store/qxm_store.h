@@ -142,7 +142,9 @@ QX_MUST_CHECK int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e
 json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
                                 qx_error *err);
 
-/* Deletes all runs and journal entries. Returns 0, or -1 with err set. */
+/* Deletes all runs, journal entries and tombstones (the count of runs
+ * evicted is kept: it counts since the store was created). Returns 0, or -1
+ * with err set. */
 QX_MUST_CHECK int qxm_store_reset(qxm_store *s, qx_error *err);
 
 /* Imports one exported run document (borrowed), as `GET /export` wrote it:
@@ -164,5 +166,50 @@ QX_MUST_CHECK int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
  * listing only non-empty buckets, oldest first; NULL with err set on error. */
 json_t *qxm_store_histogram(qxm_store *s, const qxm_run_filter *f, int64_t bucket_ms,
                             qx_error *err);
+
+/* ---- retention ----------------------------------------------------------
+ *
+ * Every run and journal entry records when it entered this store (insert,
+ * import, or for rows older than schema version 3 the upgrade), and
+ * retention counts from then, never from receivedAt: an old history
+ * imported today is kept as long as a run recorded today. An evicted id
+ * leaves a tombstone for one more retention period, at most
+ * QXM_MAX_TOMBSTONES of them (the oldest dropped first). */
+
+#define QXM_MAX_TOMBSTONES 1000000
+
+typedef enum qxm_entry_kind { QXM_ENTRY_RUN, QXM_ENTRY_REQUEST } qxm_entry_kind;
+
+typedef struct qxm_evict_options {
+    int64_t now_ms;         /* the wall clock of the sweep */
+    int64_t retention_ms;   /* entries entered at or before now - retention go; <= 0: none */
+    int64_t max_tombstones; /* 0: QXM_MAX_TOMBSTONES */
+} qxm_evict_options;
+
+typedef struct qxm_evict_result {
+    int64_t runs, requests;     /* evicted */
+    int64_t tombstones_dropped; /* past their own period or over the cap */
+} qxm_evict_result;
+
+/* Evicts every run and journal entry past retention, oldest first, and
+ * drops the tombstones that are due, in batches of short transactions
+ * (the writer is released between them); run counts, listings, the
+ * histogram and waits see the runs gone. out (may be NULL) receives what
+ * was done. Returns 0, or -1 with err set (batches already committed
+ * stay). */
+QX_MUST_CHECK int qxm_store_evict(qxm_store *s, const qxm_evict_options *o, qxm_evict_result *out,
+                                  qx_error *err);
+
+/* Whether id of this kind was evicted and its tombstone is kept: 1 with
+ * *evicted_ms (may be NULL) set, 0 when not (err empty), -1 with err set. */
+QX_MUST_CHECK int qxm_store_find_tombstone(qxm_store *s, qxm_entry_kind kind, const char *id,
+                                           int64_t *evicted_ms, qx_error *err);
+
+/* Runs evicted since the store was created (kept across restarts of a file
+ * store and across reset), or -1 with err set. */
+int64_t qxm_store_runs_evicted(qxm_store *s, qx_error *err);
+
+/* Tombstones kept now, or -1 with err set. */
+int64_t qxm_store_tombstones(qxm_store *s, qx_error *err);
 
 #endif

@@ -31,6 +31,7 @@ struct run_row {
     bool has_payload;
     bool mark_duplicate; /* look for an earlier run of the same payload */
     int64_t duplicate_since_ms;
+    int64_t entered_ms; /* when it entered this store: retention counts from it */
 };
 
 /* Runs inserted in one transaction, counted per (workflow, status) and added
@@ -241,6 +242,7 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
         sqlite3_bind_int64(stmt, 8, (int64_t)hash);
     store_bind_text(stmt, 9, text);
     store_bind_text(stmt, 10, duplicate[0] != '\0' ? duplicate : NULL);
+    sqlite3_bind_int64(stmt, 11, r->entered_ms);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_DONE) {
         tally_add(t, r->workflow_id, r->status);
@@ -262,9 +264,11 @@ static bool is_final_status(const char *st)
 }
 
 /* Fills r from a run to insert. Returns 0 or -1 with err set. */
-static int row_from_insert(const qxm_run_insert *in, size_t index, struct run_row *r, qx_error *err)
+static int row_from_insert(const qxm_run_insert *in, size_t index, int64_t entered_ms,
+                           struct run_row *r, qx_error *err)
 {
     memset(r, 0, sizeof *r);
+    r->entered_ms = entered_ms;
     if (!json_is_object(in->doc)) {
         qx_error_set(err, "runs[%zu]: the document is not a JSON object", index);
         return -1;
@@ -305,13 +309,15 @@ int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n, qx
     int rc = -1;
     if (n == 0)
         return 0;
+    int64_t entered_ms = qx_now_ms(); /* the batch enters the store together */
     pthread_mutex_lock(&s->w.lock);
     if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         goto out;
     struct tally t = {0};
     for (size_t i = 0; i < n; i++) {
         struct run_row r;
-        if (row_from_insert(&runs[i], i, &r, err) != 0 || insert_row(s, &r, &t, err) != 0) {
+        if (row_from_insert(&runs[i], i, entered_ms, &r, err) != 0 ||
+            insert_row(s, &r, &t, err) != 0) {
             store_rollback(s);
             goto out;
         }
@@ -449,6 +455,9 @@ int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
     }
     struct tally t = {0};
     int rc = -1;
+    /* Retention counts from now, not from receivedAt: an old history
+     * brought home can always be loaded and studied. */
+    r.entered_ms = qx_now_ms();
     pthread_mutex_lock(&s->w.lock);
     if (store_exec_stmt(s, ST_BEGIN, err) == 0) {
         if (insert_row(s, &r, &t, err) == 0 && tally_flush(s, &t, err) == 0 &&

@@ -5,6 +5,20 @@
  */
 #include "store_internal.h"
 
+/* What retention adds (version 3): the tombstones of evicted runs and
+ * journal entries, oldest found by tombstones_evicted, and the store's
+ * counters (runs evicted since the store was created, tombstones kept). */
+#define RETENTION_TABLES                                                                           \
+    "CREATE TABLE tombstones ("                                                                    \
+    "  id TEXT NOT NULL,"                                                                          \
+    "  kind TEXT NOT NULL CHECK (kind IN ('run', 'request')),"                                     \
+    "  evicted_ms INTEGER NOT NULL,"                                                               \
+    "  PRIMARY KEY (id, kind));"                                                                   \
+    "CREATE INDEX tombstones_evicted ON tombstones (evicted_ms);"                                  \
+    "CREATE TABLE store_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"       \
+    "INSERT INTO store_counters (name, n) VALUES ('" QXM_COUNTER_RUNS_EVICTED "', 0),"             \
+    " ('" QXM_COUNTER_TOMBSTONES "', 0);"
+
 const char QXM_SCHEMA_SQL[] =
     "CREATE TABLE runs ("
     "  seq INTEGER PRIMARY KEY,"
@@ -17,13 +31,15 @@ const char QXM_SCHEMA_SQL[] =
     "  finished_ms INTEGER,"
     "  payload_hash INTEGER,"
     "  doc TEXT NOT NULL,"
-    "  duplicate_of TEXT);"
+    "  duplicate_of TEXT,"
+    "  entered_ms INTEGER NOT NULL);"
     "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
     "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
     "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
     "CREATE INDEX runs_received ON runs (received_ms, status);"
     "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
     "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "CREATE INDEX runs_entered ON runs (entered_ms);"
     "CREATE TABLE run_counts ("
     "  workflow_id TEXT NOT NULL,"
     "  status TEXT NOT NULL,"
@@ -44,8 +60,10 @@ const char QXM_SCHEMA_SQL[] =
     "  http_status INTEGER NOT NULL,"
     "  reason TEXT,"
     "  workflow_id TEXT,"
-    "  run_id TEXT);"
-    "PRAGMA user_version = 2;";
+    "  run_id TEXT,"
+    "  entered_ms INTEGER NOT NULL);"
+    "CREATE INDEX requests_entered ON requests (entered_ms);" RETENTION_TABLES
+    "PRAGMA user_version = 3;";
 
 /* From version 1: the duplicate's id became a column (found at insert, in
  * the committing transaction); the insert trigger on run_counts gave way to
@@ -60,14 +78,42 @@ const char QXM_MIGRATE_1_SQL[] =
     "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
     "PRAGMA user_version = 2;";
 
+/* From version 2: the time each run and journal entry entered the store,
+ * which retention counts from. Rows already there entered "now", at the
+ * upgrade: the column's default, the upgrade time (%lld, twice), is what
+ * SQLite reads for them without rewriting a single row, however large the
+ * store (an UPDATE would copy every run document through the WAL). New
+ * rows always bind their own time. DDL takes no parameters, so the number
+ * (ours, never input) is printed into the text. */
+const char QXM_MIGRATE_2_SQL[] =
+    "ALTER TABLE runs ADD COLUMN entered_ms INTEGER NOT NULL DEFAULT %lld;"
+    "ALTER TABLE requests ADD COLUMN entered_ms INTEGER NOT NULL DEFAULT %lld;"
+    "CREATE INDEX runs_entered ON runs (entered_ms);"
+    "CREATE INDEX requests_entered ON requests (entered_ms);" RETENTION_TABLES
+    "PRAGMA user_version = 3;";
+
+/*
+ * Eviction, one batch at a time (evict.c): ?1 the cutoff (entered at or
+ * before it), ?2 the batch size, ?3 now (the tombstones' time). The batch
+ * is the oldest entries by entry time; within one transaction the same
+ * subquery selects the same rows for each statement. A tombstone already
+ * there (an id evicted, imported again, evicted again) is renewed.
+ */
+#define EVICT_RUNS                                                                                 \
+    "SELECT seq FROM runs INDEXED BY runs_entered WHERE entered_ms <= ?1"                          \
+    " ORDER BY entered_ms, seq LIMIT ?2"
+#define EVICT_REQUESTS                                                                             \
+    "SELECT seq FROM requests INDEXED BY requests_entered WHERE entered_ms <= ?1"                  \
+    " ORDER BY entered_ms, seq LIMIT ?2"
+
 const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
     [ST_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
     [ST_COMMIT] = {"commit", "COMMIT"},
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_INSERT_RUN] = {"insert run",
                        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms,"
-                       " due_ms, finished_ms, payload_hash, doc, duplicate_of)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+                       " due_ms, finished_ms, payload_hash, doc, duplicate_of, entered_ms)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
     [ST_COUNT_ADD] = {"count runs",
                       "INSERT INTO run_counts (workflow_id, status, n) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n"},
@@ -127,9 +173,10 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                            "SELECT id FROM runs INDEXED BY runs_payload"
                            " WHERE workflow_id = ?1 AND payload_hash = ?2 AND received_ms >= ?3"
                            " ORDER BY received_ms DESC, seq DESC LIMIT 1"},
-    [ST_ADD_REQUEST] = {"journal request",
-                        "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
-                        " workflow_id, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+    [ST_ADD_REQUEST] =
+        {"journal request",
+         "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
+         " workflow_id, run_id, entered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     [ST_LIST_REQUESTS] = {"list journal",
                           "SELECT seq, id, received_ms, method, path, http_status, reason,"
                           " workflow_id, run_id FROM requests WHERE seq > ?1 ORDER BY seq"
@@ -137,6 +184,41 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
     [ST_DELETE_RUNS] = {"delete runs", "DELETE FROM runs"},
     [ST_DELETE_COUNTS] = {"delete run counts", "DELETE FROM run_counts"},
     [ST_DELETE_REQUESTS] = {"delete journal", "DELETE FROM requests"},
+    [ST_DELETE_TOMBSTONES] = {"delete tombstones", "DELETE FROM tombstones"},
+    [ST_EVICT_RUN_TOMBSTONES] = {"tombstone evicted runs",
+                                 "INSERT OR IGNORE INTO tombstones (id, kind, evicted_ms)"
+                                 " SELECT id, 'run', ?3 FROM runs WHERE seq IN (" EVICT_RUNS ")"},
+    [ST_EVICT_RUN_RENEW] = {"renew tombstones of evicted runs",
+                            "UPDATE tombstones SET evicted_ms = ?3 WHERE kind = 'run' AND id IN"
+                            " (SELECT id FROM runs WHERE seq IN (" EVICT_RUNS "))"},
+    [ST_EVICT_RUN_COUNTS] = {"uncount evicted runs",
+                             "INSERT INTO run_counts (workflow_id, status, n)"
+                             " SELECT workflow_id, status, -COUNT(*) FROM runs"
+                             " WHERE seq IN (" EVICT_RUNS ") GROUP BY workflow_id, status"
+                             " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n"},
+    [ST_EVICT_RUNS] = {"evict runs", "DELETE FROM runs WHERE seq IN (" EVICT_RUNS ")"},
+    [ST_EVICT_REQUEST_TOMBSTONES] = {"tombstone evicted journal entries",
+                                     "INSERT OR IGNORE INTO tombstones (id, kind, evicted_ms)"
+                                     " SELECT id, 'request', ?3 FROM requests"
+                                     " WHERE id IS NOT NULL AND seq IN (" EVICT_REQUESTS ")"},
+    [ST_EVICT_REQUEST_RENEW] = {"renew tombstones of evicted journal entries",
+                                "UPDATE tombstones SET evicted_ms = ?3 WHERE kind = 'request'"
+                                " AND id IN (SELECT id FROM requests WHERE seq IN (" EVICT_REQUESTS
+                                "))"},
+    [ST_EVICT_REQUESTS] = {"evict journal entries",
+                           "DELETE FROM requests WHERE seq IN (" EVICT_REQUESTS ")"},
+    /* The oldest tombstones evicted at or before ?1, at most ?2. */
+    [ST_DROP_TOMBSTONES] = {"drop tombstones",
+                            "DELETE FROM tombstones WHERE rowid IN (SELECT rowid FROM tombstones"
+                            " INDEXED BY tombstones_evicted WHERE evicted_ms <= ?1"
+                            " ORDER BY evicted_ms LIMIT ?2)"},
+    [ST_FIND_TOMBSTONE] = {"find tombstone",
+                           "SELECT evicted_ms FROM tombstones WHERE id = ?1 AND kind = ?2"},
+    [ST_COUNTER_GET] = {"read counter", "SELECT n FROM store_counters WHERE name = ?1"},
+    [ST_COUNTER_ADD] = {"add to counter", "UPDATE store_counters SET n = n + ?2 WHERE name = ?1"},
+    [ST_ZERO_TOMBSTONE_COUNT] = {"zero the tombstone count",
+                                 "UPDATE store_counters SET n = 0"
+                                 " WHERE name = '" QXM_COUNTER_TOMBSTONES "'"},
 };
 
 /*

@@ -30,16 +30,25 @@
  * Counting without a time window reads `run_counts`, a per (workflow,
  * status) tally kept by triggers on insert and on status change: the
  * long-poll waiters count finished runs after every stored run, and a
- * COUNT(*) over a million index entries takes tens of milliseconds. Nothing
- * deletes single runs; reset empties run_counts together with runs (a
- * delete trigger would also cost SQLite its fast whole-table DELETE).
+ * COUNT(*) over a million index entries takes tens of milliseconds.
+ * Eviction (evict.c) subtracts what it deletes from run_counts in the same
+ * transaction; reset empties run_counts together with runs (a delete
+ * trigger would cost SQLite its fast whole-table DELETE).
+ *
+ * RETENTION. Every run and journal entry carries entered_ms, when it
+ * entered this store (an imported run: when it was imported, not its
+ * receivedAt). Eviction deletes the oldest by entered_ms in batches, each
+ * its own short transaction, and leaves a tombstone (id, kind, evicted_ms)
+ * per id; store_counters keeps the number of runs evicted since the store
+ * was created and of tombstones kept (so the cap needs no COUNT(*)).
  *
  * Files: sql.c (the schema, its migrations and every statement's SQL),
  * db.c (error text, statement helpers), open.c (opening, configuring,
  * the reader connection and its checkpointer, closing, reset), runs.c
  * (inserting runs: hashing, duplicates, the per-batch tally; finishing due
  * runs; importing), query.c (one run, pages, counts, the histogram),
- * journal.c (the request journal).
+ * journal.c (the request journal), evict.c (retention: eviction,
+ * tombstones, the store's counters).
  *
  * Locks: each struct conn's mutex serialises every use of that connection
  * and its prepared statements (SQLite's own mutex is off); ckpt_lock guards
@@ -58,7 +67,10 @@
 #include "qx_error.h"
 #include "qxm_store.h"
 
-#define QXM_SCHEMA_VERSION 2
+#define QXM_SCHEMA_VERSION 3
+/* store_counters' rows. */
+#define QXM_COUNTER_RUNS_EVICTED "runs_evicted"
+#define QXM_COUNTER_TOMBSTONES "tombstones"
 #define QXM_STORE_DEFAULT_PAGE 100
 #define QXM_STORE_MAX_PAGE 1000
 
@@ -103,6 +115,19 @@ enum stmt_id {
     ST_DELETE_RUNS,
     ST_DELETE_COUNTS,
     ST_DELETE_REQUESTS,
+    ST_DELETE_TOMBSTONES,
+    ST_EVICT_RUN_TOMBSTONES,
+    ST_EVICT_RUN_RENEW,
+    ST_EVICT_RUN_COUNTS,
+    ST_EVICT_RUNS,
+    ST_EVICT_REQUEST_TOMBSTONES,
+    ST_EVICT_REQUEST_RENEW,
+    ST_EVICT_REQUESTS,
+    ST_DROP_TOMBSTONES,
+    ST_FIND_TOMBSTONE,
+    ST_COUNTER_GET,
+    ST_COUNTER_ADD,
+    ST_ZERO_TOMBSTONE_COUNT,
     ST_N
 };
 
@@ -115,6 +140,7 @@ typedef struct qxm_stmt_def {
 extern const qxm_stmt_def QXM_STATEMENTS[ST_N];
 extern const char QXM_SCHEMA_SQL[];
 extern const char QXM_MIGRATE_1_SQL[];
+extern const char QXM_MIGRATE_2_SQL[]; /* a format: the upgrade time, twice */
 extern const char QXM_HISTOGRAM_SQL[];
 extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
 

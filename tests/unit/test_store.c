@@ -719,6 +719,8 @@ static void test_open_errors_name_the_path(void **state)
     assert_non_null(strstr(err.text, "not a database"));
 }
 
+static long long user_version(const char *path);
+
 /* A store written by a qx-mock of schema version 1 (the schema as it was,
  * with its insert trigger and one run) opens, keeps its run and counts,
  * and takes new runs with duplicate marking. */
@@ -794,10 +796,18 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     json_decref(run);
     qxm_store_close(s);
 
-    /* Reopened, it is a version-2 store: nothing to upgrade. */
+    /* Reopened, it is a version-3 store: nothing to upgrade. */
     s = qxm_store_open(path, &err);
     assert_non_null(s);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
+    assert_int_equal(user_version(path), 3);
+    /* Through version 2 to 3: its run entered at the upgrade, and goes with
+     * the others a retention later, counts following. */
+    qxm_evict_options o = {.now_ms = qx_now_ms() + 86400000, .retention_ms = 86400000};
+    qxm_evict_result r;
+    assert_int_equal(qxm_store_evict(s, &o, &r, &err), 0);
+    assert_int_equal(r.runs, 3);
+    assert_int_equal(qxm_store_count_runs(s, &wf, &err), 0);
     qxm_store_close(s);
     for (const char *suffix = ""; suffix != NULL; suffix = *suffix == '\0' ? "-wal" : NULL) {
         char p[200];
@@ -807,6 +817,373 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     char shm[200];
     snprintf(shm, sizeof shm, "%s-shm", path);
     unlink(shm);
+}
+
+/* ---- retention ----------------------------------------------------------- */
+
+#define DAY_MS 86400000LL
+
+/* The wall clock's next millisecond, waited for: what is stored after this
+ * returns entered the store strictly later than what was stored before. */
+static int64_t after_this_ms(void)
+{
+    int64_t t = qx_now_ms();
+    while (qx_now_ms() <= t)
+        ;
+    return t;
+}
+
+static qxm_evict_result evict_at(qxm_store *s, int64_t now_ms, int64_t retention_ms,
+                                 int64_t max_tombstones)
+{
+    qx_error err;
+    qxm_evict_result r;
+    qxm_evict_options o = {
+        .now_ms = now_ms, .retention_ms = retention_ms, .max_tombstones = max_tombstones};
+    if (qxm_store_evict(s, &o, &r, &err) != 0)
+        fail_msg("evict: %s", err.text);
+    return r;
+}
+
+/* 1 with *at when id's tombstone is kept, else 0. */
+static int tombstone(qxm_store *s, qxm_entry_kind kind, const char *id, int64_t *at)
+{
+    qx_error err;
+    int rc = qxm_store_find_tombstone(s, kind, id, at, &err);
+    if (rc < 0)
+        fail_msg("tombstone: %s", err.text);
+    return rc;
+}
+
+/* A run received long ago (T0, 2025) but stored now is kept for the whole
+ * retention counted from now; then it goes, leaving a tombstone that says
+ * when, and no count, page or bucket shows it any more. */
+static void test_eviction_counts_from_entry_not_received_time(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    int64_t before = qx_now_ms();
+    insert(fx->store, "RUN_old", "WF_a", "SUCCESS", T0, T0);
+    json_t *doc = exported("RUN_imported", "SUCCESS", "2025-11-29T03:41:15.250Z");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), 0);
+    json_decref(doc);
+    int64_t after = qx_now_ms();
+
+    /* Entered at or after `before`: a day's retention keeps both until
+     * before + 1 day, however old their receivedAt. */
+    qxm_evict_result r = evict_at(fx->store, before + DAY_MS - 1, DAY_MS, 0);
+    assert_int_equal(r.runs, 0);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 2);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_old", NULL), 0);
+
+    int64_t sweep = after + DAY_MS;
+    r = evict_at(fx->store, sweep, DAY_MS, 0);
+    assert_int_equal(r.runs, 2);
+    assert_null(qxm_store_get_run(fx->store, "RUN_old", &err));
+    assert_string_equal(err.text, "");
+    int64_t at = 0;
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_old", &at), 1);
+    assert_true(at == sweep);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_imported", NULL), 1);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_never", NULL), 0);
+    assert_int_equal(qxm_store_runs_evicted(fx->store, &err), 2);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 0);
+    qxm_status_counts c;
+    assert_int_equal(qxm_store_status_counts(fx->store, &c, &err), 0);
+    assert_true(c.success == 0 && c.failure == 0 && c.running == 0);
+    json_t *page = qxm_store_list_runs(fx->store, NULL, NULL, &err);
+    assert_int_equal(json_array_size(page), 0);
+    json_decref(page);
+    json_t *h = qxm_store_histogram(fx->store, NULL, 60000, &err);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "totals"), "SUCCESS")),
+                     0);
+    assert_int_equal(json_array_size(json_object_get(h, "buckets")), 0);
+    json_decref(h);
+    /* Nothing left to do: a second sweep changes nothing. */
+    r = evict_at(fx->store, sweep, DAY_MS, 0);
+    assert_int_equal(r.runs + r.requests + r.tombstones_dropped, 0);
+    assert_int_equal(qxm_store_runs_evicted(fx->store, &err), 2);
+}
+
+/* Counts every filter shape can ask for, against the runs listed. */
+static void check_counts_match_listing(qxm_store *s, int64_t want_total)
+{
+    static const char *const workflows[] = {NULL, "WF_a", "WF_b"};
+    static const char *const statuses[] = {NULL, "SUCCESS", "FAILURE", "RUNNING"};
+    qx_error err;
+    int64_t total = 0;
+    for (size_t w = 0; w < 3; w++) {
+        for (size_t st = 0; st < 4; st++) {
+            for (int fin = 0; fin < 2; fin++) {
+                qxm_run_filter f = {.workflow_id = workflows[w],
+                                    .status = statuses[st],
+                                    .finished_only = fin == 1,
+                                    .limit = 1000};
+                json_t *page = qxm_store_list_runs(s, &f, NULL, &err);
+                int64_t listed = (int64_t)json_array_size(page);
+                json_decref(page);
+                if (qxm_store_count_runs(s, &f, &err) != listed)
+                    fail_msg("count %s/%s/%d: %lld, listed %lld", workflows[w] ? workflows[w] : "*",
+                             statuses[st] ? statuses[st] : "*", fin,
+                             (long long)qxm_store_count_runs(s, &f, &err), (long long)listed);
+                f.since_ms = 1; /* the same with a time window (scans, not the tally) */
+                assert_int_equal(qxm_store_count_runs(s, &f, &err), listed);
+                if (w == 0 && st == 0 && fin == 0)
+                    total = listed;
+            }
+        }
+    }
+    assert_int_equal(total, want_total);
+    qxm_status_counts c;
+    assert_int_equal(qxm_store_status_counts(s, &c, &err), 0);
+    assert_int_equal(c.success + c.failure + c.running, want_total);
+    json_t *h = qxm_store_histogram(s, NULL, 1000, &err);
+    json_t *t = json_object_get(h, "totals");
+    assert_int_equal(json_integer_value(json_object_get(t, "SUCCESS")), c.success);
+    assert_int_equal(json_integer_value(json_object_get(t, "FAILURE")), c.failure);
+    assert_int_equal(json_integer_value(json_object_get(t, "RUNNING")), c.running);
+    json_decref(h);
+}
+
+/* More runs than one batch entered first, then insert_many's: a sweep
+ * between the two evicts exactly the first, over several batches, and
+ * run_counts is decremented so that every count agrees with the listing. */
+static void test_eviction_keeps_counts_consistent(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    enum { OLD = 700 };
+    for (int i = 0; i < OLD; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "OLD_%03d", i);
+        /* RUNNING ones too: due long after the sweep */
+        insert(fx->store, id, i % 2 == 0 ? "WF_a" : "WF_b", i % 5 == 0 ? "FAILURE" : "SUCCESS",
+               T0 + i, i % 7 == 0 ? INT64_MAX / 2 : T0 + i);
+    }
+    qxm_request_entry e = {.id = "REQ_old", .received_ms = T0, .http_status = 401};
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    int64_t cut = after_this_ms();
+    insert_many(fx->store);
+    e.id = "REQ_new";
+    assert_int_equal(qxm_store_add_request(fx->store, &e, &err), 0);
+    check_counts_match_listing(fx->store, OLD + MANY);
+
+    qxm_evict_result r = evict_at(fx->store, cut + DAY_MS, DAY_MS, 0);
+    assert_int_equal(r.runs, OLD);
+    assert_int_equal(r.requests, 1);
+    check_counts_match_listing(fx->store, MANY);
+    assert_int_equal(qxm_store_tombstones(fx->store, &err), OLD + 1);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_REQUEST, "REQ_old", NULL), 1);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "REQ_old", NULL), 0);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_REQUEST, "REQ_new", NULL), 0);
+    json_t *journal = qxm_store_list_requests(fx->store, 0, 10, NULL, &err);
+    assert_int_equal(json_array_size(journal), 1);
+    assert_string_equal(str(json_array_get(journal, 0), "id"), "REQ_new");
+    json_decref(journal);
+    /* The next due run is one that is still stored. */
+    assert_true(qxm_store_next_due(fx->store) == T0 + (MANY - 2) * 1000 + 60000);
+    /* New runs are counted on top of the decremented tally. */
+    insert(fx->store, "RUN_late", "WF_a", "SUCCESS", T0, T0);
+    check_counts_match_listing(fx->store, MANY + 1);
+}
+
+/* Tombstones last one more retention period and at most max_tombstones
+ * are kept, the oldest dropped first; an id evicted again (imported back,
+ * then evicted) gets a fresh tombstone, counted once. */
+static void test_tombstones_expire_and_are_capped_oldest_first(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    enum { N = 5, CAP = 3 };
+    int64_t entered[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RUN_%d", i);
+        insert(fx->store, id, "WF_a", "SUCCESS", T0, T0);
+        entered[i] = after_this_ms();
+    }
+    /* One sweep per run, each evicting just that one. */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(evict_at(fx->store, entered[i] + DAY_MS, DAY_MS, CAP).runs, 1);
+    assert_int_equal(qxm_store_tombstones(fx->store, &err), CAP);
+    assert_int_equal(qxm_store_runs_evicted(fx->store, &err), N);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RUN_%d", i);
+        int64_t at = 0;
+        assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, id, &at), i >= N - CAP);
+        if (i >= N - CAP)
+            assert_true(at == entered[i] + DAY_MS);
+    }
+    /* RUN_2 was evicted at entered[2] + 1 day: its tombstone goes one day
+     * later, RUN_3's not yet. */
+    qxm_evict_result r = evict_at(fx->store, entered[2] + 2 * DAY_MS, DAY_MS, CAP);
+    assert_int_equal(r.tombstones_dropped, 1);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_2", NULL), 0);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_3", NULL), 1);
+    assert_int_equal(qxm_store_tombstones(fx->store, &err), CAP - 1);
+
+    /* RUN_4 comes back (imported), is evicted again: one tombstone, renewed. */
+    json_t *doc = exported("RUN_4", "SUCCESS", "2025-11-29T03:41:15.250Z");
+    assert_int_equal(qxm_store_import_run(fx->store, doc, &err), 0);
+    json_decref(doc);
+    json_t *run = get(fx->store, "RUN_4"); /* the run, not its tombstone, answers */
+    json_decref(run);
+    int64_t back = after_this_ms();
+    assert_int_equal(evict_at(fx->store, back + DAY_MS, DAY_MS, CAP).runs, 1);
+    int64_t at = 0;
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_4", &at), 1);
+    assert_true(at == back + DAY_MS);
+    assert_int_equal(qxm_store_tombstones(fx->store, &err), 2); /* RUN_3 and RUN_4 */
+
+    /* Reset forgets runs and tombstones, not how many were evicted. */
+    assert_int_equal(qxm_store_reset(fx->store, &err), 0);
+    assert_int_equal(tombstone(fx->store, QXM_ENTRY_RUN, "RUN_4", NULL), 0);
+    assert_int_equal(qxm_store_tombstones(fx->store, &err), 0);
+    assert_int_equal(qxm_store_runs_evicted(fx->store, &err), N + 1);
+}
+
+/* Retention off (0): nothing is evicted, however old. */
+static void test_zero_retention_keeps_everything(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    insert(fx->store, "RUN_a", "WF_a", "SUCCESS", T0, T0);
+    qxm_evict_result r = evict_at(fx->store, INT64_MAX / 2, 0, 0);
+    assert_int_equal(r.runs, 0);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), 1);
+}
+
+/* The schema of version 2 exactly as mock-server/store/sql.c created it
+ * (QXM_SCHEMA_SQL before retention). */
+static const char V2_SCHEMA_SQL[] =
+    "CREATE TABLE runs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT UNIQUE NOT NULL,"
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCESS', 'FAILURE')),"
+    "  final_status TEXT NOT NULL CHECK (final_status IN ('SUCCESS', 'FAILURE')),"
+    "  received_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER,"
+    "  payload_hash INTEGER,"
+    "  doc TEXT NOT NULL,"
+    "  duplicate_of TEXT);"
+    "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
+    "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
+    "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
+    "CREATE INDEX runs_received ON runs (received_ms, status);"
+    "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "CREATE TABLE run_counts ("
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow_id, status)) WITHOUT ROWID;"
+    "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
+    "  UPDATE run_counts SET n = n - 1"
+    "    WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
+    "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
+    "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TABLE requests ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT,"
+    "  received_ms INTEGER NOT NULL,"
+    "  method TEXT,"
+    "  path TEXT,"
+    "  http_status INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  workflow_id TEXT,"
+    "  run_id TEXT);"
+    "PRAGMA user_version = 2;";
+
+static void remove_db(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+}
+
+static long long user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A store written by a qx-mock of schema version 2 (a run long received, a
+ * journal entry, their tally) opens as version 3: its rows entered the
+ * store at the upgrade, so retention keeps them a full period from then;
+ * then they are evicted, counts follow, and new runs are stored. */
+static void test_version_2_store_is_upgraded_in_place(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v2.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL;", NULL, NULL, &msg), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, V2_SCHEMA_SQL, NULL, NULL, &msg), SQLITE_OK);
+    const char *rows =
+        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms, due_ms,"
+        " finished_ms, payload_hash, doc) VALUES ('RUN_v2', 'WF_a', 'FAILURE', 'FAILURE',"
+        " 1764387674000, 1764387674000, 1764387674000, 1,"
+        " '{\"id\":\"RUN_v2\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\"}'"
+        ");"
+        "INSERT INTO run_counts VALUES ('WF_a', 'FAILURE', 1);"
+        "INSERT INTO requests (id, received_ms, http_status, reason)"
+        " VALUES ('REQ_v2', 1764387674000, 401, 'no credentials');";
+    assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, &msg), SQLITE_OK);
+    sqlite3_close(db);
+
+    int64_t before = qx_now_ms();
+    qxm_store *s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    int64_t after = qx_now_ms();
+    assert_int_equal(user_version(path), 3);
+    json_t *run = qxm_store_get_run(s, "RUN_v2", &err);
+    assert_non_null(run);
+    assert_string_equal(str(run, "status"), "FAILURE");
+    json_decref(run);
+    assert_int_equal(qxm_store_runs_evicted(s, &err), 0);
+
+    /* Entered at the upgrade, not in 2025. */
+    assert_int_equal(evict_at(s, before + DAY_MS - 1, DAY_MS, 0).runs, 0);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
+    insert(s, "RUN_new", "WF_a", "FAILURE", T0, T0);
+    int64_t cut = after_this_ms();
+    qxm_evict_result r = evict_at(s, (cut > after ? cut : after) + DAY_MS, DAY_MS, 0);
+    assert_int_equal(r.runs, 2);
+    assert_int_equal(r.requests, 1);
+    qxm_run_filter wf = {.workflow_id = "WF_a", .status = "FAILURE"};
+    assert_int_equal(qxm_store_count_runs(s, &wf, &err), 0);
+    assert_int_equal(tombstone(s, QXM_ENTRY_RUN, "RUN_v2", NULL), 1);
+    assert_int_equal(tombstone(s, QXM_ENTRY_REQUEST, "REQ_v2", NULL), 1);
+    insert(s, "RUN_newer", "WF_a", "FAILURE", T0, T0);
+    assert_int_equal(qxm_store_count_runs(s, &wf, &err), 1);
+    qxm_store_close(s);
+
+    /* Reopened: nothing to upgrade, the counter kept. */
+    s = qxm_store_open(path, &err);
+    assert_non_null(s);
+    assert_int_equal(qxm_store_runs_evicted(s, &err), 2);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
+    qxm_store_close(s);
+    remove_db(path);
 }
 
 static long file_size(const char *path)
@@ -922,6 +1299,11 @@ int main(void)
         T(test_temporary_store_works_and_forgets),
         T(test_open_errors_name_the_path),
         T(test_concurrent_inserts_are_all_stored),
+        T(test_eviction_counts_from_entry_not_received_time),
+        T(test_eviction_keeps_counts_consistent),
+        T(test_tombstones_expire_and_are_capped_oldest_first),
+        T(test_zero_retention_keeps_everything),
+        T(test_version_2_store_is_upgraded_in_place),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
