@@ -30,7 +30,7 @@ qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt, qx_er
     e->store = qxm_store_open(opt->db_path, err);
     if (e->store == NULL)
         goto fail;
-    if (qxm_scheduler_init(&e->sched, e->store) != 0 ||
+    if (qxm_scheduler_init(&e->sched, e->store, cfg->history_retention_ms) != 0 ||
         qxm_committer_init(&e->committer, e->store, &e->sched) != 0) {
         qx_error_set(err, "cannot create the engine's locks");
         goto fail;

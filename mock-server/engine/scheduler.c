@@ -9,6 +9,8 @@
 
 /* Longest the scheduler sleeps without a reason: a safety net only. */
 #define SCHED_IDLE_MS 1000
+/* Retention is swept at least this often, and every tenth of it. */
+#define SWEEP_MAX_EVERY_MS 3600000
 
 static void deadline_in(struct timespec *ts, int64_t ms)
 {
@@ -21,9 +23,13 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
-int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store)
+int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store, int64_t retention_ms)
 {
-    *s = (qxm_scheduler){.store = store};
+    *s = (qxm_scheduler){.store = store, .retention_ms = retention_ms > 0 ? retention_ms : 0};
+    s->sweep_every_ms =
+        retention_ms / 10 < SWEEP_MAX_EVERY_MS ? retention_ms / 10 : SWEEP_MAX_EVERY_MS;
+    if (s->sweep_every_ms < 1)
+        s->sweep_every_ms = 1;
     /* Runs left RUNNING by a previous process: the first pass looks. */
     atomic_init(&s->due_hint_ms, INT64_MIN);
     pthread_condattr_t ca;
@@ -85,6 +91,28 @@ static int64_t finish_due(qxm_scheduler *s)
     return next_due;
 }
 
+/* Evicts what is past retention when a sweep is due (the thread's own, or
+ * the owner's before it starts). Returns the next sweep's time (monotonic
+ * ms; INT64_MAX: retention is off). */
+static int64_t sweep(qxm_scheduler *s)
+{
+    if (s->retention_ms == 0)
+        return INT64_MAX;
+    int64_t now = qx_mono_ms();
+    if (now < s->next_sweep_mono_ms)
+        return s->next_sweep_mono_ms;
+    qxm_evict_options o = {.now_ms = qx_now_ms(), .retention_ms = s->retention_ms};
+    qxm_evict_result r;
+    qx_error err;
+    if (qxm_store_evict(s->store, &o, &r, &err) != 0)
+        qx_log(QX_LOG_ERROR, "evicting the history past retention: %s", err.text);
+    else if (r.runs > 0 || r.requests > 0)
+        qx_log(QX_LOG_INFO, "retention: evicted %lld runs and %lld journal entries",
+               (long long)r.runs, (long long)r.requests);
+    s->next_sweep_mono_ms = qx_mono_ms() + s->sweep_every_ms;
+    return s->next_sweep_mono_ms;
+}
+
 static void *scheduler_main(void *arg)
 {
     qxm_scheduler *s = arg;
@@ -93,6 +121,7 @@ static void *scheduler_main(void *arg)
         s->kick = false;
         pthread_mutex_unlock(&s->lock);
         int64_t next_due = finish_due(s);
+        int64_t next_sweep = sweep(s);
         pthread_mutex_lock(&s->lock);
         int64_t deadline = check_waiters(s, false);
         s->passes++;
@@ -103,6 +132,8 @@ static void *scheduler_main(void *arg)
             wait_ms = next_due - qx_now_ms();
         if (deadline != INT64_MAX && deadline - qx_mono_ms() < wait_ms)
             wait_ms = deadline - qx_mono_ms();
+        if (next_sweep != INT64_MAX && next_sweep - qx_mono_ms() < wait_ms)
+            wait_ms = next_sweep - qx_mono_ms();
         if (wait_ms <= 0 || s->kick || s->stopping)
             continue;
         struct timespec ts;
@@ -120,6 +151,10 @@ int qxm_scheduler_start(qxm_scheduler *s, qxm_resume_fn *resume)
 {
     s->resume = resume;
     s->stopping = false;
+    /* At start, before anything is served: what expired while the store
+     * was closed goes now. */
+    s->next_sweep_mono_ms = INT64_MIN;
+    sweep(s);
     if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0)
         return -1;
     s->running = true;

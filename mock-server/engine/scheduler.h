@@ -8,6 +8,13 @@
  * store, and resumes every long-poll whose condition now holds or whose
  * time is up. Whoever stores a run kicks it.
  *
+ * It also keeps the history's retention: at start (before the thread
+ * runs) and then at least every min(1 h, retention / 10) its pass sweeps
+ * the store (qxm_store_evict: short batches, the writer released between
+ * them), before it checks the long-polls, so that a wait counts what is
+ * left. The sweep is one more deadline of its timed wait, no thread of its
+ * own.
+ *
  * Owns: the list of waiting long-polls (qxm_waiter, until resumed) and the
  * thread. Locks: `lock` guards everything but due_hint_ms, which is atomic
  * (lowered by any thread, exchanged by the scheduler); `progress` is
@@ -40,13 +47,19 @@ typedef struct qxm_scheduler {
     /* No RUNNING run falls due before this (ms since epoch): the thread
      * skips the store until then. INT64_MIN makes the next pass look. */
     _Atomic int64_t due_hint_ms;
+    /* Retention (set by init; then the thread's only): 0 keeps everything. */
+    int64_t retention_ms;
+    int64_t sweep_every_ms;
+    int64_t next_sweep_mono_ms; /* monotonic */
 } qxm_scheduler;
 
-/* Initialises s for store (nothing runs yet). Returns 0, or -1. */
-int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store);
+/* Initialises s for store (nothing runs yet), evicting what entered it
+ * more than retention_ms ago (0: nothing). Returns 0, or -1. */
+int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store, int64_t retention_ms);
 
-/* Starts the thread; resume is called for each long-poll that is done.
- * Returns 0, or -1. */
+/* Sweeps the store once (what is past retention goes), then starts the
+ * thread; resume is called for each long-poll that is done. Returns 0, or
+ * -1. */
 int qxm_scheduler_start(qxm_scheduler *s, qxm_resume_fn *resume);
 
 /* Answers every waiting long-poll (done, with what there is) and stops the
