@@ -2,7 +2,7 @@
  * admin_runs.c — runs and the request journal over the admin API:
  *
  *   GET    /_qx/v1/runs          runs, filtered and paginated, with the total
- *   GET    /_qx/v1/runs/{id}     one run
+ *   GET    /_qx/v1/runs/{id}     one run (410 once evicted by retention)
  *   GET    /_qx/v1/runs/wait     long-poll until N runs are finished
  *   DELETE /_qx/v1/runs          clear runs, journal and directory
  *   GET    /_qx/v1/requests      the request journal
@@ -123,6 +123,29 @@ void qxm_admin_wait_answer(qxm_mock *m, const qxm_waiter *w, qxm_answer *ans)
     ans->json = json_pack("{s:o, s:I}", "runs", runs, "count", (json_int_t)total);
 }
 
+/* No run with this id: 410 while its tombstone says it was evicted by
+ * retention (meta.error.evictedAt says when), else 404. */
+static void answer_missing_run(qxm_store *store, const char *id, qxm_answer *ans)
+{
+    qx_error err;
+    int64_t at = 0;
+    int found = qxm_store_find_tombstone(store, QXM_ENTRY_RUN, id, &at, &err);
+    if (found < 0) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    if (found == 0) {
+        qxm_answer_error(ans, 404, "no run with this id", "QX_RUN_NOT_FOUND", NULL);
+        return;
+    }
+    char when[QX_TIME_TEXT_MAX], msg[128];
+    qx_format_time(at, when);
+    snprintf(msg, sizeof msg, "run evicted at %s (historyRetentionDays)", when);
+    qxm_answer_error(ans, 410, msg, "QX_RUN_EVICTED", NULL);
+    json_t *error = json_object_get(json_object_get(ans->json, "meta"), "error");
+    json_object_set_new(error, "evictedAt", json_string(when));
+}
+
 void qxm_admin_get_run(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
     const char *id = req->path + strlen(RUNS_PREFIX);
@@ -133,7 +156,7 @@ void qxm_admin_get_run(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         if (err.text[0] != '\0')
             qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
         else
-            qxm_answer_error(ans, 404, "no run with this id", "QX_RUN_NOT_FOUND", NULL);
+            answer_missing_run(qxm_engine_store(m->engine), id, ans);
         return;
     }
     ans->status = 200;

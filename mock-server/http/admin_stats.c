@@ -1,6 +1,7 @@
 /*
  * admin_stats.c — GET /_qx/v1/stats: the page's totals and runs-per-bucket
- * chart.
+ * chart, and how many runs retention has evicted since the store was
+ * created (`evicted`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +98,16 @@ void qxm_admin_stats(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         json_object_set_new(b, "start", json_string(qx_format_time(ms, text)));
         json_object_del(b, "startMs");
     }
+    int64_t evicted = qxm_store_runs_evicted(qxm_engine_store(m->engine), &err);
+    if (evicted < 0) {
+        json_decref(hist);
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
     ans->status = 200;
-    ans->json = json_pack("{s:I, s:o, s:o, s:O, s:O}", "bucketMs", (json_int_t)bucket, "since",
+    ans->json = json_pack("{s:I, s:o, s:o, s:O, s:O, s:I}", "bucketMs", (json_int_t)bucket, "since",
                           time_or_null(f.since_ms), "until", time_or_null(f.until_ms), "totals",
-                          json_object_get(hist, "totals"), "buckets", buckets);
+                          json_object_get(hist, "totals"), "buckets", buckets, "evicted",
+                          (json_int_t)evicted);
     json_decref(hist);
 }

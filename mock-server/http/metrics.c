@@ -2,8 +2,8 @@
  * metrics.c — counters behind GET /metrics (Prometheus text format 0.0.4).
  *
  * Request counts by endpoint and status and a latency histogram are kept with
- * C11 atomics on the request path; run counts by status come from the store
- * when scraped.
+ * C11 atomics on the request path; run counts by status and the runs
+ * evicted by retention come from the store when scraped.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -15,8 +15,8 @@
 #include "qx_buf.h"
 
 /* Statuses the emulator answers with; anything else lands in "other". */
-static const int tracked_status[] = {200, 400, 401, 404, 405, 408, 413,
-                                     415, 429, 500, 502, 503, 504};
+static const int tracked_status[] = {200, 400, 401, 404, 405, 408, 410,
+                                     413, 415, 429, 500, 502, 503, 504};
 #define N_STATUS (sizeof tracked_status / sizeof tracked_status[0])
 /* Latency bucket bounds in microseconds (Prometheus wants seconds). */
 static const int64_t bucket_us[] = {250,   500,   1000,   2500,   5000,   10000,
@@ -108,6 +108,15 @@ char *qxm_metrics_render(qxm_metrics *mx, qxm_store *store, size_t *len)
             "qxmock_runs{status=\"FAILURE\"} %lld\n",
             (long long)c.running, (long long)c.success, (long long)c.failure);
     }
+    /* Counted by the store since it was created: with --db it goes on
+     * across restarts (a counter may start above zero). */
+    int64_t evicted = qxm_store_runs_evicted(store, &err);
+    if (evicted >= 0)
+        put(&b,
+            "# HELP qxmock_runs_evicted_total Workflow runs evicted by historyRetentionDays.\n"
+            "# TYPE qxmock_runs_evicted_total counter\n"
+            "qxmock_runs_evicted_total %lld\n",
+            (long long)evicted);
     put(&b, "# HELP qxmock_json_event_duration_seconds Time to answer a JSON-event request.\n"
             "# TYPE qxmock_json_event_duration_seconds histogram\n");
     long long cumulative = 0;
