@@ -309,8 +309,10 @@ int qxm_store_insert_runs(qxm_store *s, const qxm_run_insert *runs, size_t n, qx
     int rc = -1;
     if (n == 0)
         return 0;
-    int64_t entered_ms = qx_now_ms(); /* the batch enters the store together */
     pthread_mutex_lock(&s->w.lock);
+    /* The batch enters the store together; taken under the lock, entry
+     * times grow with seq (see EVICT_RUNS in sql.c). */
+    int64_t entered_ms = qx_now_ms();
     if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         goto out;
     struct tally t = {0};
@@ -455,10 +457,10 @@ int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
     }
     struct tally t = {0};
     int rc = -1;
+    pthread_mutex_lock(&s->w.lock);
     /* Retention counts from now, not from receivedAt: an old history
      * brought home can always be loaded and studied. */
     r.entered_ms = qx_now_ms();
-    pthread_mutex_lock(&s->w.lock);
     if (store_exec_stmt(s, ST_BEGIN, err) == 0) {
         if (insert_row(s, &r, &t, err) == 0 && tally_flush(s, &t, err) == 0 &&
             store_exec_stmt(s, ST_COMMIT, err) == 0)

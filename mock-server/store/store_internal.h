@@ -37,8 +37,9 @@
  *
  * RETENTION. Every run and journal entry carries entered_ms, when it
  * entered this store (an imported run: when it was imported, not its
- * receivedAt). Eviction deletes the oldest by entered_ms in batches, each
- * its own short transaction, and leaves a tombstone (id, kind, evicted_ms)
+ * receivedAt), taken under the writer's lock so that it grows with seq.
+ * Eviction deletes the oldest by seq that are past retention, in batches,
+ * each its own short transaction, and leaves a tombstone (id, kind, evicted_ms)
  * per id; store_counters keeps the number of runs evicted since the store
  * was created and of tombstones kept (so the cap needs no COUNT(*)).
  *
