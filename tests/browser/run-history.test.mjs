@@ -25,7 +25,7 @@
 // Exit status: 0 all passed, 1 a check failed, 77 skipped (no Chromium or no
 // node_modules: run ci/browser-deps.sh), which ctest reports as skipped.
 import {spawn} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -614,6 +614,34 @@ try {
       await p2.close();
     }
   });
+  // historyRetentionDays: a run past it is evicted, and the totals say so.
+  await step('runs past historyRetentionDays are gone and counted as evicted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qx-retention-'));
+    cleanups.push(async () => rmSync(dir, {recursive: true, force: true}));
+    const cfg = {...JSON.parse(readFileSync(CONFIG, 'utf8')), historyRetentionDays: 0.00002};
+    const cfgPath = path.join(dir, 'config.json'); // about 1.7 s of history
+    writeFileSync(cfgPath, JSON.stringify(cfg));
+    const short = await startMock(['--config', cfgPath, '--listen', '127.0.0.1:0']);
+    const resp = await postEvent(short.url, TOKENS.csat,
+      {identityMap: {Email: [{id: 'gone@example.com'}]}});
+    assert.equal(resp.status, 200);
+    const runId = resp.body.result.runId;
+    // The scheduler's sweep evicts it: its id then answers 410.
+    await eventually(async () => {
+      const r = await fetch(`${short.url}/_qx/v1/runs/${runId}`);
+      assert.equal(r.status, 410);
+    }, 30000);
+    const p3 = await ctx.newPage();
+    try {
+      await p3.goto(short.url);
+      await p3.locator('#panel-runs[aria-busy="false"]').waitFor();
+      await assertText(p3.locator('#totals'), 'Evicted 1');
+      await waitForCount(p3.locator('#runs tr[data-id]'), 0, 'run rows');
+    } finally {
+      await p3.close();
+    }
+  });
+
 } catch (e) {
   console.log(`not ok - setup: ${e.stack || e}`);
   exitCode = 1;

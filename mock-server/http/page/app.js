@@ -469,11 +469,18 @@
     }
     const t = agg.totals || {};
     const sum = STATUSES.reduce((a, s) => a + Number(t[s] || 0), 0);
-    totals.replaceChildren(
+    const items = [
       el('li', {}, 'Total ', el('strong', {}, fmtCount(sum))),
       ...STATUSES.map((s) => el('li', {},
         el('span', {class: `swatch ${s}`, 'aria-hidden': 'true'}),
-        `${STATUS_TEXT[s]} `, el('strong', {}, fmtCount(t[s])))));
+        `${STATUS_TEXT[s]} `, el('strong', {}, fmtCount(t[s])))),
+    ];
+    /* Runs past historyRetentionDays are gone, as in Qualtrics after 30 days. */
+    if (Number(agg.evicted) > 0) {
+      items.push(el('li', {class: 'evicted', title: 'Runs removed by historyRetentionDays'},
+        'Evicted ', el('strong', {}, fmtCount(agg.evicted))));
+    }
+    totals.replaceChildren(...items);
 
     const bucketMs = Number(agg.bucketMs || CHART_BUCKET_MS);
     $('chart-title').textContent = bucketTitle(bucketMs);
