@@ -214,7 +214,7 @@ static int start_tls_server(sf_fixture *f)
 /* send to dest, with --cacert ca when not NULL; returns the exit code. */
 static int send_tls(sf_fixture *f, const char *dest, const char *ca)
 {
-    const char *argv[16];
+    const char *argv[20];
     size_t n = 0;
     argv[n++] = QX_SEND;
     argv[n++] = "send";
@@ -224,6 +224,10 @@ static int send_tls(sf_fixture *f, const char *dest, const char *ca)
     argv[n++] = SEED_MAPPING;
     argv[n++] = "--retry-schedule";
     argv[n++] = "10ms,10ms";
+    /* A deadline only: TLS handshakes under valgrind on a loaded machine
+     * take seconds. */
+    argv[n++] = "--timeout-ms";
+    argv[n++] = "60000";
     argv[n++] = "--dead-letter";
     argv[n++] = sf_path(f, "dead.ndjson");
     argv[n++] = "--report";
