@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +98,12 @@ int qxt_mock_start(qxt_mock *m, const char *config_path, const char *const *extr
 bool qxt_wait_pid(pid_t pid, int timeout_ms, int *status)
 {
     int64_t deadline = now_ms() + timeout_ms;
-    /* A pidfd becomes readable when the child ends: no polling. */
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    /* A pidfd becomes readable when the child ends: no polling. Where the
+     * kernel (or valgrind) has no pidfd_open, it is not asked again. */
+    static _Atomic bool no_pidfd;
+    int fd = no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 && errno == ENOSYS)
+        no_pidfd = true;
     if (fd >= 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         for (;;) {
