@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_log.h"
-#include "qx_ndjson.h"
 
 /* At shutdown, runs still in their delay are waited for at most this long
  * before they are finished early. */
@@ -172,31 +172,156 @@ int qxm_engine_reset(qxm_engine *e, qx_error *err)
     return rc;
 }
 
+/* ---- import -------------------------------------------------------------
+ *
+ * Lines are cut from the pieces as they arrive; a line that arrives whole
+ * within one piece is parsed in place, only one split across pieces is
+ * copied (into `line`, bounded by QXM_IMPORT_MAX_LINE_BYTES). Each run is
+ * staged in the store at once (qxm_store_import_add), so a history of any
+ * size costs one line of memory; finish commits them all in one go. */
+struct qxm_import {
+    qxm_engine *e;
+    qxm_store_import *staged;
+    qx_buf line;    /* the start of a line split across pieces */
+    size_t line_no; /* lines taken so far */
+    bool failed;    /* err says why; the rest is dropped */
+    qx_error err;
+};
+
+qxm_import *qxm_engine_import_begin(qxm_engine *e, qx_error *err)
+{
+    qxm_import *imp = calloc(1, sizeof *imp);
+    if (imp == NULL) {
+        qx_error_set(err, "out of memory");
+        return NULL;
+    }
+    imp->e = e;
+    if ((imp->staged = qxm_store_import_begin(e->store, err)) == NULL) {
+        free(imp);
+        return NULL;
+    }
+    return imp;
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Parses and stages one line (without its newline). */
+static void import_line(qxm_import *imp, const char *text, size_t n)
+{
+    imp->line_no++;
+    if (is_blank(text, n))
+        return;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, n, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+    if (doc == NULL) {
+        qx_error_set(&imp->err, "line %zu: invalid JSON: %s (column %d)", imp->line_no,
+                     jerr.text, jerr.column);
+        imp->failed = true;
+        return;
+    }
+    /* Anything but whitespace after the value is a second value. */
+    size_t end = (size_t)jerr.position;
+    if (end < n && !is_blank(text + end, n - end)) {
+        qx_error_set(&imp->err, "line %zu: unexpected text after the JSON value (column %d)",
+                     imp->line_no, jerr.position + 1);
+        imp->failed = true;
+    } else if (qxm_store_import_add(imp->staged, doc, (int64_t)imp->line_no, &imp->err) != 0) {
+        qx_error_prefix(&imp->err, "line %zu", imp->line_no);
+        imp->failed = true;
+    }
+    json_decref(doc);
+}
+
+/* Adds n bytes to the split line; false (imp failed) past the bound. */
+static bool keep_partial(qxm_import *imp, const char *data, size_t n)
+{
+    if (imp->line.len + n > QXM_IMPORT_MAX_LINE_BYTES) {
+        qx_error_set(&imp->err, "line %zu: longer than %d bytes", imp->line_no + 1,
+                     QXM_IMPORT_MAX_LINE_BYTES);
+        imp->failed = true;
+        return false;
+    }
+    if (qx_buf_add(&imp->line, data, n) != 0) {
+        qx_error_set(&imp->err, "line %zu: out of memory", imp->line_no + 1);
+        imp->failed = true;
+        return false;
+    }
+    return true;
+}
+
+void qxm_import_feed(qxm_import *imp, const char *data, size_t n)
+{
+    while (n > 0 && !imp->failed) {
+        const char *nl = memchr(data, '\n', n);
+        if (nl == NULL) {
+            keep_partial(imp, data, n);
+            return;
+        }
+        size_t len = (size_t)(nl - data);
+        if (imp->line.len == 0) {
+            import_line(imp, data, len);
+        } else if (keep_partial(imp, data, len)) {
+            import_line(imp, imp->line.data, imp->line.len);
+            imp->line.len = 0;
+        }
+        data = nl + 1;
+        n -= len + 1;
+    }
+}
+
+int64_t qxm_import_finish(qxm_import *imp, qx_error *err)
+{
+    if (!imp->failed && imp->line.len > 0) {
+        import_line(imp, imp->line.data, imp->line.len);
+        imp->line.len = 0;
+    }
+    if (imp->failed) {
+        *err = imp->err;
+        return -1;
+    }
+    int64_t n = qxm_store_import_commit(imp->staged, err);
+    qxm_scheduler_note_due(&imp->e->sched, INT64_MIN); /* imported RUNNING runs are due now */
+    qxm_scheduler_kick(&imp->e->sched);
+    return n;
+}
+
+void qxm_import_free(qxm_import *imp)
+{
+    if (imp == NULL)
+        return;
+    qxm_store_import_free(imp->staged);
+    qx_buf_free(&imp->line);
+    free(imp);
+}
+
 int64_t qxm_engine_import(qxm_engine *e, FILE *f, int64_t *imported, qx_error *err)
 {
-    qx_ndjson_reader *r = qx_ndjson_open(f);
-    int64_t n = 0;
-    int rc = r != NULL ? 0 : -1;
-    size_t line = 0;
-    json_t *doc = NULL;
-    if (r == NULL)
-        qx_error_set(err, "out of memory");
-    while (r != NULL && (rc = qx_ndjson_next(r, &doc, &line, err)) == 1) {
-        int ok = qxm_store_import_run(e->store, doc, err);
-        json_decref(doc);
-        if (ok != 0) {
-            qx_error_prefix(err, "line %zu", line);
-            rc = -1;
-            break;
-        }
-        n++;
-    }
-    qx_ndjson_close(r);
-    qxm_scheduler_note_due(&e->sched, INT64_MIN); /* imported RUNNING runs are due now */
-    qxm_scheduler_kick(&e->sched);
     if (imported != NULL)
+        *imported = 0;
+    qxm_import *imp = qxm_engine_import_begin(e, err);
+    if (imp == NULL)
+        return -1;
+    char piece[64 * 1024];
+    size_t got;
+    while ((got = fread(piece, 1, sizeof piece, f)) > 0)
+        qxm_import_feed(imp, piece, got);
+    int64_t n;
+    if (ferror(f)) {
+        qx_error_set(err, "read error after line %zu", imp->line_no);
+        n = -1;
+    } else {
+        n = qxm_import_finish(imp, err);
+    }
+    qxm_import_free(imp);
+    if (n >= 0 && imported != NULL)
         *imported = n;
-    return rc < 0 ? -1 : n;
+    return n;
 }
 
 /* Journal entries recorded, up to want (a page of the journal is read). */

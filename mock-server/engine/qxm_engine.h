@@ -179,10 +179,34 @@ void qxm_engine_add_waiter(qxm_engine *e, qxm_waiter *w);
 QX_MUST_CHECK int qxm_engine_reset(qxm_engine *e, qx_error *err);
 
 /* Loads an exported history (NDJSON of runs, as GET /_qx/v1/export writes
- * it) from f into the store, stopping at the first bad line. Returns the
- * number of runs imported, or -1 with err "line N: why" and *imported the
- * runs imported before it. */
+ * it) from f into the store, all of it or, at the first bad line, nothing
+ * (through a qxm_import). Returns the number of runs imported, or -1 with
+ * err "line N: why" (*imported, which may be NULL, is then 0). */
 QX_MUST_CHECK int64_t qxm_engine_import(qxm_engine *e, FILE *f, int64_t *imported, qx_error *err);
+
+/* An exported history fed piece by piece as it arrives (POST
+ * /_qx/v1/import streams its body here): each line is parsed and staged as
+ * soon as it is whole, so memory holds one line at a time (at most
+ * QXM_IMPORT_MAX_LINE_BYTES), and the runs enter the history together at
+ * finish, or not at all. After the first bad line the rest is dropped. */
+typedef struct qxm_import qxm_import;
+#define QXM_IMPORT_MAX_LINE_BYTES (8 * 1024 * 1024)
+
+/* Starts one. Returns a new import (owned: qxm_import_free), or NULL with
+ * err set. */
+QX_MUST_CHECK qxm_import *qxm_engine_import_begin(qxm_engine *e, qx_error *err);
+
+/* Takes the next n bytes of the NDJSON text. A bad line is remembered and
+ * told by qxm_import_finish. */
+void qxm_import_feed(qxm_import *imp, const char *data, size_t n);
+
+/* Ends the text (a last line without a newline counts) and moves every
+ * run into the history in one transaction. Returns how many, or -1 with err
+ * "line N: why" and the history unchanged. Call once. */
+QX_MUST_CHECK int64_t qxm_import_finish(qxm_import *imp, qx_error *err);
+
+/* Frees imp, dropping what it staged unless it was finished; NULL is a no-op. */
+void qxm_import_free(qxm_import *imp);
 
 /* Waits until at least count runs are finished and at least requests
  * journal entries are recorded, or timeout_ms passes. Returns 0 when the

@@ -70,6 +70,9 @@ typedef struct qxm_request {
     const char *body;
     size_t body_len;
     bool body_too_large; /* more arrived than the route's body limit */
+    const char *host;    /* the Host header, NULL when absent */
+    const char *origin;  /* the Origin header, NULL when absent */
+    void *sink_ctx;      /* a streamed body's sink (qxm_route.sink), else NULL */
     int64_t received_ms; /* wall clock */
 } qxm_request;
 
@@ -92,6 +95,7 @@ typedef struct qxm_answer {
     const char *challenge;    /* static; with 401: the WWW-Authenticate value */
     unsigned delay_ms;        /* injected latency: answer this much later */
     bool drop;                /* injected fault: close without answering */
+    bool close;               /* close the connection after the answer */
     qxm_waiter *waiter;       /* owned: a long-poll to suspend until done */
     qxm_commit *commit;       /* owned: a run to commit before answering */
 } qxm_answer;
@@ -105,6 +109,18 @@ typedef enum qxm_auth {
     QXM_AUTH_ADMIN  /* the admin token, when qx-mock was started with one */
 } qxm_auth;
 
+/* A body taken piece by piece as it arrives instead of being kept (the
+ * import): open is called once the request is admitted, before any of the
+ * body (NULL with ans set refuses it: the body is then read and dropped,
+ * and ans is the answer); feed with each piece (a failure is remembered by
+ * the sink and told by the handler, which finds the sink in req->sink_ctx);
+ * close once the request is over, answered or not. */
+typedef struct qxm_body_sink {
+    void *(*open)(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
+    void (*feed)(void *ctx, const char *data, size_t n);
+    void (*close)(void *ctx);
+} qxm_body_sink;
+
 /* One line of the route table. */
 typedef struct qxm_route {
     const char *method; /* "GET" (HEAD too), "POST", ...; NULL: any (the handler checks) */
@@ -112,16 +128,22 @@ typedef struct qxm_route {
                            rest: ".../{id}/capture") matches one segment */
     size_t body_limit;  /* bytes kept of the body; more sets body_too_large */
     qxm_auth auth;
-    bool event; /* counted as JSON-event traffic by the metrics */
+    bool event;   /* counted as JSON-event traffic by the metrics */
+    bool browser; /* guarded against other web pages: Host 421, Origin 403 (routes.c) */
     qxm_handler *handler;
     const char *refusal; /* the 405 message for this path; NULL: "method not allowed" */
+    const qxm_body_sink *sink; /* the body streamed to it rather than kept; NULL: kept */
 } qxm_route;
 
 /* routes.c: the route for method and path. Never NULL: a request no route
  * takes gets one whose handler answers 405 (with Allow) or 404. */
 const qxm_route *qxm_route_find(const char *method, const char *path);
 
-/* routes.c: runs the route's handler after its authentication. */
+/* routes.c: whether req may reach r's handler: the browser guards (421,
+ * 403) and the admin token (401); false with ans set to the refusal. */
+bool qxm_route_admit(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans);
+
+/* routes.c: runs the route's handler after qxm_route_admit. */
 void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans);
 
 /* The WWW-Authenticate challenges of our 401s (RFC 9110 section 11.6.1).
@@ -150,6 +172,9 @@ qxm_handler qxm_admin_requests, qxm_admin_stats, qxm_admin_export, qxm_admin_imp
 qxm_handler qxm_admin_faults_get, qxm_admin_faults_put, qxm_admin_faults_delete;
 qxm_handler qxm_admin_capture_get, qxm_admin_capture_arm, qxm_admin_capture_delete;
 qxm_handler qxm_page_handle;
+
+/* admin_history.c: POST /_qx/v1/import's body, streamed into the engine. */
+extern const qxm_body_sink qxm_import_sink;
 
 /* admin_runs.c: the answer to a long-poll that is done (200 with the runs,
  * or 408). */

@@ -23,6 +23,9 @@ typedef struct qxm_mock qxm_mock;
 #define QXM_DEFAULT_MAX_CONNECTIONS 512
 /* A client that sends nothing for this long is dropped (slowloris). */
 #define QXM_DEFAULT_CONNECTION_TIMEOUT_S 10
+/* --allow-host: how many names, and how long each (a DNS name is at most 253). */
+#define QXM_MAX_ALLOW_HOSTS 16
+#define QXM_ALLOW_HOST_MAX 256
 
 typedef struct qxm_options {
     const char *listen;  /* "HOST:PORT", "[v6]:PORT"; NULL: 127.0.0.1:8080 */
@@ -35,6 +38,11 @@ typedef struct qxm_options {
     const char *admin_token;       /* secret; when set the admin API and page need it */
     const char *tls_cert_pem;      /* PEM text; with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;
+    /* Host header names the admin API and the page accept besides loopback
+     * addresses and localhost, when listening on loopback (--allow-host):
+     * held by value, so the emulator keeps its own copy. */
+    char allow_hosts[QXM_MAX_ALLOW_HOSTS][QXM_ALLOW_HOST_MAX];
+    unsigned n_allow_hosts;
 } qxm_options;
 
 /* Creates an emulator for cfg (ownership of cfg passes to the emulator, also

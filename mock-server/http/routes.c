@@ -7,8 +7,22 @@
  * A path no route takes is answered 404; a known path with a method no
  * route of it takes, 405 with Allow listing the methods that are. Both, and
  * every admin route, are behind the admin token when qx-mock has one.
+ *
+ * Browser-safe routes (the page and the admin API, not the JSON-event
+ * endpoint, /_qx/v1/health or /metrics) are guarded against other web
+ * pages in the same browser: a page cannot read a cross-origin answer, but
+ * it can send a "simple" request (POST with text/plain, no preflight), and
+ * through DNS rebinding a hostile name can come to resolve to 127.0.0.1
+ * and read answers as its own origin. So, while qx-mock listens on
+ * loopback, the Host header must name a loopback address, localhost or an
+ * --allow-host name (421 otherwise: the rebinding page's Host is its own
+ * name), and a state-changing request (POST, PUT, DELETE) whose Origin is
+ * not the Host it was sent to is refused 403 (a forged form or fetch from
+ * another origin carries that origin).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,36 +33,36 @@
 
 /* clang-format off */
 static const qxm_route ROUTES[] = {
-    /* method   path                                      body limit          auth            event handler */
-    {NULL,     "/inbound-event/v1/events/json/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  qxm_ingest_handle, NULL},
-    {NULL,     "/inbound-event/v1/events/JSON/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  qxm_ingest_handle, NULL},
-    {NULL,     "/",                                      ADMIN,              QXM_AUTH_NONE,  false, qxm_page_handle, NULL},
-    {NULL,     "/index.html",                            ADMIN,              QXM_AUTH_NONE,  false, qxm_page_handle, NULL},
-    {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_metrics, NULL},
-    {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_health, NULL},
-    {"GET",    "/_qx/v1/workflows",                      ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_workflows, NULL},
-    {"GET",    "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_get, NULL},
-    {"POST",   "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_arm, NULL},
-    {"DELETE", "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_capture_delete, NULL},
-    {"GET",    "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_list_runs, NULL},
-    {"DELETE", "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_reset, NULL},
-    {"GET",    "/_qx/v1/runs/wait",                      ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_wait, NULL},
-    {"GET",    "/_qx/v1/runs/{id}",                      ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_get_run, NULL},
-    {"GET",    "/_qx/v1/requests",                       ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_requests, NULL},
-    {"GET",    "/_qx/v1/stats",                          ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_stats, NULL},
-    {"GET",    "/_qx/v1/export",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_export, NULL},
-    {"POST",   "/_qx/v1/import",                         QXM_MAX_IMPORT_BYTES, QXM_AUTH_ADMIN, false, qxm_admin_import,
-     "method not allowed: POST an NDJSON history"},
-    {"GET",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_faults_get, NULL},
-    {"PUT",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_faults_put, NULL},
-    {"DELETE", "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, qxm_admin_faults_delete, NULL},
+    /* method   path                                      body limit          auth            event  browser  handler, sink */
+    {NULL,     "/inbound-event/v1/events/json/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  false, qxm_ingest_handle, NULL, NULL},
+    {NULL,     "/inbound-event/v1/events/JSON/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  false, qxm_ingest_handle, NULL, NULL},
+    {NULL,     "/",                                      ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
+    {NULL,     "/index.html",                            ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
+    {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_ADMIN, false, false, qxm_admin_metrics, NULL, NULL},
+    {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_ADMIN, false, false, qxm_admin_health, NULL, NULL},
+    {"GET",    "/_qx/v1/workflows",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_workflows, NULL, NULL},
+    {"GET",    "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_capture_get, NULL, NULL},
+    {"POST",   "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_capture_arm, NULL, NULL},
+    {"DELETE", "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_capture_delete, NULL, NULL},
+    {"GET",    "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_list_runs, NULL, NULL},
+    {"DELETE", "/_qx/v1/runs",                           ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_reset, NULL, NULL},
+    {"GET",    "/_qx/v1/runs/wait",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_wait, NULL, NULL},
+    {"GET",    "/_qx/v1/runs/{id}",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_get_run, NULL, NULL},
+    {"GET",    "/_qx/v1/requests",                       ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_requests, NULL, NULL},
+    {"GET",    "/_qx/v1/stats",                          ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_stats, NULL, NULL},
+    {"GET",    "/_qx/v1/export",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_export, NULL, NULL},
+    {"POST",   "/_qx/v1/import",                         QXM_MAX_IMPORT_BYTES, QXM_AUTH_ADMIN, false, true, qxm_admin_import,
+     "method not allowed: POST an NDJSON history", &qxm_import_sink},
+    {"GET",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_get, NULL, NULL},
+    {"PUT",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_put, NULL, NULL},
+    {"DELETE", "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_delete, NULL, NULL},
 };
 /* clang-format on */
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
 static qxm_handler refuse_route;
 /* Taken by every request no route of the table takes. */
-static const qxm_route NO_ROUTE = {NULL, NULL, ADMIN, QXM_AUTH_ADMIN, false, refuse_route, NULL};
+static const qxm_route NO_ROUTE = {NULL, NULL, ADMIN, QXM_AUTH_ADMIN, false, true, refuse_route, NULL, NULL};
 
 /* Whether pattern, which holds one segment "{id}" (the last, or followed
  * by a fixed "/rest"), takes path: equal before and after that segment,
@@ -132,15 +146,145 @@ static bool admin_authorized(const qxm_mock *m, const qxm_request *req)
     return qx_secret_equals(given, m->admin_token);
 }
 
-void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans)
+/* Whether host (lowercase, no brackets, no port) is a loopback address
+ * (127.0.0.0/8, ::1) or localhost. */
+static bool is_loopback_host(const char *host)
 {
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Splits an authority "host[:port]" or "[v6][:port]" into host (lowercased,
+ * without brackets) and *port (default_port when absent). Returns 0, or -1
+ * when a is not one. */
+static int split_authority(const char *a, size_t len, char *host, size_t host_size,
+                           long default_port, long *port)
+{
+    const char *h = a, *colon = NULL;
+    size_t hlen;
+    if (len > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', len);
+        if (close == NULL)
+            return -1;
+        h = a + 1;
+        hlen = (size_t)(close - h);
+        if (close + 1 < a + len) {
+            if (close[1] != ':')
+                return -1;
+            colon = close + 1;
+        }
+    } else {
+        colon = memchr(a, ':', len);
+        hlen = colon != NULL ? (size_t)(colon - a) : len;
+    }
+    if (hlen == 0 || hlen >= host_size)
+        return -1;
+    for (size_t i = 0; i < hlen; i++)
+        host[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] - 'A' + 'a' : h[i]);
+    host[hlen] = '\0';
+    *port = default_port;
+    if (colon == NULL)
+        return 0;
+    const char *p = colon + 1, *end = a + len;
+    if (p == end || end - p > 5)
+        return -1;
+    long v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (v > 65535)
+        return -1;
+    *port = v;
+    return 0;
+}
+
+/* 421 unless the Host header names loopback, localhost or an --allow-host
+ * name (checked only while listening on loopback; no Host at all is an
+ * HTTP/1.0 client, not a browser). */
+static bool host_allowed(const qxm_mock *m, const char *host_header)
+{
+    char host[QXM_ALLOW_HOST_MAX];
+    long port;
+    if (host_header == NULL || !qxm_mock_is_loopback(m))
+        return true;
+    if (split_authority(host_header, strlen(host_header), host, sizeof host, 0, &port) != 0)
+        return false;
+    if (is_loopback_host(host))
+        return true;
+    for (unsigned i = 0; i < m->opt.n_allow_hosts; i++)
+        if (strcasecmp(host, m->opt.allow_hosts[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether a state-changing request's Origin (absent: not a browser's
+ * cross-origin request) is the origin it was sent to: the same host and
+ * port as its Host header. "null" (a sandboxed or file: page) is not. */
+static bool origin_matches(const qxm_mock *m, const qxm_request *req)
+{
+    if (req->origin == NULL)
+        return true;
+    if (req->host == NULL)
+        return false;
+    const char *o = req->origin;
+    long default_port;
+    if (strncasecmp(o, "http://", 7) == 0) {
+        default_port = 80;
+        o += 7;
+    } else if (strncasecmp(o, "https://", 8) == 0) {
+        default_port = 443;
+        o += 8;
+    } else {
+        return false;
+    }
+    char oh[QXM_ALLOW_HOST_MAX], hh[QXM_ALLOW_HOST_MAX];
+    long op, hp;
+    long own_port = m->tls_cert != NULL ? 443 : 80;
+    return split_authority(o, strlen(o), oh, sizeof oh, default_port, &op) == 0 &&
+           split_authority(req->host, strlen(req->host), hh, sizeof hh, own_port, &hp) == 0 &&
+           op == hp && strcmp(oh, hh) == 0;
+}
+
+static bool changes_state(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+           strcmp(method, "DELETE") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+bool qxm_route_admit(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans)
+{
+    if (r->browser && !host_allowed(m, req->host)) {
+        qxm_answer_error(ans, 421,
+                         "misdirected request: the Host header is not this server's "
+                         "(a loopback address, localhost or an --allow-host name)",
+                         "QX_MISDIRECTED", NULL);
+        return false;
+    }
+    if (r->browser && changes_state(req->method) && !origin_matches(m, req)) {
+        qxm_answer_error(ans, 403, "cross-origin request refused: Origin is not this server",
+                         "QX_FORBIDDEN_ORIGIN", NULL);
+        return false;
+    }
     if (r->auth == QXM_AUTH_ADMIN && !admin_authorized(m, req)) {
         qxm_answer_error(ans, 401,
                          "admin token required: send Authorization: Bearer <token> or "
                          "X-QX-ADMIN-TOKEN",
                          "QX_ADMIN_AUTH", NULL);
         ans->challenge = QXM_ADMIN_CHALLENGE;
-        return;
+        return false;
     }
-    r->handler(m, req, ans);
+    return true;
+}
+
+void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans)
+{
+    if (qxm_route_admit(m, r, req, ans))
+        r->handler(m, req, ans);
 }

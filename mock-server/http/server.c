@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,10 @@ typedef struct conn_state {
     bool committing;
     int64_t start_us;
     int64_t received_ms;
+    void *sink_ctx;     /* the route's sink (qxm_body_sink) the body streams to */
+    size_t streamed;    /* bytes given to it */
+    bool refused;       /* refused before its body: early is the answer */
+    qxm_answer early;
 } conn_state;
 
 typedef struct stream_state {
@@ -73,6 +78,23 @@ static int append_body(conn_state *st, const char *data, size_t n)
     if (st->body.data == NULL && qx_buf_reserve(&st->body, n > 4096 ? n : 4096) != 0)
         return -1;
     return qx_buf_add(&st->body, data, n);
+}
+
+/* A piece of a body that is streamed (the route has a sink) or refused
+ * before it was read (dropped); else kept. Returns 0, or -1 (out of memory). */
+static int take_body(conn_state *st, const char *data, size_t n)
+{
+    if (st->refused)
+        return 0;
+    if (st->sink_ctx == NULL)
+        return append_body(st, data, n);
+    if (st->too_large || st->streamed + n > st->route->body_limit) {
+        st->too_large = true;
+        return 0;
+    }
+    st->streamed += n;
+    st->route->sink->feed(st->sink_ctx, data, n);
+    return 0;
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -164,6 +186,8 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
     if (ans->challenge != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, ans->challenge);
+    if (ans->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     int status = ans->status != 0 ? ans->status : 500;
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -263,11 +287,95 @@ static enum MHD_Result answer_or_suspend(qxm_mock *m, struct MHD_Connection *con
     return send_answer(m, conn, st, ans);
 }
 
+/* The headers that frame a request's body, and Host, as counted by
+ * count_framing. */
+struct framing {
+    int content_length, transfer_encoding, host;
+    bool chunked; /* every Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->content_length++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        size_t n = strlen(value);
+        while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+            n--;
+        f->chunked = f->transfer_encoding == 1 && n == 7 && strncasecmp(value, "chunked", 7) == 0;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->host++;
+    }
+    return MHD_YES;
+}
+
+/* RFC 9112: a request whose body could be framed two ways is refused
+ * before the body is read (section 6.3: Content-Length and
+ * Transfer-Encoding together, a Transfer-Encoding other than chunked;
+ * several Content-Lengths, even equal ones, as the simpler of the two
+ * choices section 6.3 allows), and so is an HTTP/1.1 request without
+ * exactly one Host (section 3.2). libmicrohttpd 0.9.75 takes all of these
+ * (the first Content-Length wins, an unknown coding waits for the close).
+ * Returns the reason, or NULL when the framing is sound. */
+static const char *framing_fault(struct MHD_Connection *conn, const char *version)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return "several Content-Length headers";
+    if (f.content_length > 0 && f.transfer_encoding > 0)
+        return "Content-Length together with Transfer-Encoding";
+    if (f.transfer_encoding > 0 && !f.chunked)
+        return "a Transfer-Encoding other than chunked";
+    if (f.host > 1)
+        return "several Host headers";
+    if (f.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+        return "an HTTP/1.1 request without Host";
+    return NULL;
+}
+
+/* What on_request reads besides read_request: the headers of the browser
+ * guards (routes.c). */
+static void read_browser_headers(struct MHD_Connection *conn, qxm_request *req)
+{
+    req->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    req->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+}
+
+/* The first callback, headers in and no body yet: an ambiguous framing is
+ * answered 400 now, and the connection closed (what follows cannot be told
+ * from a second request); a route whose body is streamed is admitted and
+ * its sink opened, so that no byte of a refused body is taken. */
+static enum MHD_Result on_headers(qxm_mock *m, struct MHD_Connection *conn, conn_state *st,
+                                  const char *url, const char *method, const char *version)
+{
+    const char *fault = framing_fault(conn, version);
+    if (fault != NULL) {
+        qxm_answer ans = {0};
+        char msg[96];
+        snprintf(msg, sizeof msg, "bad request framing: %s", fault);
+        qxm_answer_error(&ans, 400, msg, "QX_BAD_FRAMING", NULL);
+        ans.close = true;
+        return send_answer(m, conn, st, &ans);
+    }
+    if (st->route->sink == NULL)
+        return MHD_YES;
+    qxm_request req = read_request(conn, st, url, method);
+    read_browser_headers(conn, &req);
+    if (qxm_route_admit(m, st->route, &req, &st->early))
+        st->sink_ctx = st->route->sink->open(m, &req, &st->early);
+    st->refused = st->sink_ctx == NULL;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     qxm_mock *m = cls;
     conn_state *st = *con_cls;
     if (st == NULL) {
@@ -281,10 +389,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&m->inflight_lock);
         m->inflight++;
         pthread_mutex_unlock(&m->inflight_lock);
-        return MHD_YES;
+        return on_headers(m, conn, st, url, method, version);
     }
     if (*upload_data_size > 0) {
-        if (append_body(st, upload_data, *upload_data_size) != 0)
+        if (take_body(st, upload_data, *upload_data_size) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
@@ -292,7 +400,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->committing || st->waiter != NULL)
         return on_resumed(m, conn, st);
 
+    if (st->refused) {
+        qxm_answer early = st->early;
+        st->early = (qxm_answer){0};
+        return send_answer(m, conn, st, &early);
+    }
     qxm_request req = read_request(conn, st, url, method);
+    read_browser_headers(conn, &req);
+    req.sink_ctx = st->sink_ctx;
     qxm_answer ans = {0};
     qxm_route_dispatch(m, st->route, &req, &ans);
     return answer_or_suspend(m, conn, st, &ans);
@@ -311,6 +426,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     qx_buf_free(&st->body);
     free(st->waiter);
     qxm_answer_clear(&st->pending);
+    qxm_answer_clear(&st->early);
+    if (st->sink_ctx != NULL)
+        st->route->sink->close(st->sink_ctx);
     free(st);
     *con_cls = NULL;
     pthread_mutex_lock(&m->inflight_lock);

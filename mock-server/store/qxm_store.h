@@ -156,6 +156,29 @@ QX_MUST_CHECK int qxm_store_reset(qxm_store *s, qx_error *err);
  * `run "X" already exists`). */
 QX_MUST_CHECK int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err);
 
+/* A streamed, atomic import: runs added one by one as they arrive wait
+ * outside the history (in temporary storage, so memory stays bounded) and
+ * enter it all together at commit, or not at all. */
+typedef struct qxm_store_import qxm_store_import;
+
+/* Starts an import. Returns a new one (owned: qxm_store_import_free), or
+ * NULL with err set. */
+QX_MUST_CHECK qxm_store_import *qxm_store_import_begin(qxm_store *s, qx_error *err);
+
+/* Stages one exported run document (borrowed; as qxm_store_import_run
+ * takes it), read from the given line. Returns 0, or -1 with err naming the
+ * problem (an id twice in the same import included). */
+QX_MUST_CHECK int qxm_store_import_add(qxm_store_import *imp, json_t *doc, int64_t line,
+                                       qx_error *err);
+
+/* Moves every staged run into the history in one transaction. Returns how
+ * many, or -1 with err set and the history unchanged (`line N: run "X"
+ * already exists` when the history has one of the ids). Call once. */
+QX_MUST_CHECK int64_t qxm_store_import_commit(qxm_store_import *imp, qx_error *err);
+
+/* Drops whatever imp staged and frees it; NULL is a no-op. */
+void qxm_store_import_free(qxm_store_import *imp);
+
 /* Runs matching f (workflow_id, status, since_ms, until_ms, finished_only;
  * cursor and order ignored) counted by visible status, in all and per
  * bucket of bucket_ms (> 0) milliseconds of received time, buckets aligned

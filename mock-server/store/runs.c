@@ -417,44 +417,54 @@ static int doc_time(json_t *doc, const char *id, const char *key, int64_t *ms, q
     return 0;
 }
 
-int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
+/* Fills r from an exported run document (borrowed) as qxm_store_import_run
+ * describes it; a RUNNING run becomes due now. Returns 0 or -1 with err set. */
+static int row_from_export(json_t *doc, struct run_row *r, qx_error *err)
 {
-    struct run_row r = {.doc = doc};
+    *r = (struct run_row){.doc = doc};
     if (!json_is_object(doc)) {
         qx_error_set(err, "a run is not a JSON object");
         return -1;
     }
-    r.id = json_string_value(json_object_get(doc, "id"));
-    if (r.id == NULL || r.id[0] == '\0') {
+    r->id = json_string_value(json_object_get(doc, "id"));
+    if (r->id == NULL || r->id[0] == '\0') {
         qx_error_set(err, "a run without an \"id\" string");
         return -1;
     }
-    r.workflow_id = json_string_value(json_object_get(doc, "workflowId"));
-    if (r.workflow_id == NULL || r.workflow_id[0] == '\0') {
-        qx_error_set(err, "run \"%s\": \"workflowId\" is missing or not a string", r.id);
+    r->workflow_id = json_string_value(json_object_get(doc, "workflowId"));
+    if (r->workflow_id == NULL || r->workflow_id[0] == '\0') {
+        qx_error_set(err, "run \"%s\": \"workflowId\" is missing or not a string", r->id);
         return -1;
     }
     const char *status = json_string_value(json_object_get(doc, "status"));
     if (status == NULL || (!is_final_status(status) && strcmp(status, "RUNNING") != 0)) {
-        qx_error_set(err, "run \"%s\": \"status\" must be SUCCESS, FAILURE or RUNNING", r.id);
+        qx_error_set(err, "run \"%s\": \"status\" must be SUCCESS, FAILURE or RUNNING", r->id);
         return -1;
     }
-    if (doc_time(doc, r.id, "receivedAt", &r.received_ms, err) != 0)
+    if (doc_time(doc, r->id, "receivedAt", &r->received_ms, err) != 0)
         return -1;
     if (is_final_status(status)) {
-        if (doc_time(doc, r.id, "finishedAt", &r.finished_ms, err) != 0)
+        if (doc_time(doc, r->id, "finishedAt", &r->finished_ms, err) != 0)
             return -1;
-        r.status = r.final_status = status;
-        r.due_ms = r.finished_ms;
-        r.is_finished = true;
+        r->status = r->final_status = status;
+        r->due_ms = r->finished_ms;
+        r->is_finished = true;
     } else {
         /* Its delay is lost with the process that exported it: due now. */
-        r.final_status = inferred_final_status(doc);
-        r.due_ms = qx_now_ms();
-        r.is_finished = r.due_ms <= r.received_ms;
-        r.finished_ms = r.received_ms;
-        r.status = r.is_finished ? r.final_status : "RUNNING";
+        r->final_status = inferred_final_status(doc);
+        r->due_ms = qx_now_ms();
+        r->is_finished = r->due_ms <= r->received_ms;
+        r->finished_ms = r->received_ms;
+        r->status = r->is_finished ? r->final_status : "RUNNING";
     }
+    return 0;
+}
+
+int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
+{
+    struct run_row r;
+    if (row_from_export(doc, &r, err) != 0)
+        return -1;
     struct tally t = {0};
     int rc = -1;
     pthread_mutex_lock(&s->w.lock);
@@ -470,4 +480,176 @@ int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
     }
     pthread_mutex_unlock(&s->w.lock);
     return rc;
+}
+
+/* ---- a streamed, atomic import -------------------------------------------
+ *
+ * The rows of an import wait in the writer connection's temporary table
+ * import_staging (temp storage: SQLite's page cache, spilling to a file, so
+ * memory stays bounded whatever the size of the history) under an id of
+ * their own, each added in a statement of its own as its line arrives.
+ * Commit moves them into runs in one transaction, after looking for an id
+ * already present; abort deletes them. Readers never see a staged row. The
+ * statements are prepared per import (an import is rare) because the
+ * temporary table exists on the writer connection only. */
+
+enum { IMP_ADD, IMP_CLASH, IMP_MOVE, IMP_COUNT, IMP_DELETE, IMP_N };
+
+struct qxm_store_import {
+    qxm_store *s;
+    int64_t id;
+    sqlite3_stmt *st[IMP_N];
+};
+
+static _Atomic int64_t next_import_id = 1;
+
+/* With the writer lock held: finalizes imp's statements. */
+static void import_finalize(qxm_store_import *imp)
+{
+    for (int i = 0; i < IMP_N; i++)
+        sqlite3_finalize(imp->st[i]);
+}
+
+qxm_store_import *qxm_store_import_begin(qxm_store *s, qx_error *err)
+{
+    qxm_store_import *imp = calloc(1, sizeof *imp);
+    if (imp == NULL) {
+        qx_error_set(err, "out of memory");
+        return NULL;
+    }
+    imp->s = s;
+    imp->id = next_import_id++;
+    static const char *const sql[IMP_N] = {QXM_IMPORT_ADD_SQL, QXM_IMPORT_CLASH_SQL,
+                                           QXM_IMPORT_MOVE_SQL, QXM_IMPORT_COUNT_SQL,
+                                           QXM_IMPORT_DELETE_SQL};
+    int rc = SQLITE_OK;
+    pthread_mutex_lock(&s->w.lock);
+    rc = sqlite3_exec(s->w.db, QXM_IMPORT_SCHEMA_SQL, NULL, NULL, NULL);
+    for (int i = 0; i < IMP_N && rc == SQLITE_OK; i++)
+        rc = sqlite3_prepare_v3(s->w.db, sql[i], -1, 0, &imp->st[i], NULL);
+    if (rc != SQLITE_OK) {
+        store_db_error(s, err, "preparing an import");
+        import_finalize(imp);
+        free(imp);
+        imp = NULL;
+    }
+    pthread_mutex_unlock(&s->w.lock);
+    return imp;
+}
+
+int qxm_store_import_add(qxm_store_import *imp, json_t *doc, int64_t line, qx_error *err)
+{
+    struct run_row r;
+    uint64_t hash = 0;
+    if (row_from_export(doc, &r, err) != 0)
+        return -1;
+    json_t *p = json_object_get(doc, "payload");
+    char *text = stored_text(doc);
+    if (text == NULL || (p != NULL && payload_hash(p, &hash) != 0)) {
+        free(text);
+        qx_error_set(err, "out of memory storing run \"%s\"", r.id);
+        return -1;
+    }
+    qxm_store *s = imp->s;
+    sqlite3_stmt *stmt = imp->st[IMP_ADD];
+    pthread_mutex_lock(&s->w.lock);
+    sqlite3_bind_int64(stmt, 1, imp->id);
+    sqlite3_bind_int64(stmt, 2, line);
+    store_bind_text(stmt, 3, r.id);
+    store_bind_text(stmt, 4, r.workflow_id);
+    store_bind_text(stmt, 5, r.status);
+    store_bind_text(stmt, 6, r.final_status);
+    sqlite3_bind_int64(stmt, 7, r.received_ms);
+    sqlite3_bind_int64(stmt, 8, r.due_ms);
+    if (r.is_finished)
+        sqlite3_bind_int64(stmt, 9, r.finished_ms);
+    if (p != NULL)
+        sqlite3_bind_int64(stmt, 10, (int64_t)hash);
+    store_bind_text(stmt, 11, text);
+    int step = sqlite3_step(stmt);
+    int rc = 0;
+    if (step == SQLITE_CONSTRAINT_UNIQUE) {
+        qx_error_set(err, "run \"%s\" appears twice in the history", r.id);
+        rc = -1;
+    } else if (step != SQLITE_DONE) {
+        store_db_error(s, err, "staging an imported run");
+        rc = -1;
+    }
+    store_done(stmt);
+    pthread_mutex_unlock(&s->w.lock);
+    free(text);
+    return rc;
+}
+
+/* With the lock and the transaction held: err names the first staged run
+ * whose id the history already has ("line N: ..."). Returns 1 when there
+ * is one, 0 when none, -1 on error. */
+static int import_clash(qxm_store_import *imp, qx_error *err)
+{
+    sqlite3_stmt *stmt = imp->st[IMP_CLASH];
+    sqlite3_bind_int64(stmt, 1, imp->id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        qx_error_set(err, "line %lld: run \"%s\" already exists",
+                     (long long)sqlite3_column_int64(stmt, 0),
+                     (const char *)sqlite3_column_text(stmt, 1));
+    else if (step != SQLITE_DONE)
+        store_db_error(imp->s, err, "checking imported ids");
+    store_done(stmt);
+    return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+/* With the lock held: runs statement i of imp bound to its id (and ?2 to
+ * entered_ms for the move). Returns 0 or -1 with err set. */
+static int import_step(qxm_store_import *imp, int i, int64_t entered_ms, qx_error *err)
+{
+    sqlite3_stmt *stmt = imp->st[i];
+    sqlite3_bind_int64(stmt, 1, imp->id);
+    if (i == IMP_MOVE)
+        sqlite3_bind_int64(stmt, 2, entered_ms);
+    int step = sqlite3_step(stmt);
+    if (step != SQLITE_DONE)
+        store_db_error(imp->s, err, "moving imported runs");
+    store_done(stmt);
+    return step == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t qxm_store_import_commit(qxm_store_import *imp, qx_error *err)
+{
+    qxm_store *s = imp->s;
+    int64_t n = -1;
+    pthread_mutex_lock(&s->w.lock);
+    /* Retention counts from now, not from receivedAt: an old history
+     * brought home can always be loaded and studied. */
+    int64_t entered_ms = qx_now_ms();
+    if (store_exec_stmt(s, ST_BEGIN, err) != 0)
+        goto out;
+    if (import_clash(imp, err) != 0 || import_step(imp, IMP_MOVE, entered_ms, err) != 0) {
+        store_rollback(s);
+        goto out;
+    }
+    int64_t moved = sqlite3_changes64(s->w.db);
+    if (import_step(imp, IMP_COUNT, 0, err) != 0 || import_step(imp, IMP_DELETE, 0, err) != 0 ||
+        store_exec_stmt(s, ST_COMMIT, err) != 0) {
+        store_rollback(s);
+        goto out;
+    }
+    n = moved;
+out:
+    pthread_mutex_unlock(&s->w.lock);
+    return n;
+}
+
+void qxm_store_import_free(qxm_store_import *imp)
+{
+    if (imp == NULL)
+        return;
+    qx_error err;
+    pthread_mutex_lock(&imp->s->w.lock);
+    /* Nothing left after a commit; what an abandoned import staged. */
+    if (import_step(imp, IMP_DELETE, 0, &err) != 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
+    import_finalize(imp);
+    pthread_mutex_unlock(&imp->s->w.lock);
+    free(imp);
 }

@@ -242,3 +242,40 @@ const char QXM_HISTOGRAM_SQL[] =
     HISTOGRAM_SELECT " INDEXED BY runs_received WHERE " HISTOGRAM_WHERE;
 const char QXM_HISTOGRAM_WORKFLOW_SQL[] =
     HISTOGRAM_SELECT " INDEXED BY runs_workflow_status WHERE workflow_id = ?1 AND " HISTOGRAM_WHERE;
+
+/* A streamed import's staging (runs.c): a temporary table of the writer
+ * connection, the rows of each import under its id, moved into runs at
+ * commit. */
+const char QXM_IMPORT_SCHEMA_SQL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS import_staging ("
+    "  import_id INTEGER NOT NULL,"
+    "  line INTEGER NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  final_status TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER,"
+    "  payload_hash INTEGER,"
+    "  doc TEXT NOT NULL,"
+    "  PRIMARY KEY (import_id, line),"
+    "  UNIQUE (import_id, id))";
+const char QXM_IMPORT_ADD_SQL[] =
+    "INSERT INTO temp.import_staging (import_id, line, id, workflow_id, status, final_status,"
+    " received_ms, due_ms, finished_ms, payload_hash, doc)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const char QXM_IMPORT_CLASH_SQL[] =
+    "SELECT s.line, s.id FROM temp.import_staging s WHERE s.import_id = ?1"
+    " AND EXISTS (SELECT 1 FROM main.runs r WHERE r.id = s.id) ORDER BY s.line LIMIT 1";
+const char QXM_IMPORT_MOVE_SQL[] =
+    "INSERT INTO main.runs (id, workflow_id, status, final_status, received_ms, due_ms,"
+    " finished_ms, payload_hash, doc, duplicate_of, entered_ms)"
+    " SELECT id, workflow_id, status, final_status, received_ms, due_ms, finished_ms,"
+    " payload_hash, doc, NULL, ?2 FROM temp.import_staging WHERE import_id = ?1 ORDER BY line";
+const char QXM_IMPORT_COUNT_SQL[] =
+    "INSERT INTO main.run_counts (workflow_id, status, n)"
+    " SELECT workflow_id, status, COUNT(*) FROM temp.import_staging WHERE import_id = ?1"
+    " GROUP BY workflow_id, status"
+    " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n";
+const char QXM_IMPORT_DELETE_SQL[] = "DELETE FROM temp.import_staging WHERE import_id = ?1";

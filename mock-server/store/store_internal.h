@@ -144,6 +144,8 @@ extern const char QXM_MIGRATE_1_SQL[];
 extern const char QXM_MIGRATE_2_SQL[]; /* a format: the upgrade time, twice */
 extern const char QXM_HISTOGRAM_SQL[];
 extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
+extern const char QXM_IMPORT_SCHEMA_SQL[], QXM_IMPORT_ADD_SQL[], QXM_IMPORT_CLASH_SQL[];
+extern const char QXM_IMPORT_MOVE_SQL[], QXM_IMPORT_COUNT_SQL[], QXM_IMPORT_DELETE_SQL[];
 
 /* A connection, its prepared statements, and the mutex that serialises
  * their use (the connection is opened without SQLite's own mutex). */

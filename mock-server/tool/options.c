@@ -30,6 +30,8 @@ void tool_usage(FILE *out)
           "      --connection-timeout S  drop connections idle this long (default 10)\n"
           "      --admin-token-env VAR  require the token in environment variable VAR\n"
           "                            for the admin API (Authorization: Bearer TOKEN)\n"
+          "      --allow-host NAME     accept Host NAME on the admin API and the page\n"
+          "                            besides loopback and localhost (repeatable)\n"
           "      --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
           "      --tls-key FILE        and this PEM private key\n"
           "  -v, --verbose             log requests and runs to stderr (twice: debug)\n"
@@ -77,8 +79,25 @@ enum {
     OPT_VERSION,
     OPT_ADMIN_TOKEN_ENV,
     OPT_TLS_CERT,
-    OPT_TLS_KEY
+    OPT_TLS_KEY,
+    OPT_ALLOW_HOST
 };
+
+/* --allow-host NAME: kept in o->mock (by value). Returns 0 or -1 with a message. */
+static int add_allow_host(qxm_options *mo, const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= QXM_ALLOW_HOST_MAX || strpbrk(name, " \t/@") != NULL) {
+        fprintf(stderr, "qx-mock: --allow-host \"%s\": expected a host name\n", name);
+        return -1;
+    }
+    if (mo->n_allow_hosts == QXM_MAX_ALLOW_HOSTS) {
+        fprintf(stderr, "qx-mock: --allow-host: at most %d names\n", QXM_MAX_ALLOW_HOSTS);
+        return -1;
+    }
+    memcpy(mo->allow_hosts[mo->n_allow_hosts++], name, n + 1);
+    return 0;
+}
 
 int tool_parse_serve(int argc, char **argv, serve_options *o)
 {
@@ -97,6 +116,7 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
         {"admin-token-env", required_argument, NULL, OPT_ADMIN_TOKEN_ENV},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
         {NULL, 0, NULL, 0},
     };
     *o = (serve_options){0};
@@ -145,6 +165,10 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             break;
         case OPT_TLS_KEY:
             o->tls_key = optarg;
+            break;
+        case OPT_ALLOW_HOST:
+            if (add_allow_host(&o->mock, optarg) != 0)
+                return EXIT_USAGE;
             break;
         case 'v':
             o->verbose++;
