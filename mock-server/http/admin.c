@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,10 @@ int qxm_param_int(const qxm_request *req, const char *name, long long min, long 
         return 1;
     char *end;
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+    /* Digits only (strtoll alone would take leading blanks and a '+'). */
+    bool digits = (s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9');
+    long long v = digits ? strtoll(s, &end, 10) : 0;
+    if (!digits || *end != '\0' || errno != 0 || v < min || v > max) {
         qxm_bad_request(ans, "%s: expected an integer from %lld to %lld", name, min, max);
         return -1;
     }
@@ -47,15 +50,24 @@ int qxm_param_int(const qxm_request *req, const char *name, long long min, long 
     return 0;
 }
 
+/* A time parameter, within [QXM_PARAM_TIME_MIN_MS, QXM_PARAM_TIME_MAX_MS]:
+ * every sum and difference of two such times fits an int64_t with room to
+ * spare, so the handlers' arithmetic on them (/stats' buckets) cannot
+ * overflow. */
 static int time_param(const qxm_request *req, const char *name, int64_t *out, qxm_answer *ans)
 {
     const char *s = req->query(req->query_ctx, name);
     if (s == NULL)
         return 1;
-    if (qx_parse_time(s, out) != 0) {
-        qxm_bad_request(ans, "%s: expected an RFC 3339 time or milliseconds since the epoch", name);
+    int64_t ms;
+    if (qx_parse_time(s, &ms) != 0 || ms < QXM_PARAM_TIME_MIN_MS || ms > QXM_PARAM_TIME_MAX_MS) {
+        qxm_bad_request(ans,
+                        "%s: expected an RFC 3339 time or milliseconds since the epoch, "
+                        "from 1970 to 9999",
+                        name);
         return -1;
     }
+    *out = ms;
     return 0;
 }
 

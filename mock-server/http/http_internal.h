@@ -156,6 +156,11 @@ void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req,
 /* ingest.c: the JSON-event endpoint. */
 void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
 
+/* The times a parameter may name: 1970-01-01T00:00:00.000Z to
+ * 9999-12-31T23:59:59.999Z (since=0 means "from the start"). */
+#define QXM_PARAM_TIME_MIN_MS 0LL
+#define QXM_PARAM_TIME_MAX_MS 253402300799999LL
+
 /* admin.c: parameters of the admin API, strictly checked: each returns 1
  * when absent (out untouched), 0 when valid, -1 with ans set to a 400 that
  * names the parameter. */

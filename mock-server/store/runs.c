@@ -19,6 +19,10 @@
 #define FNV_OFFSET_BASIS 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z. */
+#define STORE_TIME_MIN_MS (-62135596800000LL)
+#define STORE_TIME_MAX_MS 253402300799999LL
+
 /* A run row as it is inserted. */
 struct run_row {
     const char *id, *workflow_id, *status, *final_status;
@@ -410,7 +414,9 @@ static int doc_time(json_t *doc, const char *id, const char *key, int64_t *ms, q
         qx_error_set(err, "run \"%s\": \"%s\" is missing or not a string", id, key);
         return -1;
     }
-    if (qx_parse_time(text, ms) != 0) {
+    /* Within RFC 3339's years 0001 to 9999, so that the history's
+     * arithmetic on times (the histogram's buckets) cannot overflow. */
+    if (qx_parse_time(text, ms) != 0 || *ms < STORE_TIME_MIN_MS || *ms > STORE_TIME_MAX_MS) {
         qx_error_set(err, "run \"%s\": %s \"%s\" is not an RFC 3339 time", id, key, text);
         return -1;
     }

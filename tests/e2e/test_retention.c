@@ -137,7 +137,8 @@ static void import(const fixture *f, const char *ndjson)
     char u[512];
     snprintf(u, sizeof u, "%s/_qx/v1/import", f->mock.base_url);
     qxt_response r;
-    assert_int_equal(qxt_http("POST", u, ndjson, strlen(ndjson), NULL, NULL, &r), 0);
+    const char *const ct[] = {"Content-Type: application/x-ndjson", NULL};
+    assert_int_equal(qxt_http("POST", u, ndjson, strlen(ndjson), ct, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
 }
