@@ -220,8 +220,8 @@ static void import_line(qxm_import *imp, const char *text, size_t n)
     json_error_t jerr;
     json_t *doc = json_loadb(text, n, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
     if (doc == NULL) {
-        qx_error_set(&imp->err, "line %zu: invalid JSON: %s (column %d)", imp->line_no,
-                     jerr.text, jerr.column);
+        qx_error_set(&imp->err, "line %zu: invalid JSON: %s (column %d)", imp->line_no, jerr.text,
+                     jerr.column);
         imp->failed = true;
         return;
     }

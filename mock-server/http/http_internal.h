@@ -131,7 +131,7 @@ typedef struct qxm_route {
     bool event;   /* counted as JSON-event traffic by the metrics */
     bool browser; /* guarded against other web pages: Host 421, Origin 403 (routes.c) */
     qxm_handler *handler;
-    const char *refusal; /* the 405 message for this path; NULL: "method not allowed" */
+    const char *refusal;       /* the 405 message for this path; NULL: "method not allowed" */
     const qxm_body_sink *sink; /* the body streamed to it rather than kept; NULL: kept */
 } qxm_route;
 

@@ -46,9 +46,9 @@ typedef struct conn_state {
     bool committing;
     int64_t start_us;
     int64_t received_ms;
-    void *sink_ctx;     /* the route's sink (qxm_body_sink) the body streams to */
-    size_t streamed;    /* bytes given to it */
-    bool refused;       /* refused before its body: early is the answer */
+    void *sink_ctx;  /* the route's sink (qxm_body_sink) the body streams to */
+    size_t streamed; /* bytes given to it */
+    bool refused;    /* refused before its body: early is the answer */
     qxm_answer early;
 } conn_state;
 

@@ -246,21 +246,20 @@ const char QXM_HISTOGRAM_WORKFLOW_SQL[] =
 /* A streamed import's staging (runs.c): a temporary table of the writer
  * connection, the rows of each import under its id, moved into runs at
  * commit. */
-const char QXM_IMPORT_SCHEMA_SQL[] =
-    "CREATE TEMP TABLE IF NOT EXISTS import_staging ("
-    "  import_id INTEGER NOT NULL,"
-    "  line INTEGER NOT NULL,"
-    "  id TEXT NOT NULL,"
-    "  workflow_id TEXT NOT NULL,"
-    "  status TEXT NOT NULL,"
-    "  final_status TEXT NOT NULL,"
-    "  received_ms INTEGER NOT NULL,"
-    "  due_ms INTEGER NOT NULL,"
-    "  finished_ms INTEGER,"
-    "  payload_hash INTEGER,"
-    "  doc TEXT NOT NULL,"
-    "  PRIMARY KEY (import_id, line),"
-    "  UNIQUE (import_id, id))";
+const char QXM_IMPORT_SCHEMA_SQL[] = "CREATE TEMP TABLE IF NOT EXISTS import_staging ("
+                                     "  import_id INTEGER NOT NULL,"
+                                     "  line INTEGER NOT NULL,"
+                                     "  id TEXT NOT NULL,"
+                                     "  workflow_id TEXT NOT NULL,"
+                                     "  status TEXT NOT NULL,"
+                                     "  final_status TEXT NOT NULL,"
+                                     "  received_ms INTEGER NOT NULL,"
+                                     "  due_ms INTEGER NOT NULL,"
+                                     "  finished_ms INTEGER,"
+                                     "  payload_hash INTEGER,"
+                                     "  doc TEXT NOT NULL,"
+                                     "  PRIMARY KEY (import_id, line),"
+                                     "  UNIQUE (import_id, id))";
 const char QXM_IMPORT_ADD_SQL[] =
     "INSERT INTO temp.import_staging (import_id, line, id, workflow_id, status, final_status,"
     " received_ms, due_ms, finished_ms, payload_hash, doc)"

@@ -147,9 +147,9 @@ static void test_host_must_be_loopback_or_localhost(void **state)
     /* Not guarded: health, metrics and the JSON-event endpoint. */
     assert_int_equal(status_of(f, "GET", "/_qx/v1/health", NULL, evil), 200);
     assert_int_equal(status_of(f, "GET", "/metrics", NULL, evil), 200);
-    assert_int_equal(status_of(f, "POST", "/inbound-event/v1/events/json/triggers?urlTokenId=tok",
-                               "{}", evil),
-                     401);
+    assert_int_equal(
+        status_of(f, "POST", "/inbound-event/v1/events/json/triggers?urlTokenId=tok", "{}", evil),
+        401);
     /* Loopback names, any port. */
     const char *const ok[][2] = {{own, NULL},
                                  {localhost_any, NULL},
@@ -382,8 +382,7 @@ static void test_stats_extremes_are_400_not_a_crash(void **state)
 /* Sends text on a fresh connection and reads until the server closes it or
  * timeout_ms passes without a byte. Returns what came back (malloc'd) and
  * sets *closed. */
-static char *raw_round(const fixture *f, const char *text, size_t len, int timeout_ms,
-                       bool *closed)
+static char *raw_round(const fixture *f, const char *text, size_t len, int timeout_ms, bool *closed)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
@@ -434,7 +433,8 @@ static void test_ambiguous_framing_is_400_and_closed(void **state)
         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         "POST /inbound-event/v1/events/json/triggers?urlTokenId=tok HTTP/1.1\r\nHost: localhost\r\n"
         "Transfer-Encoding: gzip\r\n\r\nabc",
-        "POST /_qx/v1/import HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "POST /_qx/v1/import HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, "
+        "chunked\r\n\r\n"
         "0\r\n\r\n",
         "GET /_qx/v1/health HTTP/1.1\r\n\r\n",
         "GET /_qx/v1/health HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n",

@@ -449,16 +449,14 @@ static void test_export_reset_import_round_trip(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
     json_decref(j);
     assert_int_equal(
-        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r),
-        0);
+        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     char *after = export_text(f);
     assert_string_equal(before, after);
     /* Importing the same runs again is refused, naming the line. */
     assert_int_equal(
-        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r),
-        0);
+        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r), 0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 1"));
     qxt_response_free(&r);

@@ -155,8 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ans.chunk != NULL)
         drain(&ans);
-    if (ans.status < 100 || ans.status > 599 || (ans.json == NULL && ans.text == NULL &&
-                                                 ans.chunk == NULL))
+    if (ans.status < 100 || ans.status > 599 ||
+        (ans.json == NULL && ans.text == NULL && ans.chunk == NULL))
         abort(); /* every request gets an answer */
     qxm_answer_clear(&ans);
     free(text);
