@@ -1,12 +1,36 @@
 /* commit.c — group commit of accepted runs (see commit.h). */
 #include "commit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "qx_log.h"
 
 /* Runs per transaction at most: bounds the time one batch holds the store. */
 #define QXM_MAX_BATCH 1024
+
+/* A run that could not be stored is answered 500 (QX_STORE_ERROR) and
+ * journalled, so that "why is there no run?" has an answer here too (unless
+ * the store refuses the entry as well: then both are logged). The request's
+ * path, headers and body are no longer at hand; its id, time and workflow
+ * are the run document's. */
+static void journal_failure(qxm_committer *c, const qxm_commit *r, const char *why)
+{
+    char reason[512];
+    snprintf(reason, sizeof reason, "the run could not be recorded: %.400s", why);
+    qxm_request_entry entry = {
+        .id = json_string_value(json_object_get(r->ins.doc, "requestId")),
+        .received_ms = r->ins.received_ms,
+        .method = "POST",
+        .http_status = 500,
+        .reason = reason,
+        .workflow_id = json_string_value(json_object_get(r->ins.doc, "workflowId")),
+        .body_len = -1,
+    };
+    qx_error err;
+    if (qxm_store_add_request(c->store, &entry, &err) != 0)
+        qx_log(QX_LOG_ERROR, "request journal: %s", err.text);
+}
 
 /* Commits n runs in one transaction, else (one bad run must not fail its
  * neighbours) one by one; then tells the scheduler and resumes them all. */
@@ -21,8 +45,10 @@ static void commit_batch(qxm_committer *c, qxm_commit **batch, size_t n, qxm_run
     } else {
         for (size_t i = 0; i < n; i++) {
             batch[i]->rc = qxm_store_insert_runs(c->store, &batch[i]->ins, 1, &err);
-            if (batch[i]->rc != 0)
+            if (batch[i]->rc != 0) {
                 qx_log(QX_LOG_ERROR, "storing a run: %s", err.text);
+                journal_failure(c, batch[i], err.text);
+            }
         }
     }
     for (size_t i = 0; i < n; i++) {

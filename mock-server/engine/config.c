@@ -36,8 +36,9 @@
 /* Qualtrics piped text for JSON-event fields: ~{aedj://fieldName}. */
 #define PIPE_OPEN "~{aedj://"
 
-static const char *const TOP_KEYS[] = {"users",  "workflows",         "rateLimitPerMinute",
-                                       "faults", "duplicateWindowMs", "historyRetentionDays",
+static const char *const TOP_KEYS[] = {"users",      "workflows",         "rateLimitPerMinute",
+                                       "faults",     "duplicateWindowMs", "historyRetentionDays",
+                                       "journalMax", "journalMaxBytes",   "refusedJournalPerMinute",
                                        NULL};
 static const char *const USER_KEYS[] = {"username", "apiToken", NULL};
 static const char *const WORKFLOW_KEYS[] = {
@@ -589,6 +590,36 @@ static int parse_retention(json_t *root, qxm_config *c, qx_error *err)
     return 0;
 }
 
+/* An integer key from min to max, or def when absent. */
+static int parse_int_key(json_t *root, const char *key, int64_t min, int64_t max, int64_t def,
+                         int64_t *out, qx_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    *out = def;
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(err, key, "expected an integer from %" PRId64 " to %" PRId64, min, max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* The request journal's bounds (README: journalMax, journalMaxBytes,
+ * refusedJournalPerMinute). */
+static int parse_journal(json_t *root, qxm_config *c, qx_error *err)
+{
+    return parse_int_key(root, "journalMax", 1, QXM_MAX_JOURNAL, QXM_JOURNAL_DEFAULT_MAX,
+                         &c->journal_max, err) < 0 ||
+                   parse_int_key(root, "journalMaxBytes", QXM_MIN_JOURNAL_BYTES,
+                                 QXM_MAX_JOURNAL_BYTES, QXM_JOURNAL_DEFAULT_MAX_BYTES,
+                                 &c->journal_max_bytes, err) < 0 ||
+                   parse_int_key(root, "refusedJournalPerMinute", 0, QXM_MAX_JOURNAL,
+                                 QXM_JOURNAL_DEFAULT_REFUSED_PER_MINUTE,
+                                 &c->refused_journal_per_minute, err) < 0
+               ? -1
+               : 0;
+}
+
 qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
 {
     qxm_config *c = NULL;
@@ -601,7 +632,8 @@ qxm_config *qxm_config_from_json(json_t *root, qx_error *err)
     }
     if (check_keys(root, TOP_KEYS, "", err) < 0 || parse_rate_limit(root, c, err) < 0 ||
         parse_faults_and_window(root, c, err) < 0 || parse_retention(root, c, err) < 0 ||
-        parse_users(root, c, err) < 0 || parse_workflows(root, c, err) < 0) {
+        parse_journal(root, c, err) < 0 || parse_users(root, c, err) < 0 ||
+        parse_workflows(root, c, err) < 0) {
         qxm_config_free(c);
         return NULL;
     }

@@ -28,7 +28,10 @@ qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt, qx_er
     e->cfg = cfg;
     pthread_mutex_init(&e->draw_lock, NULL);
     e->store = qxm_store_open(opt->db_path, err);
-    if (e->store == NULL)
+    qxm_journal_limits limits = {.max_entries = cfg->journal_max,
+                                 .max_bytes = cfg->journal_max_bytes,
+                                 .refused_per_minute = cfg->refused_journal_per_minute};
+    if (e->store == NULL || qxm_store_set_journal_limits(e->store, &limits, err) != 0)
         goto fail;
     if (qxm_scheduler_init(&e->sched, e->store, cfg->history_retention_ms) != 0 ||
         qxm_committer_init(&e->committer, e->store, &e->sched) != 0) {

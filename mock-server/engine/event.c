@@ -126,28 +126,146 @@ static void parse_body(const qxm_event *ev, parsed_body *pb)
         pb->payload = json_loadb(ev->body != NULL ? ev->body : "", ev->body_len, 0, &pb->jerr);
 }
 
+/* ---- the journal entry ---------------------------------------------------
+ *
+ * What a journal entry keeps of the request (qxm_engine.h): headers without
+ * credentials, bounded, as a JSON object (a repeated name's values joined
+ * with ", ", as RFC 9110 section 5.3 allows); the body's first 4 KiB. Text
+ * that is not UTF-8 (a header's obs-text, a binary body) is kept as UTF-8,
+ * each invalid byte shown as U+FFFD, so the entry is always JSON.
+ */
+
+static const char *const CREDENTIAL_HEADERS[] = {
+    "Authorization", "Proxy-Authorization", "X-API-TOKEN", "X-QX-ADMIN-TOKEN", "Cookie", NULL};
+
+static bool is_credential_header(const qxm_header *h)
+{
+    for (const char *const *c = CREDENTIAL_HEADERS; *c != NULL; c++)
+        if (strlen(*c) == h->name_len && strncasecmp(*c, h->name, h->name_len) == 0)
+            return true;
+    return false;
+}
+
+/* The length of the valid UTF-8 character at p (n bytes left), 0 when the
+ * byte there starts none (or is a NUL). */
+static size_t utf8_char_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    if (c >= 0x01 && c <= 0x7F)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Copies in[0..n) into out as UTF-8 text of at most cap - 1 bytes and a NUL,
+ * an invalid byte as U+FFFD, stopping before a character that would not fit
+ * whole. Returns the bytes written; *used (may be NULL) the input taken. */
+static size_t utf8_copy(const char *in, size_t n, char *out, size_t cap, size_t *used)
+{
+    static const char REPLACEMENT[] = "\xEF\xBF\xBD";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t len = utf8_char_len(p + i, n - i);
+        const char *from = len > 0 ? in + i : REPLACEMENT;
+        size_t out_len = len > 0 ? len : 3;
+        if (o + out_len + 1 > cap)
+            break;
+        memcpy(out + o, from, out_len);
+        o += out_len;
+        i += len > 0 ? len : 1;
+    }
+    out[o] = '\0';
+    if (used != NULL)
+        *used = i;
+    return o;
+}
+
+/* The headers kept, as a JSON object's text (owned: free()), NULL when none
+ * is kept or memory runs out; *truncated when some were left out for size. */
+static char *journal_headers(const qxm_event *ev, bool *truncated)
+{
+    *truncated = ev->more_headers;
+    json_t *obj = json_object();
+    size_t total = 0, kept = 0;
+    char name[256], value[QXM_JOURNAL_HEADER_VALUE_BYTES + 1];
+    for (size_t i = 0; i < ev->n_headers && obj != NULL; i++) {
+        const qxm_header *h = &ev->headers[i];
+        if (is_credential_header(h))
+            continue;
+        size_t used, name_len = utf8_copy(h->name, h->name_len, name, sizeof name, NULL);
+        size_t value_len = utf8_copy(h->value, h->value_len, value, sizeof value, &used);
+        if (used < h->value_len || name_len < h->name_len)
+            *truncated = true;
+        if (kept == QXM_JOURNAL_HEADERS_MAX ||
+            total + name_len + value_len > QXM_JOURNAL_HEADER_BYTES) {
+            *truncated = true;
+            break;
+        }
+        json_t *old = json_object_get(obj, name);
+        json_t *v = old == NULL ? json_string(value)
+                                : json_sprintf("%s, %s", json_string_value(old), value);
+        if (v == NULL || json_object_set_new(obj, name, v) != 0)
+            break;
+        total += name_len + value_len;
+        kept++;
+    }
+    char *text = obj != NULL && kept > 0 ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    return text;
+}
+
 static void journal(qxm_engine *e, const qxm_event *ev, const char *request_id, int status,
                     const char *reason, const qxm_workflow *wf)
 {
-    char path[1024];
+    char raw[1024], path[1024], why[sizeof((qxm_event_outcome *)0)->message];
+    char body[QXM_JOURNAL_BODY_BYTES + 1];
     /* The urlTokenId is an address, not a secret: it is kept so the entry
      * shows which URL was called. */
     if (ev->url_token != NULL)
-        snprintf(path, sizeof path, "%s?urlTokenId=%.900s", ev->path, ev->url_token);
+        snprintf(raw, sizeof raw, "%s?urlTokenId=%.900s", ev->path, ev->url_token);
     else
-        snprintf(path, sizeof path, "%s", ev->path);
+        snprintf(raw, sizeof raw, "%s", ev->path);
+    utf8_copy(raw, strlen(raw), path, sizeof path, NULL);
+    utf8_copy(reason, strlen(reason), why, sizeof why, NULL);
+    size_t used = 0;
+    bool has_body = ev->body != NULL && ev->body_len > 0;
+    if (has_body)
+        utf8_copy(ev->body, ev->body_len, body, sizeof body, &used);
     qxm_request_entry entry = {
         .id = request_id,
         .received_ms = ev->received_ms,
         .method = ev->method,
         .path = path,
         .http_status = status,
-        .reason = reason,
+        .reason = why,
         .workflow_id = wf != NULL ? wf->id : NULL,
+        .client = ev->client_address,
+        .body = has_body ? body : NULL,
+        /* A body over the limit was dropped as it came: its length is unknown. */
+        .body_len = ev->body_too_large ? -1 : (int64_t)ev->body_len,
+        .body_truncated = ev->body_too_large || used < ev->body_len,
     };
+    char *headers = journal_headers(ev, &entry.headers_truncated);
+    entry.headers = headers;
     qx_error err;
     if (qxm_store_add_request(e->store, &entry, &err) != 0)
         qx_log(QX_LOG_ERROR, "request journal: %s", err.text);
+    free(headers);
     qxm_scheduler_kick(&e->sched);
 }
 

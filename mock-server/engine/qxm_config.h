@@ -21,6 +21,14 @@
 #include "qx_error.h"
 #include "qx_jsonpath.h"
 #include "qxm_faults.h"
+#include "qxm_store.h"
+
+/* The journal's bounds (journalMax, journalMaxBytes): at least one entry of
+ * the largest size fits in QXM_MIN_JOURNAL_BYTES (a body of 4 KiB, headers
+ * of 4 KiB, a path of 1 KiB and a reason of 512 bytes, as JSON text). */
+#define QXM_MAX_JOURNAL 1000000000LL
+#define QXM_MIN_JOURNAL_BYTES 65536LL
+#define QXM_MAX_JOURNAL_BYTES (1LL << 40)
 
 /* Qualtrics' documented API rate limit: 3,000 calls per minute. */
 #define QXM_DEFAULT_RATE_LIMIT_PER_MINUTE 3000
@@ -84,10 +92,14 @@ typedef struct qxm_config {
     qxm_workflow *workflows;
     size_t n_workflows;
     unsigned rate_limit_per_minute;
-    qxm_faults faults;            /* faults of every workflow without its own */
-    int64_t duplicate_window_ms;  /* identical payloads within it are marked */
-    int64_t history_retention_ms; /* runs and journal entries are evicted this long
-                                     after they entered the store; 0: kept forever */
+    qxm_faults faults;                  /* faults of every workflow without its own */
+    int64_t duplicate_window_ms;        /* identical payloads within it are marked */
+    int64_t history_retention_ms;       /* runs and journal entries are evicted this long
+                                           after they entered the store; 0: kept forever */
+    int64_t journal_max;                /* journalMax: entries kept at most */
+    int64_t journal_max_bytes;          /* journalMaxBytes: their size at most */
+    int64_t refused_journal_per_minute; /* refusals written one by one per client
+                                           address and minute, beyond: a summary */
 } qxm_config;
 
 /* Qualtrics keeps a workflow's run history for 30 days

@@ -97,6 +97,30 @@ qxm_capture *qxm_engine_capture(qxm_engine *e);
 
 /* ---- JSON events --------------------------------------------------------- */
 
+/* A request header as sent: name and value with their lengths (not
+ * NUL-terminated). */
+typedef struct qxm_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} qxm_header;
+
+/* Headers the HTTP front passes at most; more set qxm_event.more_headers. */
+#define QXM_EVENT_MAX_HEADERS 64
+
+/* What the request journal keeps of a request that started no run: every
+ * header but the credentials (Authorization, Proxy-Authorization,
+ * X-API-TOKEN, X-QX-ADMIN-TOKEN, Cookie), at most
+ * QXM_JOURNAL_HEADERS_MAX of them, each value cut at
+ * QXM_JOURNAL_HEADER_VALUE_BYTES, QXM_JOURNAL_HEADER_BYTES of names and values
+ * in all; and the body's first QXM_JOURNAL_BODY_BYTES (as UTF-8 text: an
+ * invalid byte or a NUL shown as U+FFFD). */
+#define QXM_JOURNAL_HEADERS_MAX 32
+#define QXM_JOURNAL_HEADER_VALUE_BYTES 1024
+#define QXM_JOURNAL_HEADER_BYTES 4096
+#define QXM_JOURNAL_BODY_BYTES 4096
+
 /* One request to the JSON-event endpoint, as the HTTP front read it. All
  * strings are borrowed for the call. */
 typedef struct qxm_event {
@@ -115,8 +139,13 @@ typedef struct qxm_event {
     size_t api_token_len;        /* its length: not NUL-terminated */
     const char *body;
     size_t body_len;
-    bool body_too_large; /* more than QXM_MAX_BODY_BYTES arrived */
-    int64_t received_ms; /* wall clock */
+    bool body_too_large;        /* more than QXM_MAX_BODY_BYTES arrived */
+    int64_t received_ms;        /* wall clock */
+    const char *client_address; /* the client's IP address as text, NULL when unknown */
+    const qxm_header *headers;  /* every header as sent, credentials too (the
+                                   journal leaves them out); NULL when none */
+    size_t n_headers;
+    bool more_headers; /* more than QXM_EVENT_MAX_HEADERS were sent */
 } qxm_event;
 
 /* A run accepted and waiting to be committed (see qxm_engine_commit). */

@@ -177,11 +177,19 @@ void qxm_admin_requests(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
         return;
     }
+    /* Entries evicted by the journal's bounds or by retention, since the
+     * store was created: a journal that is missing its oldest entries says so. */
+    int64_t evicted = qxm_store_journal_evicted(qxm_engine_store(m->engine), &err);
+    if (evicted < 0) {
+        json_decref(list);
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
     char next_text[32];
     snprintf(next_text, sizeof next_text, "%lld", (long long)next);
     ans->status = 200;
-    ans->json =
-        json_pack("{s:o, s:s?}", "requests", list, "nextCursor", next != 0 ? next_text : NULL);
+    ans->json = json_pack("{s:o, s:s?, s:I}", "requests", list, "nextCursor",
+                          next != 0 ? next_text : NULL, "evicted", (json_int_t)evicted);
 }
 
 void qxm_admin_reset(qxm_mock *m, const qxm_request *req, qxm_answer *ans)

@@ -69,11 +69,18 @@ typedef struct qxm_request {
     const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
     const char *body;
     size_t body_len;
-    bool body_too_large; /* more arrived than the route's body limit */
-    const char *host;    /* the Host header, NULL when absent */
-    const char *origin;  /* the Origin header, NULL when absent */
-    void *sink_ctx;      /* a streamed body's sink (qxm_route.sink), else NULL */
-    int64_t received_ms; /* wall clock */
+    bool body_too_large;     /* more arrived than the route's body limit */
+    const char *host;        /* the Host header, NULL when absent */
+    const char *origin;      /* the Origin header, NULL when absent */
+    void *sink_ctx;          /* a streamed body's sink (qxm_route.sink), else NULL */
+    int64_t received_ms;     /* wall clock */
+    char client_address[64]; /* the peer's IP address as text; "" when unknown */
+    /* JSON-event routes only (for the journal): the headers as sent, the
+     * first QXM_EVENT_MAX_HEADERS of them, pointing into libmicrohttpd's
+     * connection memory (valid during the request's callback). */
+    qxm_header headers[QXM_EVENT_MAX_HEADERS];
+    size_t n_headers;
+    bool more_headers;
 } qxm_request;
 
 /* Gives a streamed body piece by piece from *cursor (0 at the start):

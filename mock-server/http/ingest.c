@@ -84,6 +84,10 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         .body_len = req->body_len,
         .body_too_large = req->body_too_large,
         .received_ms = req->received_ms,
+        .client_address = req->client_address[0] != '\0' ? req->client_address : NULL,
+        .headers = req->headers,
+        .n_headers = req->n_headers,
+        .more_headers = req->more_headers,
     };
     unsigned char *credentials;
     size_t credentials_size;

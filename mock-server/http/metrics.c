@@ -2,8 +2,9 @@
  * metrics.c — counters behind GET /metrics (Prometheus text format 0.0.4).
  *
  * Request counts by endpoint and status and a latency histogram are kept with
- * C11 atomics on the request path; run counts by status and the runs
- * evicted by retention come from the store when scraped.
+ * C11 atomics on the request path; run counts by status, the runs evicted
+ * by retention and the journal entries evicted come from the store when
+ * scraped.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -117,6 +118,14 @@ char *qxm_metrics_render(qxm_metrics *mx, qxm_store *store, size_t *len)
             "# TYPE qxmock_runs_evicted_total counter\n"
             "qxmock_runs_evicted_total %lld\n",
             (long long)evicted);
+    int64_t journal_evicted = qxm_store_journal_evicted(store, &err);
+    if (journal_evicted >= 0)
+        put(&b,
+            "# HELP qxmock_journal_evicted_total Request-journal entries evicted by journalMax,"
+            " journalMaxBytes or historyRetentionDays.\n"
+            "# TYPE qxmock_journal_evicted_total counter\n"
+            "qxmock_journal_evicted_total %lld\n",
+            (long long)journal_evicted);
     put(&b, "# HELP qxmock_json_event_duration_seconds Time to answer a JSON-event request.\n"
             "# TYPE qxmock_json_event_duration_seconds histogram\n");
     long long cumulative = 0;

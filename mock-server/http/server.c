@@ -234,17 +234,51 @@ static const char *header_n(struct MHD_Connection *conn, const char *name, size_
     return v;
 }
 
+/* libmicrohttpd's iterator: one more header into the request. */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    qxm_request *req = cls;
+    if (req->n_headers == QXM_EVENT_MAX_HEADERS) {
+        req->more_headers = true;
+        return MHD_NO;
+    }
+    req->headers[req->n_headers++] = (qxm_header){.name = key,
+                                                  .name_len = key_size,
+                                                  .value = value != NULL ? value : "",
+                                                  .value_len = value != NULL ? value_size : 0};
+    return MHD_YES;
+}
+
+/* The peer's IP address as text into out ("" when unknown). */
+static void client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    out[0] = '\0';
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
 /* The request as the handlers see it. The Authorization header is passed
  * as it came: libmicrohttpd's Basic helper matches the scheme case-sensitively
  * and hands back C strings, which would cut a password at a NUL, so the
- * event handler decodes it itself (ingest.c). */
+ * event handler decodes it itself (ingest.c). A JSON event's request also
+ * carries every header and the client's address, for the journal (which
+ * leaves the credentials out). */
 static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, const char *url,
                                 const char *method)
 {
     size_t auth_len, api_token_len;
     const char *auth = header_n(conn, MHD_HTTP_HEADER_AUTHORIZATION, &auth_len);
     const char *api_token = header_n(conn, "X-API-TOKEN", &api_token_len);
-    return (qxm_request){
+    qxm_request req = {
         .method = method,
         .path = url,
         .query = query_value,
@@ -262,6 +296,11 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
         .body_too_large = st->too_large,
         .received_ms = st->received_ms,
     };
+    if (st->route->event) {
+        client_address(conn, req.client_address, sizeof req.client_address);
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, &req);
+    }
+    return req;
 }
 
 /* Sends ans, or suspends the connection when it must wait. */

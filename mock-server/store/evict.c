@@ -30,8 +30,7 @@ static int counter_get(qxm_store *s, struct conn *c, const char *name, int64_t *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Adds delta to a counter; the caller holds the writer and a transaction. */
-static int counter_add(qxm_store *s, const char *name, int64_t delta, qx_error *err)
+int store_counter_add(qxm_store *s, const char *name, int64_t delta, qx_error *err)
 {
     if (delta == 0)
         return 0;
@@ -60,6 +59,27 @@ static int evict_step(qxm_store *s, enum stmt_id id, int64_t cutoff, int64_t lim
     return 0;
 }
 
+/* Evicts the batch's journal entries (ST_EVICT_REQUESTS), following the
+ * journal's running size with what each gives back. The caller holds the
+ * writer. */
+static int evict_requests(qxm_store *s, int64_t cutoff, int64_t *rows, int64_t *bytes,
+                          qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_EVICT_REQUESTS];
+    sqlite3_bind_int64(stmt, 1, cutoff);
+    sqlite3_bind_int64(stmt, 2, EVICT_BATCH);
+    int rc;
+    *rows = *bytes = 0;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        (*rows)++;
+        *bytes += sqlite3_column_int64(stmt, 0);
+    }
+    if (rc != SQLITE_DONE)
+        store_db_error(s, err, QXM_STATEMENTS[ST_EVICT_REQUESTS].name);
+    store_done(stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* One batch, in one transaction; the caller holds the writer. Adds what it
  * did to out; *more is set when a kind filled its batch. */
 static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_result *out, bool *more,
@@ -68,7 +88,7 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
     int64_t cutoff = o->now_ms - o->retention_ms;
     int64_t max_tombs = o->max_tombstones > 0 ? o->max_tombstones : QXM_MAX_TOMBSTONES;
     int64_t new_run_tombs = 0, new_req_tombs = 0, runs = 0, reqs = 0, expired = 0, over_cap = 0;
-    int64_t tombs = 0;
+    int64_t tombs = 0, req_bytes = 0;
     if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         return -1;
     /* Tombstones and counts first: they read the rows the delete removes. */
@@ -80,7 +100,7 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
         evict_step(s, ST_EVICT_REQUEST_TOMBSTONES, cutoff, EVICT_BATCH, o->now_ms, &new_req_tombs,
                    err) != 0 ||
         evict_step(s, ST_EVICT_REQUEST_RENEW, cutoff, EVICT_BATCH, o->now_ms, NULL, err) != 0 ||
-        evict_step(s, ST_EVICT_REQUESTS, cutoff, EVICT_BATCH, o->now_ms, &reqs, err) != 0)
+        evict_requests(s, cutoff, &reqs, &req_bytes, err) != 0)
         goto fail;
     /* A tombstone lasts one more retention period, and only the newest
      * max_tombs are kept. */
@@ -93,11 +113,14 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
                    tombs - max_tombs < EVICT_BATCH ? tombs - max_tombs : EVICT_BATCH, 0, &over_cap,
                    err) != 0)
         goto fail;
-    if (counter_add(s, QXM_COUNTER_RUNS_EVICTED, runs, err) != 0 ||
-        counter_add(s, QXM_COUNTER_TOMBSTONES, new_run_tombs + new_req_tombs - expired - over_cap,
-                    err) != 0 ||
+    if (store_counter_add(s, QXM_COUNTER_RUNS_EVICTED, runs, err) != 0 ||
+        store_counter_add(s, QXM_COUNTER_TOMBSTONES,
+                          new_run_tombs + new_req_tombs - expired - over_cap, err) != 0 ||
+        store_counter_add(s, QXM_COUNTER_JOURNAL_EVICTED, reqs, err) != 0 ||
         store_exec_stmt(s, ST_COMMIT, err) != 0)
         goto fail;
+    s->j_entries -= reqs;
+    s->j_bytes -= req_bytes;
     out->runs += runs;
     out->requests += reqs;
     out->tombstones_dropped += expired + over_cap;
@@ -151,6 +174,15 @@ int64_t qxm_store_runs_evicted(qxm_store *s, qx_error *err)
     int64_t n = 0;
     pthread_mutex_lock(&s->rd->lock);
     int rc = counter_get(s, s->rd, QXM_COUNTER_RUNS_EVICTED, &n, err);
+    pthread_mutex_unlock(&s->rd->lock);
+    return rc == 0 ? n : -1;
+}
+
+int64_t qxm_store_journal_evicted(qxm_store *s, qx_error *err)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&s->rd->lock);
+    int rc = counter_get(s, s->rd, QXM_COUNTER_JOURNAL_EVICTED, &n, err);
     pthread_mutex_unlock(&s->rd->lock);
     return rc == 0 ? n : -1;
 }

@@ -1,14 +1,186 @@
-/* journal.c — the request journal: requests that started no run. */
+/*
+ * journal.c — the request journal: requests that started no run, bounded
+ * (see JOURNAL BOUNDS in store_internal.h).
+ *
+ * An insert costs one INSERT while the journal is within its bounds; past
+ * one, the same transaction evicts the oldest entries (a batch, down to 1 %
+ * below the bound) and adds them to the journal_evicted counter. Refusals
+ * are counted per client and minute in struct fold_slot; past the limit a
+ * request is counted into its summary entry with one UPDATE of that row.
+ */
 #include "store_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "qx_clock.h"
 
-int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err)
+#define MS_PER_MINUTE 60000
+/* Rows one eviction statement deletes at most. */
+#define TRIM_BATCH 256
+
+static int64_t text_bytes(const char *s)
 {
-    pthread_mutex_lock(&s->w.lock);
+    return s != NULL ? (int64_t)strlen(s) : 0;
+}
+
+/* What an entry counts against max_bytes: as JOURNAL_ENTRY_BYTES in SQL. */
+static int64_t entry_bytes(const qxm_request_entry *e)
+{
+    return JOURNAL_ROW_BYTES + text_bytes(e->id) + text_bytes(e->method) + text_bytes(e->path) +
+           text_bytes(e->reason) + text_bytes(e->workflow_id) + text_bytes(e->run_id) +
+           text_bytes(e->client) + text_bytes(e->headers) + text_bytes(e->body);
+}
+
+/* The class a refusal is folded by, or -1 when the status is no refusal.
+ * By status, not by reason text: the reasons of 405 and 415 quote the
+ * method and Content-Type the client chose, which would make each request
+ * a summary of its own. */
+static int fold_class(int status)
+{
+    switch (status) {
+    case 401:
+        return 0;
+    case 404:
+        return 1;
+    case 405:
+        return 2;
+    case 415:
+        return 3;
+    default:
+        return -1;
+    }
+}
+
+static uint64_t hash_text(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The client's slot for this minute, started afresh when it held another
+ * minute. The caller holds the writer. */
+static struct fold_slot *fold_slot(qxm_store *s, const char *client, int64_t minute)
+{
+    if (client == NULL)
+        client = "";
+    uint64_t h = hash_text(client);
+    struct fold_slot *reuse = NULL;
+    for (uint64_t i = 0; i < FOLD_PROBES; i++) {
+        struct fold_slot *f = &s->fold[(h + i) % FOLD_SLOTS];
+        if (f->minute == minute && strcmp(f->client, client) == 0)
+            return f;
+        if (f->minute != minute && reuse == NULL)
+            reuse = f;
+    }
+    /* Every probed slot is another client's this minute: share the last. */
+    struct fold_slot *f = reuse != NULL ? reuse : &s->fold[FOLD_SLOTS];
+    if (f->minute != minute) {
+        memset(f, 0, sizeof *f);
+        f->minute = minute;
+        snprintf(f->client, sizeof f->client, "%s", reuse != NULL ? client : "*");
+    }
+    return f;
+}
+
+void store_journal_forget(qxm_store *s)
+{
+    memset(s->fold, 0, sizeof s->fold);
+    s->j_entries = 0;
+    s->j_bytes = 0;
+}
+
+int store_journal_measure(qxm_store *s, qx_error *err)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_JOURNAL_SIZE];
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        s->j_entries = sqlite3_column_int64(stmt, 0);
+        s->j_bytes = sqlite3_column_int64(stmt, 1);
+    } else {
+        store_db_error(s, err, QXM_STATEMENTS[ST_JOURNAL_SIZE].name);
+    }
+    store_done(stmt);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* How many of the oldest entries to evict next, 0 when within target. */
+static int64_t trim_count(const qxm_store *s, int64_t target_entries, int64_t target_bytes)
+{
+    int64_t n = s->j_entries > target_entries ? s->j_entries - target_entries : 0;
+    if (s->j_bytes > target_bytes && s->j_entries > 0) {
+        /* As many entries of the average size as the excess holds, rounded up. */
+        int64_t avg = s->j_bytes / s->j_entries + 1;
+        int64_t by_size = (s->j_bytes - target_bytes + avg - 1) / avg;
+        n = by_size > n ? by_size : n;
+        n = n > 0 ? n : 1;
+    }
+    return n < TRIM_BATCH ? n : TRIM_BATCH;
+}
+
+/* Evicts the oldest entries past the bounds, inside the caller's
+ * transaction (writer held); *evicted receives how many. */
+static int trim_in_transaction(qxm_store *s, int64_t *evicted, qx_error *err)
+{
+    const qxm_journal_limits *l = &s->jlimits;
+    int64_t slack = l->max_entries / 100 < TRIM_BATCH ? l->max_entries / 100 : TRIM_BATCH;
+    int64_t target_entries = l->max_entries - slack;
+    int64_t target_bytes = l->max_bytes - l->max_bytes / 100;
+    *evicted = 0;
+    int64_t n;
+    while (s->j_entries > 0 && (n = trim_count(s, target_entries, target_bytes)) > 0) {
+        sqlite3_stmt *stmt = s->w.st[ST_TRIM_REQUESTS];
+        sqlite3_bind_int64(stmt, 1, n);
+        int64_t rows = 0, bytes = 0;
+        int rc;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            rows++;
+            bytes += sqlite3_column_int64(stmt, 0);
+        }
+        if (rc != SQLITE_DONE) {
+            store_db_error(s, err, QXM_STATEMENTS[ST_TRIM_REQUESTS].name);
+            store_done(stmt);
+            return -1;
+        }
+        store_done(stmt);
+        s->j_entries -= rows;
+        s->j_bytes -= bytes;
+        *evicted += rows;
+        if (rows == 0) { /* the counts drifted from the table: it is empty */
+            s->j_entries = 0;
+            s->j_bytes = 0;
+        }
+    }
+    return store_counter_add(s, QXM_COUNTER_JOURNAL_EVICTED, *evicted, err);
+}
+
+int store_journal_trim(qxm_store *s, qx_error *err)
+{
+    int64_t entries = s->j_entries, bytes = s->j_bytes, evicted;
+    if (store_exec_stmt(s, ST_BEGIN, err) != 0)
+        return -1;
+    if (trim_in_transaction(s, &evicted, err) != 0 || store_exec_stmt(s, ST_COMMIT, err) != 0) {
+        store_rollback(s);
+        s->j_entries = entries;
+        s->j_bytes = bytes;
+        return -1;
+    }
+    return 0;
+}
+
+/* Inserts e (a summary entry when summary), evicting in the same
+ * transaction when the bounds leave no room for it. The caller holds the
+ * writer. */
+static int insert_entry(qxm_store *s, const qxm_request_entry *e, bool summary, qx_error *err)
+{
+    int64_t size = entry_bytes(e);
+    int64_t entries = s->j_entries, bytes = s->j_bytes, evicted;
+    bool over = entries + 1 > s->jlimits.max_entries || bytes + size > s->jlimits.max_bytes;
+    if (over && store_exec_stmt(s, ST_BEGIN, err) != 0)
+        return -1;
     sqlite3_stmt *stmt = s->w.st[ST_ADD_REQUEST];
     store_bind_text(stmt, 1, e->id);
     sqlite3_bind_int64(stmt, 2, e->received_ms);
@@ -19,16 +191,129 @@ int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *er
     store_bind_text(stmt, 7, e->workflow_id);
     store_bind_text(stmt, 8, e->run_id);
     sqlite3_bind_int64(stmt, 9, qx_now_ms()); /* entered: retention counts from it */
-    int rc = store_exec_stmt(s, ST_ADD_REQUEST, err);
+    store_bind_text(stmt, 10, e->client);
+    store_bind_text(stmt, 11, e->headers);
+    store_bind_text(stmt, 12, e->body);
+    if (e->body_len >= 0)
+        sqlite3_bind_int64(stmt, 13, e->body_len);
+    sqlite3_bind_int(stmt, 14,
+                     (e->body_truncated ? JOURNAL_FLAG_BODY_TRUNCATED : 0) |
+                         (e->headers_truncated ? JOURNAL_FLAG_HEADERS_TRUNCATED : 0) |
+                         (summary ? JOURNAL_FLAG_SUMMARY : 0));
+    if (store_exec_stmt(s, ST_ADD_REQUEST, err) != 0)
+        goto fail;
+    s->j_entries++;
+    s->j_bytes += size;
+    if (over &&
+        (trim_in_transaction(s, &evicted, err) != 0 || store_exec_stmt(s, ST_COMMIT, err) != 0))
+        goto fail;
+    return 0;
+fail:
+    if (over)
+        store_rollback(s);
+    s->j_entries = entries;
+    s->j_bytes = bytes;
+    return -1;
+}
+
+/* Counts one more request into the summary entry seq: 1 when done, 0 when
+ * that entry is gone (evicted), -1 with err set. */
+static int fold_into(qxm_store *s, int64_t seq, qx_error *err)
+{
+    sqlite3_bind_int64(s->w.st[ST_FOLD_REQUEST], 1, seq);
+    if (store_exec_stmt(s, ST_FOLD_REQUEST, err) != 0)
+        return -1;
+    return sqlite3_changes64(s->w.db) > 0 ? 1 : 0;
+}
+
+int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->w.lock);
+    int cls = fold_class(e->http_status);
+    struct fold_slot *slot = NULL;
+    if (cls >= 0) {
+        int64_t minute = e->received_ms / MS_PER_MINUTE;
+        slot = fold_slot(s, e->client, minute);
+        if (slot->written < s->jlimits.refused_per_minute) {
+            slot->written++;
+            slot = NULL; /* written one by one */
+        } else if (slot->summary[cls] != 0 && (rc = fold_into(s, slot->summary[cls], err)) != 0) {
+            goto out; /* counted (1), or an error (-1) */
+        }
+    }
+    rc = insert_entry(s, e, slot != NULL, err);
+    if (rc == 0 && slot != NULL)
+        slot->summary[cls] = sqlite3_last_insert_rowid(s->w.db);
+out:
+    pthread_mutex_unlock(&s->w.lock);
+    return rc < 0 ? -1 : 0;
+}
+
+int qxm_store_set_journal_limits(qxm_store *s, const qxm_journal_limits *l, qx_error *err)
+{
+    pthread_mutex_lock(&s->w.lock);
+    s->jlimits = *l;
+    if (s->jlimits.max_entries < 1)
+        s->jlimits.max_entries = 1;
+    if (s->jlimits.max_bytes < 1)
+        s->jlimits.max_bytes = 1;
+    int rc = 0;
+    if (s->j_entries > s->jlimits.max_entries || s->j_bytes > s->jlimits.max_bytes)
+        rc = store_journal_trim(s, err);
     pthread_mutex_unlock(&s->w.lock);
     return rc;
+}
+
+int qxm_store_journal_stats(qxm_store *s, qxm_journal_stats *out, qx_error *err)
+{
+    pthread_mutex_lock(&s->w.lock);
+    out->entries = s->j_entries;
+    out->bytes = s->j_bytes;
+    pthread_mutex_unlock(&s->w.lock);
+    out->evicted = qxm_store_journal_evicted(s, err);
+    return out->evicted >= 0 ? 0 : -1;
 }
 
 /* A text column as a JSON string, or null. New reference. */
 static json_t *text_or_null(sqlite3_stmt *stmt, int col)
 {
     const char *text = (const char *)sqlite3_column_text(stmt, col);
-    return text != NULL ? json_string(text) : json_null();
+    json_t *v = text != NULL ? json_stringn(text, (size_t)sqlite3_column_bytes(stmt, col)) : NULL;
+    return v != NULL ? v : json_null(); /* absent, or not UTF-8 */
+}
+
+/* The stored headers object, or null (none kept, or not JSON). New
+ * reference. */
+static json_t *headers_or_null(sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    json_t *h =
+        text != NULL ? json_loadb(text, (size_t)sqlite3_column_bytes(stmt, col), 0, NULL) : NULL;
+    return h != NULL ? h : json_null();
+}
+
+/* One row of ST_LIST_REQUESTS as the admin API shows it. New reference;
+ * NULL when memory runs out. */
+static json_t *entry_json(sqlite3_stmt *stmt)
+{
+    char received[QX_TIME_TEXT_MAX];
+    qx_format_time(sqlite3_column_int64(stmt, 2), received);
+    int flags = sqlite3_column_int(stmt, 13);
+    json_t *body_len = sqlite3_column_type(stmt, 12) == SQLITE_NULL
+                           ? json_null()
+                           : json_integer(sqlite3_column_int64(stmt, 12));
+    return json_pack(
+        "{s:o, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:b, s:I, "
+        "s:b}",
+        "id", text_or_null(stmt, 1), "receivedAt", received, "method", text_or_null(stmt, 3),
+        "path", text_or_null(stmt, 4), "httpStatus", (json_int_t)sqlite3_column_int64(stmt, 5),
+        "reason", text_or_null(stmt, 6), "workflowId", text_or_null(stmt, 7), "runId",
+        text_or_null(stmt, 8), "clientAddress", text_or_null(stmt, 9), "headers",
+        headers_or_null(stmt, 10), "headersTruncated",
+        (flags & JOURNAL_FLAG_HEADERS_TRUNCATED) != 0, "body", text_or_null(stmt, 11), "bodyBytes",
+        body_len, "bodyTruncated", (flags & JOURNAL_FLAG_BODY_TRUNCATED) != 0, "count",
+        (json_int_t)sqlite3_column_int64(stmt, 14), "summary", (flags & JOURNAL_FLAG_SUMMARY) != 0);
 }
 
 json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
@@ -54,13 +339,7 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
                 *next_cursor = last_seq;
             break;
         }
-        char received[QX_TIME_TEXT_MAX];
-        qx_format_time(sqlite3_column_int64(stmt, 2), received);
-        json_t *entry = json_pack(
-            "{s:o, s:s, s:o, s:o, s:I, s:o, s:o, s:o}", "id", text_or_null(stmt, 1), "receivedAt",
-            received, "method", text_or_null(stmt, 3), "path", text_or_null(stmt, 4), "httpStatus",
-            (json_int_t)sqlite3_column_int64(stmt, 5), "reason", text_or_null(stmt, 6),
-            "workflowId", text_or_null(stmt, 7), "runId", text_or_null(stmt, 8));
+        json_t *entry = entry_json(stmt);
         if (entry == NULL || json_array_append_new(list, entry) != 0) {
             qx_error_set(err, "out of memory listing the journal");
             goto fail;

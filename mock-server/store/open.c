@@ -81,21 +81,26 @@ static int exec_migration(qxm_store *s, const char *sql, long from, qx_error *er
     return 0;
 }
 
-/* Upgrades a store of version v (1 or 2) to the current one, one version
+/* Upgrades a store of version v (1 to 3) to the current one, one version
  * at a time, inside the caller's transaction. Returns 0 or -1 with err. */
 static int migrate(qxm_store *s, long v, qx_error *err)
 {
     if (v == 1 && exec_migration(s, QXM_MIGRATE_1_SQL, 1, err) != 0)
         return -1;
-    /* Rows already stored entered it now, at the upgrade (see sql.c). */
-    long long now = (long long)qx_now_ms();
-    char *sql = sqlite3_mprintf(QXM_MIGRATE_2_SQL, now, now);
-    if (sql == NULL) {
-        qx_error_set(err, "%s: upgrading the schema: out of memory", s->name);
-        return -1;
+    if (v <= 2) {
+        /* Rows already stored entered it now, at the upgrade (see sql.c). */
+        long long now = (long long)qx_now_ms();
+        char *sql = sqlite3_mprintf(QXM_MIGRATE_2_SQL, now, now);
+        if (sql == NULL) {
+            qx_error_set(err, "%s: upgrading the schema: out of memory", s->name);
+            return -1;
+        }
+        int rc = exec_migration(s, sql, 2, err);
+        sqlite3_free(sql);
+        if (rc != 0)
+            return -1;
     }
-    int rc = exec_migration(s, sql, 2, err);
-    sqlite3_free(sql);
+    int rc = exec_migration(s, QXM_MIGRATE_3_SQL, 3, err);
     if (rc == 0)
         qx_log(QX_LOG_INFO, "%s: schema upgraded from version %ld to %d", s->name, v,
                QXM_SCHEMA_VERSION);
@@ -119,7 +124,7 @@ static int ensure_schema(qxm_store *s, qx_error *err)
     long v = strtol(version, NULL, 10);
     if (v == QXM_SCHEMA_VERSION)
         return run_setup(s, "COMMIT", "reading the schema", NULL, 0, err);
-    if (v == 1 || v == 2) {
+    if (v >= 1 && v < QXM_SCHEMA_VERSION) {
         if (migrate(s, v, err) != 0)
             goto fail;
         return run_setup(s, "COMMIT", "upgrading the schema", NULL, 0, err);
@@ -282,8 +287,11 @@ qxm_store *qxm_store_open(const char *path, qx_error *err)
             qx_error_set(err, "%s: cannot open: out of memory", s->name);
         goto fail;
     }
+    s->jlimits = (qxm_journal_limits){.max_entries = QXM_JOURNAL_DEFAULT_MAX,
+                                      .max_bytes = QXM_JOURNAL_DEFAULT_MAX_BYTES,
+                                      .refused_per_minute = QXM_JOURNAL_DEFAULT_REFUSED_PER_MINUTE};
     if (configure(s, is_file, err) != 0 || ensure_schema(s, err) != 0 ||
-        prepare_all(s, &s->w, err) != 0)
+        prepare_all(s, &s->w, err) != 0 || store_journal_measure(s, err) != 0)
         goto fail;
     /* A private temporary database cannot be opened twice, and has no WAL. */
     if (is_file && open_reader(s, path, err) != 0)
@@ -337,6 +345,7 @@ int qxm_store_reset(qxm_store *s, qx_error *err)
         store_rollback(s);
         goto out;
     }
+    store_journal_forget(s);
     rc = 0;
 out:
     pthread_mutex_unlock(&s->w.lock);

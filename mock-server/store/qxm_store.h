@@ -64,7 +64,9 @@ typedef struct qxm_run_filter {
     bool finished_only;      /* exclude RUNNING (used by wait) */
 } qxm_run_filter;
 
-/* One request-journal entry: a request that started no run. */
+/* One request-journal entry: a request that started no run. The store
+ * keeps the strings as given: the caller leaves out what must not be kept
+ * (credentials) and bounds the rest (headers, body). */
 typedef struct qxm_request_entry {
     const char *id; /* request id (the envelope's meta.requestId) */
     int64_t received_ms;
@@ -74,7 +76,36 @@ typedef struct qxm_request_entry {
     const char *reason;      /* human text: "unknown urlTokenId", ... */
     const char *workflow_id; /* NULL if none was selected */
     const char *run_id;      /* NULL: no run (always NULL for now) */
+    const char *client;      /* the client's address as text, NULL: unknown */
+    const char *headers;     /* a JSON object's text: the headers kept, NULL: none */
+    bool headers_truncated;  /* some headers were left out for size */
+    const char *body;        /* the body's first bytes kept (UTF-8 text), NULL: none */
+    int64_t body_len;        /* the body's length as sent; < 0: unknown */
+    bool body_truncated;     /* body holds less than was sent */
 } qxm_request_entry;
+
+/* The journal's bounds. Refusals (http_status 401, 404, 405 and 415) are
+ * written one by one up to refused_per_minute per client address and
+ * minute of received_ms; beyond, one summary entry per client, minute and
+ * status (the first such request's, with "summary": true) counts them all.
+ * Past max_entries entries or max_bytes bytes (see qxm_store_journal_stats)
+ * the oldest entries are evicted, down to 1 % below the bound. */
+typedef struct qxm_journal_limits {
+    int64_t max_entries;        /* >= 1 */
+    int64_t max_bytes;          /* >= 1 */
+    int64_t refused_per_minute; /* >= 0 */
+} qxm_journal_limits;
+
+#define QXM_JOURNAL_DEFAULT_MAX 100000
+#define QXM_JOURNAL_DEFAULT_MAX_BYTES (64LL * 1024 * 1024)
+#define QXM_JOURNAL_DEFAULT_REFUSED_PER_MINUTE 600
+
+typedef struct qxm_journal_stats {
+    int64_t entries; /* entries kept */
+    int64_t bytes;   /* their size: the bytes of their text plus 64 each */
+    int64_t evicted; /* entries evicted by the bounds or by retention since
+                        the store was created (kept across reset) */
+} qxm_journal_stats;
 
 typedef struct qxm_status_counts {
     int64_t running, success, failure;
@@ -132,19 +163,30 @@ QX_MUST_CHECK int qxm_store_status_counts(qxm_store *s, qxm_status_counts *out, 
 char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char *payload_text,
                                int64_t since_ms);
 
-/* Appends one journal entry. Returns 0, or -1 with err set. */
+/* Appends one journal entry, or counts it into its summary, and evicts
+ * what the bounds leave no room for. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err);
+
+/* Sets the journal's bounds (a store opens with the defaults above) and
+ * evicts what is past them. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_store_set_journal_limits(qxm_store *s, const qxm_journal_limits *l,
+                                               qx_error *err);
+
+/* The journal's size and evictions. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_store_journal_stats(qxm_store *s, qxm_journal_stats *out, qx_error *err);
 
 /* A page of the journal, oldest first, entries after cursor (0: from the
  * start), at most limit (0 means 100, at most 1000). New JSON array of objects
- * {id, receivedAt, method, path, httpStatus, reason, workflowId, runId};
- * *next_cursor as for runs. NULL with err set on error. */
+ * {id, receivedAt, method, path, httpStatus, reason, workflowId, runId,
+ * clientAddress, headers (object or null), headersTruncated, body (text or
+ * null), bodyBytes (length as sent, or null), bodyTruncated, count,
+ * summary}; *next_cursor as for runs. NULL with err set on error. */
 json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
                                 qx_error *err);
 
-/* Deletes all runs, journal entries and tombstones (the count of runs
- * evicted is kept: it counts since the store was created). Returns 0, or -1
- * with err set. */
+/* Deletes all runs, journal entries and tombstones (the counts of runs and
+ * journal entries evicted are kept: they count since the store was
+ * created). Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_reset(qxm_store *s, qx_error *err);
 
 /* Imports one exported run document (borrowed), as `GET /export` wrote it:
@@ -231,6 +273,10 @@ QX_MUST_CHECK int qxm_store_find_tombstone(qxm_store *s, qxm_entry_kind kind, co
 /* Runs evicted since the store was created (kept across restarts of a file
  * store and across reset), or -1 with err set. */
 int64_t qxm_store_runs_evicted(qxm_store *s, qx_error *err);
+
+/* Journal entries evicted (by the journal's bounds or by retention) since
+ * the store was created, kept as runs_evicted is; or -1 with err set. */
+int64_t qxm_store_journal_evicted(qxm_store *s, qx_error *err);
 
 /* Tombstones kept now, or -1 with err set. */
 int64_t qxm_store_tombstones(qxm_store *s, qx_error *err);

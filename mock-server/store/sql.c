@@ -19,6 +19,21 @@
     "INSERT INTO store_counters (name, n) VALUES ('" QXM_COUNTER_RUNS_EVICTED "', 0),"             \
     " ('" QXM_COUNTER_TOMBSTONES "', 0);"
 
+/* What the bounded journal adds (version 4): the client's address, the
+ * headers kept (a JSON object, credentials never among them), the body's
+ * first bytes and its length as sent, flags (JOURNAL_FLAG_*) and how many
+ * requests a summary entry stands for; and the count of entries evicted. */
+#define JOURNAL_COLUMNS                                                                            \
+    "  client TEXT,"                                                                               \
+    "  headers TEXT,"                                                                              \
+    "  body TEXT,"                                                                                 \
+    "  body_len INTEGER,"                                                                          \
+    "  flags INTEGER NOT NULL DEFAULT 0,"                                                          \
+    "  count INTEGER NOT NULL DEFAULT 1"
+#define JOURNAL_COUNTER                                                                            \
+    "INSERT OR IGNORE INTO store_counters (name, n) VALUES ('" QXM_COUNTER_JOURNAL_EVICTED "', "   \
+                                                                                           "0);"
+
 const char QXM_SCHEMA_SQL[] =
     "CREATE TABLE runs ("
     "  seq INTEGER PRIMARY KEY,"
@@ -60,7 +75,8 @@ const char QXM_SCHEMA_SQL[] =
     "  reason TEXT,"
     "  workflow_id TEXT,"
     "  run_id TEXT,"
-    "  entered_ms INTEGER NOT NULL);" RETENTION_TABLES "PRAGMA user_version = 3;";
+    "  entered_ms INTEGER NOT NULL," JOURNAL_COLUMNS ");" RETENTION_TABLES JOURNAL_COUNTER
+    "PRAGMA user_version = 4;";
 
 /* From version 1: the duplicate's id became a column (found at insert, in
  * the committing transaction); the insert trigger on run_counts gave way to
@@ -86,6 +102,18 @@ const char QXM_MIGRATE_2_SQL[] =
     "ALTER TABLE runs ADD COLUMN entered_ms INTEGER NOT NULL DEFAULT %lld;"
     "ALTER TABLE requests ADD COLUMN entered_ms INTEGER NOT NULL DEFAULT %lld;" RETENTION_TABLES
     "PRAGMA user_version = 3;";
+
+/* From version 3: the bounded journal's columns (JOURNAL_COLUMNS, one
+ * ALTER each: SQLite adds one column at a time, without rewriting a row) and
+ * its counter. Rows already there have no client, headers or body. */
+const char QXM_MIGRATE_3_SQL[] =
+    "ALTER TABLE requests ADD COLUMN client TEXT;"
+    "ALTER TABLE requests ADD COLUMN headers TEXT;"
+    "ALTER TABLE requests ADD COLUMN body TEXT;"
+    "ALTER TABLE requests ADD COLUMN body_len INTEGER;"
+    "ALTER TABLE requests ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE requests ADD COLUMN count INTEGER NOT NULL DEFAULT 1;" JOURNAL_COUNTER
+    "PRAGMA user_version = 4;";
 
 /*
  * Eviction, one batch at a time (evict.c): ?1 the cutoff (entered at or
@@ -175,14 +203,24 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                            "SELECT id FROM runs INDEXED BY runs_payload"
                            " WHERE workflow_id = ?1 AND payload_hash = ?2 AND received_ms >= ?3"
                            " ORDER BY received_ms DESC, seq DESC LIMIT 1"},
-    [ST_ADD_REQUEST] =
-        {"journal request",
-         "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
-         " workflow_id, run_id, entered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    [ST_ADD_REQUEST] = {"journal request",
+                        "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
+                        " workflow_id, run_id, entered_ms, client, headers, body, body_len, flags)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
     [ST_LIST_REQUESTS] = {"list journal",
                           "SELECT seq, id, received_ms, method, path, http_status, reason,"
-                          " workflow_id, run_id FROM requests WHERE seq > ?1 ORDER BY seq"
-                          " LIMIT ?2"},
+                          " workflow_id, run_id, client, headers, body, body_len, flags, count"
+                          " FROM requests WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+    /* A summary entry stands for one more request (0 rows: it was evicted). */
+    [ST_FOLD_REQUEST] = {"count a request into its summary",
+                         "UPDATE requests SET count = count + 1 WHERE seq = ?1"},
+    /* The ?1 oldest entries, for the journal's bounds; each gives back its
+     * size, so the store's running total follows without a SUM. */
+    [ST_TRIM_REQUESTS] = {"evict the oldest journal entries",
+                          "DELETE FROM requests WHERE seq IN (SELECT seq FROM requests"
+                          " ORDER BY seq LIMIT ?1) RETURNING " JOURNAL_ENTRY_BYTES},
+    [ST_JOURNAL_SIZE] = {"measure the journal", "SELECT COUNT(*), COALESCE(SUM(" JOURNAL_ENTRY_BYTES
+                                                "), 0) FROM requests"},
     [ST_DELETE_RUNS] = {"delete runs", "DELETE FROM runs"},
     [ST_DELETE_COUNTS] = {"delete run counts", "DELETE FROM run_counts"},
     [ST_DELETE_REQUESTS] = {"delete journal", "DELETE FROM requests"},
@@ -208,7 +246,8 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                                 " AND id IN (SELECT id FROM requests WHERE seq IN (" EVICT_REQUESTS
                                 "))"},
     [ST_EVICT_REQUESTS] = {"evict journal entries",
-                           "DELETE FROM requests WHERE seq IN (" EVICT_REQUESTS ")"},
+                           "DELETE FROM requests WHERE seq IN (" EVICT_REQUESTS ")"
+                           " RETURNING " JOURNAL_ENTRY_BYTES},
     /* The oldest tombstones evicted at or before ?1, at most ?2. */
     [ST_DROP_TOMBSTONES] = {"drop tombstones",
                             "DELETE FROM tombstones WHERE rowid IN (SELECT rowid FROM tombstones"

@@ -68,10 +68,55 @@
 #include "qx_error.h"
 #include "qxm_store.h"
 
-#define QXM_SCHEMA_VERSION 3
+#define QXM_SCHEMA_VERSION 4
 /* store_counters' rows. */
 #define QXM_COUNTER_RUNS_EVICTED "runs_evicted"
 #define QXM_COUNTER_TOMBSTONES "tombstones"
+#define QXM_COUNTER_JOURNAL_EVICTED "journal_evicted"
+
+/*
+ * JOURNAL BOUNDS. An entry's size, what journalMaxBytes counts, is the bytes
+ * of its text as stored (id, method, path, reason, workflow id, run id,
+ * client address, headers, body) plus JOURNAL_ROW_BYTES for its numbers and
+ * SQLite's record and rowid; the same sum in C (journal.c, entry_bytes) and
+ * in SQL (JOURNAL_ENTRY_BYTES), so that what an eviction gives back is what
+ * the insert added. The database file is larger than the sum by its pages'
+ * slack and the table's b-tree (about 1.2 to 1.5 times). The writer keeps
+ * the number of entries and their size in struct qxm_store (counted once at
+ * open, then followed by every insert and delete), so an insert needs no
+ * COUNT(*); past a bound the oldest go, down to 1 % below it, so that
+ * eviction runs once per ~1 % of inserts rather than on each.
+ */
+#define JOURNAL_ROW_BYTES 64
+#define JOURNAL_STR_(x) #x
+#define JOURNAL_STR(x) JOURNAL_STR_(x)
+#define JOURNAL_TEXT_BYTES(col) "COALESCE(length(CAST(" col " AS BLOB)), 0)"
+#define JOURNAL_ENTRY_BYTES                                                                                                                                                                       \
+    "(" JOURNAL_STR(JOURNAL_ROW_BYTES) " + " JOURNAL_TEXT_BYTES("id") " + " JOURNAL_TEXT_BYTES("m"                                                                                                \
+                                                                                               "e"                                                                                                \
+                                                                                               "t"                                                                                                \
+                                                                                               "h"                                                                                                \
+                                                                                               "o"                                                                                                \
+                                                                                               "d") " + " JOURNAL_TEXT_BYTES("path") " + " JOURNAL_TEXT_BYTES("reason") " + " JOURNAL_TEXT_BYTES( \
+        "workflow_id") " + " JOURNAL_TEXT_BYTES("run_id") " + " JOURNAL_TEXT_BYTES("client") " +"                                                                                                 \
+                                                                                             " " JOURNAL_TEXT_BYTES("headers") " + " JOURNAL_TEXT_BYTES("body") ")"
+/* requests.flags */
+#define JOURNAL_FLAG_BODY_TRUNCATED 1
+#define JOURNAL_FLAG_HEADERS_TRUNCATED 2
+#define JOURNAL_FLAG_SUMMARY 4
+
+/* Refusals folded per client and minute (journal.c): a small open-addressed
+ * table under the writer's lock; a client that finds no slot within
+ * FOLD_PROBES shares the last one, FOLD_SLOTS, with every such client. */
+#define FOLD_SLOTS 1024
+#define FOLD_PROBES 8
+#define FOLD_CLASSES 4 /* 401, 404, 405, 415 */
+struct fold_slot {
+    char client[48];               /* the address as text (INET6_ADDRSTRLEN is 46) */
+    int64_t minute;                /* received_ms / 60,000 of the entries counted */
+    int64_t written;               /* entries written one by one in that minute */
+    int64_t summary[FOLD_CLASSES]; /* seq of the minute's summary entry per class, 0: none */
+};
 #define QXM_STORE_DEFAULT_PAGE 100
 #define QXM_STORE_MAX_PAGE 1000
 
@@ -113,6 +158,9 @@ enum stmt_id {
     ST_FIND_DUPLICATE,
     ST_ADD_REQUEST,
     ST_LIST_REQUESTS,
+    ST_FOLD_REQUEST,
+    ST_TRIM_REQUESTS,
+    ST_JOURNAL_SIZE,
     ST_DELETE_RUNS,
     ST_DELETE_COUNTS,
     ST_DELETE_REQUESTS,
@@ -142,6 +190,7 @@ extern const qxm_stmt_def QXM_STATEMENTS[ST_N];
 extern const char QXM_SCHEMA_SQL[];
 extern const char QXM_MIGRATE_1_SQL[];
 extern const char QXM_MIGRATE_2_SQL[]; /* a format: the upgrade time, twice */
+extern const char QXM_MIGRATE_3_SQL[];
 extern const char QXM_HISTOGRAM_SQL[];
 extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
 extern const char QXM_IMPORT_SCHEMA_SQL[], QXM_IMPORT_ADD_SQL[], QXM_IMPORT_CLASH_SQL[];
@@ -167,6 +216,10 @@ struct qxm_store {
     pthread_cond_t ckpt_cond;
     bool ckpt_wanted, ckpt_stopping;
     _Atomic int ckpt_done; /* WAL frames the last checkpoint copied */
+    /* The journal (see JOURNAL BOUNDS), guarded by w.lock. */
+    qxm_journal_limits jlimits;
+    int64_t j_entries, j_bytes;
+    struct fold_slot fold[FOLD_SLOTS + 1];
 };
 
 /* db.c: "<path>: <what>: <SQLite's message>" for the writer (store_db_error)
@@ -181,6 +234,17 @@ void store_done(sqlite3_stmt *stmt);
 int store_exec_stmt(qxm_store *s, enum stmt_id id, qx_error *err);
 void store_rollback(qxm_store *s);
 int store_bind_text(sqlite3_stmt *stmt, int i, const char *text);
+
+/* evict.c: adds delta to a store counter; the caller holds the writer and
+ * a transaction. 0 or -1 with err set. */
+int store_counter_add(qxm_store *s, const char *name, int64_t delta, qx_error *err);
+
+/* journal.c: counts the journal (at open), evicts what is past the bounds
+ * in one transaction, forgets the folded clients (reset). The caller holds
+ * the writer. 0 or -1 with err set. */
+int store_journal_measure(qxm_store *s, qx_error *err);
+int store_journal_trim(qxm_store *s, qx_error *err);
+void store_journal_forget(qxm_store *s);
 
 /* query.c: a page's size (0 means the default, capped at the maximum). */
 size_t store_page_size(size_t limit);

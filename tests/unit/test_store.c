@@ -532,11 +532,12 @@ static void test_journal_lists_entries_with_nulls_and_pages(void **state)
     json_t *page = qxm_store_list_requests(fx->store, 0, 2, &next, &err);
     assert_int_equal(json_array_size(page), 2);
     json_t *first = json_array_get(page, 0);
-    json_t *expected =
-        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:n, s:n}", "id", "REQ_1", "receivedAt",
-                  "2025-11-29T03:41:14.000Z", "method", "POST", "path",
-                  "/inbound-event/v1/events/json/triggers?urlTokenId=x", "httpStatus", 404,
-                  "reason", "unknown urlTokenId", "workflowId", "runId");
+    json_t *expected = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:s, s:n, s:n, s:n, s:n, s:b, s:n, s:i, s:b, s:i, s:b}", "id",
+        "REQ_1", "receivedAt", "2025-11-29T03:41:14.000Z", "method", "POST", "path",
+        "/inbound-event/v1/events/json/triggers?urlTokenId=x", "httpStatus", 404, "reason",
+        "unknown urlTokenId", "workflowId", "runId", "clientAddress", "headers", "headersTruncated",
+        0, "body", "bodyBytes", 0, "bodyTruncated", 0, "count", 1, "summary", 0);
     assert_true(json_equal(first, expected));
     assert_string_equal(str(json_array_get(page, 1), "workflowId"), "WF_off");
     assert_true(next != 0);
@@ -796,11 +797,11 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     json_decref(run);
     qxm_store_close(s);
 
-    /* Reopened, it is a version-3 store: nothing to upgrade. */
+    /* Reopened, it is a current store: nothing to upgrade. */
     s = qxm_store_open(path, &err);
     assert_non_null(s);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
     /* Through version 2 to 3: its run entered at the upgrade, and goes with
      * the others a retention later, counts following. */
     qxm_evict_options o = {.now_ms = qx_now_ms() + 86400000, .retention_ms = 86400000};
@@ -1098,6 +1099,350 @@ static const char V2_SCHEMA_SQL[] =
     "  run_id TEXT);"
     "PRAGMA user_version = 2;";
 
+/* The schema of version 3 exactly as mock-server/store/sql.c created it
+ * (QXM_SCHEMA_SQL and RETENTION_TABLES before the bounded journal, copied
+ * verbatim). */
+#define V3_RETENTION_TABLES                                                                        \
+    "CREATE TABLE tombstones ("                                                                    \
+    "  id TEXT NOT NULL,"                                                                          \
+    "  kind TEXT NOT NULL CHECK (kind IN ('run', 'request')),"                                     \
+    "  evicted_ms INTEGER NOT NULL,"                                                               \
+    "  PRIMARY KEY (id, kind));"                                                                   \
+    "CREATE INDEX tombstones_evicted ON tombstones (evicted_ms);"                                  \
+    "CREATE TABLE store_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"       \
+    "INSERT INTO store_counters (name, n) VALUES ('"                                               \
+    "runs_evicted"                                                                                 \
+    "', 0),"                                                                                       \
+    " ('"                                                                                          \
+    "tombstones"                                                                                   \
+    "', 0);"
+static const char V3_SCHEMA_SQL[] =
+    "CREATE TABLE runs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT UNIQUE NOT NULL,"
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCESS', 'FAILURE')),"
+    "  final_status TEXT NOT NULL CHECK (final_status IN ('SUCCESS', 'FAILURE')),"
+    "  received_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER,"
+    "  payload_hash INTEGER,"
+    "  doc TEXT NOT NULL,"
+    "  duplicate_of TEXT,"
+    "  entered_ms INTEGER NOT NULL);"
+    "CREATE INDEX runs_workflow ON runs (workflow_id, seq, received_ms);"
+    "CREATE INDEX runs_status ON runs (status, seq, received_ms);"
+    "CREATE INDEX runs_workflow_status ON runs (workflow_id, status, seq, received_ms);"
+    "CREATE INDEX runs_received ON runs (received_ms, status);"
+    "CREATE INDEX runs_due ON runs (due_ms) WHERE status = 'RUNNING';"
+    "CREATE INDEX runs_payload ON runs (workflow_id, payload_hash, received_ms);"
+    "CREATE TABLE run_counts ("
+    "  workflow_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow_id, status)) WITHOUT ROWID;"
+    "CREATE TRIGGER runs_recounted AFTER UPDATE OF workflow_id, status ON runs BEGIN"
+    "  UPDATE run_counts SET n = n - 1"
+    "    WHERE workflow_id = OLD.workflow_id AND status = OLD.status;"
+    "  INSERT INTO run_counts (workflow_id, status, n) VALUES (NEW.workflow_id, NEW.status, 1)"
+    "    ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TABLE requests ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT,"
+    "  received_ms INTEGER NOT NULL,"
+    "  method TEXT,"
+    "  path TEXT,"
+    "  http_status INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  workflow_id TEXT,"
+    "  run_id TEXT,"
+    "  entered_ms INTEGER NOT NULL);" V3_RETENTION_TABLES "PRAGMA user_version = 3;";
+
+static void remove_db(const char *path);
+
+/* A store written by a qx-mock of schema version 3 (a run, a journal entry)
+ * opens as version 4: the entry lists with the new fields empty and counts
+ * in the journal's size, new entries keep headers and bodies, and reopening
+ * upgrades nothing. */
+static void test_version_3_store_is_upgraded_in_place(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v3.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL;", NULL, NULL, &msg), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, V3_SCHEMA_SQL, NULL, NULL, &msg), SQLITE_OK);
+    const char *rows =
+        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms, due_ms,"
+        " finished_ms, payload_hash, doc, entered_ms) VALUES ('RUN_v3', 'WF_a', 'SUCCESS',"
+        " 'SUCCESS', 1764387674000, 1764387674000, 1764387674000, 1,"
+        " '{\"id\":\"RUN_v3\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\"}'"
+        ","
+        " 1764387674000);"
+        "INSERT INTO run_counts VALUES ('WF_a', 'SUCCESS', 1);"
+        "INSERT INTO requests (id, received_ms, method, path, http_status, reason, entered_ms)"
+        " VALUES ('REQ_v3', 1764387674000, 'POST', '/p', 401, 'no credentials', 1764387674000);";
+    assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, &msg), SQLITE_OK);
+    sqlite3_close(db);
+
+    qxm_store *s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    assert_int_equal(user_version(path), 4);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
+    qxm_journal_stats st;
+    assert_int_equal(qxm_store_journal_stats(s, &st, &err), 0);
+    assert_int_equal(st.entries, 1);
+    /* 64 + "REQ_v3" + "POST" + "/p" + "no credentials" */
+    assert_int_equal(st.bytes, 64 + 6 + 4 + 2 + 14);
+    assert_int_equal(st.evicted, 0);
+    json_t *list = qxm_store_list_requests(s, 0, 0, NULL, &err);
+    json_t *old = json_array_get(list, 0);
+    assert_string_equal(str(old, "id"), "REQ_v3");
+    assert_true(json_is_null(json_object_get(old, "headers")));
+    assert_true(json_is_null(json_object_get(old, "body")));
+    assert_true(json_is_null(json_object_get(old, "bodyBytes")));
+    assert_int_equal(json_integer_value(json_object_get(old, "count")), 1);
+    json_decref(list);
+    qxm_request_entry e = {.id = "REQ_new",
+                           .received_ms = T0,
+                           .method = "POST",
+                           .http_status = 200,
+                           .reason = "disabled",
+                           .client = "10.0.0.1",
+                           .headers = "{\"Host\":\"x\"}",
+                           .body = "{}",
+                           .body_len = 2};
+    assert_int_equal(qxm_store_add_request(s, &e, &err), 0);
+    qxm_store_close(s);
+
+    s = qxm_store_open(path, &err);
+    assert_non_null(s);
+    list = qxm_store_list_requests(s, 0, 0, NULL, &err);
+    assert_int_equal(json_array_size(list), 2);
+    json_t *fresh = json_array_get(list, 1);
+    assert_string_equal(str(fresh, "clientAddress"), "10.0.0.1");
+    assert_string_equal(str(json_object_get(fresh, "headers"), "Host"), "x");
+    assert_string_equal(str(fresh, "body"), "{}");
+    json_decref(list);
+    /* Through the old rows too, retention keeps counting and evicting. */
+    qxm_evict_result r = evict_at(s, qx_now_ms() + DAY_MS, DAY_MS, 0);
+    assert_int_equal(r.requests, 2);
+    assert_int_equal(qxm_store_journal_stats(s, &st, &err), 0);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(st.evicted, 2);
+    qxm_store_close(s);
+    remove_db(path);
+}
+
+/* ---- the bounded journal ------------------------------------------------- */
+
+static void set_limits(qxm_store *s, int64_t max_entries, int64_t max_bytes, int64_t per_minute)
+{
+    qx_error err;
+    qxm_journal_limits l = {
+        .max_entries = max_entries, .max_bytes = max_bytes, .refused_per_minute = per_minute};
+    if (qxm_store_set_journal_limits(s, &l, &err) != 0)
+        fail_msg("limits: %s", err.text);
+}
+
+static void add_entry(qxm_store *s, const char *id, int64_t received_ms, int status,
+                      const char *client, const char *body)
+{
+    qx_error err;
+    qxm_request_entry e = {.id = id,
+                           .received_ms = received_ms,
+                           .method = "POST",
+                           .path = "/p",
+                           .http_status = status,
+                           .reason = "why",
+                           .client = client,
+                           .body = body,
+                           .body_len = body != NULL ? (int64_t)strlen(body) : 0};
+    if (qxm_store_add_request(s, &e, &err) != 0)
+        fail_msg("add: %s", err.text);
+}
+
+static qxm_journal_stats stats(qxm_store *s)
+{
+    qx_error err;
+    qxm_journal_stats st;
+    if (qxm_store_journal_stats(s, &st, &err) != 0)
+        fail_msg("stats: %s", err.text);
+    return st;
+}
+
+/* The whole journal, oldest first. New reference. */
+static json_t *all_requests(qxm_store *s)
+{
+    qx_error err;
+    json_t *list = qxm_store_list_requests(s, 0, 1000, NULL, &err);
+    if (list == NULL)
+        fail_msg("list: %s", err.text);
+    return list;
+}
+
+/* Past journalMax the oldest entries go first, each counted; the counts
+ * survive a reset and a restart. */
+static void test_journal_is_bounded_by_count_oldest_first(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    set_limits(fx->store, 10, 1 << 30, 1000);
+    for (int i = 1; i <= 15; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "REQ_%d", i);
+        add_entry(fx->store, id, T0 + i, 200, "10.0.0.1", NULL);
+    }
+    qxm_journal_stats st = stats(fx->store);
+    assert_int_equal(st.entries, 10);
+    assert_int_equal(st.evicted, 5);
+    json_t *list = all_requests(fx->store);
+    assert_int_equal(json_array_size(list), 10);
+    assert_string_equal(str(json_array_get(list, 0), "id"), "REQ_6");
+    assert_string_equal(str(json_array_get(list, 9), "id"), "REQ_15");
+    json_decref(list);
+    assert_int_equal(qxm_store_reset(fx->store, &err), 0);
+    st = stats(fx->store);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(st.evicted, 5);
+    qxm_store_close(fx->store);
+    fx->store = qxm_store_open(fx->path, &err);
+    assert_non_null(fx->store);
+    assert_int_equal(stats(fx->store).evicted, 5);
+}
+
+/* A bound of 1,000 entries evicts down to 1 % below it, ten at a time: the
+ * journal never holds more than the bound. */
+static void test_journal_evicts_in_batches_below_the_bound(void **state)
+{
+    fixture *fx = *state;
+    set_limits(fx->store, 1000, 1 << 30, 1000);
+    for (int i = 1; i <= 1001; i++)
+        add_entry(fx->store, NULL, T0 + i, 200, "10.0.0.1", NULL);
+    qxm_journal_stats st = stats(fx->store);
+    assert_int_equal(st.entries, 990);
+    assert_int_equal(st.evicted, 11);
+    for (int i = 0; i < 10; i++)
+        add_entry(fx->store, NULL, T0 + 2000 + i, 200, "10.0.0.1", NULL);
+    assert_int_equal(stats(fx->store).entries, 1000);
+    add_entry(fx->store, NULL, T0 + 3000, 200, "10.0.0.1", NULL);
+    assert_int_equal(stats(fx->store).entries, 990);
+}
+
+/* journalMaxBytes counts each entry's text plus 64; the running total the
+ * inserts and evictions keep equals what SQLite sums at the next open. */
+static void test_journal_is_bounded_by_bytes(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char body[301];
+    memset(body, 'b', 300);
+    body[300] = '\0';
+    /* One entry: 64 + "POST" + "/p" + "why" + "10.0.0.1" + 300 = 381 bytes. */
+    add_entry(fx->store, NULL, T0, 200, "10.0.0.1", body);
+    assert_int_equal(stats(fx->store).bytes, 381);
+    set_limits(fx->store, 1000, 381 * 5, 1000);
+    for (int i = 1; i < 20; i++)
+        add_entry(fx->store, NULL, T0 + i, 200, "10.0.0.1", body);
+    qxm_journal_stats st = stats(fx->store);
+    assert_true(st.bytes <= 381 * 5);
+    assert_int_equal(st.bytes, st.entries * 381);
+    assert_int_equal(st.entries + st.evicted, 20);
+    json_t *list = all_requests(fx->store);
+    assert_int_equal((int64_t)json_array_size(list), st.entries);
+    json_decref(list);
+    qxm_store_close(fx->store);
+    fx->store = qxm_store_open(fx->path, &err);
+    assert_non_null(fx->store);
+    qxm_journal_stats again = stats(fx->store);
+    assert_int_equal(again.entries, st.entries);
+    assert_int_equal(again.bytes, st.bytes);
+}
+
+static const char *entry_client(json_t *e)
+{
+    return str(e, "clientAddress");
+}
+
+/* Refusals (401, 404, 405, 415) are written one by one up to the limit per
+ * client and minute; beyond it, one summary entry per client, minute and
+ * status counts them; other statuses are never folded. */
+static void test_refusals_fold_into_summaries_per_client_minute_and_status(void **state)
+{
+    fixture *fx = *state;
+    set_limits(fx->store, 1000, 1 << 30, 3);
+    int64_t minute = (T0 / 60000 + 1) * 60000; /* the start of a minute */
+    for (int i = 0; i < 10; i++)
+        add_entry(fx->store, NULL, minute + i, 401, "10.0.0.1", NULL);
+    for (int i = 0; i < 2; i++)
+        add_entry(fx->store, NULL, minute + 20 + i, 404, "10.0.0.1", NULL);
+    for (int i = 0; i < 5; i++)
+        add_entry(fx->store, NULL, minute + 30 + i, 401, "10.0.0.2", NULL);
+    for (int i = 0; i < 4; i++)
+        add_entry(fx->store, NULL, minute + 40 + i, 429, "10.0.0.1", NULL);
+    add_entry(fx->store, NULL, minute + 60000, 401, "10.0.0.1", NULL); /* the next minute */
+    json_t *list = all_requests(fx->store);
+    /* 10.0.0.1: 3 written, a 401 summary of 7, a 404 summary of 2, 4 429s, 1 next minute;
+     * 10.0.0.2: 3 written, a 401 summary of 2. */
+    assert_int_equal(json_array_size(list), 3 + 1 + 1 + 3 + 1 + 4 + 1);
+    int64_t total = 0;
+    int summaries = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        int64_t count = json_integer_value(json_object_get(e, "count"));
+        total += count;
+        if (!json_is_true(json_object_get(e, "summary"))) {
+            assert_int_equal(count, 1);
+            continue;
+        }
+        summaries++;
+        int64_t status = json_integer_value(json_object_get(e, "httpStatus"));
+        if (strcmp(entry_client(e), "10.0.0.2") == 0)
+            assert_int_equal(count, 2);
+        else
+            assert_int_equal(count, status == 401 ? 7 : 2);
+    }
+    assert_int_equal(summaries, 3);
+    assert_int_equal(total, 10 + 2 + 5 + 4 + 1);
+    /* In order: the fourth entry is 10.0.0.1's 401 summary. */
+    assert_true(json_is_true(json_object_get(json_array_get(list, 3), "summary")));
+    assert_false(json_is_true(json_object_get(json_array_get(list, 13), "summary")));
+    json_decref(list);
+    assert_int_equal(stats(fx->store).entries, 14);
+}
+
+/* A summary evicted by the bounds is started again by the next refusal. */
+static void test_an_evicted_summary_is_started_again(void **state)
+{
+    fixture *fx = *state;
+    set_limits(fx->store, 3, 1 << 30, 1);
+    add_entry(fx->store, "A1", T0, 404, "10.0.0.1", NULL);
+    add_entry(fx->store, "A2", T0, 404, "10.0.0.1", NULL); /* the summary */
+    add_entry(fx->store, "A3", T0, 404, "10.0.0.1", NULL); /* counted into it */
+    add_entry(fx->store, "B1", T0, 200, "10.0.0.1", NULL);
+    add_entry(fx->store, "B2", T0, 200, "10.0.0.1", NULL); /* A1 evicted */
+    add_entry(fx->store, "B3", T0, 200, "10.0.0.1", NULL); /* A2, the summary, evicted */
+    add_entry(fx->store, "A4", T0, 404, "10.0.0.1", NULL); /* a new summary; B1 evicted */
+    json_t *list = all_requests(fx->store);
+    assert_int_equal(json_array_size(list), 3);
+    assert_string_equal(str(json_array_get(list, 0), "id"), "B2");
+    json_t *last = json_array_get(list, 2);
+    assert_string_equal(str(last, "id"), "A4");
+    assert_true(json_is_true(json_object_get(last, "summary")));
+    assert_int_equal(json_integer_value(json_object_get(last, "count")), 1);
+    json_decref(list);
+    assert_int_equal(stats(fx->store).evicted, 3);
+}
+
 static void remove_db(const char *path)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
@@ -1154,7 +1499,7 @@ static void test_version_2_store_is_upgraded_in_place(void **state)
     if (s == NULL)
         fail_msg("open: %s", err.text);
     int64_t after = qx_now_ms();
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
     json_t *run = qxm_store_get_run(s, "RUN_v2", &err);
     assert_non_null(run);
     assert_string_equal(str(run, "status"), "FAILURE");
@@ -1304,6 +1649,12 @@ int main(void)
         T(test_tombstones_expire_and_are_capped_oldest_first),
         T(test_zero_retention_keeps_everything),
         T(test_version_2_store_is_upgraded_in_place),
+        T(test_version_3_store_is_upgraded_in_place),
+        T(test_journal_is_bounded_by_count_oldest_first),
+        T(test_journal_evicts_in_batches_below_the_bound),
+        T(test_journal_is_bounded_by_bytes),
+        T(test_refusals_fold_into_summaries_per_client_minute_and_status),
+        T(test_an_evicted_summary_is_started_again),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
