@@ -63,16 +63,18 @@ static int evict_step(qxm_store *s, enum stmt_id id, int64_t cutoff, int64_t lim
  * journal's running size with what each gives back. The caller holds the
  * writer. */
 static int evict_requests(qxm_store *s, int64_t cutoff, int64_t *rows, int64_t *bytes,
-                          qx_error *err)
+                          int64_t *max_seq, qx_error *err)
 {
     sqlite3_stmt *stmt = s->w.st[ST_EVICT_REQUESTS];
     sqlite3_bind_int64(stmt, 1, cutoff);
     sqlite3_bind_int64(stmt, 2, EVICT_BATCH);
     int rc;
-    *rows = *bytes = 0;
+    *rows = *bytes = *max_seq = 0;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         (*rows)++;
         *bytes += sqlite3_column_int64(stmt, 0);
+        if (sqlite3_column_int64(stmt, 1) > *max_seq)
+            *max_seq = sqlite3_column_int64(stmt, 1);
     }
     if (rc != SQLITE_DONE)
         store_db_error(s, err, QXM_STATEMENTS[ST_EVICT_REQUESTS].name);
@@ -88,7 +90,7 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
     int64_t cutoff = o->now_ms - o->retention_ms;
     int64_t max_tombs = o->max_tombstones > 0 ? o->max_tombstones : QXM_MAX_TOMBSTONES;
     int64_t new_run_tombs = 0, new_req_tombs = 0, runs = 0, reqs = 0, expired = 0, over_cap = 0;
-    int64_t tombs = 0, req_bytes = 0;
+    int64_t tombs = 0, req_bytes = 0, req_max_seq = 0;
     if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         return -1;
     /* Tombstones and counts first: they read the rows the delete removes. */
@@ -100,7 +102,7 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
         evict_step(s, ST_EVICT_REQUEST_TOMBSTONES, cutoff, EVICT_BATCH, o->now_ms, &new_req_tombs,
                    err) != 0 ||
         evict_step(s, ST_EVICT_REQUEST_RENEW, cutoff, EVICT_BATCH, o->now_ms, NULL, err) != 0 ||
-        evict_requests(s, cutoff, &reqs, &req_bytes, err) != 0)
+        evict_requests(s, cutoff, &reqs, &req_bytes, &req_max_seq, err) != 0)
         goto fail;
     /* A tombstone lasts one more retention period, and only the newest
      * max_tombs are kept. */
@@ -119,8 +121,8 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
         store_counter_add(s, QXM_COUNTER_JOURNAL_EVICTED, reqs, err) != 0 ||
         store_exec_stmt(s, ST_COMMIT, err) != 0)
         goto fail;
-    s->j_entries -= reqs;
-    s->j_bytes -= req_bytes;
+    if (reqs > 0)
+        store_journal_evicted(s, reqs, req_bytes, req_max_seq);
     out->runs += runs;
     out->requests += reqs;
     out->tombstones_dropped += expired + over_cap;

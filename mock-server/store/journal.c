@@ -6,7 +6,10 @@
  * one, the same transaction evicts the oldest entries (a batch, down to 1 %
  * below the bound) and adds them to the journal_evicted counter. Refusals
  * are counted per client and minute in struct fold_slot; past the limit a
- * request is counted into its summary entry with one UPDATE of that row.
+ * request is counted in memory into its summary entry, whose row is
+ * updated with what was counted at most once a FOLD_FLUSH_MS, before the
+ * journal is read, and at close: a flood of refusals costs no write per
+ * request (a kill -9 loses at most a second of those counts).
  */
 #include "store_internal.h"
 
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "qx_clock.h"
+#include "qx_log.h"
 
 #define MS_PER_MINUTE 60000
 /* Rows one eviction statement deletes at most. */
@@ -79,6 +83,10 @@ static struct fold_slot *fold_slot(qxm_store *s, const char *client, int64_t min
     /* Every probed slot is another client's this minute: share the last. */
     struct fold_slot *f = reuse != NULL ? reuse : &s->fold[FOLD_SLOTS];
     if (f->minute != minute) {
+        qx_error err;
+        /* Its counts go to their summaries before the slot is reused. */
+        if (s->fold_dirty && store_journal_flush(s, &err) != 0)
+            qx_log(QX_LOG_ERROR, "request journal: %s", err.text);
         memset(f, 0, sizeof *f);
         f->minute = minute;
         snprintf(f->client, sizeof f->client, "%s", reuse != NULL ? client : "*");
@@ -89,8 +97,28 @@ static struct fold_slot *fold_slot(qxm_store *s, const char *client, int64_t min
 void store_journal_forget(qxm_store *s)
 {
     memset(s->fold, 0, sizeof s->fold);
+    s->fold_dirty = false;
     s->j_entries = 0;
     s->j_bytes = 0;
+}
+
+void store_journal_evicted(qxm_store *s, int64_t rows, int64_t bytes, int64_t max_seq)
+{
+    s->j_entries -= rows;
+    s->j_bytes -= bytes;
+    if (max_seq >= s->j_evicted_below)
+        s->j_evicted_below = max_seq + 1;
+    if (s->j_entries <= 0) {
+        /* Empty, SQLite may hand out the same seqs again: every summary is
+         * gone, and none must be taken for a new entry of the same seq. */
+        for (size_t i = 0; i <= FOLD_SLOTS; i++) {
+            memset(s->fold[i].summary, 0, sizeof s->fold[i].summary);
+            memset(s->fold[i].pending, 0, sizeof s->fold[i].pending);
+        }
+        s->j_entries = 0;
+        s->j_bytes = 0;
+        s->j_evicted_below = 0;
+    }
 }
 
 int store_journal_measure(qxm_store *s, qx_error *err)
@@ -134,11 +162,13 @@ static int trim_in_transaction(qxm_store *s, int64_t *evicted, qx_error *err)
     while (s->j_entries > 0 && (n = trim_count(s, target_entries, target_bytes)) > 0) {
         sqlite3_stmt *stmt = s->w.st[ST_TRIM_REQUESTS];
         sqlite3_bind_int64(stmt, 1, n);
-        int64_t rows = 0, bytes = 0;
+        int64_t rows = 0, bytes = 0, max_seq = 0;
         int rc;
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
             rows++;
             bytes += sqlite3_column_int64(stmt, 0);
+            if (sqlite3_column_int64(stmt, 1) > max_seq)
+                max_seq = sqlite3_column_int64(stmt, 1);
         }
         if (rc != SQLITE_DONE) {
             store_db_error(s, err, QXM_STATEMENTS[ST_TRIM_REQUESTS].name);
@@ -146,13 +176,10 @@ static int trim_in_transaction(qxm_store *s, int64_t *evicted, qx_error *err)
             return -1;
         }
         store_done(stmt);
-        s->j_entries -= rows;
-        s->j_bytes -= bytes;
         *evicted += rows;
-        if (rows == 0) { /* the counts drifted from the table: it is empty */
-            s->j_entries = 0;
-            s->j_bytes = 0;
-        }
+        /* No row at all: the counts drifted from the table, which is empty. */
+        store_journal_evicted(s, rows > 0 ? rows : s->j_entries, rows > 0 ? bytes : s->j_bytes,
+                              max_seq);
     }
     return store_counter_add(s, QXM_COUNTER_JOURNAL_EVICTED, *evicted, err);
 }
@@ -216,14 +243,39 @@ fail:
     return -1;
 }
 
-/* Counts one more request into the summary entry seq: 1 when done, 0 when
- * that entry is gone (evicted), -1 with err set. */
-static int fold_into(qxm_store *s, int64_t seq, qx_error *err)
+/* Adds the pending counts to their summary entries, in one transaction. A
+ * summary evicted meanwhile takes its count with it, and the client's next
+ * refusal starts a new one. The caller holds the writer. */
+int store_journal_flush(qxm_store *s, qx_error *err)
 {
-    sqlite3_bind_int64(s->w.st[ST_FOLD_REQUEST], 1, seq);
-    if (store_exec_stmt(s, ST_FOLD_REQUEST, err) != 0)
+    s->fold_flush_ms = qx_mono_ms();
+    if (!s->fold_dirty)
+        return 0;
+    if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         return -1;
-    return sqlite3_changes64(s->w.db) > 0 ? 1 : 0;
+    for (size_t i = 0; i <= FOLD_SLOTS; i++) {
+        struct fold_slot *f = &s->fold[i];
+        for (int c = 0; c < FOLD_CLASSES; c++) {
+            if (f->pending[c] == 0)
+                continue;
+            sqlite3_bind_int64(s->w.st[ST_FOLD_REQUEST], 1, f->summary[c]);
+            sqlite3_bind_int64(s->w.st[ST_FOLD_REQUEST], 2, f->pending[c]);
+            if (store_exec_stmt(s, ST_FOLD_REQUEST, err) != 0) {
+                store_rollback(s);
+                return -1;
+            }
+            if (sqlite3_changes64(s->w.db) == 0)
+                f->summary[c] = 0;
+        }
+    }
+    if (store_exec_stmt(s, ST_COMMIT, err) != 0) {
+        store_rollback(s);
+        return -1;
+    }
+    for (size_t i = 0; i <= FOLD_SLOTS; i++)
+        memset(s->fold[i].pending, 0, sizeof s->fold[i].pending);
+    s->fold_dirty = false;
+    return 0;
 }
 
 int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err)
@@ -238,8 +290,18 @@ int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *er
         if (slot->written < s->jlimits.refused_per_minute) {
             slot->written++;
             slot = NULL; /* written one by one */
-        } else if (slot->summary[cls] != 0 && (rc = fold_into(s, slot->summary[cls], err)) != 0) {
-            goto out; /* counted (1), or an error (-1) */
+        } else if (slot->summary[cls] != 0 && slot->summary[cls] < s->j_evicted_below) {
+            slot->summary[cls] = 0; /* evicted, and what it had counted since */
+            slot->pending[cls] = 0;
+        }
+        if (slot != NULL && slot->summary[cls] != 0) {
+            /* Counted in memory; written with the others at most once a
+             * FOLD_FLUSH_MS. */
+            slot->pending[cls]++;
+            s->fold_dirty = true;
+            if (qx_mono_ms() - s->fold_flush_ms >= FOLD_FLUSH_MS)
+                rc = store_journal_flush(s, err);
+            goto out;
         }
     }
     rc = insert_entry(s, e, slot != NULL, err);
@@ -325,6 +387,14 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
     json_t *list = json_array();
     if (list == NULL) {
         qx_error_set(err, "out of memory listing the journal");
+        return NULL;
+    }
+    /* What the summaries counted since the last flush is read too. */
+    pthread_mutex_lock(&s->w.lock);
+    int flushed = store_journal_flush(s, err);
+    pthread_mutex_unlock(&s->w.lock);
+    if (flushed != 0) {
+        json_decref(list);
         return NULL;
     }
     pthread_mutex_lock(&s->rd->lock);

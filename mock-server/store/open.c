@@ -306,6 +306,9 @@ void qxm_store_close(qxm_store *s)
 {
     if (s == NULL)
         return;
+    qx_error err;
+    if (s->w.st[ST_FOLD_REQUEST] != NULL && store_journal_flush(s, &err) != 0)
+        qx_log(QX_LOG_ERROR, "%s", err.text);
     if (s->ckpt_running) {
         pthread_mutex_lock(&s->ckpt_lock);
         s->ckpt_stopping = true;

@@ -32,7 +32,7 @@
     "  count INTEGER NOT NULL DEFAULT 1"
 #define JOURNAL_COUNTER                                                                            \
     "INSERT OR IGNORE INTO store_counters (name, n) VALUES ('" QXM_COUNTER_JOURNAL_EVICTED "', "   \
-                                                                                           "0);"
+    "0);"
 
 const char QXM_SCHEMA_SQL[] =
     "CREATE TABLE runs ("
@@ -211,14 +211,14 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                           "SELECT seq, id, received_ms, method, path, http_status, reason,"
                           " workflow_id, run_id, client, headers, body, body_len, flags, count"
                           " FROM requests WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
-    /* A summary entry stands for one more request (0 rows: it was evicted). */
-    [ST_FOLD_REQUEST] = {"count a request into its summary",
-                         "UPDATE requests SET count = count + 1 WHERE seq = ?1"},
+    /* A summary entry stands for ?2 more requests (0 rows: it was evicted). */
+    [ST_FOLD_REQUEST] = {"count requests into their summary",
+                         "UPDATE requests SET count = count + ?2 WHERE seq = ?1"},
     /* The ?1 oldest entries, for the journal's bounds; each gives back its
      * size, so the store's running total follows without a SUM. */
     [ST_TRIM_REQUESTS] = {"evict the oldest journal entries",
                           "DELETE FROM requests WHERE seq IN (SELECT seq FROM requests"
-                          " ORDER BY seq LIMIT ?1) RETURNING " JOURNAL_ENTRY_BYTES},
+                          " ORDER BY seq LIMIT ?1) RETURNING " JOURNAL_ENTRY_BYTES ", seq"},
     [ST_JOURNAL_SIZE] = {"measure the journal", "SELECT COUNT(*), COALESCE(SUM(" JOURNAL_ENTRY_BYTES
                                                 "), 0) FROM requests"},
     [ST_DELETE_RUNS] = {"delete runs", "DELETE FROM runs"},
@@ -247,7 +247,7 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                                 "))"},
     [ST_EVICT_REQUESTS] = {"evict journal entries",
                            "DELETE FROM requests WHERE seq IN (" EVICT_REQUESTS ")"
-                           " RETURNING " JOURNAL_ENTRY_BYTES},
+                           " RETURNING " JOURNAL_ENTRY_BYTES ", seq"},
     /* The oldest tombstones evicted at or before ?1, at most ?2. */
     [ST_DROP_TOMBSTONES] = {"drop tombstones",
                             "DELETE FROM tombstones WHERE rowid IN (SELECT rowid FROM tombstones"

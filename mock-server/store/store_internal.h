@@ -91,15 +91,19 @@
 #define JOURNAL_STR_(x) #x
 #define JOURNAL_STR(x) JOURNAL_STR_(x)
 #define JOURNAL_TEXT_BYTES(col) "COALESCE(length(CAST(" col " AS BLOB)), 0)"
-#define JOURNAL_ENTRY_BYTES                                                                                                                                                                       \
-    "(" JOURNAL_STR(JOURNAL_ROW_BYTES) " + " JOURNAL_TEXT_BYTES("id") " + " JOURNAL_TEXT_BYTES("m"                                                                                                \
-                                                                                               "e"                                                                                                \
-                                                                                               "t"                                                                                                \
-                                                                                               "h"                                                                                                \
-                                                                                               "o"                                                                                                \
-                                                                                               "d") " + " JOURNAL_TEXT_BYTES("path") " + " JOURNAL_TEXT_BYTES("reason") " + " JOURNAL_TEXT_BYTES( \
-        "workflow_id") " + " JOURNAL_TEXT_BYTES("run_id") " + " JOURNAL_TEXT_BYTES("client") " +"                                                                                                 \
-                                                                                             " " JOURNAL_TEXT_BYTES("headers") " + " JOURNAL_TEXT_BYTES("body") ")"
+#define JOURNAL_ENTRY_BYTES                                                                                                                                                         \
+    "(" JOURNAL_STR(JOURNAL_ROW_BYTES) " + " JOURNAL_TEXT_BYTES("id") " + " JOURNAL_TEXT_BYTES(                                                                                     \
+        "m"                                                                                                                                                                         \
+        "e"                                                                                                                                                                         \
+        "t"                                                                                                                                                                         \
+        "h"                                                                                                                                                                         \
+        "o"                                                                                                                                                                         \
+        "d") " + " JOURNAL_TEXT_BYTES("path") " + " JOURNAL_TEXT_BYTES("reason") " +"                                                                                               \
+                                                                                 " " JOURNAL_TEXT_BYTES("workflow_id") " + " JOURNAL_TEXT_BYTES("run_id") " + " JOURNAL_TEXT_BYTES( \
+                                                                                     "client") " "                                                                                  \
+                                                                                               "+"                                                                                  \
+                                                                                               " " JOURNAL_TEXT_BYTES("headers") " + " JOURNAL_TEXT_BYTES(                          \
+                                                                                                   "body") ")"
 /* requests.flags */
 #define JOURNAL_FLAG_BODY_TRUNCATED 1
 #define JOURNAL_FLAG_HEADERS_TRUNCATED 2
@@ -116,7 +120,11 @@ struct fold_slot {
     int64_t minute;                /* received_ms / 60,000 of the entries counted */
     int64_t written;               /* entries written one by one in that minute */
     int64_t summary[FOLD_CLASSES]; /* seq of the minute's summary entry per class, 0: none */
+    int64_t pending[FOLD_CLASSES]; /* requests counted, not yet added to the summary's row */
 };
+/* Pending counts are written at most this often (and before the journal is
+ * read, and at close), so that a flood of refusals costs no write each. */
+#define FOLD_FLUSH_MS 1000
 #define QXM_STORE_DEFAULT_PAGE 100
 #define QXM_STORE_MAX_PAGE 1000
 
@@ -220,6 +228,9 @@ struct qxm_store {
     qxm_journal_limits jlimits;
     int64_t j_entries, j_bytes;
     struct fold_slot fold[FOLD_SLOTS + 1];
+    int64_t j_evicted_below; /* every entry with a smaller seq is evicted */
+    bool fold_dirty;         /* some slot has pending counts */
+    int64_t fold_flush_ms;   /* monotonic time of the last flush */
 };
 
 /* db.c: "<path>: <what>: <SQLite's message>" for the writer (store_db_error)
@@ -245,6 +256,9 @@ int store_counter_add(qxm_store *s, const char *name, int64_t delta, qx_error *e
 int store_journal_measure(qxm_store *s, qx_error *err);
 int store_journal_trim(qxm_store *s, qx_error *err);
 void store_journal_forget(qxm_store *s);
+int store_journal_flush(qxm_store *s, qx_error *err);
+/* journal.c: rows entries of bytes, up to seq max_seq, were evicted. */
+void store_journal_evicted(qxm_store *s, int64_t rows, int64_t bytes, int64_t max_seq);
 
 /* query.c: a page's size (0 means the default, capped at the maximum). */
 size_t store_page_size(size_t limit);
