@@ -243,7 +243,10 @@ static void journal(qxm_engine *e, const qxm_event *ev, const char *request_id, 
     utf8_copy(raw, strlen(raw), path, sizeof path, NULL);
     utf8_copy(reason, strlen(reason), why, sizeof why, NULL);
     size_t used = 0;
-    bool has_body = ev->body != NULL && ev->body_len > 0;
+    /* A refusal counted into its summary keeps no headers or body: a flood
+     * pays for neither. */
+    bool folds = qxm_store_request_folds(e->store, status, ev->client_address, ev->received_ms);
+    bool has_body = !folds && ev->body != NULL && ev->body_len > 0;
     if (has_body)
         utf8_copy(ev->body, ev->body_len, body, sizeof body, &used);
     qxm_request_entry entry = {
@@ -260,7 +263,7 @@ static void journal(qxm_engine *e, const qxm_event *ev, const char *request_id, 
         .body_len = ev->body_too_large ? -1 : (int64_t)ev->body_len,
         .body_truncated = ev->body_too_large || used < ev->body_len,
     };
-    char *headers = journal_headers(ev, &entry.headers_truncated);
+    char *headers = folds ? NULL : journal_headers(ev, &entry.headers_truncated);
     entry.headers = headers;
     qx_error err;
     if (qxm_store_add_request(e->store, &entry, &err) != 0)

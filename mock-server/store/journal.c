@@ -65,21 +65,37 @@ static uint64_t hash_text(const char *s)
     return h;
 }
 
+/* The client's slot for this minute, NULL when it has none; *reuse (may be
+ * NULL) the first probed slot that holds another minute. */
+static struct fold_slot *fold_find(qxm_store *s, const char *client, int64_t minute,
+                                   struct fold_slot **reuse)
+{
+    uint64_t h = hash_text(client);
+    struct fold_slot *free_slot = NULL;
+    for (uint64_t i = 0; i < FOLD_PROBES; i++) {
+        struct fold_slot *f = &s->fold[(h + i) % FOLD_SLOTS];
+        if (f->minute == minute && strcmp(f->client, client) == 0)
+            return f;
+        if (f->minute != minute && free_slot == NULL)
+            free_slot = f;
+    }
+    if (reuse != NULL)
+        *reuse = free_slot;
+    /* No slot to take: the client shares the last one with every such client. */
+    struct fold_slot *shared = &s->fold[FOLD_SLOTS];
+    return reuse == NULL && free_slot == NULL && shared->minute == minute ? shared : NULL;
+}
+
 /* The client's slot for this minute, started afresh when it held another
  * minute. The caller holds the writer. */
 static struct fold_slot *fold_slot(qxm_store *s, const char *client, int64_t minute)
 {
     if (client == NULL)
         client = "";
-    uint64_t h = hash_text(client);
     struct fold_slot *reuse = NULL;
-    for (uint64_t i = 0; i < FOLD_PROBES; i++) {
-        struct fold_slot *f = &s->fold[(h + i) % FOLD_SLOTS];
-        if (f->minute == minute && strcmp(f->client, client) == 0)
-            return f;
-        if (f->minute != minute && reuse == NULL)
-            reuse = f;
-    }
+    struct fold_slot *found = fold_find(s, client, minute, &reuse);
+    if (found != NULL)
+        return found;
     /* Every probed slot is another client's this minute: share the last. */
     struct fold_slot *f = reuse != NULL ? reuse : &s->fold[FOLD_SLOTS];
     if (f->minute != minute) {
@@ -310,6 +326,20 @@ int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *er
 out:
     pthread_mutex_unlock(&s->w.lock);
     return rc < 0 ? -1 : 0;
+}
+
+bool qxm_store_request_folds(qxm_store *s, int http_status, const char *client, int64_t received_ms)
+{
+    int cls = fold_class(http_status);
+    if (cls < 0)
+        return false;
+    pthread_mutex_lock(&s->w.lock);
+    const struct fold_slot *f =
+        fold_find(s, client != NULL ? client : "", received_ms / MS_PER_MINUTE, NULL);
+    bool folds = f != NULL && f->written >= s->jlimits.refused_per_minute && f->summary[cls] != 0 &&
+                 f->summary[cls] >= s->j_evicted_below;
+    pthread_mutex_unlock(&s->w.lock);
+    return folds;
 }
 
 int qxm_store_set_journal_limits(qxm_store *s, const qxm_journal_limits *l, qx_error *err)

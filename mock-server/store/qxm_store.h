@@ -167,6 +167,13 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
  * what the bounds leave no room for. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_add_request(qxm_store *s, const qxm_request_entry *e, qx_error *err);
 
+/* Whether an entry of this status, client and time would now be counted
+ * into an existing summary rather than stored: then its headers and body
+ * need not be prepared (a hint: by the time it is added, a new summary may
+ * be started with it). */
+bool qxm_store_request_folds(qxm_store *s, int http_status, const char *client,
+                             int64_t received_ms);
+
 /* Sets the journal's bounds (a store opens with the defaults above) and
  * evicts what is past them. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_set_journal_limits(qxm_store *s, const qxm_journal_limits *l,
