@@ -37,9 +37,10 @@ struct qxs_input {
     size_t end;    /* bytes read into buf */
     uint64_t base; /* input offset of buf[0] */
     size_t line_no;
-    bool at_eof;    /* read returned 0 */
-    bool stopped;   /* qxs_input_stop */
-    int read_errno; /* a read failed (0: none) */
+    size_t from_line; /* lines before it are read and skipped (0, 1: none) */
+    bool at_eof;      /* read returned 0 */
+    bool stopped;     /* qxs_input_stop */
+    int read_errno;   /* a read failed (0: none) */
     bool error_told;
 };
 
@@ -125,6 +126,8 @@ static void parse_line(const char *line, size_t len, size_t line_no, qxs_record 
 
 int qxs_input_take(qxs_input *in, qxs_record *out)
 {
+    if (in->stopped)
+        return -1; /* what was read and not taken is left to a later run */
     for (;;) {
         size_t len;
         char *nl = in->end > in->scan ? memchr(in->buf + in->scan, '\n', in->end - in->scan) : NULL;
@@ -142,10 +145,12 @@ int qxs_input_take(qxs_input *in, qxs_record *out)
             snprintf(out->error, sizeof out->error, "read error after line %zu: %s", in->line_no,
                      strerror(in->read_errno));
             return 1;
-        } else if (in->at_eof || in->stopped) {
+        } else if (in->at_eof) {
             if (in->end == in->start)
                 return -1;
-            len = in->end - in->start; /* the last line, without its newline */
+            /* the last line, without its newline: only a real end of input
+             * ends a line, never a stop (its rest may still be coming) */
+            len = in->end - in->start;
         } else {
             in->scan = in->end;
             if (fill(in) == 0)
@@ -156,8 +161,8 @@ int qxs_input_take(qxs_input *in, qxs_record *out)
         in->start += len;
         in->scan = in->start;
         in->line_no++;
-        if (is_blank(line, len))
-            continue;
+        if (in->line_no < in->from_line || is_blank(line, len))
+            continue; /* skipped (--from-line) or blank: not a record */
         out->line_no = in->line_no;
         out->end_offset = in->base + in->start;
         parse_line(line, len, in->line_no, out);
@@ -192,6 +197,7 @@ qxs_input *qxs_input_open(int fd, bool close_fd, const qxs_input_start *start, q
     if (start != NULL) {
         in->base = start->offset;
         in->line_no = start->line;
+        in->from_line = start->from_line;
     }
     return in;
 }
@@ -199,6 +205,14 @@ qxs_input *qxs_input_open(int fd, bool close_fd, const qxs_input_start *start, q
 void qxs_input_stop(qxs_input *in)
 {
     in->stopped = true;
+}
+
+size_t qxs_input_next_line(const qxs_input *in)
+{
+    if (in->at_eof && in->end == in->start && in->read_errno == 0)
+        return 0; /* read to its end, every line taken */
+    size_t next = in->line_no + 1;
+    return next > in->from_line ? next : in->from_line;
 }
 
 void qxs_input_free(qxs_input *in)

@@ -11,9 +11,19 @@
  * delivery loop polls together with its sockets. There is no reader thread,
  * hence no lock, no hand-off and no wake-up per record.
  *
- * Stopping (SIGINT/SIGTERM) means: read the descriptor no more. Lines
- * already read from it are still handed over (a last incomplete line as it
- * is), so every byte consumed is accounted for; then the input ends.
+ * A line is the bytes up to its newline; a last line without one is a line
+ * only at a real end of input (read returned 0), never because reading
+ * stopped: half a line written to a pipe when a signal comes is not a line.
+ *
+ * Stopping (SIGINT/SIGTERM) means: hand over nothing more. Whatever was read
+ * and not yet taken (whole lines as well as an incomplete one) is left
+ * untouched, and qxs_input_next_line names the first line not taken, where
+ * a later run starts (`send --from-line N`): every line before it was
+ * handed over, none after it was.
+ *
+ * Lines before a start line (from_line) are read and skipped like blank
+ * lines — the input may be a pipe that cannot seek — and count only in
+ * line numbers.
  *
  * Each record carries the input offset just after its line, so that a
  * checkpoint (qxs_state) can say how far the input has been consumed and a
@@ -52,6 +62,7 @@ typedef struct qxs_record {
 typedef struct qxs_input_start {
     uint64_t offset;
     size_t line;
+    size_t from_line; /* the first line handed over; 0 or 1: every line */
 } qxs_input_start;
 
 /* Reads fd (closed by qxs_input_free when close_fd) from start (NULL: the
@@ -62,9 +73,10 @@ QX_MUST_CHECK qxs_input *qxs_input_open(int fd, bool close_fd, const qxs_input_s
 
 /* Takes the next record without waiting. Returns 1 with *out filled (the
  * caller owns out->value), 0 when none is available yet, -1 when the input
- * has ended and every record was taken. A read error is handed over as a
+ * has ended and every record was taken, or was stopped. A read error is handed over as a
  * last record with line_no 0 and value NULL (error: "read error after line
- * N: ..."). Blank lines are skipped (they still count in line numbers). */
+ * N: ..."). Blank lines, and lines before the start's from_line, are
+ * skipped (they still count in line numbers). */
 int qxs_input_take(qxs_input *in, qxs_record *out);
 
 /* The descriptor to wait for (readable) before qxs_input_take can give more,
@@ -73,9 +85,15 @@ int qxs_input_take(qxs_input *in, qxs_record *out);
  * returned 0. */
 int qxs_input_wait_fd(const qxs_input *in);
 
-/* Reads the descriptor no more: what was read is still handed over, then the
- * input ends. */
+/* Hands over nothing more: qxs_input_take returns -1 from now on, and what
+ * was read and not taken stays untaken (see qxs_input_next_line). */
 void qxs_input_stop(qxs_input *in);
+
+/* The number (1-based, in the whole input) of the first line not handed
+ * over and not skipped — the line a later run starts at with --from-line —,
+ * or 0 when the input was read to its real end and every line was taken.
+ * Never less than the start's from_line. */
+size_t qxs_input_next_line(const qxs_input *in);
 
 /* Frees in and the records not taken; NULL is a no-op. */
 void qxs_input_free(qxs_input *in);

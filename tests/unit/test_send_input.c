@@ -7,7 +7,9 @@
  * numbers, messages) on inputs with every awkward line we know. The others:
  * offsets, a pipe fed piece by piece (nothing is handed over before its
  * newline, and the reader says which descriptor to wait for), a line longer
- * than a read, stopping, and a read error.
+ * than a read, stopping (nothing is handed over after it, half a line least
+ * of all), where a later run goes on (next_line), a start line (from_line)
+ * on a file and on a pipe, and a read error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,7 +208,7 @@ static void test_input_line_longer_than_a_read(void **state)
     free(text);
 }
 
-static void test_input_stop_hands_over_what_was_read_then_ends(void **state)
+static void test_input_stop_hands_over_nothing_more(void **state)
 {
     (void)state;
     int p[2];
@@ -216,18 +218,113 @@ static void test_input_stop_hands_over_what_was_read_then_ends(void **state)
     qxs_record rec;
     assert_int_equal(qxs_input_take(in, &rec), 1);
     json_decref(rec.value);
+    assert_int_equal(qxs_input_next_line(in), 2);
     qxs_input_stop(in);
     put(p[1], "3}\n{\"n\": 4}\n"); /* after the stop: never read */
     assert_int_equal(qxs_input_wait_fd(in), -1);
+    /* line 2 was read whole, line 3 half: neither is handed over, and the
+     * half line is never taken for a (malformed) line of its own */
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_next_line(in), 2);
+    qxs_input_free(in);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_input_half_line_at_a_stop_is_no_line(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    qxs_input *in = open_input(p[0], NULL);
+    put(p[1], "{\"n\": 1}\n{\"n\": ");
+    qxs_record rec;
     assert_int_equal(qxs_input_take(in, &rec), 1);
-    assert_int_equal(rec.line_no, 2);
     json_decref(rec.value);
-    /* the incomplete line already read is accounted for, as it is */
+    assert_int_equal(qxs_input_take(in, &rec), 0); /* the half line is read */
+    qxs_input_stop(in);
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_next_line(in), 2);
+    qxs_input_free(in);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_input_next_line_is_0_at_the_real_end(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"a\": 1}\n{\"b\": 2}\n";
+    FILE *f;
+    int fd = temp_input(text, sizeof text - 1, &f);
+    qxs_input *in = open_input(fd, NULL);
+    qxs_record rec;
+    assert_int_equal(qxs_input_next_line(in), 1); /* nothing taken yet */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(qxs_input_take(in, &rec), 1);
+        json_decref(rec.value);
+    }
+    assert_int_equal(qxs_input_next_line(in), 3); /* the end not seen yet */
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_next_line(in), 0);
+    qxs_input_free(in);
+    fclose(f);
+}
+
+static void test_input_from_line_skips_earlier_lines(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"n\": 1}\nnot json\n\n{\"n\": 4}\n{\"n\": 5}\n";
+    FILE *f;
+    int fd = temp_input(text, sizeof text - 1, &f);
+    qxs_input_start start = {.from_line = 4};
+    qxs_input *in = open_input(fd, &start);
+    qxs_record rec;
+    assert_int_equal(qxs_input_next_line(in), 4);
+    assert_int_equal(qxs_input_take(in, &rec), 1); /* line 2's bad JSON was skipped */
+    assert_int_equal(rec.line_no, 4);
+    assert_int_equal(rec.end_offset, 28);
+    json_decref(rec.value);
+    assert_int_equal(qxs_input_take(in, &rec), 1);
+    assert_int_equal(rec.line_no, 5);
+    json_decref(rec.value);
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_next_line(in), 0);
+    qxs_input_free(in);
+
+    /* past the end: nothing is handed over, and the input was read whole */
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    start.from_line = 9;
+    in = open_input(fd, &start);
+    assert_int_equal(qxs_input_take(in, &rec), -1);
+    assert_int_equal(qxs_input_next_line(in), 0);
+    qxs_input_free(in);
+    fclose(f);
+}
+
+static void test_input_from_line_on_a_pipe_skips_as_lines_arrive(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    qxs_input_start start = {.from_line = 3};
+    qxs_input *in = open_input(p[0], &start);
+    qxs_record rec;
+    put(p[1], "{\"n\": 1}\n{\"n\"");
+    assert_int_equal(qxs_input_take(in, &rec), 0);
+    assert_int_equal(qxs_input_wait_fd(in), p[0]);
+    put(p[1], ": 2}\n{\"n\": 3}\n");
     assert_int_equal(qxs_input_take(in, &rec), 1);
     assert_int_equal(rec.line_no, 3);
-    assert_null(rec.value);
-    assert_non_null(strstr(rec.error, "line 3: invalid JSON"));
-    assert_int_equal(qxs_input_take(in, &rec), -1);
+    json_decref(rec.value);
+    /* stopped while still skipping: the start line is where to go on */
+    qxs_input_free(in);
+    start.from_line = 7;
+    in = open_input(p[0], &start);
+    put(p[1], "{\"n\": 4}\n");
+    assert_int_equal(qxs_input_take(in, &rec), 0);
+    qxs_input_stop(in);
+    assert_int_equal(qxs_input_next_line(in), 7);
     qxs_input_free(in);
     close(p[0]);
     close(p[1]);
@@ -256,7 +353,11 @@ int main(void)
         cmocka_unit_test(test_input_offsets_point_after_each_line),
         cmocka_unit_test(test_input_from_a_pipe_hands_over_whole_lines_without_blocking),
         cmocka_unit_test(test_input_line_longer_than_a_read),
-        cmocka_unit_test(test_input_stop_hands_over_what_was_read_then_ends),
+        cmocka_unit_test(test_input_stop_hands_over_nothing_more),
+        cmocka_unit_test(test_input_half_line_at_a_stop_is_no_line),
+        cmocka_unit_test(test_input_next_line_is_0_at_the_real_end),
+        cmocka_unit_test(test_input_from_line_skips_earlier_lines),
+        cmocka_unit_test(test_input_from_line_on_a_pipe_skips_as_lines_arrive),
         cmocka_unit_test(test_input_read_error_is_a_last_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
