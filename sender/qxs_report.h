@@ -16,6 +16,10 @@
  * "pending" (lines read and not yet activated, excluded or failed) appears
  * only when it is not 0: a `--state` run stopped by a signal leaves those to
  * the next run.
+ * "resumeFromLine" (1-based) appears only when a run without `--state`
+ * ended before its input did (a signal, a read error): the first input line
+ * not read, where `send --from-line N` continues. Every line before it is
+ * counted (and, when failed, dead-lettered); no line from it on was read.
  *
  * With `--state` the counts (read ... failedReasons) are cumulative over
  * every run of the same state file; latency, throughput and elapsed time
@@ -71,6 +75,14 @@ QX_MUST_CHECK int qxs_report_failed(qxs_report *r, const char *reason);
 void qxs_report_retry(qxs_report *r);
 /* One HTTP call took us microseconds. Returns 0, -1 when memory runs out. */
 QX_MUST_CHECK int qxs_report_latency_us(qxs_report *r, int64_t us);
+
+/* The first input line not read when the run ended early (a signal, a read
+ * error), written as "resumeFromLine"; 0 (the default) when the input was
+ * read to its end, and then nothing is written. */
+void qxs_report_set_resume_line(qxs_report *r, size_t line);
+
+/* What qxs_report_set_resume_line set; 0 when nothing. */
+size_t qxs_report_resume_line(const qxs_report *r);
 
 /* The counts so far. */
 qxs_counts qxs_report_counts(const qxs_report *r);

@@ -24,6 +24,7 @@ struct qxs_report {
     size_t n_lat, cap_lat;
     int64_t started_mono_ms;
     int64_t fixed_elapsed_ms; /* -1: live */
+    size_t resume_line;       /* 0: the input was read to its end */
 };
 
 qxs_report *qxs_report_new(void)
@@ -122,6 +123,16 @@ void qxs_report_set_elapsed_ms(qxs_report *r, int64_t ms)
     r->fixed_elapsed_ms = ms;
 }
 
+void qxs_report_set_resume_line(qxs_report *r, size_t line)
+{
+    r->resume_line = line;
+}
+
+size_t qxs_report_resume_line(const qxs_report *r)
+{
+    return r->resume_line;
+}
+
 int64_t qxs_percentile(const int64_t *sorted, size_t n, double p)
 {
     if (n == 0)
@@ -173,7 +184,10 @@ json_t *qxs_report_to_json(const qxs_report *r)
         json_object_set_new(doc, "throughputPerSec", json_real(throughput)) != 0 ||
         json_object_set_new(doc, "elapsedMs", json_integer((json_int_t)elapsed)) != 0 ||
         (r->c.in_flight != 0 &&
-         json_object_set_new(doc, "pending", json_integer((json_int_t)r->c.in_flight)) != 0)) {
+         json_object_set_new(doc, "pending", json_integer((json_int_t)r->c.in_flight)) != 0) ||
+        (r->resume_line != 0 &&
+         json_object_set_new(doc, "resumeFromLine", json_integer((json_int_t)r->resume_line)) !=
+             0)) {
         if (doc == NULL)
             json_decref(lat);
         json_decref(doc);

@@ -150,6 +150,21 @@ static void test_report_document_has_every_field(void **state)
     qxs_report_free(r);
 }
 
+static void test_resume_line_is_written_only_when_set(void **state)
+{
+    (void)state;
+    qxs_report *r = qxs_report_new();
+    json_t *doc = qxs_report_to_json(r);
+    assert_null(json_object_get(doc, "resumeFromLine")); /* read to its end */
+    json_decref(doc);
+    qxs_report_set_resume_line(r, 42);
+    assert_int_equal(qxs_report_resume_line(r), 42);
+    doc = qxs_report_to_json(r);
+    assert_int_equal(json_integer_value(json_object_get(doc, "resumeFromLine")), 42);
+    json_decref(doc);
+    qxs_report_free(r);
+}
+
 static void test_report_file_round_trips(void **state)
 {
     (void)state;
@@ -184,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_latency_is_null_without_calls),
         cmocka_unit_test(test_throughput_is_activated_per_second),
         cmocka_unit_test(test_report_document_has_every_field),
+        cmocka_unit_test(test_resume_line_is_written_only_when_set),
         cmocka_unit_test(test_report_file_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
