@@ -16,6 +16,7 @@ static const char usage_replay[] =
     "  -c, --concurrency N      requests in flight at most (default 1: original order)\n"
     "      --cacert FILE        CA certificates (PEM) for an https destination\n"
     "      --dead-letter FILE   append payloads that failed again\n"
+    "      --from-line N        start at line N of FILE (not with --state)\n"
     "      --report FILE        write the JSON report\n"
     "      --retry-schedule L   retry delays (default 15s,30s)\n"
     "      --state FILE         checkpoint progress; run again with it to resume\n"

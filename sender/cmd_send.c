@@ -18,6 +18,8 @@ static const char usage_send[] =
     "      --cacert FILE        CA certificates (PEM) to verify an https destination with,\n"
     "                           instead of the system's; certificates are always verified\n"
     "      --dead-letter FILE   append payloads that finally failed, as NDJSON\n"
+    "      --from-line N        start at input line N: lines 1..N-1 are read and\n"
+    "                           skipped, neither sent nor counted (not with --state)\n"
     "      --report FILE        write the JSON report (counts, retries, latency, throughput)\n"
     "      --retry-schedule L   retry delays, e.g. 100ms,200ms (units ms, s; 'none': no\n"
     "                           retries); default 15s,30s, the platform's policy\n"
@@ -32,7 +34,8 @@ static const char usage_send[] =
     "Exit status: 0 when every line was activated or excluded, 1 when any failed,\n"
     "2 on bad usage or configuration, 3 when a --state run was stopped with lines\n"
     "pending. SIGINT/SIGTERM stop reading, finish the requests in flight,\n"
-    "dead-letter the rest (with --state: keep it pending) and write the report.\n";
+    "dead-letter the rest (with --state: keep it pending) and write the report;\n"
+    "its resumeFromLine is the first line not read, for --from-line.\n";
 
 int tool_cmd_send(int argc, char **argv)
 {

@@ -12,9 +12,16 @@
  * counts add up to the lines read.
  *
  * Interruption: when stop_fd becomes readable (main.c's signal self-pipe),
- * reading stops, what was read but not sent is dead-lettered as interrupted,
- * requests in flight finish (without retries), and the run returns normally
- * so the caller can write the report.
+ * no further line is taken from the input (not even one already read, whole
+ * or half), payloads not yet sent or waiting for a retry are dead-lettered
+ * as interrupted (with their payloads), requests in flight finish (without
+ * retries), and the run returns normally so the caller can write the
+ * report. The report's resume line (qxs_report_resume_line) is then the
+ * first line not taken: every line before it is activated, excluded or
+ * failed, and a later run with from_line set to it reads on from there.
+ *
+ * from_line: lines before it are read and skipped, neither sent nor
+ * counted (the input may be a pipe: they are skipped as they arrive).
  *
  * With a state (--state, qxs_state.h) the run starts where the state says:
  * its pending payloads are sent again first, then the input (a regular
@@ -66,10 +73,12 @@ typedef struct qxs_send_options {
     void *progress_ud;
     const char *ca_file; /* CA certificates (PEM) for https; NULL: the system's */
     qxs_state *state;    /* borrowed; may be NULL; input_fd must then be a regular file */
+    size_t from_line;    /* the first input line sent; 0 or 1: all; not with a state */
 } qxs_send_options;
 
 /* Runs a send (o->mapping set) or a replay (o->mapping NULL) to the end of
- * the input or an interruption, filling report. Returns 0 when the run went
+ * the input or an interruption, filling report (without a state, also its
+ * resume line when the input was not read to its end). Returns 0 when the run went
  * through (whatever failed is in the report), -1 with err set when it could
  * not run at all (e.g. libcurl could not start) or the input could not be
  * read to its end (what was read is still delivered and reported). */

@@ -178,7 +178,7 @@ static void progress(run *r, int64_t *last_ms, bool final)
 /* True while the loop takes lines from the input. */
 static bool wants_input(const run *r)
 {
-    return !r->input_done && (r->stopping || qxs_deliverer_pending(r->d) < r->pending_limit);
+    return !r->input_done && qxs_deliverer_pending(r->d) < r->pending_limit;
 }
 
 /* Takes and handles the lines the input has now, while it may. */
@@ -207,17 +207,18 @@ static void take_lines(run *r)
 static void stop(run *r)
 {
     r->stopping = true;
+    /* no line is taken from now on, not even one already read: lines not
+     * taken are after the state's offset (the next run reads them again),
+     * or, without a state, at and after the report's resumeFromLine */
     qxs_input_stop(r->in);
+    r->input_done = true;
     if (r->o->state != NULL) {
-        /* lines not taken yet are after the state's offset: the next
-         * run reads them again */
-        r->input_done = true;
         qx_log(QX_LOG_WARN, "interrupted: finishing the requests in flight; the rest "
                             "stays pending in the state for the next run");
         qxs_deliverer_pause(r->d);
     } else {
         qx_log(QX_LOG_WARN, "interrupted: no more input is read; finishing the requests "
-                            "in flight, dead-lettering the rest");
+                            "in flight, dead-lettering the rest with their payloads");
         qxs_deliverer_cancel(r->d);
     }
 }
@@ -251,7 +252,11 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
     r.d = qxs_deliverer_new(&dopt, err);
     if (r.d == NULL)
         goto out;
-    qxs_input_start start = {0, 0};
+    qxs_input_start start = {.from_line = o->from_line};
+    if (o->state != NULL && o->from_line > 1) {
+        qx_error_set(err, "a state says where to resume: a start line cannot be given too");
+        goto out;
+    }
     if (o->state != NULL && resume(&r, &start, err) != 0)
         goto out;
     r.in = qxs_input_open(o->input_fd, false, &start, err);
@@ -284,6 +289,11 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
     }
     rc = 0;
 out:
+    /* with a state, the state says where the next run goes on */
+    if (o->state == NULL)
+        qxs_report_set_resume_line(report, r.in != NULL       ? qxs_input_next_line(r.in)
+                                           : o->from_line > 1 ? o->from_line
+                                                              : 1);
     qxs_input_free(r.in);
     qxs_deliverer_free(r.d);
     qx_rng_free(rng);

@@ -109,6 +109,10 @@ static int check_arguments(const delivery *r)
     if (r->o.state != NULL && (r->o.input == NULL || strcmp(r->o.input, "-") == 0))
         return tool_usage_error(cmd, "%s",
                                 "--state needs an input FILE: standard input cannot be read again");
+    if (r->o.state != NULL && r->o.from_line > 0)
+        return tool_usage_error(cmd, "%s",
+                                "--from-line cannot be used with --state: the state says where "
+                                "to resume (run again with the same --state)");
     return 0;
 }
 
@@ -207,6 +211,22 @@ static int prepare_run(delivery *r)
     return 0;
 }
 
+/* After a stop without a state: where the input is to be read on. */
+static void tell_resume_line(const delivery *r)
+{
+    size_t line = qxs_report_resume_line(r->report);
+    if (line == 0)
+        return;
+    fprintf(stderr,
+            "qx-send: stopped before input line %zu: every line before it is activated, "
+            "excluded or failed%s; to go on: qx-send %s --from-line %zu ...\n",
+            line,
+            r->dead != NULL && qxs_report_counts(r->report).failed > 0
+                ? " (the failed ones with their payloads in the dead-letter file)"
+                : "",
+            r->cmd, line);
+}
+
 /* The exit status of a run that went through, from its counts. */
 static int outcome(const delivery *r)
 {
@@ -244,6 +264,7 @@ static int run(delivery *r)
         .progress = isatty(STDERR_FILENO) ? draw_progress : NULL,
         .ca_file = r->o.cacert,
         .state = r->state,
+        .from_line = (size_t)r->o.from_line,
     };
     if (qxs_send_run(&so, r->report, &err) != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);
@@ -251,6 +272,7 @@ static int run(delivery *r)
     } else {
         rc = outcome(r);
     }
+    tell_resume_line(r);
     if (qxs_state_close(r->state, &err) != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);
         rc = TOOL_EXIT_FAILED;

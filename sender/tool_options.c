@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ enum {
     OPT_TRACE,
     OPT_STATE,
     OPT_CACERT,
+    OPT_FROM_LINE,
 };
 
 static const struct option longopts[] = {
@@ -36,6 +38,7 @@ static const struct option longopts[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"state", required_argument, NULL, OPT_STATE},
     {"cacert", required_argument, NULL, OPT_CACERT},
+    {"from-line", required_argument, NULL, OPT_FROM_LINE},
     {"profiles", required_argument, NULL, 'p'},
     {"workflow", required_argument, NULL, 'w'},
     {"workflow-id", required_argument, NULL, 'i'},
@@ -80,6 +83,7 @@ static unsigned option_group(int c)
     case OPT_TRACE:
     case OPT_STATE:
     case OPT_CACERT:
+    case OPT_FROM_LINE:
         return TOOL_OPTS_DELIVERY;
     case 'p':
     case 'w':
@@ -112,6 +116,12 @@ static int take_checked_option(const tool_command *cmd, int c, tool_options *o)
             return tool_usage_error(cmd->name, "--timeout-ms %s: expected 1 to 600000", optarg);
         o->timeout_ms = v;
         return 0;
+    case OPT_FROM_LINE:
+        if (parse_long(optarg, 1, LONG_MAX, &v) != 0)
+            return tool_usage_error(cmd->name, "--from-line %s: expected a line number from 1",
+                                    optarg);
+        o->from_line = v;
+        return 0;
     }
     return 0;
 }
@@ -124,6 +134,7 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
     case 'c':
     case OPT_RETRY_SCHEDULE:
     case OPT_TIMEOUT_MS:
+    case OPT_FROM_LINE:
         return take_checked_option(cmd, c, o);
     case 'd':
         o->destination = optarg;
