@@ -278,8 +278,9 @@ static int run(delivery *r)
         rc = TOOL_EXIT_FAILED;
     }
     r->state = NULL;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    /* the signals stay caught until the report and the dead letters are
+     * written (close_delivery): one that comes after the run ended must not
+     * kill the process before its report exists */
     if (r->o.report != NULL && qxs_report_write_file(r->report, r->o.report, &err) != 0) {
         fprintf(stderr, "qx-send: --report %s\n", err.text);
         rc = TOOL_EXIT_FAILED;
@@ -300,9 +301,13 @@ static int close_delivery(delivery *r, int rc)
         fclose(r->trace);
     if (r->fd > STDIN_FILENO)
         close(r->fd);
-    for (int i = 0; i < 2; i++)
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    for (int i = 0; i < 2; i++) {
         if (stop_pipe[i] >= 0)
             close(stop_pipe[i]);
+        stop_pipe[i] = -1;
+    }
     if (qxs_state_close(r->state, &err) != 0)
         fprintf(stderr, "qx-send: %s\n", err.text);
     qxs_report_free(r->report);
