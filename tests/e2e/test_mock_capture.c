@@ -349,7 +349,7 @@ static bool read_until(child *c, const char *want)
         if (want != NULL && strstr(c->text, want) != NULL)
             return true;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = 10000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = 60000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
         struct pollfd pfd = {.fd = c->out, .events = POLLIN};
         if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
             return false;
@@ -385,7 +385,7 @@ static void test_capture_command_prints_event_data_and_exits_0(void **state)
 
     assert_true(read_until(&c, NULL));
     close(c.out);
-    assert_int_equal(qxt_wait_exit(c.pid, 10000), 0);
+    assert_int_equal(qxt_wait_exit(c.pid, 60000), 0);
     const char *block = strstr(c.text, "\"eventData\": ");
     assert_non_null(block);
     json_t *data = json_loads(block + strlen("\"eventData\": "), JSON_DISABLE_EOF_CHECK, NULL);
@@ -408,7 +408,7 @@ static void test_capture_command_exits_1_when_no_sample_comes(void **state)
     start_capture(&c, f->config, "WF_csat", "100");
     assert_true(read_until(&c, NULL));
     close(c.out);
-    assert_int_equal(qxt_wait_exit(c.pid, 10000), 1);
+    assert_int_equal(qxt_wait_exit(c.pid, 60000), 1);
     assert_non_null(strstr(c.text, "send one sample to: "));
     assert_null(strstr(c.text, "eventData"));
 }
@@ -424,12 +424,12 @@ static void test_capture_command_bad_usage_exits_2(void **state)
         "--timeout-ms",        "0",       NULL};
     const char *help[] = {QX_BIN_DIR "/qx-mock", "capture", "--help", NULL};
     char *err = NULL, *out = NULL;
-    assert_int_equal(qxt_run(unknown, NULL, NULL, NULL, &err, 10000), 2);
+    assert_int_equal(qxt_run(unknown, NULL, NULL, NULL, &err, 60000), 2);
     assert_non_null(strstr(err, "WF_nope"));
     free(err);
-    assert_int_equal(qxt_run(missing, NULL, NULL, NULL, NULL, 10000), 2);
-    assert_int_equal(qxt_run(bad_timeout, NULL, NULL, NULL, NULL, 10000), 2);
-    assert_int_equal(qxt_run(help, NULL, NULL, &out, NULL, 10000), 0);
+    assert_int_equal(qxt_run(missing, NULL, NULL, NULL, NULL, 60000), 2);
+    assert_int_equal(qxt_run(bad_timeout, NULL, NULL, NULL, NULL, 60000), 2);
+    assert_int_equal(qxt_run(help, NULL, NULL, &out, NULL, 60000), 0);
     assert_non_null(strstr(out, "--workflow ID"));
     free(out);
 }

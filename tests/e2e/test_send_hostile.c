@@ -278,7 +278,6 @@ static char *deep_path(int n)
  * with a short message holding expected. */
 static void check_mapping_refused(sf_fixture *f, const char *expected)
 {
-    int64_t t0 = sf_now_ms();
     const char *send[] = {QX_SEND,      "send",      "--destination",
                           f->dest,      "--mapping", sf_path(f, "mapping.json"),
                           SEED_PROFILE, NULL};
@@ -294,7 +293,8 @@ static void check_mapping_refused(sf_fixture *f, const char *expected)
     if (strstr(out, expected) == NULL)
         fail_msg("validate: \"%s\" not in \"%s\"", expected, out);
     free(out);
-    assert_true(sf_now_ms() - t0 < 20000);
+    /* Refused at load: nothing sent. (A load that hung would be killed at
+     * RUN_TIMEOUT_MS and fail the exit-status checks above.) */
     assert_int_equal(raw_requests(own_of(f)->server), 0);
 }
 
