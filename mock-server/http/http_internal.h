@@ -13,20 +13,23 @@
  * Ownership: a qxm_answer owns its json, text, waiter and commit until
  * server.c sends it or qxm_answer_clear frees them. Locks: struct qxm_mock
  * is written only by its owner's thread (new, start, stop, free), except
- * `inflight`, which inflight_lock guards; the handlers read the rest, and
- * the metrics are atomic.
+ * `inflight`, which inflight_lock guards, and `waiters`, which is atomic;
+ * the handlers read the rest, and the metrics are atomic. The watchdog
+ * (watchdog.h) has its own lock.
  */
 #ifndef QXM_HTTP_INTERNAL_H
 #define QXM_HTTP_INTERNAL_H
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "qxm_engine.h"
 #include "qxm_mock.h"
+#include "watchdog.h"
 
 /* Bodies of admin requests other than import are small JSON. */
 #define QXM_MAX_ADMIN_BODY_BYTES (1024 * 1024)
@@ -52,6 +55,11 @@ struct qxm_mock {
     pthread_mutex_t inflight_lock;
     pthread_cond_t inflight_done;
     long inflight;
+    /* Whole-request deadlines (server.c starts and stops it). */
+    qxm_watchdog *watchdog;
+    /* Long-polls suspended now, and the cap on them (--max-waiters). */
+    atomic_uint waiters;
+    unsigned max_waiters;
 };
 
 /* A request as the handlers see it, independent of libmicrohttpd. */

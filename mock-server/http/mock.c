@@ -42,6 +42,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     m->opt = *opt;
     pthread_mutex_init(&m->inflight_lock, NULL);
     pthread_cond_init(&m->inflight_done, NULL);
+    atomic_init(&m->waiters, 0);
     /* Not kept: the caller's strings (copies of the secrets are). */
     m->opt.listen = m->opt.db_path = NULL;
     m->opt.admin_token = m->opt.tls_cert_pem = m->opt.tls_key_pem = NULL;

@@ -21,11 +21,17 @@ typedef struct qxm_mock qxm_mock;
 /* libmicrohttpd's own default is FD_SETSIZE - 4; a test harness needs far
  * fewer, and a bound keeps a flood of idle sockets from exhausting files. */
 #define QXM_DEFAULT_MAX_CONNECTIONS 512
-/* A client that sends nothing for this long is dropped (slowloris). */
+/* A client that sends nothing for this long is dropped. */
 #define QXM_DEFAULT_CONNECTION_TIMEOUT_S 10
 /* --allow-host: how many names, and how long each (a DNS name is at most 253). */
 #define QXM_MAX_ALLOW_HOSTS 16
 #define QXM_ALLOW_HOST_MAX 256
+/* A request's headers (and body, but an import's) must be in this long
+ * after the connection starts or the previous answer is sent, however
+ * steadily they trickle (slowloris). */
+#define QXM_DEFAULT_REQUEST_TIMEOUT_S 30
+/* An import's body must be in this long after its headers. */
+#define QXM_DEFAULT_IMPORT_TIMEOUT_S 600
 
 typedef struct qxm_options {
     const char *listen;  /* "HOST:PORT", "[v6]:PORT"; NULL: 127.0.0.1:8080 */
@@ -35,6 +41,9 @@ typedef struct qxm_options {
     unsigned max_connections;      /* 0: QXM_DEFAULT_MAX_CONNECTIONS */
     unsigned threads;              /* HTTP worker threads; 0: number of CPUs */
     unsigned connection_timeout_s; /* 0: QXM_DEFAULT_CONNECTION_TIMEOUT_S */
+    unsigned request_timeout_s;    /* 0: QXM_DEFAULT_REQUEST_TIMEOUT_S */
+    unsigned import_timeout_s;     /* 0: QXM_DEFAULT_IMPORT_TIMEOUT_S */
+    unsigned max_waiters;          /* long-polls at once; 0: max_connections / 4, at least 1 */
     const char *admin_token;       /* secret; when set the admin API and page need it */
     const char *tls_cert_pem;      /* PEM text; with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;

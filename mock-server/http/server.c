@@ -12,10 +12,18 @@
  *
  * Daemon mode: an internal epoll thread pool (one thread per CPU by default),
  * a bounded connection count and an idle timeout, so slow clients cannot
- * starve the others.
+ * starve the others. A client that is never idle but never done (one
+ * header line every few seconds) is cut off by the watchdog (watchdog.h):
+ * its connection is added on libmicrohttpd's start notice and removed on
+ * its close notice, and a request is armed from the connection's start or
+ * the end of the previous answer until it is complete (on_access); an
+ * import's body has its own, longer deadline from the end of its headers.
+ * Long-polls are capped (--max-waiters): each holds a connection for up to
+ * its timeoutMs, so without a cap they could take every connection.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,11 @@
 #include "qx_clock.h"
 #include "qx_json_write.h"
 #include "qx_log.h"
+#include "watchdog.h"
+
+/* Seconds a client refused for too many long-polls is told to wait. */
+#define QXM_WAITERS_RETRY_AFTER_S 1
+
 /* libmicrohttpd's per-connection memory pool bounds the request line and
  * headers; a larger header block is answered 431 by the library. The body
  * is not kept there. The library zeroes the pool for every request, so its
@@ -213,6 +226,7 @@ static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn
         qxm_admin_wait_answer(m, st->waiter, &ans);
         free(st->waiter);
         st->waiter = NULL;
+        atomic_fetch_sub(&m->waiters, 1);
     }
     return send_answer(m, conn, st, &ans);
 }
@@ -303,6 +317,19 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
     return req;
 }
 
+/* Takes one of the --max-waiters slots for a long-poll; false when all are
+ * taken. on_resumed, or on_completed for a connection closed while it
+ * waited, gives it back. */
+static bool take_waiter_slot(qxm_mock *m)
+{
+    unsigned n = atomic_load(&m->waiters);
+    do {
+        if (n >= m->max_waiters)
+            return false;
+    } while (!atomic_compare_exchange_weak(&m->waiters, &n, n + 1));
+    return true;
+}
+
 /* Sends ans, or suspends the connection when it must wait. */
 static enum MHD_Result answer_or_suspend(qxm_mock *m, struct MHD_Connection *conn, conn_state *st,
                                          qxm_answer *ans)
@@ -313,6 +340,16 @@ static enum MHD_Result answer_or_suspend(qxm_mock *m, struct MHD_Connection *con
         MHD_suspend_connection(conn);
         qxm_engine_commit(m->engine, st->pending.commit, conn);
         return MHD_YES;
+    }
+    if (ans->waiter != NULL && !take_waiter_slot(m)) {
+        free(ans->waiter);
+        ans->waiter = NULL;
+        qxm_answer_clear(ans);
+        char msg[128];
+        snprintf(msg, sizeof msg, "too many long-polls waiting (at most %u): retry later",
+                 m->max_waiters);
+        qxm_answer_error(ans, 503, msg, "QX_TOO_MANY_WAITERS", NULL);
+        ans->retry_after_s = QXM_WAITERS_RETRY_AFTER_S;
     }
     if (ans->waiter != NULL) {
         st->waiter = ans->waiter;
@@ -452,17 +489,76 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer_or_suspend(m, conn, st, &ans);
 }
 
+/* The watchdog's handle of conn's socket (on_connection); NULL when it has
+ * none. */
+static qxm_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd's access handler: on_request, told to the watchdog. The
+ * first call of a request comes once its headers are in: an import's body
+ * gets its own deadline from then. A later call without body data means
+ * the request is complete (or was suspended and is resumed): no deadline
+ * until its answer is sent (on_completed arms the next request's), so a
+ * run being committed or a long-poll is never overdue. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    qxm_mock *m = cls;
+    bool headers_in = *con_cls == NULL;
+    if (!headers_in && *upload_data_size == 0)
+        qxm_watchdog_disarm(m->watchdog, watch_of(conn));
+    enum MHD_Result r =
+        on_request(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
+    const conn_state *st = *con_cls;
+    if (headers_in && st != NULL && st->route->handler == qxm_admin_import)
+        qxm_watchdog_arm(m->watchdog, watch_of(conn), QXM_DEADLINE_IMPORT);
+    return r;
+}
+
+/* libmicrohttpd's start and close notices of a connection: the watchdog
+ * learns of its socket, armed for its first request, and forgets it before
+ * libmicrohttpd closes the descriptor (the close notice comes first). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    qxm_mock *m = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        qxm_watchdog_remove(m->watchdog, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return;
+    *socket_context = qxm_watchdog_add(m->watchdog, ci->connect_fd);
+    if (*socket_context == NULL) {
+        /* Out of memory: a connection without a deadline could be held for
+         * ever, so it is refused. */
+        qx_log(QX_LOG_WARN, "http: out of memory: connection refused");
+        shutdown(ci->connect_fd, SHUT_RDWR);
+    }
+}
+
 /* A request is over: answered, or its connection closed. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
-    (void)toe;
     qxm_mock *m = cls;
+    /* A keep-alive connection's next request has its deadline from now. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        qxm_watchdog_arm(m->watchdog, watch_of(conn), QXM_DEADLINE_REQUEST);
     conn_state *st = *con_cls;
     if (st == NULL)
         return;
     qx_buf_free(&st->body);
+    if (st->waiter != NULL) /* closed while it waited */
+        atomic_fetch_sub(&m->waiters, 1);
     free(st->waiter);
     qxm_answer_clear(&st->pending);
     qxm_answer_clear(&st->early);
@@ -545,6 +641,25 @@ int qxm_server_parse_listen(const char *listen, char *host, size_t host_size, in
     return 0;
 }
 
+/* The bounds not given to libmicrohttpd: the long-poll cap and the
+ * watchdog (whole-request deadlines). Returns 0, or -1 with err set. */
+static int start_bounds(qxm_mock *m, unsigned max_conn, qx_error *err)
+{
+    m->max_waiters = m->opt.max_waiters;
+    if (m->max_waiters == 0)
+        m->max_waiters = max_conn / 4 > 0 ? max_conn / 4 : 1;
+    int64_t request_s = m->opt.request_timeout_s ? m->opt.request_timeout_s
+                                                 : QXM_DEFAULT_REQUEST_TIMEOUT_S;
+    int64_t import_s =
+        m->opt.import_timeout_s ? m->opt.import_timeout_s : QXM_DEFAULT_IMPORT_TIMEOUT_S;
+    m->watchdog = qxm_watchdog_new(request_s * 1000, import_s * 1000);
+    if (m->watchdog == NULL) {
+        qx_error_set(err, "cannot start the request watchdog");
+        return -1;
+    }
+    return 0;
+}
+
 int qxm_server_start(qxm_mock *m, qx_error *err)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -572,17 +687,24 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
         m->opt.max_connections ? m->opt.max_connections : QXM_DEFAULT_MAX_CONNECTIONS;
     unsigned timeout = m->opt.connection_timeout_s ? m->opt.connection_timeout_s
                                                    : QXM_DEFAULT_CONNECTION_TIMEOUT_S;
+    if (start_bounds(m, max_conn, err) != 0) {
+        freeaddrinfo(ai);
+        return -1;
+    }
     m->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, NULL, NULL, on_access, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)QXM_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
         m->tls_key, MHD_OPTION_END);
     bool v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
     if (m->daemon == NULL) {
+        qxm_watchdog_free(m->watchdog);
+        m->watchdog = NULL;
         qx_error_set(err, "cannot listen on %s:%d (address in use or not permitted?)",
                      m->listen_host, m->listen_port);
         return -1;
@@ -606,4 +728,7 @@ void qxm_server_stop(qxm_mock *m)
         MHD_stop_daemon(m->daemon);
         m->daemon = NULL;
     }
+    /* After the daemon: its close notices have removed every connection. */
+    qxm_watchdog_free(m->watchdog);
+    m->watchdog = NULL;
 }

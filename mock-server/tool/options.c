@@ -28,6 +28,14 @@ void tool_usage(FILE *out)
           "      --max-connections N   concurrent connections (default 512)\n"
           "      --threads N           HTTP worker threads (default: number of CPUs)\n"
           "      --connection-timeout S  drop connections idle this long (default 10)\n"
+          "      --request-timeout S   a request's headers and body must be in within S\n"
+          "                            seconds of its start, however they trickle\n"
+          "                            (default 30; imports: --import-timeout)\n"
+          "      --import-timeout S    an import's body must be in within S seconds of\n"
+          "                            its headers (default 600)\n"
+          "      --max-waiters N       long-polls (/_qx/v1/runs/wait) at once; more are\n"
+          "                            answered 503 (default: a quarter of\n"
+          "                            --max-connections, at least 1)\n"
           "      --admin-token-env VAR  require the token in environment variable VAR\n"
           "                            for the admin API (Authorization: Bearer TOKEN)\n"
           "      --allow-host NAME     accept Host NAME on the admin API and the page\n"
@@ -76,6 +84,9 @@ enum {
     OPT_MAX_CONN,
     OPT_THREADS,
     OPT_CONN_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_IMPORT_TIMEOUT,
+    OPT_MAX_WAITERS,
     OPT_VERSION,
     OPT_ADMIN_TOKEN_ENV,
     OPT_TLS_CERT,
@@ -99,6 +110,23 @@ static int add_allow_host(qxm_options *mo, const char *name)
     return 0;
 }
 
+/* Options that bound each other. Returns -1 to go on, or EXIT_USAGE with a
+ * message. */
+static int check_bounds(const qxm_options *mo)
+{
+    unsigned max_conn = mo->max_connections ? mo->max_connections : QXM_DEFAULT_MAX_CONNECTIONS;
+    /* A long-poll holds its connection: were there as many as connections,
+     * waits alone could take every one and nothing else would be served. */
+    if (mo->max_waiters >= max_conn) {
+        fprintf(stderr,
+                "qx-mock: --max-waiters %u: must be below --max-connections (%u), so that "
+                "long-polls never take every connection\n",
+                mo->max_waiters, max_conn);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
 int tool_parse_serve(int argc, char **argv, serve_options *o)
 {
     static const struct option longopts[] = {
@@ -110,6 +138,9 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
+        {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+        {"import-timeout", required_argument, NULL, OPT_IMPORT_TIMEOUT},
+        {"max-waiters", required_argument, NULL, OPT_MAX_WAITERS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -157,6 +188,21 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
                 return EXIT_USAGE;
             o->mock.connection_timeout_s = (unsigned)v;
             break;
+        case OPT_REQUEST_TIMEOUT:
+            if (tool_parse_uint("--request-timeout", optarg, 3600, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.request_timeout_s = (unsigned)v;
+            break;
+        case OPT_IMPORT_TIMEOUT:
+            if (tool_parse_uint("--import-timeout", optarg, 86400, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.import_timeout_s = (unsigned)v;
+            break;
+        case OPT_MAX_WAITERS:
+            if (tool_parse_uint("--max-waiters", optarg, 100000, &v) != 0 || v == 0)
+                return EXIT_USAGE;
+            o->mock.max_waiters = (unsigned)v;
+            break;
         case OPT_ADMIN_TOKEN_ENV:
             o->admin_env = optarg;
             break;
@@ -193,5 +239,5 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
         fputs("qx-mock: --config FILE is required (try --help)\n", stderr);
         return EXIT_USAGE;
     }
-    return -1;
+    return check_bounds(&o->mock);
 }
