@@ -77,6 +77,19 @@ bad:
     return -1;
 }
 
+/* A whole number from 1 to max, or -1 with a message naming opt. */
+static int parse_positive(const char *opt, const char *s, unsigned long long max,
+                          unsigned long long *out)
+{
+    if (tool_parse_uint(opt, s, max, out) != 0)
+        return -1;
+    if (*out == 0) {
+        fprintf(stderr, "qx-mock: %s: must be at least 1\n", opt);
+        return -1;
+    }
+    return 0;
+}
+
 enum {
     OPT_DB = 256,
     OPT_SEED,
@@ -174,32 +187,32 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             o->history = optarg;
             break;
         case OPT_MAX_CONN:
-            if (tool_parse_uint("--max-connections", optarg, 100000, &v) != 0 || v == 0)
+            if (parse_positive("--max-connections", optarg, 100000, &v) != 0)
                 return EXIT_USAGE;
             o->mock.max_connections = (unsigned)v;
             break;
         case OPT_THREADS:
-            if (tool_parse_uint("--threads", optarg, 256, &v) != 0 || v == 0)
+            if (parse_positive("--threads", optarg, 256, &v) != 0)
                 return EXIT_USAGE;
             o->mock.threads = (unsigned)v;
             break;
         case OPT_CONN_TIMEOUT:
-            if (tool_parse_uint("--connection-timeout", optarg, 3600, &v) != 0 || v == 0)
+            if (parse_positive("--connection-timeout", optarg, 3600, &v) != 0)
                 return EXIT_USAGE;
             o->mock.connection_timeout_s = (unsigned)v;
             break;
         case OPT_REQUEST_TIMEOUT:
-            if (tool_parse_uint("--request-timeout", optarg, 3600, &v) != 0 || v == 0)
+            if (parse_positive("--request-timeout", optarg, 3600, &v) != 0)
                 return EXIT_USAGE;
             o->mock.request_timeout_s = (unsigned)v;
             break;
         case OPT_IMPORT_TIMEOUT:
-            if (tool_parse_uint("--import-timeout", optarg, 86400, &v) != 0 || v == 0)
+            if (parse_positive("--import-timeout", optarg, 86400, &v) != 0)
                 return EXIT_USAGE;
             o->mock.import_timeout_s = (unsigned)v;
             break;
         case OPT_MAX_WAITERS:
-            if (tool_parse_uint("--max-waiters", optarg, 100000, &v) != 0 || v == 0)
+            if (parse_positive("--max-waiters", optarg, 100000, &v) != 0)
                 return EXIT_USAGE;
             o->mock.max_waiters = (unsigned)v;
             break;
