@@ -648,8 +648,8 @@ static int start_bounds(qxm_mock *m, unsigned max_conn, qx_error *err)
     m->max_waiters = m->opt.max_waiters;
     if (m->max_waiters == 0)
         m->max_waiters = max_conn / 4 > 0 ? max_conn / 4 : 1;
-    int64_t request_s = m->opt.request_timeout_s ? m->opt.request_timeout_s
-                                                 : QXM_DEFAULT_REQUEST_TIMEOUT_S;
+    int64_t request_s =
+        m->opt.request_timeout_s ? m->opt.request_timeout_s : QXM_DEFAULT_REQUEST_TIMEOUT_S;
     int64_t import_s =
         m->opt.import_timeout_s ? m->opt.import_timeout_s : QXM_DEFAULT_IMPORT_TIMEOUT_S;
     m->watchdog = qxm_watchdog_new(request_s * 1000, import_s * 1000);
@@ -696,10 +696,9 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)QXM_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-        m->tls_key, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, m->tls_key, MHD_OPTION_END);
     bool v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
     if (m->daemon == NULL) {

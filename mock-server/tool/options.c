@@ -1,6 +1,7 @@
 /* options.c — qx-mock's command line (see tool.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,38 @@ static int check_bounds(const qxm_options *mo)
     return -1;
 }
 
+/* The server's numeric bounds: each option, its largest value, and the
+ * field of qxm_options it sets (0 there means the default). */
+static const struct bound {
+    int opt;
+    const char *name;
+    unsigned long long max;
+    size_t field; /* offsetof an unsigned in qxm_options */
+} BOUNDS[] = {
+    {OPT_MAX_CONN, "--max-connections", 100000, offsetof(qxm_options, max_connections)},
+    {OPT_THREADS, "--threads", 256, offsetof(qxm_options, threads)},
+    {OPT_CONN_TIMEOUT, "--connection-timeout", 3600, offsetof(qxm_options, connection_timeout_s)},
+    {OPT_REQUEST_TIMEOUT, "--request-timeout", 3600, offsetof(qxm_options, request_timeout_s)},
+    {OPT_IMPORT_TIMEOUT, "--import-timeout", 86400, offsetof(qxm_options, import_timeout_s)},
+    {OPT_MAX_WAITERS, "--max-waiters", 100000, offsetof(qxm_options, max_waiters)},
+};
+
+/* One of the server's numeric bounds into mo: 0 when option c is one and
+ * arg is valid, -1 (with a message) when arg is not, 1 when c is no bound. */
+static int parse_bound(int c, const char *arg, qxm_options *mo)
+{
+    for (size_t i = 0; i < sizeof BOUNDS / sizeof BOUNDS[0]; i++) {
+        if (BOUNDS[i].opt != c)
+            continue;
+        unsigned long long v;
+        if (parse_positive(BOUNDS[i].name, arg, BOUNDS[i].max, &v) != 0)
+            return -1;
+        *(unsigned *)((char *)mo + BOUNDS[i].field) = (unsigned)v;
+        return 0;
+    }
+    return 1;
+}
+
 int tool_parse_serve(int argc, char **argv, serve_options *o)
 {
     static const struct option longopts[] = {
@@ -167,6 +200,11 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
     unsigned long long v;
     int c;
     while ((c = getopt_long(argc, argv, "c:l:vh", longopts, NULL)) != -1) {
+        int bound = parse_bound(c, optarg, &o->mock);
+        if (bound < 0)
+            return EXIT_USAGE;
+        if (bound == 0)
+            continue;
         switch (c) {
         case 'c':
             o->config_path = optarg;
@@ -185,36 +223,6 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             break;
         case OPT_HISTORY:
             o->history = optarg;
-            break;
-        case OPT_MAX_CONN:
-            if (parse_positive("--max-connections", optarg, 100000, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.max_connections = (unsigned)v;
-            break;
-        case OPT_THREADS:
-            if (parse_positive("--threads", optarg, 256, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.threads = (unsigned)v;
-            break;
-        case OPT_CONN_TIMEOUT:
-            if (parse_positive("--connection-timeout", optarg, 3600, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.connection_timeout_s = (unsigned)v;
-            break;
-        case OPT_REQUEST_TIMEOUT:
-            if (parse_positive("--request-timeout", optarg, 3600, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.request_timeout_s = (unsigned)v;
-            break;
-        case OPT_IMPORT_TIMEOUT:
-            if (parse_positive("--import-timeout", optarg, 86400, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.import_timeout_s = (unsigned)v;
-            break;
-        case OPT_MAX_WAITERS:
-            if (parse_positive("--max-waiters", optarg, 100000, &v) != 0)
-                return EXIT_USAGE;
-            o->mock.max_waiters = (unsigned)v;
             break;
         case OPT_ADMIN_TOKEN_ENV:
             o->admin_env = optarg;

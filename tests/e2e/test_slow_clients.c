@@ -72,8 +72,14 @@ static int start(void **state, const char *const *extra)
  * trickle pace. */
 static int setup_roomy(void **state)
 {
-    const char *const extra[] = {"--request-timeout", "2", "--connection-timeout", "10",
-                                 "--max-connections", "4", "--threads",           "2",
+    const char *const extra[] = {"--request-timeout",
+                                 "2",
+                                 "--connection-timeout",
+                                 "10",
+                                 "--max-connections",
+                                 "4",
+                                 "--threads",
+                                 "2",
                                  NULL};
     return start(state, extra);
 }
@@ -81,24 +87,30 @@ static int setup_roomy(void **state)
 /* Every connection can be taken by two slow clients. */
 static int setup_full(void **state)
 {
-    const char *const extra[] = {"--request-timeout", "2", "--connection-timeout", "10",
-                                 "--max-connections", "2", "--threads",           "2",
+    const char *const extra[] = {"--request-timeout",
+                                 "2",
+                                 "--connection-timeout",
+                                 "10",
+                                 "--max-connections",
+                                 "2",
+                                 "--threads",
+                                 "2",
                                  NULL};
     return start(state, extra);
 }
 
 static int setup_import(void **state)
 {
-    const char *const extra[] = {"--request-timeout", "2", "--import-timeout", "5",
-                                 "--connection-timeout", "10", NULL};
+    const char *const extra[] = {
+        "--request-timeout", "2", "--import-timeout", "5", "--connection-timeout", "10", NULL};
     return start(state, extra);
 }
 
 /* --max-waiters left to its default: a quarter of 8. */
 static int setup_waiters(void **state)
 {
-    const char *const extra[] = {"--request-timeout", "1", "--max-connections", "8", "--threads",
-                                 "2", NULL};
+    const char *const extra[] = {
+        "--request-timeout", "1", "--max-connections", "8", "--threads", "2", NULL};
     return start(state, extra);
 }
 
@@ -296,8 +308,8 @@ static void assert_cut_at(const trickler *t, int64_t deadline_ms, const char *wh
                  (long long)deadline_ms);
 }
 
-static void test_header_tricklers_are_cut_at_the_request_deadline_while_others_are_served(
-    void **state)
+static void
+test_header_tricklers_are_cut_at_the_request_deadline_while_others_are_served(void **state)
 {
     fixture *f = *state;
     static const char request_line[] = "GET /_qx/v1/health HTTP/1.1\r\nHost: x\r\n";
@@ -335,8 +347,8 @@ static bool one_left_in_queue(const qxt_tcp_view *v, const void *arg)
     return v->backlog == 1 && v->unread == 1;
 }
 
-static void test_tricklers_holding_every_connection_are_cut_and_the_queued_request_served(
-    void **state)
+static void
+test_tricklers_holding_every_connection_are_cut_and_the_queued_request_served(void **state)
 {
     fixture *f = *state;
     trickler t[2] = {{.forever = "X-Slow: 1\r\n"}, {.forever = "X-Slow: 1\r\n"}};
@@ -375,9 +387,9 @@ static void test_body_trickler_on_a_json_event_is_cut_at_the_request_deadline(vo
     assert_cut_at(&t, REQUEST_TIMEOUT_MS, "body trickler");
     /* No run and still correct: only the good request's run. */
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1&timeoutMs=10000"), NULL, 0,
-                              NULL, NULL, &r),
-                     0);
+    assert_int_equal(
+        qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1&timeoutMs=10000"), NULL, 0, NULL, NULL, &r),
+        0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 1);
@@ -408,8 +420,8 @@ static void test_import_trickling_within_its_timeout_is_served_and_past_it_is_cu
     size_t len = strlen(line), third = len / 3;
     /* Three pieces, a second apart: done after about 3 s, past the request
      * timeout (2 s) and within the import timeout (5 s). */
-    char *piece[4] = {strndup(line, third), strndup(line + third, third),
-                      strdup(line + 2 * third), NULL};
+    char *piece[4] = {strndup(line, third), strndup(line + third, third), strdup(line + 2 * third),
+                      NULL};
     char head[2][256];
     snprintf(head[0], sizeof head[0],
              "POST /_qx/v1/import HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", len);
@@ -423,8 +435,7 @@ static void test_import_trickling_within_its_timeout_is_served_and_past_it_is_cu
     }
     trickle(t, 2, IMPORT_TIMEOUT_MS + SLACK_MS + TRICKLE_MS);
     if (t[0].status != 200)
-        fail_msg("import trickled over %lld ms: status %d", (long long)t[0].closed_ms,
-                 t[0].status);
+        fail_msg("import trickled over %lld ms: status %d", (long long)t[0].closed_ms, t[0].status);
     assert_true(t[0].closed_ms > REQUEST_TIMEOUT_MS); /* it did outlast the request timeout */
     assert_cut_at(&t[1], IMPORT_TIMEOUT_MS, "import trickler");
     qxt_response r;
@@ -446,8 +457,8 @@ static bool probe_until_refused(const fixture *f, qxt_response *r, int timeout_m
 {
     int64_t end = now_ms() + timeout_ms;
     while (now_ms() < end) {
-        assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1000&timeoutMs=0"), NULL,
-                                  0, NULL, NULL, r),
+        assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1000&timeoutMs=0"), NULL, 0,
+                                  NULL, NULL, r),
                          0);
         if (r->status == 503)
             return true;
@@ -537,9 +548,9 @@ static void test_bad_bounds_are_usage_errors(void **state)
         {"--max-waiters", "0", NULL, NULL, "--max-waiters"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *const argv[] = {
-            QX_BIN_DIR "/qx-mock", "--config", f->config, "--listen", "127.0.0.1:0",
-            cases[i][0],           cases[i][1], cases[i][2], cases[i][3], NULL};
+        const char *const argv[] = {QX_BIN_DIR "/qx-mock", "--config",  f->config,   "--listen",
+                                    "127.0.0.1:0",         cases[i][0], cases[i][1], cases[i][2],
+                                    cases[i][3],           NULL};
         char *err = NULL;
         assert_int_equal(qxt_run(argv, NULL, NULL, NULL, &err, 10000), 2);
         assert_non_null(err);
@@ -563,8 +574,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_import_trickling_within_its_timeout_is_served_and_past_it_is_cut, setup_import,
             teardown),
-        cmocka_unit_test_setup_teardown(
-            test_long_polls_are_capped_and_never_block_ingest_or_health, setup_waiters, teardown),
+        cmocka_unit_test_setup_teardown(test_long_polls_are_capped_and_never_block_ingest_or_health,
+                                        setup_waiters, teardown),
         cmocka_unit_test_setup_teardown(test_bad_bounds_are_usage_errors, setup_roomy, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
