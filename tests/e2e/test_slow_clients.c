@@ -426,10 +426,14 @@ static void test_import_trickling_within_its_timeout_is_served_and_past_it_is_cu
                       NULL};
     char head[2][256];
     snprintf(head[0], sizeof head[0],
-             "POST /_qx/v1/import HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", len);
+             "POST /_qx/v1/import HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+             "application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
+             len);
     /* And one that never ends. */
     snprintf(head[1], sizeof head[1],
-             "POST /_qx/v1/import HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", len + 100);
+             "POST /_qx/v1/import HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+             "application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
+             len + 100);
     trickler t[2] = {{.pieces = (const char *const *)piece}, {.forever = " "}};
     for (int i = 0; i < 2; i++) {
         t[i].start_ms = now_ms();
@@ -451,7 +455,8 @@ static void test_import_trickling_within_its_timeout_is_served_and_past_it_is_cu
     free(line);
 }
 
-#define HELD_WAIT "GET /_qx/v1/runs/wait?count=2&timeoutMs=60000 HTTP/1.1\r\nHost: x\r\n\r\n"
+#define HELD_WAIT                                                                                  \
+    "GET /_qx/v1/runs/wait?count=2&timeoutMs=60000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 /* Asks for one more long-poll (answered at once: 408 when admitted) until
  * one is refused for the cap. The refusal's answer, in *r. */
