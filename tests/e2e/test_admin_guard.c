@@ -300,14 +300,23 @@ static long peak_rss_kib(pid_t pid)
 #define STREAM_IMPORT_BYTES (64u * 1024 * 1024)
 #endif
 #define STREAM_RSS_BOUND_KIB (64L * 1024)
+/* Under valgrind (which runs qx-mock too) the import is smaller still, and
+ * qx-mock's peak memory is valgrind's, so it is not bounded. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+#define VALGRIND_IMPORT_BYTES (2u * 1024 * 1024)
 
 static void test_import_streams_with_bounded_memory(void **state)
 {
     fixture *f = *state;
-    char *text = malloc(STREAM_IMPORT_BYTES + 4096);
+    size_t want = RUNNING_ON_VALGRIND ? VALGRIND_IMPORT_BYTES : STREAM_IMPORT_BYTES;
+    char *text = malloc(want + 4096);
     size_t len = 0;
     unsigned n = 0;
-    while (len < STREAM_IMPORT_BYTES)
+    while (len < want)
         len += (size_t)run_line(text + len, 4096, "RUN_big_", n++, 900);
     long before = peak_rss_kib(f->mock.pid);
     qxt_response r;
@@ -326,7 +335,8 @@ static void test_import_streams_with_bounded_memory(void **state)
     (void)before;
 #else
     /* The whole body kept in memory would be 64 MiB on its own. */
-    assert_true(after < STREAM_RSS_BOUND_KIB);
+    if (!RUNNING_ON_VALGRIND)
+        assert_true(after < STREAM_RSS_BOUND_KIB);
 #endif
 }
 
