@@ -84,6 +84,7 @@ void qxm_answer_clear(qxm_answer *ans)
 {
     json_decref(ans->json);
     free(ans->text);
+    free(ans->waiter);
     qxm_commit_free(ans->commit);
     *ans = (qxm_answer){0};
 }
