@@ -6,7 +6,15 @@
 #include "harness.h"
 #include "qx_buf.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -426,4 +435,89 @@ int qxt_run(const char *const *argv, const char *stdin_text, const char *const *
         *err = take_text(&eb);
     qx_buf_free(&eb);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int qxt_fixture_setup(void **state)
+{
+    qxt_fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    f->dir = qxt_tempdir();
+    *state = f;
+    return 0;
+}
+
+int qxt_fixture_launch(qxt_fixture *f, const char *config_text, const char *const *extra)
+{
+    free(f->config);
+    f->config = qxt_write_file(f->dir, "config.json", config_text);
+    return qxt_mock_start(&f->mock, f->config, extra);
+}
+
+int qxt_fixture_start(void **state, const char *config_text, const char *const *extra)
+{
+    if (qxt_fixture_setup(state) != 0)
+        return -1;
+    return qxt_fixture_launch(*state, config_text, extra);
+}
+
+void qxt_fixture_stop(qxt_fixture *f)
+{
+    if (f->mock.pid > 0) {
+        int st = qxt_mock_stop(&f->mock, SIGTERM);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+}
+
+int qxt_fixture_teardown(void **state)
+{
+    qxt_fixture *f = *state;
+    qxt_fixture_stop(f);
+    qxt_remove_dir(f->dir);
+    free(f->config);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+const char *qxt_url(const qxt_fixture *f, const char *path)
+{
+    static char buf[8][1024];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s%s", f->mock.base_url, path);
+    return buf[i];
+}
+
+int qxt_raw_connect(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+bool qxt_raw_send(int fd, const char *text, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            return false;
+        off += (size_t)w;
+    }
+    return true;
+}
+
+int qxt_status_code(const char *text)
+{
+    int code = 0;
+    return sscanf(text, "HTTP/1.%*d %d", &code) == 1 ? code : 0;
 }

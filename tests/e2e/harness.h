@@ -98,4 +98,52 @@ char *qxt_read_file(const char *path);
 int qxt_run(const char *const *argv, const char *stdin_text, const char *const *env, char **out,
             char **err, int timeout_ms);
 
+/* ---- one qx-mock per test: cmocka setups and teardowns ---------------- */
+
+/* A qx-mock started on a config in a fresh temporary directory. */
+typedef struct qxt_fixture {
+    char *dir;    /* malloc'd temporary directory, removed at teardown */
+    char *config; /* malloc'd dir/config.json; NULL until launched */
+    qxt_mock mock;
+} qxt_fixture;
+
+/* A cmocka setup: a new fixture with its directory and no qx-mock yet (a
+ * test launches it with qxt_fixture_launch). *state is the fixture; 0, or
+ * -1 when it could not be allocated. */
+int qxt_fixture_setup(void **state);
+
+/* Writes config_text to f->dir/config.json and starts qx-mock on it with the
+ * extra arguments (NULL-terminated, may be NULL). The result of
+ * qxt_mock_start: 0 once it listens, -1 otherwise. */
+int qxt_fixture_launch(qxt_fixture *f, const char *config_text, const char *const *extra);
+
+/* A cmocka setup in one call: qxt_fixture_setup, then qxt_fixture_launch.
+ * *state is the fixture even when the start fails; 0 or -1. */
+int qxt_fixture_start(void **state, const char *config_text, const char *const *extra);
+
+/* Stops f's qx-mock, when it runs, with SIGTERM and asserts (cmocka) that it
+ * exited cleanly with 0. */
+void qxt_fixture_stop(qxt_fixture *f);
+
+/* The cmocka teardown: qxt_fixture_stop, then removes the directory and
+ * frees the fixture. Returns 0. */
+int qxt_fixture_teardown(void **state);
+
+/* f's base URL followed by path, in one of eight rotating static buffers
+ * (valid until the eighth call after). */
+const char *qxt_url(const qxt_fixture *f, const char *path);
+
+/* ---- raw sockets: hostile or unfinished HTTP --------------------------- */
+
+/* A TCP connection to 127.0.0.1:port; its descriptor, -1 on failure. */
+int qxt_raw_connect(int port);
+
+/* Sends all len bytes of text on fd (MSG_NOSIGNAL); false when the
+ * connection failed first. */
+bool qxt_raw_send(int fd, const char *text, size_t len);
+
+/* The status code of the status line text starts with ("HTTP/1.x NNN");
+ * 0 when it starts with none. */
+int qxt_status_code(const char *text);
+
 #endif

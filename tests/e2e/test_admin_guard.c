@@ -39,52 +39,17 @@ static const char config_text[] =
 
 static const char *const ndjson_ct[] = {"Content-Type: application/x-ndjson", NULL};
 
-typedef struct fixture {
-    char *dir, *config;
-    qxt_mock mock;
-} fixture;
-
-static int start(void **state, const char *const *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", config_text);
-    *state = f;
-    return qxt_mock_start(&f->mock, f->config, extra);
-}
+typedef qxt_fixture fixture;
 
 static int setup(void **state)
 {
-    return start(state, NULL);
+    return qxt_fixture_start(state, config_text, NULL);
 }
 
 static int setup_allow_host(void **state)
 {
     const char *const extra[] = {"--allow-host", "qx.test", "--allow-host", "Dev.Box", NULL};
-    return start(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f->config);
-    free(f);
-    return 0;
-}
-
-static const char *u(const fixture *f, const char *path)
-{
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s%s", f->mock.base_url, path);
-    return buf[i];
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 /* The status of method path with the given header lines (NULL-terminated). */
@@ -92,8 +57,9 @@ static long status_of(const fixture *f, const char *method, const char *path, co
                       const char *const *headers)
 {
     qxt_response r;
-    assert_int_equal(
-        qxt_http(method, u(f, path), body, body != NULL ? strlen(body) : 0, headers, NULL, &r), 0);
+    assert_int_equal(qxt_http(method, qxt_url(f, path), body, body != NULL ? strlen(body) : 0,
+                              headers, NULL, &r),
+                     0);
     long st = r.status;
     if (st >= 400 && st != 408)
         assert_non_null(strstr(r.body, "\"errorCode\"")); /* the envelope */
@@ -104,7 +70,8 @@ static long status_of(const fixture *f, const char *method, const char *path, co
 static json_int_t run_total(const fixture *f)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs?limit=1"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/runs?limit=1"), NULL, 0, NULL, NULL, &r),
+                     0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     json_int_t n = json_integer_value(json_object_get(j, "total"));
@@ -252,7 +219,8 @@ static void test_import_is_all_or_nothing(void **state)
             len += (size_t)run_line(text + len, sizeof text - len, "RUN_at_", i, 10);
     }
     qxt_response r;
-    assert_int_equal(qxt_http("POST", u(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r),
+                     0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 3"));
     qxt_response_free(&r);
@@ -264,13 +232,15 @@ static void test_import_is_all_or_nothing(void **state)
     len = 0;
     len += (size_t)run_line(text + len, sizeof text - len, "RUN_at_", 1, 10);
     len += (size_t)run_line(text + len, sizeof text - len, "RUN_at_", 9, 10);
-    assert_int_equal(qxt_http("POST", u(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r),
+                     0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 2"));
     qxt_response_free(&r);
     len = (size_t)run_line(text, sizeof text, "RUN_at_", 1, 10);
     len += (size_t)run_line(text + len, sizeof text - len, "RUN_at_", 1, 10);
-    assert_int_equal(qxt_http("POST", u(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r),
+                     0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 2"));
     qxt_response_free(&r);
@@ -320,7 +290,8 @@ static void test_import_streams_with_bounded_memory(void **state)
         len += (size_t)run_line(text + len, 4096, "RUN_big_", n++, 900);
     long before = peak_rss_kib(f->mock.pid);
     qxt_response r;
-    assert_int_equal(qxt_http("POST", u(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, "/_qx/v1/import"), text, len, ndjson_ct, NULL, &r),
+                     0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     free(text);
@@ -400,11 +371,9 @@ static void test_stats_extremes_are_400_not_a_crash(void **state)
  * sets *closed. */
 static char *raw_round(const fixture *f, const char *text, size_t len, int timeout_ms, bool *closed)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(s, text, len, MSG_NOSIGNAL), (ssize_t)len);
+    int s = qxt_raw_connect(f->mock.port);
+    assert_true(s >= 0);
+    assert_true(qxt_raw_send(s, text, len));
     size_t cap = 65536, got = 0;
     char *out = malloc(cap);
     *closed = false;
@@ -478,15 +447,20 @@ static void test_ambiguous_framing_is_400_and_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_host_must_be_loopback_or_localhost, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allow_host_adds_names, setup_allow_host, teardown),
+        cmocka_unit_test_setup_teardown(test_host_must_be_loopback_or_localhost, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_allow_host_adds_names, setup_allow_host,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_origin_refused_on_state_changes_only, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_import_needs_ndjson, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_is_all_or_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_streams_with_bounded_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_extremes_are_400_not_a_crash, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ambiguous_framing_is_400_and_closed, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_import_needs_ndjson, setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_import_is_all_or_nothing, setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_import_streams_with_bounded_memory, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_extremes_are_400_not_a_crash, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ambiguous_framing_is_400_and_closed, setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@
 #define TOKEN_OK "QX-TEST-TOKEN-1"
 #define USER "api-user@example.com"
 #define WF_TOKEN "6c1b1e2a-2f7e-4d8e-9a51-0f1d2c3b4a50"
+#define TRIGGER "/inbound-event/v1/events/json/triggers?urlTokenId=" WF_TOKEN
 /* base64 of USER ":" TOKEN_OK */
 #define B64_OK "YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0x"
 #define EVENT_CHALLENGE "Basic realm=\"Qualtrics JSON event\""
@@ -50,51 +51,18 @@ static const char config_text[] =
 
 static const char payload[] = "{\"identityMap\": {\"Email\": [{\"id\": \"dave@example.com\"}]}}";
 
-typedef struct fixture {
-    char *dir;
-    char *config;
-    qxt_mock mock;
-    char trigger[512];
-} fixture;
-
-static int setup_with(void **state, const char *const *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", config_text);
-    *state = f;
-    if (qxt_mock_start(&f->mock, f->config, extra) != 0)
-        return -1;
-    snprintf(f->trigger, sizeof f->trigger,
-             "%s/inbound-event/v1/events/json/triggers?urlTokenId=%s", f->mock.base_url, WF_TOKEN);
-    return 0;
-}
+typedef qxt_fixture fixture;
 
 static int setup(void **state)
 {
-    return setup_with(state, NULL);
+    return qxt_fixture_start(state, config_text, NULL);
 }
 
 static int setup_admin_token(void **state)
 {
     setenv(ADMIN_TOKEN_ENV, ADMIN_TOKEN, 1);
     static const char *const extra[] = {"--admin-token-env", ADMIN_TOKEN_ENV, NULL};
-    return setup_with(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->config);
-    free(f->dir);
-    free(f);
-    return 0;
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 /* POSTs the payload with one Authorization header (NULL: none) and extra
@@ -111,7 +79,8 @@ static void post_auth(const fixture *f, const char *authorization, const char *e
     }
     if (extra != NULL)
         hdrs[n++] = extra;
-    assert_int_equal(qxt_http("POST", f->trigger, payload, strlen(payload), hdrs, NULL, r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, TRIGGER), payload, strlen(payload), hdrs, NULL, r),
+                     0);
 }
 
 static const char *error_message(json_t *env)
@@ -124,12 +93,12 @@ static const char *error_message(json_t *env)
  * returns its JSON, asserting the status. New reference. */
 static json_t *admin_get(const fixture *f, const char *path, const char *token, long status)
 {
-    char u[1024], auth[256];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, path);
+    char auth[256];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token != NULL ? token : "");
     const char *const hdrs[] = {auth, NULL};
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u, NULL, 0, token != NULL ? hdrs : NULL, NULL, &r), 0);
+    assert_int_equal(
+        qxt_http("GET", qxt_url(f, path), NULL, 0, token != NULL ? hdrs : NULL, NULL, &r), 0);
     if (r.status != status)
         fprintf(stderr, "GET %s: %ld: %s\n", path, r.status, r.body);
     assert_int_equal(r.status, status);
@@ -285,13 +254,10 @@ static void test_every_event_401_challenges_with_basic(void **state)
  * exactly as written; returns the status. */
 static long post_raw_header(const fixture *f, const char *line, size_t line_len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = qxt_raw_connect(f->mock.port);
     assert_true(fd >= 0);
     struct timeval tv = {.tv_sec = 20}; /* a deadline on each read, never a pause */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     char head[512];
     int n = snprintf(head, sizeof head,
                      "POST /inbound-event/v1/events/json/triggers?urlTokenId=%s HTTP/1.1\r\n"
@@ -354,8 +320,7 @@ static void test_admin_401_challenges_with_bearer_never_basic(void **state)
     static const char *const paths[] = {"/_qx/v1/runs", "/_qx/v1/health", "/metrics",
                                         "/_qx/v1/no-such-thing"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        char u[512];
-        snprintf(u, sizeof u, "%s%s", f->mock.base_url, paths[i]);
+        const char *u = qxt_url(f, paths[i]);
         assert_admin_challenge(u, NULL);
         assert_admin_challenge(u, "Authorization: Bearer wrong");
         assert_admin_challenge(u, "Authorization: Basic " B64_OK);
@@ -405,7 +370,7 @@ static void test_python_basic_auth_handler_gets_200_and_a_run(void **state)
     fixture *f = *state;
     char *script = qxt_write_file(f->dir, "client.py", python_client);
     char url_env[600];
-    snprintf(url_env, sizeof url_env, "QX_URL=%s", f->trigger);
+    snprintf(url_env, sizeof url_env, "QX_URL=%s", qxt_url(f, TRIGGER));
     const char *const env[] = {url_env, "QX_USERNAME=" USER, "QX_API_TOKEN=" TOKEN_OK, NULL};
     const char *const argv[] = {PYTHON, script, NULL};
     char *out = NULL, *err = NULL;
@@ -444,7 +409,7 @@ static void test_curl_anyauth_gets_200_and_a_run(void **state)
                                 data,
                                 "-w",
                                 "\n%{http_code}\n",
-                                f->trigger,
+                                qxt_url(f, TRIGGER),
                                 NULL};
     char *out = NULL, *err = NULL;
     int rc = qxt_run(argv, NULL, NULL, &out, &err, CHILD_TIMEOUT_MS);
@@ -465,18 +430,20 @@ static void test_curl_anyauth_gets_200_and_a_run(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_scheme_name_is_matched_in_any_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scheme_name_is_matched_in_any_case, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_basic_credentials_are_refused_with_a_reason,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_every_event_401_challenges_with_basic, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_trailing_whitespace_is_no_part_of_the_credentials,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_admin_401_challenges_with_bearer_never_basic,
-                                        setup_admin_token, teardown),
+                                        setup_admin_token, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_python_basic_auth_handler_gets_200_and_a_run, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_curl_anyauth_gets_200_and_a_run, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_curl_anyauth_gets_200_and_a_run, setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,41 +50,9 @@
 #define FLOOD_PER_MINUTE 600
 #define FLOOD_MAX_GROWTH (1L * 1024 * 1024)
 
-typedef struct fixture {
-    char *dir;
-    qxt_mock mock;
-} fixture;
+typedef qxt_fixture fixture;
 
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    f->dir = qxt_tempdir();
-    *state = f;
-    return 0;
-}
-
-static void stop(fixture *f)
-{
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        f->mock.pid = 0;
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    stop(f);
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 /* Starts qx-mock on a config of these extra top-level keys (JSON text
  * after a comma, or ""). */
@@ -97,16 +65,7 @@ static void start(fixture *f, const char *keys, const char *const *extra)
              " {\"id\": \"WF_off\", \"urlTokenId\": \"tok-off\", \"enabled\": false},"
              " {\"id\": \"WF_open\", \"urlTokenId\": \"tok-open\", \"authRequired\": false}]%s}",
              keys);
-    char *path = qxt_write_file(f->dir, "config.json", cfg);
-    assert_int_equal(qxt_mock_start(&f->mock, path, extra), 0);
-    free(path);
-}
-
-static char *url(const fixture *f, const char *path)
-{
-    static char u[512];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, path);
-    return u;
+    assert_int_equal(qxt_fixture_launch(f, cfg, extra), 0);
 }
 
 static long post(const fixture *f, const char *token, const char *body, size_t len,
@@ -115,7 +74,7 @@ static long post(const fixture *f, const char *token, const char *body, size_t l
     char path[256];
     snprintf(path, sizeof path, EVENT_PATH "%s", token);
     qxt_response r;
-    assert_int_equal(qxt_http("POST", url(f, path), body, len, headers, userpwd, &r), 0);
+    assert_int_equal(qxt_http("POST", qxt_url(f, path), body, len, headers, userpwd, &r), 0);
     long status = r.status;
     qxt_response_free(&r);
     return status;
@@ -124,7 +83,7 @@ static long post(const fixture *f, const char *token, const char *body, size_t l
 static json_t *get_json(const fixture *f, const char *path, char **raw)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, path), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     assert_non_null(j);
@@ -183,7 +142,7 @@ static int flood(const fixture *f, int n)
     CURL *c = curl_easy_init();
     assert_non_null(c);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url(f, EVENT_PATH "no-such-token"));
+    curl_easy_setopt(c, CURLOPT_URL, qxt_url(f, EVENT_PATH "no-such-token"));
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -225,7 +184,7 @@ static void test_a_flood_of_refused_requests_stays_small(void **state)
     const char *const args[] = {"--db", db, NULL};
     start(f, keys, args);
     assert_int_equal(post(f, "tok-off", "{}", 2, json_ct, USERPWD), 200);
-    stop(f);
+    qxt_fixture_stop(f);
     long before = db_size(db);
 
     start(f, keys, args);
@@ -250,7 +209,7 @@ static void test_a_flood_of_refused_requests_stays_small(void **state)
     }
     json_decref(list);
     long live = db_size(db) - before; /* with the WAL as it is: for the record */
-    stop(f);
+    qxt_fixture_stop(f);
     long growth = db_size(db) - before;
     printf("%d refused requests in %lld ms: %lld entries one by one, %lld summaries; "
            "the store grew by %ld bytes (%ld with the WAL before the stop)\n",
@@ -379,7 +338,7 @@ static void test_journal_max_evicts_the_oldest_and_counts_them(void **state)
                         "{\"n\": 3}");
     json_decref(list);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, "/metrics"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/metrics"), NULL, 0, NULL, NULL, &r), 0);
     assert_non_null(strstr(r.body, "\nqxmock_journal_evicted_total 3\n"));
     qxt_response_free(&r);
 }
@@ -394,11 +353,11 @@ static void test_a_run_the_store_refuses_is_journalled(void **state)
     start(f, "", seeded);
     assert_int_equal(post(f, "tok-open", "{}", 2, json_ct, NULL), 200);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     char *history = qxt_write_file(f->dir, "history.ndjson", r.body);
     qxt_response_free(&r);
-    stop(f);
+    qxt_fixture_stop(f);
 
     const char *const again[] = {"--seed", "7", "--history", history, NULL};
     start(f, "", again);
@@ -418,16 +377,18 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_a_flood_of_refused_requests_stays_small, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_flood_of_refused_requests_stays_small,
+                                        qxt_fixture_setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_entries_keep_headers_without_credentials_and_4_kib_of_body, setup, teardown),
+            test_entries_keep_headers_without_credentials_and_4_kib_of_body, qxt_fixture_setup,
+            qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_refusals_past_the_limit_go_into_one_summary_with_a_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_journal_max_evicts_the_oldest_and_counts_them, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_run_the_store_refuses_is_journalled, setup,
-                                        teardown),
+            test_refusals_past_the_limit_go_into_one_summary_with_a_count, qxt_fixture_setup,
+            qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_max_evicts_the_oldest_and_counts_them,
+                                        qxt_fixture_setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_a_run_the_store_refuses_is_journalled,
+                                        qxt_fixture_setup, qxt_fixture_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

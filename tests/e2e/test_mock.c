@@ -49,22 +49,9 @@ static const char seed_payload[] =
     " \"segmentMembership\": {\"ups\": {\"046456e3b-18e1-48a6-9bda-d68547861283\":"
     " {\"lastQualificationTime\": \"2023-09-05T10:43:55.602687Z\", \"status\": \"realized\"}}}}";
 
-typedef struct fixture {
-    char *dir;
-    char *config;
-    qxt_mock mock;
-} fixture;
+typedef qxt_fixture fixture;
 
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
-
-static char *url(const fixture *f, const char *path)
-{
-    static char buf[4][1024];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s%s", f->mock.base_url, path);
-    return buf[i];
-}
 
 static char *trigger_url(const fixture *f, const char *token)
 {
@@ -74,35 +61,9 @@ static char *trigger_url(const fixture *f, const char *token)
     return buf;
 }
 
-static int setup_with(void **state, const char *cfg, const char *const *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", cfg);
-    if (qxt_mock_start(&f->mock, f->config, extra) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
 static int setup(void **state)
 {
-    return setup_with(state, config_text, NULL);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->config);
-    free(f->dir);
-    free(f);
-    return 0;
+    return qxt_fixture_start(state, config_text, NULL);
 }
 
 /* POSTs body to the workflow token; returns the status, and the parsed body
@@ -124,7 +85,7 @@ static long post(const fixture *f, const char *token, const char *body, const ch
 static json_t *get_json(const fixture *f, const char *path, long expect_status)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, path), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r), 0);
     if (r.status != expect_status)
         fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
     assert_int_equal(r.status, expect_status);
@@ -442,7 +403,7 @@ static void test_pagination_walks_every_run_once(void **state)
 static char *export_text(fixture *f)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     char *t = strdup(r.body);
     qxt_response_free(&r);
@@ -463,21 +424,23 @@ static void test_export_reset_import_round_trip(void **state)
     assert_non_null(strstr(before, "\"FAILURE\""));
     assert_null(strstr(before, TOKEN_OK));
     qxt_response r;
-    assert_int_equal(qxt_http("DELETE", url(f, "/_qx/v1/runs"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("DELETE", qxt_url(f, "/_qx/v1/runs"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     json_t *j = get_json(f, "/_qx/v1/runs", 200);
     assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
     json_decref(j);
     assert_int_equal(
-        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r), 0);
+        qxt_http("POST", qxt_url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r),
+        0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     char *after = export_text(f);
     assert_string_equal(before, after);
     /* Importing the same runs again is refused, naming the line. */
     assert_int_equal(
-        qxt_http("POST", url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r), 0);
+        qxt_http("POST", qxt_url(f, "/_qx/v1/import"), before, strlen(before), ndjson_ct, NULL, &r),
+        0);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "line 1"));
     qxt_response_free(&r);
@@ -491,7 +454,7 @@ static void test_metrics_count_requests_and_runs(void **state)
     assert_int_equal(post(f, WF_TOKEN, seed_payload, NULL, USERPWD, NULL), 200);
     assert_int_equal(post(f, "nope", "{}", NULL, USERPWD, NULL), 404);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", url(f, "/metrics"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/metrics"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(
         strstr(r.body, "qxmock_requests_total{endpoint=\"json_event\",status=\"200\"} 1"));
@@ -546,7 +509,7 @@ static void test_rate_limit_answers_429_with_retry_after(void **state)
                       " \"rateLimitPerMinute\": 3,"
                       " \"workflows\": [{\"id\": \"WF\", \"urlTokenId\": \"t\"}]}";
     void *st2 = NULL;
-    assert_int_equal(setup_with(&st2, cfg, NULL), 0);
+    assert_int_equal(qxt_fixture_start(&st2, cfg, NULL), 0);
     fixture *g = st2;
     for (int i = 0; i < 3; i++)
         assert_int_equal(post(g, "t", "{}", NULL, USERPWD, NULL), 200);
@@ -558,7 +521,7 @@ static void test_rate_limit_answers_429_with_retry_after(void **state)
     long secs = strtol(ra, NULL, 10);
     assert_true(secs >= 1 && secs <= 60);
     qxt_response_free(&r);
-    teardown(&st2);
+    qxt_fixture_teardown(&st2);
 }
 
 static void test_bad_config_is_refused_with_exit_2(void **state)
@@ -603,7 +566,7 @@ static bool request_read(const qxt_tcp_view *v, const void *arg)
 static void test_stop_answers_a_pending_long_poll(void **state)
 {
     fixture *f = *state;
-    poll_call c = {.url = url(f, "/_qx/v1/runs/wait?count=5&timeoutMs=60000")};
+    poll_call c = {.url = qxt_url(f, "/_qx/v1/runs/wait?count=5&timeoutMs=60000")};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, long_poll, &c), 0);
     /* Known event: the kernel shows the request read by the server. */
@@ -640,7 +603,7 @@ static void test_stop_answers_a_request_in_its_latency(void **state)
 {
     fixture *f = *state;
     qxt_response r;
-    assert_int_equal(qxt_http("PUT", url(f, "/_qx/v1/faults"), "{\"slowResponseMs\": 700}", 23,
+    assert_int_equal(qxt_http("PUT", qxt_url(f, "/_qx/v1/faults"), "{\"slowResponseMs\": 700}", 23,
                               json_ct, NULL, &r),
                      0);
     assert_int_equal(r.status, 200);
@@ -663,33 +626,43 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepted_request_records_successful_run, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_x_api_token_header_is_accepted, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_x_api_token_header_is_accepted, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_email_gives_failure_run_naming_task, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_condition_not_met_is_success_without_tasks, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_every_refusal_has_its_status_reason_and_journal_entry,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_disabled_workflow_accepts_and_starts_no_run, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_open_workflow_needs_no_credentials, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_older_url_form_selects_by_trigger_id, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_open_workflow_needs_no_credentials, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_older_url_form_selects_by_trigger_id, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_delayed_run_is_running_then_finishes_and_wait_returns,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_times_out_with_408, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_answers_a_pending_long_poll, setup, teardown),
+                                        setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_times_out_with_408, setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_a_pending_long_poll, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_a_request_in_its_latency, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_admin_rejects_bad_parameters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pagination_walks_every_run_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_reset_import_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metrics_count_requests_and_runs, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_rejects_bad_parameters, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_pagination_walks_every_run_once, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_export_reset_import_round_trip, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_count_requests_and_runs, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_history_survives_restart_with_same_db, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_history_option_loads_an_export, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_history_option_loads_an_export, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test(test_rate_limit_answers_429_with_retry_after),
-        cmocka_unit_test_setup_teardown(test_bad_config_is_refused_with_exit_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_config_is_refused_with_exit_2, setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

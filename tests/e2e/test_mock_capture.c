@@ -40,43 +40,19 @@ static const char sample[] = "{\"person\": {\"name\": {\"first name\": \"Dave\"}
 
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
 
-typedef struct fixture {
-    char *dir;
-    char *config;
-    qxt_mock mock;
-} fixture;
+typedef qxt_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", config_text);
-    *state = f;
-    return qxt_mock_start(&f->mock, f->config, NULL) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->config);
-    free(f->dir);
-    free(f);
-    return 0;
+    return qxt_fixture_start(state, config_text, NULL);
 }
 
 /* One request; the status, and the parsed body in *out when out is set. */
 static long call(const fixture *f, const char *method, const char *path, const char *body,
                  const char *userpwd, json_t **out)
 {
-    char u[1024];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, path);
     qxt_response r;
-    assert_int_equal(qxt_http(method, u, body, body != NULL ? strlen(body) : 0,
+    assert_int_equal(qxt_http(method, qxt_url(f, path), body, body != NULL ? strlen(body) : 0,
                               body != NULL ? json_ct : NULL, userpwd, &r),
                      0);
     long st = r.status;
@@ -300,10 +276,8 @@ static void test_capture_routes_refuse_unknown_workflows_and_bad_bodies(void **s
     expect_400(f, "[1]", "object");
     expect_400(f, "{nope", "JSON");
     assert_false(is_armed(f, CAPTURE));
-    char u[512];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, CAPTURE);
     qxt_response r;
-    assert_int_equal(qxt_http("PUT", u, "{}", 2, json_ct, NULL, &r), 0);
+    assert_int_equal(qxt_http("PUT", qxt_url(f, CAPTURE), "{}", 2, json_ct, NULL, &r), 0);
     assert_int_equal(r.status, 405);
     char allow[64];
     assert_true(qxt_response_header(&r, "Allow", allow, sizeof allow));
@@ -438,21 +412,23 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_armed_workflow_captures_one_sample_and_starts_no_run,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_capture_comes_after_auth_and_body_checks, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_capture_comes_before_faults_and_disabled_workflows,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_armed_capture_expires_after_its_timeout, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_delete_disarms_and_keeps_the_sample, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_disarms_and_keeps_the_sample, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_capture_routes_refuse_unknown_workflows_and_bad_bodies,
-                                        setup, teardown),
+                                        setup, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_capture_command_prints_event_data_and_exits_0, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_capture_command_exits_1_when_no_sample_comes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_capture_command_bad_usage_exits_2, setup, teardown),
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_capture_command_bad_usage_exits_2, setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

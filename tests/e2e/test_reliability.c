@@ -39,53 +39,18 @@ static const char config_text[] =
 static const char good[] = "{\"identityMap\": {\"Email\": [{\"id\": \"ok@example.com\"}]}}";
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
 
-typedef struct fixture {
-    char *dir, *config;
-    qxt_mock mock;
-} fixture;
-
-static int start(void **state, const char *const *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", config_text);
-    *state = f;
-    return qxt_mock_start(&f->mock, f->config, extra);
-}
+typedef qxt_fixture fixture;
 
 static int setup(void **state)
 {
-    return start(state, NULL);
+    return qxt_fixture_start(state, config_text, NULL);
 }
 
 static int setup_tight(void **state)
 {
     const char *const extra[] = {
         "--max-connections", "8", "--connection-timeout", "1", "--threads", "2", NULL};
-    return start(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f->config);
-    free(f);
-    return 0;
-}
-
-static const char *u(const fixture *f, const char *path)
-{
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s%s", f->mock.base_url, path);
-    return buf[i];
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 #define TRIGGER "/inbound-event/v1/events/json/triggers?urlTokenId=tok"
@@ -94,7 +59,7 @@ static const char *u(const fixture *f, const char *path)
 static long post(const fixture *f, const char *body, size_t len)
 {
     qxt_response r;
-    int rc = qxt_http("POST", u(f, TRIGGER), body, len, json_ct, USERPWD, &r);
+    int rc = qxt_http("POST", qxt_url(f, TRIGGER), body, len, json_ct, USERPWD, &r);
     long st = rc == 0 ? r.status : -1;
     qxt_response_free(&r);
     return st;
@@ -103,7 +68,7 @@ static long post(const fixture *f, const char *body, size_t len)
 static json_t *get(const fixture *f, const char *path, long expect)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u(f, path), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r), 0);
     if (r.status != expect)
         fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
     assert_int_equal(r.status, expect);
@@ -115,8 +80,8 @@ static json_t *get(const fixture *f, const char *path, long expect)
 static long put_faults(const fixture *f, const char *body)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("PUT", u(f, "/_qx/v1/faults"), body, strlen(body), json_ct, NULL, &r),
-                     0);
+    assert_int_equal(
+        qxt_http("PUT", qxt_url(f, "/_qx/v1/faults"), body, strlen(body), json_ct, NULL, &r), 0);
     long st = r.status;
     qxt_response_free(&r);
     return st;
@@ -147,7 +112,7 @@ static void test_injected_error_status_then_cleared(void **state)
                            "injected fault: HTTP 502"));
     json_decref(j);
     qxt_response r;
-    assert_int_equal(qxt_http("DELETE", u(f, "/_qx/v1/faults"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("DELETE", qxt_url(f, "/_qx/v1/faults"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     assert_int_equal(post(f, good, strlen(good)), 200);
@@ -211,32 +176,13 @@ static void test_latency_and_seeded_choices(void **state)
     assert_true(ms >= 150);
 }
 
-/* Opens a raw TCP connection to the emulator. */
-static int raw_connect(const fixture *f)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(s);
-        return -1;
-    }
-    return s;
-}
-
 /* Sends text raw and reads the answer's status line (0: closed, -1: none
  * within timeout_ms). */
 static int raw_exchange(const fixture *f, const char *text, size_t len, int timeout_ms)
 {
-    int s = raw_connect(f);
+    int s = qxt_raw_connect(f->mock.port);
     assert_true(s >= 0);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = send(s, text + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    (void)qxt_raw_send(s, text, len); /* a refusal midway is read below */
     char buf[256] = "";
     struct pollfd p = {.fd = s, .events = POLLIN};
     int status = -1;
@@ -246,8 +192,7 @@ static int raw_exchange(const fixture *f, const char *text, size_t len, int time
             status = 0;
         else {
             buf[n] = '\0';
-            int code = 0;
-            status = sscanf(buf, "HTTP/1.%*d %d", &code) == 1 ? code : 0;
+            status = qxt_status_code(buf);
         }
     }
     close(s);
@@ -314,7 +259,7 @@ static void test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_c
     for (size_t i = 0; auths[i] != NULL; i++, tried++) {
         const char *const h[] = {"Content-Type: application/json", auths[i], NULL};
         qxt_response r;
-        assert_int_equal(qxt_http("POST", u(f, TRIGGER), good, strlen(good), h, NULL, &r), 0);
+        assert_int_equal(qxt_http("POST", qxt_url(f, TRIGGER), good, strlen(good), h, NULL, &r), 0);
         assert_int_equal(r.status, 401);
         qxt_response_free(&r);
     }
@@ -350,8 +295,8 @@ static void test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_c
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++, tried++) {
         qxt_response r;
-        assert_int_equal(qxt_http(paths[i].method, u(f, paths[i].path), NULL, 0, NULL, NULL, &r),
-                         0);
+        assert_int_equal(
+            qxt_http(paths[i].method, qxt_url(f, paths[i].path), NULL, 0, NULL, NULL, &r), 0);
         if (r.status != paths[i].status)
             fprintf(stderr, "%s %s: %ld %s\n", paths[i].method, paths[i].path, r.status, r.body);
         assert_int_equal(r.status, paths[i].status);
@@ -383,7 +328,7 @@ static void test_slow_clients_time_out_without_starving_others(void **state)
     /* Five slowloris connections: a request line and no end of headers. */
     int socks[5];
     for (int i = 0; i < 5; i++) {
-        socks[i] = raw_connect(f);
+        socks[i] = qxt_raw_connect(f->mock.port);
         assert_true(socks[i] >= 0);
         const char part[] = "POST " TRIGGER " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
         assert_true(send(socks[i], part, sizeof part - 1, MSG_NOSIGNAL) > 0);
@@ -425,7 +370,7 @@ static void test_connection_count_is_bounded(void **state)
     int socks[8];
     const char part[] = "GET /_qx/v1/health HTTP/1.1\r\n";
     for (int i = 0; i < 8; i++) {
-        assert_true((socks[i] = raw_connect(f)) >= 0);
+        assert_true((socks[i] = qxt_raw_connect(f->mock.port)) >= 0);
         assert_true(send(socks[i], part, sizeof part - 1, MSG_NOSIGNAL) > 0);
     }
     /* Known event: the kernel shows all 8 accepted and their bytes read. */
@@ -434,7 +379,7 @@ static void test_connection_count_is_bounded(void **state)
     if (!qxt_wait_tcp(f->mock.port, all_accepted_and_read, &eight, 10000, &v))
         fail_msg("8 connections not accepted and read: %d established, %d queued, %d unread",
                  v.established, v.backlog, v.unread);
-    int extra = raw_connect(f);
+    int extra = qxt_raw_connect(f->mock.port);
     assert_true(extra >= 0);
     const char req[] = "GET /_qx/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_true(send(extra, req, sizeof req - 1, MSG_NOSIGNAL) > 0);
@@ -477,7 +422,8 @@ static void test_every_200_survives_kill_9(void **state)
             snprintf(body, sizeof body,
                      "{\"identityMap\":{\"Email\":[{\"id\":\"u%d@example.com\"}]}}", i);
             qxt_response r;
-            if (qxt_http("POST", u(f, TRIGGER), body, strlen(body), json_ct, USERPWD, &r) != 0) {
+            if (qxt_http("POST", qxt_url(f, TRIGGER), body, strlen(body), json_ct, USERPWD, &r) !=
+                0) {
                 qxt_response_free(&r);
                 break;
             }
@@ -526,19 +472,24 @@ static void test_every_200_survives_kill_9(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_injected_error_status_then_cleared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_injected_error_status_then_cleared, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_drop_before_loses_the_request_and_journals_it, setup,
-                                        teardown),
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_drop_after_records_the_run_and_the_retry_is_marked_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_latency_and_seeded_choices, setup, teardown),
+            test_drop_after_records_the_run_and_the_retry_is_marked_duplicate, setup,
+            qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_latency_and_seeded_choices, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_correct, setup_tight,
-            teardown),
+            qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_slow_clients_time_out_without_starving_others,
-                                        setup_tight, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_count_is_bounded, setup_tight, teardown),
-        cmocka_unit_test_setup_teardown(test_every_200_survives_kill_9, setup, teardown),
+                                        setup_tight, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_count_is_bounded, setup_tight,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_every_200_survives_kill_9, setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

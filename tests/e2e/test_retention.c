@@ -41,60 +41,23 @@
     " \"status\": \"SUCCESS\", \"receivedAt\": \"2020-01-02T03:04:05.000Z\","                      \
     " \"finishedAt\": \"2020-01-02T03:04:05.000Z\", \"payload\": {}, \"tasks\": []}\n"
 
-typedef struct fixture {
-    char *dir;
-    qxt_mock mock;
-} fixture;
+typedef qxt_fixture fixture;
 
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    f->dir = qxt_tempdir();
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 /* Starts qx-mock on a config with this retention (days as JSON text). */
 static void start(fixture *f, const char *days, const char *const *extra)
 {
     char cfg[512];
     snprintf(cfg, sizeof cfg, "{%s, \"historyRetentionDays\": %s}", WORKFLOWS, days);
-    char *path = qxt_write_file(f->dir, "config.json", cfg);
-    assert_int_equal(qxt_mock_start(&f->mock, path, extra), 0);
-    free(path);
-}
-
-static void stop(fixture *f)
-{
-    int st = qxt_mock_stop(&f->mock, SIGTERM);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    f->mock.pid = 0;
+    assert_int_equal(qxt_fixture_launch(f, cfg, extra), 0);
 }
 
 /* GET path; the status, and the body as JSON in *out (may be NULL). */
 static long get(const fixture *f, const char *path, json_t **out)
 {
-    char u[512];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, path);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u, NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r), 0);
     long st = r.status;
     if (out != NULL)
         *out = qxt_response_json(&r);
@@ -104,10 +67,8 @@ static long get(const fixture *f, const char *path, json_t **out)
 
 static char *get_text(const fixture *f, const char *path)
 {
-    char u[512];
-    snprintf(u, sizeof u, "%s%s", f->mock.base_url, path);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u, NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     char *body = r.body;
     r.body = NULL;
@@ -118,9 +79,7 @@ static char *get_text(const fixture *f, const char *path)
 /* Records a run through the JSON-event endpoint; its id into id. */
 static void record_run(const fixture *f, char *id, size_t size)
 {
-    char u[512];
-    snprintf(u, sizeof u, "%s/inbound-event/v1/events/json/triggers?urlTokenId=tok-open",
-             f->mock.base_url);
+    const char *u = qxt_url(f, "/inbound-event/v1/events/json/triggers?urlTokenId=tok-open");
     qxt_response r;
     assert_int_equal(qxt_http("POST", u, "{\"a\": 1}", 8, json_ct, NULL, &r), 0);
     assert_int_equal(r.status, 200);
@@ -134,8 +93,7 @@ static void record_run(const fixture *f, char *id, size_t size)
 
 static void import(const fixture *f, const char *ndjson)
 {
-    char u[512];
-    snprintf(u, sizeof u, "%s/_qx/v1/import", f->mock.base_url);
+    const char *u = qxt_url(f, "/_qx/v1/import");
     qxt_response r;
     const char *const ct[] = {"Content-Type: application/x-ndjson", NULL};
     assert_int_equal(qxt_http("POST", u, ndjson, strlen(ndjson), ct, NULL, &r), 0);
@@ -253,7 +211,7 @@ static void test_reopened_store_evicts_at_start(void **state)
     start(f, "30", args);
     char id[128];
     record_run(f, id, sizeof id);
-    stop(f);
+    qxt_fixture_stop(f);
     /* 1e-8 days rounds to 1 ms: the run, recorded before the stop, is past it. */
     start(f, "1e-8", args);
     json_t *j = NULL;
@@ -261,7 +219,7 @@ static void test_reopened_store_evicts_at_start(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
     json_decref(j);
     assert_int_equal(stats_evicted(f), 1);
-    stop(f);
+    qxt_fixture_stop(f);
     start(f, "30", args);
     assert_int_equal(stats_evicted(f), 1);
     free(db);
@@ -270,10 +228,12 @@ static void test_reopened_store_evicts_at_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_evicted_run_answers_410_and_unknown_id_404, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_old_history_survives_load, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopened_store_evicts_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evicted_run_answers_410_and_unknown_id_404,
+                                        qxt_fixture_setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_old_history_survives_load, qxt_fixture_setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reopened_store_evicts_at_start, qxt_fixture_setup,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

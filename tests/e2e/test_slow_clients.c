@@ -54,19 +54,7 @@ static const char config_text[] =
 static const char good[] = "{\"identityMap\": {\"Email\": [{\"id\": \"ok@example.com\"}]}}";
 static const char *const json_ct[] = {"Content-Type: application/json", NULL};
 
-typedef struct fixture {
-    char *dir, *config;
-    qxt_mock mock;
-} fixture;
-
-static int start(void **state, const char *const *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = qxt_tempdir();
-    f->config = qxt_write_file(f->dir, "config.json", config_text);
-    *state = f;
-    return qxt_mock_start(&f->mock, f->config, extra);
-}
+typedef qxt_fixture fixture;
 
 /* Room for others beside the slow clients; the idle timeout far above the
  * trickle pace. */
@@ -81,7 +69,7 @@ static int setup_roomy(void **state)
                                  "--threads",
                                  "2",
                                  NULL};
-    return start(state, extra);
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 /* Every connection can be taken by two slow clients. */
@@ -96,14 +84,14 @@ static int setup_full(void **state)
                                  "--threads",
                                  "2",
                                  NULL};
-    return start(state, extra);
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 static int setup_import(void **state)
 {
     const char *const extra[] = {
         "--request-timeout", "2", "--import-timeout", "5", "--connection-timeout", "10", NULL};
-    return start(state, extra);
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 /* --max-waiters left to its default: a quarter of 8. */
@@ -111,30 +99,7 @@ static int setup_waiters(void **state)
 {
     const char *const extra[] = {
         "--request-timeout", "1", "--max-connections", "8", "--threads", "2", NULL};
-    return start(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->mock.pid > 0) {
-        int st = qxt_mock_stop(&f->mock, SIGTERM);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    qxt_remove_dir(f->dir);
-    free(f->dir);
-    free(f->config);
-    free(f);
-    return 0;
-}
-
-static const char *u(const fixture *f, const char *path)
-{
-    static char buf[8][1024];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s%s", f->mock.base_url, path);
-    return buf[i];
+    return qxt_fixture_start(state, config_text, extra);
 }
 
 static int64_t now_ms(void)
@@ -148,7 +113,7 @@ static int64_t now_ms(void)
 static long post_good(const fixture *f)
 {
     qxt_response r;
-    int rc = qxt_http("POST", u(f, TRIGGER), good, strlen(good), json_ct, USERPWD, &r);
+    int rc = qxt_http("POST", qxt_url(f, TRIGGER), good, strlen(good), json_ct, USERPWD, &r);
     long st = rc == 0 ? r.status : -1;
     qxt_response_free(&r);
     return st;
@@ -157,7 +122,7 @@ static long post_good(const fixture *f)
 static long get_status(const fixture *f, const char *path)
 {
     qxt_response r;
-    int rc = qxt_http("GET", u(f, path), NULL, 0, NULL, NULL, &r);
+    int rc = qxt_http("GET", qxt_url(f, path), NULL, 0, NULL, NULL, &r);
     long st = rc == 0 ? r.status : -1;
     qxt_response_free(&r);
     return st;
@@ -166,11 +131,8 @@ static long get_status(const fixture *f, const char *path)
 /* A raw connection to the emulator that has sent text; -1 on failure. */
 static int raw_open(const fixture *f, const char *text)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->mock.port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        (text != NULL && send(s, text, strlen(text), MSG_NOSIGNAL) != (ssize_t)strlen(text))) {
+    int s = qxt_raw_connect(f->mock.port);
+    if (s >= 0 && text != NULL && !qxt_raw_send(s, text, strlen(text))) {
         close(s);
         return -1;
     }
@@ -191,9 +153,8 @@ static int read_answer(int s, int timeout_ms)
         if (eoh != NULL) {
             const char *cl = strstr(buf, "Content-Length:");
             size_t body = cl != NULL && cl < eoh ? strtoul(cl + 15, NULL, 10) : 0;
-            int code = 0;
             if (len >= (size_t)(eoh + 4 - buf) + body)
-                return sscanf(buf, "HTTP/1.%*d %d", &code) == 1 ? code : 0;
+                return qxt_status_code(buf);
         }
         int64_t left = end - now_ms();
         struct pollfd p = {.fd = s, .events = POLLIN};
@@ -389,9 +350,9 @@ static void test_body_trickler_on_a_json_event_is_cut_at_the_request_deadline(vo
     assert_cut_at(&t, REQUEST_TIMEOUT_MS, "body trickler");
     /* No run and still correct: only the good request's run. */
     qxt_response r;
-    assert_int_equal(
-        qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1&timeoutMs=10000"), NULL, 0, NULL, NULL, &r),
-        0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/runs/wait?count=1&timeoutMs=10000"), NULL,
+                              0, NULL, NULL, &r),
+                     0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 1);
@@ -405,11 +366,11 @@ static char *one_exported_run(const fixture *f)
     assert_int_equal(post_good(f), 200);
     assert_int_equal(get_status(f, "/_qx/v1/runs/wait?count=1&timeoutMs=10000"), 200);
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/export"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     char *line = strdup(r.body);
     qxt_response_free(&r);
-    assert_int_equal(qxt_http("DELETE", u(f, "/_qx/v1/runs"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("DELETE", qxt_url(f, "/_qx/v1/runs"), NULL, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
     return line;
@@ -445,7 +406,8 @@ static void test_import_trickling_within_its_timeout_is_served_and_past_it_is_cu
     assert_true(t[0].closed_ms > REQUEST_TIMEOUT_MS); /* it did outlast the request timeout */
     assert_cut_at(&t[1], IMPORT_TIMEOUT_MS, "import trickler");
     qxt_response r;
-    assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs?limit=1"), NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/runs?limit=1"), NULL, 0, NULL, NULL, &r),
+                     0);
     json_t *j = qxt_response_json(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
     json_decref(j);
@@ -464,8 +426,8 @@ static bool probe_until_refused(const fixture *f, qxt_response *r, int timeout_m
 {
     int64_t end = now_ms() + timeout_ms;
     while (now_ms() < end) {
-        assert_int_equal(qxt_http("GET", u(f, "/_qx/v1/runs/wait?count=1000&timeoutMs=0"), NULL, 0,
-                                  NULL, NULL, r),
+        assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/runs/wait?count=1000&timeoutMs=0"),
+                                  NULL, 0, NULL, NULL, r),
                          0);
         if (r->status == 503)
             return true;
@@ -571,19 +533,20 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_header_tricklers_are_cut_at_the_request_deadline_while_others_are_served,
-            setup_roomy, teardown),
+            setup_roomy, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_tricklers_holding_every_connection_are_cut_and_the_queued_request_served,
-            setup_full, teardown),
+            setup_full, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_body_trickler_on_a_json_event_is_cut_at_the_request_deadline, setup_roomy,
-            teardown),
+            qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_import_trickling_within_its_timeout_is_served_and_past_it_is_cut, setup_import,
-            teardown),
+            qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_long_polls_are_capped_and_never_block_ingest_or_health,
-                                        setup_waiters, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_bounds_are_usage_errors, setup_roomy, teardown),
+                                        setup_waiters, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bounds_are_usage_errors, setup_roomy,
+                                        qxt_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
