@@ -265,3 +265,15 @@ json_int_t sf_failed_for(const json_t *rep, const char *reason)
 {
     return json_integer_value(json_object_get(json_object_get(rep, "failedReasons"), reason));
 }
+
+json_t *sf_mock_runs(const sf_fixture *f)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/_qx/v1/export", f->mock.base_url);
+    qxt_response r;
+    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *runs = sf_parse_ndjson(r.body);
+    qxt_response_free(&r);
+    return runs;
+}

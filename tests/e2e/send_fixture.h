@@ -75,6 +75,10 @@ char *sf_mock_destination(sf_fixture *f, const char *config_path);
 /* GET path of qx-mock, which must answer status expect with JSON. */
 json_t *sf_mock_get(const sf_fixture *f, const char *path, long expect);
 
+/* Every run the fixture's qx-mock holds, oldest first (its history export):
+ * a new array. */
+json_t *sf_mock_runs(const sf_fixture *f);
+
 /* The seed profile, copies times, in profiles.ndjson; returns its path. */
 char *sf_seed_profiles(const sf_fixture *f, int copies);
 

@@ -542,18 +542,20 @@ static void test_bad_config_is_refused_with_exit_2(void **state)
     free(out);
 }
 
-/* A long-poll in progress when qx-mock is stopped is answered (408 with
- * what there is) before the process exits, and the exit is clean. */
-typedef struct poll_call {
-    const char *url;
+/* One request made on a thread of its own, so that qx-mock can be stopped
+ * while it is in flight. */
+typedef struct bg_call {
+    const char *method, *url, *body, *userpwd;
+    const char *const *headers;
     qxt_response r;
     int rc;
-} poll_call;
+} bg_call;
 
-static void *long_poll(void *arg)
+static void *bg_request(void *arg)
 {
-    poll_call *c = arg;
-    c->rc = qxt_http("GET", c->url, NULL, 0, NULL, NULL, &c->r);
+    bg_call *c = arg;
+    c->rc = qxt_http(c->method, c->url, c->body, c->body ? strlen(c->body) : 0, c->headers,
+                     c->userpwd, &c->r);
     return NULL;
 }
 
@@ -563,38 +565,34 @@ static bool request_read(const qxt_tcp_view *v, const void *arg)
     return v->established >= 1 && v->backlog == 0 && v->unread == 0;
 }
 
-static void test_stop_answers_a_pending_long_poll(void **state)
+/* Starts c, stops qx-mock with SIGTERM once the kernel shows the request
+ * read by the server (a known event), and asserts a clean exit; c holds
+ * the answer after. */
+static void stop_with_request_in_flight(fixture *f, bg_call *c)
 {
-    fixture *f = *state;
-    poll_call c = {.url = qxt_url(f, "/_qx/v1/runs/wait?count=5&timeoutMs=60000")};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, long_poll, &c), 0);
-    /* Known event: the kernel shows the request read by the server. */
+    assert_int_equal(pthread_create(&t, NULL, bg_request, c), 0);
     qxt_tcp_view v;
     assert_true(qxt_wait_tcp(f->mock.port, request_read, NULL, 10000, &v));
     int status = qxt_mock_stop(&f->mock, SIGTERM);
     pthread_join(t, NULL);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(c.rc, 0);
+    assert_int_equal(c->rc, 0);
+}
+
+/* A long-poll in progress when qx-mock is stopped is answered (408 with
+ * what there is) before the process exits, and the exit is clean. */
+static void test_stop_answers_a_pending_long_poll(void **state)
+{
+    fixture *f = *state;
+    bg_call c = {.method = "GET", .url = qxt_url(f, "/_qx/v1/runs/wait?count=5&timeoutMs=60000")};
+    stop_with_request_in_flight(f, &c);
     assert_int_equal(c.r.status, 408);
     json_t *j = qxt_response_json(&c.r);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
     json_decref(j);
     qxt_response_free(&c.r);
-}
-
-typedef struct post_call {
-    const char *url;
-    qxt_response r;
-    int rc;
-} post_call;
-
-static void *slow_post(void *arg)
-{
-    post_call *c = arg;
-    c->rc = qxt_http("POST", c->url, seed_payload, strlen(seed_payload), json_ct, USERPWD, &c->r);
-    return NULL;
 }
 
 /* A request still in its injected latency when qx-mock is stopped gets its
@@ -608,16 +606,12 @@ static void test_stop_answers_a_request_in_its_latency(void **state)
                      0);
     assert_int_equal(r.status, 200);
     qxt_response_free(&r);
-    post_call c = {.url = trigger_url(f, WF_TOKEN)};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, slow_post, &c), 0);
-    qxt_tcp_view v;
-    assert_true(qxt_wait_tcp(f->mock.port, request_read, NULL, 10000, &v));
-    int status = qxt_mock_stop(&f->mock, SIGTERM);
-    pthread_join(t, NULL);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(c.rc, 0);
+    bg_call c = {.method = "POST",
+                 .url = trigger_url(f, WF_TOKEN),
+                 .body = seed_payload,
+                 .headers = json_ct,
+                 .userpwd = USERPWD};
+    stop_with_request_in_flight(f, &c);
     assert_int_equal(c.r.status, 200);
     qxt_response_free(&c.r);
 }

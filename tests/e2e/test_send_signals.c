@@ -184,19 +184,6 @@ static long long mock_dropped(const sf_fixture *f)
     return n;
 }
 
-/* Every run qx-mock holds, oldest first (its history export). */
-static json_t *mock_runs(const sf_fixture *f)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s/_qx/v1/export", f->mock.base_url);
-    qxt_response r;
-    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    json_t *runs = sf_parse_ndjson(r.body);
-    qxt_response_free(&r);
-    return runs;
-}
-
 static void mock_clear_runs(const sf_fixture *f)
 {
     char url[512];
@@ -328,7 +315,7 @@ static void half_line_then(void **state, int sig)
     assert_int_equal(sf_int(rep, "activated"), 2);
     assert_int_equal(resume_line(rep), 0);
     json_decref(rep);
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     assert_int_equal(json_array_size(runs), 3);
     int seen = 0; /* profiles 1, 2 and 3 once each (2 and 3 in either order) */
     for (size_t i = 0; i < 3; i++) {
@@ -370,7 +357,7 @@ static void test_from_line_skips_a_file_and_refuses_state(void **state)
     assert_int_equal(sf_int(rep, "excluded"), 1); /* line 10 */
     assert_int_equal(resume_line(rep), 0);
     json_decref(rep);
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     assert_int_equal(json_array_size(runs), 3);
     int sum = 0; /* profiles 9, 11 and 12, in any order (4 requests in flight) */
     for (size_t i = 0; i < 3; i++) {
@@ -500,7 +487,7 @@ static size_t check_trial(const sf_fixture *f, pass *p, int tag, int rc)
         assert_int_equal(seen[line] & 1, 0); /* dead-lettered once */
         seen[line] |= 1;
     }
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     for (i = (size_t)p->at_base; i < json_array_size(runs); i++) {
         int line = profile_of(json_object_get(json_array_get(runs, i), "payload"));
         if (line < p->from || line > last)
@@ -543,7 +530,7 @@ static void replay_dead_letter(const sf_fixture *f, int tag, size_t n_dead)
  * run; a second one only where an answer was lost, and marked so. */
 static void check_pass(const sf_fixture *f, const pass *p)
 {
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     int *count = calloc((size_t)p->n + 1, sizeof *count);
     size_t i, extra = 0, marked = 0;
     json_t *run;

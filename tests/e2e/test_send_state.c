@@ -186,19 +186,6 @@ static json_int_t mock_total_runs(const sf_fixture *f)
     return total;
 }
 
-/* Every run the mock holds (its history export, one run per line). */
-static json_t *mock_runs(const sf_fixture *f)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s/_qx/v1/export", f->mock.base_url);
-    qxt_response r;
-    assert_int_equal(qxt_http("GET", url, NULL, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    json_t *runs = sf_parse_ndjson(r.body);
-    qxt_response_free(&r);
-    return runs;
-}
-
 /* Runs qx-send in the background and SIGKILLs it once the mock has at least
  * `after` runs; asserts that it was still running then. Returns the runs
  * counted just before the kill. */
@@ -376,7 +363,7 @@ static void test_kill_9_twice_then_resume_accounts_for_every_line(void **state)
     check_cumulative_report(rep, n, n_expected);
     json_decref(rep);
     check_dead_letters(f, n);
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     size_t extra = check_runs(expected, runs, 2 * CONCURRENCY);
     fprintf(stderr, "killed at %lld and %lld runs; %zu runs for %zu payloads (%zu sent twice)\n",
             (long long)at1, (long long)at2, json_array_size(runs), n_expected, extra);
@@ -430,7 +417,7 @@ static void test_sigterm_with_state_pauses_then_resumes_without_duplicates(void 
     json_decref(rep);
     check_dead_letters(f, n);
     /* a graceful stop records every outcome: nothing is sent twice */
-    json_t *runs = mock_runs(f);
+    json_t *runs = sf_mock_runs(f);
     assert_int_equal(check_runs(expected, runs, 0), 0);
     assert_int_equal(json_array_size(runs), n_expected);
     json_decref(runs);
