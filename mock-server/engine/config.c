@@ -36,9 +36,16 @@
 /* Qualtrics piped text for JSON-event fields: ~{aedj://fieldName}. */
 #define PIPE_OPEN "~{aedj://"
 
-static const char *const TOP_KEYS[] = {"users",      "workflows",         "rateLimitPerMinute",
-                                       "faults",     "duplicateWindowMs", "historyRetentionDays",
-                                       "journalMax", "journalMaxBytes",   "refusedJournalPerMinute",
+static const char *const TOP_KEYS[] = {"users",
+                                       "workflows",
+                                       "rateLimitPerMinute",
+                                       "rateLimitBurst",
+                                       "faults",
+                                       "duplicateWindowMs",
+                                       "historyRetentionDays",
+                                       "journalMax",
+                                       "journalMaxBytes",
+                                       "refusedJournalPerMinute",
                                        NULL};
 static const char *const USER_KEYS[] = {"username", "apiToken", NULL};
 static const char *const WORKFLOW_KEYS[] = {
@@ -551,6 +558,16 @@ static int parse_rate_limit(json_t *root, qxm_config *c, qx_error *err)
         return fail(err, "rateLimitPerMinute", "expected an integer from 0 (no limit) to %d",
                     QXM_MAX_RATE_LIMIT_PER_MINUTE);
     c->rate_limit_per_minute = (unsigned)json_integer_value(v);
+    v = json_object_get(root, "rateLimitBurst");
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > (json_int_t)c->rate_limit_per_minute)
+        return fail(err, "rateLimitBurst",
+                    "expected an integer from 1 to rateLimitPerMinute (%u): the calls a "
+                    "full bucket admits at once",
+                    c->rate_limit_per_minute);
+    c->rate_limit_burst = (unsigned)json_integer_value(v);
     return 0;
 }
 

@@ -48,6 +48,7 @@ qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt, qx_er
         qx_error_set(err, "out of memory");
         goto fail;
     }
+    qxm_ratelimit_set_burst(e->ratelimit, cfg->rate_limit_burst);
     return e;
 fail:
     qxm_engine_free(e);
@@ -138,6 +139,12 @@ qxm_fault_table *qxm_engine_faults(qxm_engine *e)
 qxm_capture *qxm_engine_capture(qxm_engine *e)
 {
     return e->capture;
+}
+
+void qxm_engine_set_tap(qxm_engine *e, const qxm_event_tap *tap)
+{
+    e->has_tap = tap != NULL;
+    e->tap = tap != NULL ? *tap : (qxm_event_tap){0};
 }
 
 void qxm_engine_commit(qxm_engine *e, qxm_commit *c, void *conn)

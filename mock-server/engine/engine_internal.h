@@ -28,6 +28,8 @@ struct qxm_engine {
     qxm_scheduler sched;
     qxm_committer committer;
     bool started; /* owner's thread only */
+    bool has_tap;
+    qxm_event_tap tap; /* set before start, read-only after */
 };
 
 #endif

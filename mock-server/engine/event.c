@@ -327,14 +327,43 @@ static const qxm_workflow *admit(qxm_engine *e, const qxm_event *ev, const parse
     return wf;
 }
 
+/* A tap's planned fault (qxm_event_tap), in place of the fault table's.
+ * Returns true when the outcome is set; *drop_after as inject's. */
+static bool impose(qxm_engine *e, const qxm_event *ev, const qxm_workflow *wf,
+                   const qxm_planned_fault *plan, qxm_event_outcome *out, bool *drop_after)
+{
+    if (plan->status == 429) {
+        out->retry_after_s = plan->retry_after_s > 0 ? plan->retry_after_s : 1;
+        refuse(e, ev, out, 429, "QX_RATE_LIMIT", wf,
+               "planned fault: HTTP 429, Retry-After %u s", out->retry_after_s);
+        return true;
+    }
+    if (plan->status != 0) {
+        refuse(e, ev, out, plan->status, plan->status < 500 ? "QVAL_1" : "QX_INJECTED_FAULT", wf,
+               "planned fault: HTTP %d", plan->status);
+        return true;
+    }
+    if (plan->drop_before) {
+        out->drop = true;
+        out->status = 0;
+        journal(e, ev, out->request_id, 0,
+                "planned fault: connection dropped before the run was recorded", wf);
+        return true;
+    }
+    *drop_after = plan->drop_after;
+    return false;
+}
+
 /* Injected faults. Returns true when the outcome is set (refused or
  * dropped); *drop_after when the run is to be recorded, then dropped. */
 static bool inject(qxm_engine *e, const qxm_event *ev, const qxm_workflow *wf, const qxm_user *user,
-                   qxm_event_outcome *out, bool *drop_after)
+                   const qxm_planned_fault *plan, qxm_event_outcome *out, bool *drop_after)
 {
     qxm_fault_draw d;
     size_t wi = (size_t)(wf - e->cfg->workflows);
     const char *key = user != NULL ? user->username : "(anonymous)";
+    if (plan->status != 0 || plan->drop_before || plan->drop_after)
+        return impose(e, ev, wf, plan, out, drop_after);
     if (!qxm_faults_draw(e->faults, wi, e->rng, key, qx_mono_ms(), &d))
         return false;
     out->delay_ms = d.delay_ms;
@@ -482,12 +511,15 @@ out:
  * drawn (*user, *d, *drop_after set), else NULL with the outcome set. */
 static const qxm_workflow *decide(qxm_engine *e, const qxm_event *ev, const parsed_body *pb,
                                   const qxm_user **user, run_draws *d, bool *drop_after,
-                                  qxm_event_outcome *out)
+                                  void **cookie, qxm_event_outcome *out)
 {
+    qxm_planned_fault plan = {0};
+    if (e->has_tap)
+        *cookie = e->tap.begin(e->tap.ctx, ev, &plan);
     qx_rng_uuid(e->rng, out->request_id);
     const qxm_workflow *wf = admit(e, ev, pb, user, out);
-    if (wf == NULL || capture(e, ev, pb, wf, out) || inject(e, ev, wf, *user, out, drop_after) ||
-        check_body(e, ev, pb, wf, out))
+    if (wf == NULL || capture(e, ev, pb, wf, out) ||
+        inject(e, ev, wf, *user, &plan, out, drop_after) || check_body(e, ev, pb, wf, out))
         return NULL;
     if (!wf->enabled) {
         /* Qualtrics answers as usual and no run appears in the history. */
@@ -516,8 +548,9 @@ void qxm_engine_event(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out
     const qxm_user *user = NULL;
     run_draws d = {.outcome = NULL};
     bool drop_after = false;
+    void *cookie = NULL;
     pthread_mutex_lock(&e->draw_lock);
-    const qxm_workflow *wf = decide(e, ev, &pb, &user, &d, &drop_after, out);
+    const qxm_workflow *wf = decide(e, ev, &pb, &user, &d, &drop_after, &cookie, out);
     pthread_mutex_unlock(&e->draw_lock);
     if (wf != NULL) {
         qx_error err;
@@ -537,6 +570,8 @@ void qxm_engine_event(qxm_engine *e, const qxm_event *ev, qxm_event_outcome *out
             refuse(e, ev, out, 500, "QX_STORE_ERROR", wf, "the run could not be recorded");
         }
     }
+    if (e->has_tap)
+        e->tap.end(e->tap.ctx, cookie, out);
     json_decref(d.outcome);
     json_decref(pb.payload);
 }

@@ -92,6 +92,8 @@ typedef struct qxm_config {
     qxm_workflow *workflows;
     size_t n_workflows;
     unsigned rate_limit_per_minute;
+    unsigned rate_limit_burst;          /* rateLimitBurst: calls a full bucket admits at once;
+                                           0: a minute's worth (Qualtrics') */
     qxm_faults faults;                  /* faults of every workflow without its own */
     int64_t duplicate_window_ms;        /* identical payloads within it are marked */
     int64_t history_retention_ms;       /* runs and journal entries are evicted this long

@@ -146,7 +146,13 @@ typedef struct qxm_event {
                                    journal leaves them out); NULL when none */
     size_t n_headers;
     bool more_headers; /* more than QXM_EVENT_MAX_HEADERS were sent */
+    const qxm_header *query_args; /* the URL's query arguments as sent (decoded),
+                                     the first QXM_EVENT_MAX_QUERY_ARGS; NULL when none */
+    size_t n_query_args;
 } qxm_event;
+
+/* Query arguments the HTTP front passes at most. */
+#define QXM_EVENT_MAX_QUERY_ARGS 16
 
 /* A run accepted and waiting to be committed (see qxm_engine_commit). */
 typedef struct qxm_commit qxm_commit;
@@ -185,6 +191,39 @@ int qxm_commit_result(const qxm_commit *c);
 
 /* Frees c; NULL is a no-op. */
 void qxm_commit_free(qxm_commit *c);
+
+/* ---- a tap on JSON events ------------------------------------------------
+ *
+ * For a judge of senders (`qx-mock conform`): it sees every JSON event in
+ * the order the engine decides them, may impose a fault on each, and sees
+ * each outcome. */
+
+/* A fault imposed on one request by a tap; all zero: none. */
+typedef struct qxm_planned_fault {
+    int status;             /* answer this 4xx or 5xx status, 0: none */
+    unsigned retry_after_s; /* with 429: the Retry-After to give (at least 1) */
+    bool drop_before;       /* close the connection before the run is recorded */
+    bool drop_after;        /* record the run, then close without answering */
+} qxm_planned_fault;
+
+typedef struct qxm_event_tap {
+    /* Called first for every JSON event, under the draw lock (so in the
+     * order the engine decides them, which follows the order a client's
+     * causally ordered requests arrive in). It may set *fault: the fault is
+     * imposed when the request passes the checks before faults (method,
+     * URL, credentials, the rate limit), in place of the fault table's draw.
+     * Returns a cookie handed to end. Must not call into the engine. */
+    void *(*begin)(void *ctx, const qxm_event *ev, qxm_planned_fault *fault);
+    /* Called once the outcome is decided, on the request's thread, outside
+     * the engine's locks, before the answer is sent; a run still waiting
+     * for its commit shows as status 200 (a failed commit is then answered
+     * 500 and not told to the tap). */
+    void (*end)(void *ctx, void *cookie, const qxm_event_outcome *out);
+    void *ctx;
+} qxm_event_tap;
+
+/* Sets the tap (copied; NULL: none). Before qxm_engine_start only. */
+void qxm_engine_set_tap(qxm_engine *e, const qxm_event_tap *tap);
 
 /* ---- history ------------------------------------------------------------- */
 

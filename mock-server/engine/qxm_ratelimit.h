@@ -3,7 +3,10 @@
  *
  * Qualtrics limits API calls to 3,000 per minute; the emulator keeps a token
  * bucket per user (capacity = the per-minute limit, refilled continuously),
- * which admits a burst of a minute's worth and then the steady rate.
+ * which admits a burst of a minute's worth and then the steady rate. A
+ * smaller burst (qxm_ratelimit_set_burst) makes it stricter: a judge of
+ * senders uses one second's worth, which only a sender pacing itself
+ * smoothly stays under.
  */
 #ifndef QXM_RATELIMIT_H
 #define QXM_RATELIMIT_H
@@ -30,6 +33,11 @@ void qxm_ratelimit_set(qxm_ratelimit *rl, unsigned per_minute);
  * until a call will be admitted (at least 1). Thread-safe. */
 bool qxm_ratelimit_take(qxm_ratelimit *rl, const char *key, int64_t now_ms,
                         unsigned *retry_after_s);
+
+/* Sets how many calls a full bucket holds: burst (at most the per-minute
+ * limit; 0: the per-minute limit, the default). Buckets already full keep
+ * their tokens until the next call caps them. */
+void qxm_ratelimit_set_burst(qxm_ratelimit *rl, unsigned burst);
 
 /* Forgets every bucket. */
 void qxm_ratelimit_reset(qxm_ratelimit *rl);

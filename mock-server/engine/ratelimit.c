@@ -26,6 +26,7 @@ typedef struct bucket {
 struct qxm_ratelimit {
     pthread_mutex_t lock;
     unsigned per_minute;
+    unsigned burst; /* calls a full bucket holds; 0: per_minute */
     bucket *table[NBUCKETS];
 };
 
@@ -77,6 +78,13 @@ void qxm_ratelimit_set(qxm_ratelimit *rl, unsigned per_minute)
     pthread_mutex_unlock(&rl->lock);
 }
 
+void qxm_ratelimit_set_burst(qxm_ratelimit *rl, unsigned burst)
+{
+    pthread_mutex_lock(&rl->lock);
+    rl->burst = burst;
+    pthread_mutex_unlock(&rl->lock);
+}
+
 void qxm_ratelimit_reset(qxm_ratelimit *rl)
 {
     pthread_mutex_lock(&rl->lock);
@@ -90,7 +98,8 @@ bool qxm_ratelimit_take(qxm_ratelimit *rl, const char *key, int64_t now_ms, unsi
     pthread_mutex_lock(&rl->lock);
     if (rl->per_minute == 0)
         goto out;
-    int64_t capacity = (int64_t)rl->per_minute * MILLI;
+    unsigned burst = rl->burst > 0 && rl->burst < rl->per_minute ? rl->burst : rl->per_minute;
+    int64_t capacity = (int64_t)burst * MILLI;
     unsigned h = hash_key(key);
     bucket *b = rl->table[h];
     while (b != NULL && strcmp(b->key, key) != 0)

@@ -89,6 +89,11 @@ typedef struct qxm_request {
     qxm_header headers[QXM_EVENT_MAX_HEADERS];
     size_t n_headers;
     bool more_headers;
+    /* JSON-event routes only: the query arguments, decoded, the first
+     * QXM_EVENT_MAX_QUERY_ARGS of them (a tap checks no token rides in
+     * the URL). */
+    qxm_header query_args[QXM_EVENT_MAX_QUERY_ARGS];
+    size_t n_query_args;
 } qxm_request;
 
 /* Gives a streamed body piece by piece from *cursor (0 at the start):

@@ -88,6 +88,8 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         .headers = req->headers,
         .n_headers = req->n_headers,
         .more_headers = req->more_headers,
+        .query_args = req->n_query_args > 0 ? req->query_args : NULL,
+        .n_query_args = req->n_query_args,
     };
     unsigned char *credentials;
     size_t credentials_size;

@@ -156,6 +156,11 @@ struct qxm_capture *qxm_mock_capture(qxm_mock *m)
     return qxm_engine_capture(m->engine);
 }
 
+void qxm_mock_set_tap(qxm_mock *m, const qxm_event_tap *tap)
+{
+    qxm_engine_set_tap(m->engine, tap);
+}
+
 void qxm_mock_stop(qxm_mock *m)
 {
     if (!m->started)

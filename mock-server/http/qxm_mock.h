@@ -98,6 +98,11 @@ struct qxm_store *qxm_mock_store(qxm_mock *m);
 /* Its capture event (qxm_capture.h), for `qx-mock capture`. Borrowed. */
 struct qxm_capture *qxm_mock_capture(qxm_mock *m);
 
+/* Sets a tap on its JSON events (qxm_engine.h, qxm_event_tap; NULL: none),
+ * for `qx-mock conform`. Before qxm_mock_start only. */
+struct qxm_event_tap;
+void qxm_mock_set_tap(qxm_mock *m, const struct qxm_event_tap *tap);
+
 /* Stops accepting requests, answers pending long-polls, finishes in-flight
  * runs and flushes the store. Safe to call twice. */
 void qxm_mock_stop(qxm_mock *m);

@@ -265,6 +265,22 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* libmicrohttpd's iterator: one more query argument into the request. */
+static enum MHD_Result collect_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    qxm_request *req = cls;
+    if (req->n_query_args == QXM_EVENT_MAX_QUERY_ARGS)
+        return MHD_NO;
+    req->query_args[req->n_query_args++] =
+        (qxm_header){.name = key,
+                     .name_len = key_size,
+                     .value = value != NULL ? value : "",
+                     .value_len = value != NULL ? value_size : 0};
+    return MHD_YES;
+}
+
 /* The peer's IP address as text into out ("" when unknown). */
 static void client_address(struct MHD_Connection *conn, char *out, size_t size)
 {
@@ -313,6 +329,7 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
     if (st->route->event) {
         client_address(conn, req.client_address, sizeof req.client_address);
         MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, &req);
+        MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_query_arg, &req);
     }
     return req;
 }

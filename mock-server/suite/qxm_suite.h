@@ -44,4 +44,13 @@ void qxm_scenario_result_clear(qxm_scenario_result *r);
 QX_MUST_CHECK int qxm_suite_write_junit(const char *path, const qxm_scenario_result *results,
                                         size_t n, qx_error *err);
 
+/* Runs a sender as a child process: argv[0] (a path) with argv, stdin
+ * from /dev/null, stdout and stderr to log_path (created 0600), in this
+ * process's environment without any QX_ variable plus extra_env ("NAME=value"
+ * strings, NULL-terminated: how credentials reach it, never its command
+ * line). Waits at most timeout_ms, then kills it. Returns its exit status,
+ * or -1 with why set (not started, killed by a signal, or timed out). */
+int qxm_run_sender_process(const char *const *argv, const char *const *extra_env,
+                           const char *log_path, int64_t timeout_ms, char *why, size_t why_size);
+
 #endif

@@ -3,7 +3,8 @@
  * project's qx-send, or a team's own command through /bin/sh -c, as a child
  * process whose only view of the emulator is its URL and credentials,
  * passed through the environment (QX_URL, QX_USERNAME, QX_API_TOKEN,
- * QX_PROFILES, QX_MAPPING): the token never appears on a command line.
+ * QX_PROFILES, QX_MAPPING, QX_RATE_LIMIT_PER_MINUTE): the token never
+ * appears on a command line.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -21,8 +22,9 @@ extern char **environ;
 
 /* Runs the sender for one destination; returns its exit status or -1. */
 int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const destination *d,
-                     const char *url, const char *username, const char *token, const char *workdir,
-                     size_t index, int64_t timeout_ms, char *why, size_t why_size)
+                     const char *url, const char *username, const char *token,
+                     unsigned rate_limit_per_minute, const char *workdir, size_t index,
+                     int64_t timeout_ms, char *why, size_t why_size)
 {
     char dest_path[PATH_MAX], report[PATH_MAX], log_path[PATH_MAX], conc[16];
     suite_text_set(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
@@ -40,28 +42,15 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
         return -1;
     }
 
-    /* Environment: ours plus the scenario's. */
-    size_t n_env = 0;
-    while (environ[n_env] != NULL)
-        n_env++;
-    char **env = calloc(n_env + 8, sizeof *env);
     char e_url[2048], e_user[512], e_tok[512], e_prof[PATH_MAX + 16], e_map[PATH_MAX + 16];
+    char e_rate[64];
     suite_text_set(e_url, sizeof e_url, "QX_URL=%s", url);
     suite_text_set(e_user, sizeof e_user, "QX_USERNAME=%s", username);
     suite_text_set(e_tok, sizeof e_tok, "QX_API_TOKEN=%s", token);
     suite_text_set(e_prof, sizeof e_prof, "QX_PROFILES=%s", sc->profiles);
     suite_text_set(e_map, sizeof e_map, "QX_MAPPING=%s", d->mapping);
-    size_t k = 0;
-    for (size_t i = 0; i < n_env; i++) {
-        if (strncmp(environ[i], "QX_", 3) != 0)
-            env[k++] = environ[i];
-    }
-    env[k++] = e_url;
-    env[k++] = e_user;
-    env[k++] = e_tok;
-    env[k++] = e_prof;
-    env[k++] = e_map;
-    env[k] = NULL;
+    suite_text_set(e_rate, sizeof e_rate, "QX_RATE_LIMIT_PER_MINUTE=%u", rate_limit_per_minute);
+    const char *extra_env[] = {e_url, e_user, e_tok, e_prof, e_map, e_rate, NULL};
 
     const char *argv_default[] = {opt->sender_path,   "send",       "--destination", dest_path,
                                   "--mapping",        d->mapping,   "--concurrency", conc,
@@ -69,6 +58,31 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
                                   sc->profiles,       NULL};
     const char *argv_cmd[] = {"/bin/sh", "-c", opt->sender_cmd, NULL};
     const char *const *argv = opt->sender_cmd != NULL ? argv_cmd : argv_default;
+    return qxm_run_sender_process(argv, extra_env, log_path, timeout_ms, why, why_size);
+}
+
+int qxm_run_sender_process(const char *const *argv, const char *const *extra_env,
+                           const char *log_path, int64_t timeout_ms, char *why, size_t why_size)
+{
+    /* Environment: ours without any QX_ variable, plus extra_env. */
+    size_t n_env = 0, n_extra = 0;
+    while (environ[n_env] != NULL)
+        n_env++;
+    while (extra_env[n_extra] != NULL)
+        n_extra++;
+    char **env = calloc(n_env + n_extra + 1, sizeof *env);
+    if (env == NULL) {
+        suite_text_set(why, why_size, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++) {
+        if (strncmp(environ[i], "QX_", 3) != 0)
+            env[k++] = environ[i];
+    }
+    for (size_t i = 0; i < n_extra; i++)
+        env[k++] = (char *)extra_env[i];
+    env[k] = NULL;
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

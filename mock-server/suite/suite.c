@@ -90,7 +90,8 @@ typedef struct run_ctx {
     qxm_mock *m;
     char urls[MAX_DESTINATIONS][1024];
     char username[256], token[300];
-    char workdir[PATH_MAX]; /* "" until made */
+    unsigned rate_limit_per_minute; /* the emulator's, for QX_RATE_LIMIT_PER_MINUTE */
+    char workdir[PATH_MAX];         /* "" until made */
     int64_t t0, timeout_ms;
 } run_ctx;
 
@@ -132,6 +133,7 @@ static int start(run_ctx *r, qxm_config *cfg, char tokens[][256], qxm_scenario_r
 {
     qx_error err;
     qxm_options mo = {.listen = "127.0.0.1:0", .seeded = true, .seed = r->sc.seed, .threads = 2};
+    r->rate_limit_per_minute = cfg->rate_limit_per_minute;
     r->m = qxm_mock_new(cfg, &mo, &err);
     if (r->m == NULL || qxm_mock_start(r->m, &err) != 0) {
         fail(out, "cannot start the emulator: %s", err.text);
@@ -163,7 +165,8 @@ static int send_all(run_ctx *r, qxm_scenario_result *out)
         char why[512] = "";
         int64_t left = time_left(r);
         int st = suite_run_sender(r->opt, &r->sc, &r->sc.dest[i], r->urls[i], r->username, r->token,
-                                  r->workdir, i, left > 1000 ? left : 1000, why, sizeof why);
+                                  r->rate_limit_per_minute, r->workdir, i,
+                                  left > 1000 ? left : 1000, why, sizeof why);
         if (st < 0 || st > 1) {
             fail(out, "sender for destination %zu: %s", i + 1,
                  why[0]    ? why

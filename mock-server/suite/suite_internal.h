@@ -56,8 +56,9 @@ json_t *suite_load_ndjson(const char *path, qx_error *err);
  * workdir, numbered index); returns its exit status, or -1 with why set
  * (not started, killed after timeout_ms). */
 int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const destination *d,
-                     const char *url, const char *username, const char *token, const char *workdir,
-                     size_t index, int64_t timeout_ms, char *why, size_t why_size);
+                     const char *url, const char *username, const char *token,
+                     unsigned rate_limit_per_minute, const char *workdir, size_t index,
+                     int64_t timeout_ms, char *why, size_t why_size);
 
 /* check.c: the first difference between what was recorded (runs, journal)
  * and what is expected (expected_req may be NULL), written to diff; true
