@@ -334,8 +334,8 @@ static bool impose(qxm_engine *e, const qxm_event *ev, const qxm_workflow *wf,
 {
     if (plan->status == 429) {
         out->retry_after_s = plan->retry_after_s > 0 ? plan->retry_after_s : 1;
-        refuse(e, ev, out, 429, "QX_RATE_LIMIT", wf,
-               "planned fault: HTTP 429, Retry-After %u s", out->retry_after_s);
+        refuse(e, ev, out, 429, "QX_RATE_LIMIT", wf, "planned fault: HTTP 429, Retry-After %u s",
+               out->retry_after_s);
         return true;
     }
     if (plan->status != 0) {

@@ -145,7 +145,7 @@ typedef struct qxm_event {
     const qxm_header *headers;  /* every header as sent, credentials too (the
                                    journal leaves them out); NULL when none */
     size_t n_headers;
-    bool more_headers; /* more than QXM_EVENT_MAX_HEADERS were sent */
+    bool more_headers;            /* more than QXM_EVENT_MAX_HEADERS were sent */
     const qxm_header *query_args; /* the URL's query arguments as sent (decoded),
                                      the first QXM_EVENT_MAX_QUERY_ARGS; NULL when none */
     size_t n_query_args;

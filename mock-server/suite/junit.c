@@ -5,7 +5,7 @@
 
 #include "qxm_suite.h"
 
-static void xml_escaped(FILE *f, const char *s)
+void qxm_xml_escaped(FILE *f, const char *s)
 {
     for (; s != NULL && *s; s++) {
         switch (*s) {
@@ -57,16 +57,16 @@ int qxm_suite_write_junit(const char *path, const qxm_scenario_result *results, 
             n, failures, (double)total_ms / 1000);
     for (size_t i = 0; i < n; i++) {
         fputs("    <testcase classname=\"qxharness.scenario\" name=\"", f);
-        xml_escaped(f, results[i].name);
+        qxm_xml_escaped(f, results[i].name);
         fprintf(f, "\" time=\"%.3f\"", (double)results[i].elapsed_ms / 1000);
         if (results[i].passed) {
             fputs("/>\n", f);
             continue;
         }
         fputs(">\n      <failure message=\"", f);
-        xml_escaped(f, results[i].failure);
+        qxm_xml_escaped(f, results[i].failure);
         fputs("\">", f);
-        xml_escaped(f, results[i].failure);
+        qxm_xml_escaped(f, results[i].failure);
         fputs("</failure>\n    </testcase>\n", f);
     }
     fputs("  </testsuite>\n</testsuites>\n", f);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "qx_error.h"
 
@@ -43,6 +44,10 @@ void qxm_scenario_result_clear(qxm_scenario_result *r);
 /* Writes JUnit XML for n results to path. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_suite_write_junit(const char *path, const qxm_scenario_result *results,
                                         size_t n, qx_error *err);
+
+/* Writes s to f as XML character data or attribute text: markup
+ * characters escaped, control characters XML 1.0 forbids shown as '?'. */
+void qxm_xml_escaped(FILE *f, const char *s);
 
 /* Runs a sender as a child process: argv[0] (a path) with argv, stdin
  * from /dev/null, stdout and stderr to log_path (created 0600), in this

@@ -34,8 +34,7 @@ static void suite_usage(FILE *out)
           out);
 }
 
-/* The qx-send installed beside this qx-mock. */
-static void sibling_sender(char *out, size_t size)
+void tool_sibling_sender(char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -99,7 +98,7 @@ int tool_suite(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char sender[PATH_MAX];
-    sibling_sender(sender, sizeof sender);
+    tool_sibling_sender(sender, sizeof sender);
     qxm_suite_options opt = {.sender_path = sender};
     const char *junit = NULL;
     unsigned long long v;

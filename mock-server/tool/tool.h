@@ -41,6 +41,14 @@ int tool_serve(const serve_options *o);
 /* suite.c: `qx-mock suite DIR... [options]` (argv[0] is "suite"). */
 int tool_suite(int argc, char **argv);
 
+/* suite.c: the path of the qx-send installed beside this qx-mock (or
+ * "qx-send", found on PATH, when that cannot be told) into out. */
+void tool_sibling_sender(char *out, size_t size);
+
+/* conform.c: `qx-mock conform [options]` (argv[0] is "conform"): grades a
+ * sender. The exit status: 0 every rule passed, 1 not, EXIT_USAGE. */
+int tool_conform(int argc, char **argv);
+
 /* capture.c: `qx-mock capture --config FILE --workflow ID [options]`
  * (argv[0] is "capture"): waits for one sample, prints its eventData block.
  * The exit status: 0 captured, 1 none in time, EXIT_USAGE. */
