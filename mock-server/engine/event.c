@@ -11,7 +11,10 @@
  * sample, with no fault and no run. Every
  * request that starts no run is written to the request journal with the
  * reason, so "why is there no run?" always has an answer. Secrets never
- * leave this file: reasons name the user, never the token.
+ * leave this file: reasons name the user, never the token. A tap
+ * (qxm_event_tap, set by `qx-mock conform`) sees each event first, under the
+ * draw lock, may plan its fault in place of the fault table's, and sees the
+ * outcome last.
  */
 #include <stdarg.h>
 #include <stdio.h>
