@@ -220,7 +220,7 @@ static int run_sender(conform_run *r, qxm_conform_result *out, qx_error *err)
     const char *const *argv = r->opt->sender_cmd != NULL ? argv_cmd : argv_default;
     int64_t timeout = r->opt->timeout_ms > 0 ? r->opt->timeout_ms : 120000;
     int64_t t0 = qx_mono_ms();
-    int st = qxm_run_sender_process(argv, env, r->log, timeout, out->sender_problem,
+    int st = qxm_run_sender_process(argv, env, r->log, NULL, timeout, out->sender_problem,
                                     sizeof out->sender_problem);
     out->elapsed_ms = qx_mono_ms() - t0;
     return st;

@@ -26,6 +26,7 @@
 #include "qx_clock.h"
 #include "qx_log.h"
 #include "qx_secret.h"
+#include "qx_utf8.h"
 
 #define RUN_ID_CHARS 15
 
@@ -149,31 +150,6 @@ static bool is_credential_header(const qxm_header *h)
     return false;
 }
 
-/* The length of the valid UTF-8 character at p (n bytes left), 0 when the
- * byte there starts none (or is a NUL). */
-static size_t utf8_char_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
-    if (c >= 0x01 && c <= 0x7F)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
 /* Copies in[0..n) into out as UTF-8 text of at most cap - 1 bytes and a NUL,
  * an invalid byte as U+FFFD, stopping before a character that would not fit
  * whole. Returns the bytes written; *used (may be NULL) the input taken. */
@@ -183,7 +159,7 @@ static size_t utf8_copy(const char *in, size_t n, char *out, size_t cap, size_t 
     const unsigned char *p = (const unsigned char *)in;
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t len = utf8_char_len(p + i, n - i);
+        size_t len = qx_utf8_char_len(p + i, n - i);
         const char *from = len > 0 ? in + i : REPLACEMENT;
         size_t out_len = len > 0 ? len : 3;
         if (o + out_len + 1 > cap)

@@ -108,14 +108,80 @@ static void explain_missing(json_t *journal, char *diff, size_t size)
                    json_string_value(json_object_get(e, "reason")));
 }
 
+/* A recorded run for people: its id, workflow, status and first identity. */
+static void describe_run(json_t *run, char *out, size_t size)
+{
+    json_t *im = json_object_get(json_object_get(run, "payload"), "identityMap");
+    const char *ns = NULL, *id = NULL;
+    json_t *ids;
+    json_object_foreach(im, ns, ids)
+    {
+        id = json_string_value(json_object_get(json_array_get(ids, 0), "id"));
+        if (id != NULL)
+            break;
+    }
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *wf = json_string_value(json_object_get(run, "workflowId"));
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (id != NULL)
+        suite_text_set(out, size, "%s (%s, %s, %s:%s)", run_id, wf, status, ns, id);
+    else
+        suite_text_set(out, size, "%s (%s, %s)", run_id, wf, status);
+}
+
+/* When the counts differ: which expected runs are missing and which
+ * recorded runs are extra, matching each expected run, in order, with the
+ * first recorded run not yet taken that has every expected key. Appends
+ * the first of each to diff. */
+static void name_mismatch(json_t *runs, json_t *expected, char *diff, size_t size)
+{
+    size_t nr = json_array_size(runs), ne = json_array_size(expected);
+    bool *taken = calloc(nr + 1, sizeof *taken);
+    if (taken == NULL)
+        return;
+    char scratch[256], text[512];
+    size_t missing = 0, first_missing = 0, extra = 0;
+    for (size_t e = 0; e < ne; e++) {
+        size_t r = 0;
+        while (r < nr &&
+               (taken[r] || !run_matches(r, json_array_get(runs, r), json_array_get(expected, e),
+                                         scratch, sizeof scratch)))
+            r++;
+        if (r < nr)
+            taken[r] = true;
+        else if (missing++ == 0)
+            first_missing = e;
+    }
+    size_t len = strlen(diff);
+    if (missing > 0 && len < size) {
+        char *want = json_dumps(json_array_get(expected, first_missing), JSON_COMPACT);
+        suite_text_set(diff + len, size - len, "; missing: expected run %zu %.200s%s",
+                       first_missing + 1, want != NULL ? want : "", missing > 1 ? " and more" : "");
+        free(want);
+    }
+    for (size_t r = 0; r < nr; r++) {
+        if (taken[r] || extra++ > 0)
+            continue;
+        describe_run(json_array_get(runs, r), text, sizeof text);
+        len = strlen(diff);
+        if (len < size)
+            suite_text_set(diff + len, size - len, "; extra: run %zu %s", r + 1, text);
+    }
+    if (extra > 1 && (len = strlen(diff)) < size)
+        suite_text_set(diff + len, size - len, " and %zu more", extra - 1);
+    free(taken);
+}
+
 bool suite_compare(json_t *runs, json_t *journal, int64_t n_running, json_t *expected,
                    json_t *expected_req, char *diff, size_t size)
 {
     size_t n_exp = json_array_size(expected);
     if (json_array_size(runs) != n_exp || n_running > 0) {
-        suite_text_set(diff, size, "%zu runs recorded (%lld still RUNNING), expected %zu",
-                       json_array_size(runs), (long long)n_running, n_exp);
-        if (json_array_size(runs) < n_exp)
+        size_t nr = json_array_size(runs);
+        suite_text_set(diff, size, "%zu run%s recorded (%lld still RUNNING), expected %zu", nr,
+                       nr == 1 ? "" : "s", (long long)n_running, n_exp);
+        name_mismatch(runs, expected, diff, size);
+        if (nr < n_exp)
             explain_missing(journal, diff, size);
         return false;
     }
@@ -126,8 +192,9 @@ bool suite_compare(json_t *runs, json_t *journal, int64_t n_running, json_t *exp
         return true;
     size_t n_req = json_array_size(expected_req);
     if (json_array_size(journal) != n_req) {
-        suite_text_set(diff, size, "%zu requests started no run, expected %zu",
-                       json_array_size(journal), n_req);
+        size_t nj = json_array_size(journal);
+        suite_text_set(diff, size, "%zu request%s started no run, expected %zu", nj,
+                       nj == 1 ? "" : "s", n_req);
         return false;
     }
     for (size_t i = 0; i < n_req; i++)

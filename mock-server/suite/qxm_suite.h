@@ -27,8 +27,13 @@ typedef struct qxm_suite_options {
 
 typedef struct qxm_scenario_result {
     char *name; /* owned */
+    char *dir;  /* owned: the scenario directory as given */
     bool passed;
-    char *failure; /* owned; first difference, NULL when passed */
+    bool error;       /* not passed because the sender could not run or broke (not found,
+                         killed, exit status 2 or above 3), not because of a difference */
+    char *failure;    /* owned; first difference (or the error), NULL when passed */
+    char *sender_out; /* owned: the end of the sender's standard output, or NULL */
+    char *sender_err; /* owned: the end of its standard error, or NULL */
     int64_t elapsed_ms;
     int64_t runs; /* runs recorded */
 } qxm_scenario_result;
@@ -38,6 +43,15 @@ typedef struct qxm_scenario_result {
  * could not be run at all, with *out still filled (failure names why). */
 int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_scenario_result *out);
 
+/* The last component of a directory path ("fixtures/scenarios/x/" ->
+ * "x") into buf. Returns buf. */
+const char *qxm_suite_dir_name(const char *dir, char *buf, size_t size);
+
+/* The name of the scenario in dir (its scenario.json's "name", else the
+ * directory's name) into out. Returns 0, or -1 with err when the scenario
+ * does not load (the run would report the same error). */
+QX_MUST_CHECK int qxm_suite_scenario_name(const char *dir, char *out, size_t size, qx_error *err);
+
 /* Frees the strings of r. */
 void qxm_scenario_result_clear(qxm_scenario_result *r);
 
@@ -46,16 +60,25 @@ QX_MUST_CHECK int qxm_suite_write_junit(const char *path, const qxm_scenario_res
                                         size_t n, qx_error *err);
 
 /* Writes s to f as XML character data or attribute text: markup
- * characters escaped, control characters XML 1.0 forbids shown as '?'. */
+ * characters escaped; control characters XML 1.0 forbids, and bytes that
+ * are not UTF-8, shown as '?'. */
 void qxm_xml_escaped(FILE *f, const char *s);
 
 /* Runs a sender as a child process: argv[0] (a path) with argv, stdin
- * from /dev/null, stdout and stderr to log_path (created 0600), in this
- * process's environment without any QX_ variable plus extra_env ("NAME=value"
+ * from /dev/null, stdout to out_path and stderr to err_path (both created
+ * 0600; err_path NULL: stderr goes with stdout), in this process's
+ * environment without any QX_ variable plus extra_env ("NAME=value"
  * strings, NULL-terminated: how credentials reach it, never its command
  * line). Waits at most timeout_ms, then kills it. Returns its exit status,
- * or -1 with why set (not started, killed by a signal, or timed out). */
+ * or -1 with why set: not started, killed by a signal ("killed by signal 9
+ * (Killed)"), or timed out. */
 int qxm_run_sender_process(const char *const *argv, const char *const *extra_env,
-                           const char *log_path, int64_t timeout_ms, char *why, size_t why_size);
+                           const char *out_path, const char *err_path, int64_t timeout_ms,
+                           char *why, size_t why_size);
+
+/* A sender's exit status for people: "exited with status 3", "command not
+ * found (exit status 127)" (what /bin/sh answers), "... not executable (exit
+ * status 126)". Returns buf. */
+const char *qxm_sender_exit_text(int status, char *buf, size_t size);
 
 #endif

@@ -10,6 +10,7 @@
  * directory. Strict: an unknown key or a wrong value is an error naming it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +73,9 @@ static int read_files(json_t *root, const char *dir, const char *path, scenario 
     const char *wf = json_string_value(json_object_get(root, "workflows"));
     const char *profiles = json_string_value(json_object_get(root, "profiles"));
     const char *expect = json_string_value(json_object_get(root, "expect"));
-    const char *base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 : dir;
-    suite_text_set(sc->name, sizeof sc->name, "%s", name != NULL ? name : base);
+    char base[NAME_MAX + 1];
+    suite_text_set(sc->name, sizeof sc->name, "%s",
+                   name != NULL ? name : qxm_suite_dir_name(dir, base, sizeof base));
     if (join_path(sc->workflows, sizeof sc->workflows, dir, wf ? wf : "workflows.json") ||
         join_path(sc->profiles, sizeof sc->profiles, dir,
                   profiles ? profiles : "profiles.ndjson") ||
@@ -176,6 +178,36 @@ int suite_load_scenario(const char *dir, scenario *sc, qx_error *err)
              read_destinations(root, dir, path, sc, err) == 0)
         rc = 0;
     json_decref(root);
+    return rc;
+}
+
+const char *qxm_suite_dir_name(const char *dir, char *buf, size_t size)
+{
+    size_t end = strlen(dir);
+    while (end > 1 && dir[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    size_t n = end - start;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, dir + start, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+int qxm_suite_scenario_name(const char *dir, char *out, size_t size, qx_error *err)
+{
+    scenario *sc = malloc(sizeof *sc);
+    if (sc == NULL) {
+        qx_error_set(err, "out of memory");
+        return -1;
+    }
+    int rc = suite_load_scenario(dir, sc, err);
+    if (rc == 0)
+        suite_text_set(out, size, "%s", sc->name);
+    free(sc);
     return rc;
 }
 

@@ -26,10 +26,11 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
                      unsigned rate_limit_per_minute, const char *workdir, size_t index,
                      int64_t timeout_ms, char *why, size_t why_size)
 {
-    char dest_path[PATH_MAX], report[PATH_MAX], log_path[PATH_MAX], conc[16];
+    char dest_path[PATH_MAX], report[PATH_MAX], out_path[PATH_MAX], err_path[PATH_MAX], conc[16];
     suite_text_set(dest_path, sizeof dest_path, "%s/destination-%zu.json", workdir, index);
     suite_text_set(report, sizeof report, "%s/report-%zu.json", workdir, index);
-    suite_text_set(log_path, sizeof log_path, "%s/sender-%zu.log", workdir, index);
+    suite_text_set(out_path, sizeof out_path, "%s/sender-%zu.out", workdir, index);
+    suite_text_set(err_path, sizeof err_path, "%s/sender-%zu.err", workdir, index);
     suite_text_set(conc, sizeof conc, "%d", sc->concurrency);
 
     json_t *dj =
@@ -58,11 +59,23 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
                                   sc->profiles,       NULL};
     const char *argv_cmd[] = {"/bin/sh", "-c", opt->sender_cmd, NULL};
     const char *const *argv = opt->sender_cmd != NULL ? argv_cmd : argv_default;
-    return qxm_run_sender_process(argv, extra_env, log_path, timeout_ms, why, why_size);
+    return qxm_run_sender_process(argv, extra_env, out_path, err_path, timeout_ms, why, why_size);
+}
+
+const char *qxm_sender_exit_text(int status, char *buf, size_t size)
+{
+    if (status == 127)
+        suite_text_set(buf, size, "command not found (exit status 127)");
+    else if (status == 126)
+        suite_text_set(buf, size, "command found but not executable (exit status 126)");
+    else
+        suite_text_set(buf, size, "exited with status %d", status);
+    return buf;
 }
 
 int qxm_run_sender_process(const char *const *argv, const char *const *extra_env,
-                           const char *log_path, int64_t timeout_ms, char *why, size_t why_size)
+                           const char *out_path, const char *err_path, int64_t timeout_ms,
+                           char *why, size_t why_size)
 {
     /* Environment: ours without any QX_ variable, plus extra_env. */
     size_t n_env = 0, n_extra = 0;
@@ -87,9 +100,13 @@ int qxm_run_sender_process(const char *const *argv, const char *const *extra_env
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path, O_WRONLY | O_CREAT | O_TRUNC,
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    if (err_path != NULL)
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                         0600);
+    else
+        posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
     posix_spawn_file_actions_destroy(&fa);
@@ -113,5 +130,9 @@ int qxm_run_sender_process(const char *const *argv, const char *const *extra_env
         }
         qx_sleep_ms(5); /* polling a child's exit, not waiting for runs */
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    suite_text_set(why, why_size, "killed by signal %d (%s)", sig, strsignal(sig));
+    return -1;
 }

@@ -34,8 +34,9 @@ static int rm_tree(const char *dir)
     /* Only files we created: destination, report and log files. */
     char path[PATH_MAX];
     for (size_t i = 0; i < MAX_DESTINATIONS; i++) {
-        const char *names[] = {"destination-%zu.json", "report-%zu.json", "sender-%zu.log"};
-        for (size_t k = 0; k < 3; k++) {
+        const char *names[] = {"destination-%zu.json", "report-%zu.json", "sender-%zu.out",
+                               "sender-%zu.err"};
+        for (size_t k = 0; k < 4; k++) {
             char name[64];
             suite_text_set(name, sizeof name, names[k], i);
             suite_text_set(path, sizeof path, "%s/%s", dir, name);
@@ -58,28 +59,60 @@ static void fail(qxm_scenario_result *out, const char *fmt, ...)
     out->failure = strdup(msg);
 }
 
-/* Appends the tail of a sender log to a failure, so CI shows why. */
-static void add_sender_log(qxm_scenario_result *out, const char *workdir, size_t index)
+/* The sender's output kept for the report, at most, per stream and destination. */
+#define SENDER_OUTPUT_TAIL 16384
+
+/* Appends the last SENDER_OUTPUT_TAIL bytes of path (from a line start)
+ * to *text (owned), under a heading when the scenario has several
+ * destinations. */
+static void add_tail(char **text, const char *path, size_t index, size_t n_dest)
 {
-    char path[PATH_MAX];
-    suite_text_set(path, sizeof path, "%s/sender-%zu.log", workdir, index);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return;
-    char tail[600];
+    char *tail = malloc(SENDER_OUTPUT_TAIL + 1);
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
-    fseek(f, size > 500 ? size - 500 : 0, SEEK_SET);
-    size_t n = fread(tail, 1, sizeof tail - 1, f);
-    tail[n] = '\0';
+    fseek(f, size > SENDER_OUTPUT_TAIL ? size - SENDER_OUTPUT_TAIL : 0, SEEK_SET);
+    size_t n = tail != NULL ? fread(tail, 1, SENDER_OUTPUT_TAIL, f) : 0;
     fclose(f);
-    char *msg = NULL;
+    if (n == 0) {
+        free(tail);
+        return;
+    }
+    tail[n] = '\0';
+    const char *from = tail;
+    if (size > SENDER_OUTPUT_TAIL && strchr(tail, '\n') != NULL)
+        from = strchr(tail, '\n') + 1;
+    char *joined = NULL;
     size_t len = 0;
-    FILE *m = open_memstream(&msg, &len);
-    fprintf(m, "%s\n    sender output: %s", out->failure, tail);
-    fclose(m);
-    free(out->failure);
-    out->failure = msg;
+    FILE *m = open_memstream(&joined, &len);
+    if (m != NULL) {
+        if (*text != NULL)
+            fputs(*text, m);
+        if (n_dest > 1)
+            fprintf(m, "--- destination %zu ---\n", index + 1);
+        fputs(from, m);
+        if (fclose(m) == 0) {
+            free(*text);
+            *text = joined;
+        } else {
+            free(joined);
+        }
+    }
+    free(tail);
+}
+
+/* The outputs of the senders that ran, into the result. */
+static void keep_sender_output(qxm_scenario_result *out, const char *workdir, size_t n)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        suite_text_set(path, sizeof path, "%s/sender-%zu.out", workdir, i);
+        add_tail(&out->sender_out, path, i, n);
+        suite_text_set(path, sizeof path, "%s/sender-%zu.err", workdir, i);
+        add_tail(&out->sender_err, path, i, n);
+    }
 }
 
 /* One scenario being run. */
@@ -158,25 +191,37 @@ static int64_t time_left(const run_ctx *r)
     return r->timeout_ms - (qx_mono_ms() - r->t0);
 }
 
-/* The sender, once per destination, in order. */
+/* The sender, once per destination, in order. Exit status 0 or 1 is judged
+ * by what the emulator recorded; 3 (stopped with lines pending) fails the
+ * scenario; anything else means the sender could not run or broke: an
+ * error, not a difference. */
 static int send_all(run_ctx *r, qxm_scenario_result *out)
 {
-    for (size_t i = 0; i < r->sc.n_dest; i++) {
-        char why[512] = "";
+    size_t i = 0;
+    int rc = 0;
+    for (; i < r->sc.n_dest && rc == 0; i++) {
+        char why[512] = "", end[80];
         int64_t left = time_left(r);
         int st = suite_run_sender(r->opt, &r->sc, &r->sc.dest[i], r->urls[i], r->username, r->token,
                                   r->rate_limit_per_minute, r->workdir, i,
                                   left > 1000 ? left : 1000, why, sizeof why);
-        if (st < 0 || st > 1) {
-            fail(out, "sender for destination %zu: %s", i + 1,
-                 why[0]    ? why
-                 : st == 2 ? "exit status 2 (bad usage or configuration)"
-                           : "crashed or was killed");
-            add_sender_log(out, r->workdir, i);
-            return -1;
+        if (st == 0 || st == 1)
+            continue;
+        rc = -1;
+        if (st == 3) {
+            fail(out,
+                 "sender for destination %zu exited with status 3: stopped with lines "
+                 "still pending",
+                 i + 1);
+            continue;
         }
+        out->error = true;
+        fail(out, "sender for destination %zu: %s%s", i + 1,
+             st < 0 ? why : qxm_sender_exit_text(st, end, sizeof end),
+             st == 2 ? " (bad usage or configuration)" : "");
     }
-    return 0;
+    keep_sender_output(out, r->workdir, i);
+    return rc;
 }
 
 /* What the emulator recorded against what the scenario expects. */
@@ -218,12 +263,14 @@ static int verify(run_ctx *r, qxm_scenario_result *out)
     return rc;
 }
 
-/* --keep-history: the scenario's history as DIR/<name>.ndjson. */
-static void keep_history(run_ctx *r, qxm_scenario_result *out)
+/* --keep-history: the scenario's history as DIR/<directory name>.ndjson
+ * (directory names are unique where scenario names need not be). */
+static void keep_history(run_ctx *r, const char *dir, qxm_scenario_result *out)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], base[NAME_MAX + 1];
     qx_error err;
-    suite_text_set(path, sizeof path, "%s/%s.ndjson", r->opt->keep_history, out->name);
+    qxm_suite_dir_name(dir, base, sizeof base);
+    suite_text_set(path, sizeof path, "%s/%s.ndjson", r->opt->keep_history, base);
     mkdir(r->opt->keep_history, 0755);
     FILE *f = fopen(path, "w");
     if ((f == NULL || qxm_mock_export(r->m, f, &err) < 0) && out->passed)
@@ -235,12 +282,14 @@ static void keep_history(run_ctx *r, qxm_scenario_result *out)
 int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_scenario_result *out)
 {
     memset(out, 0, sizeof *out);
+    out->dir = strdup(dir);
     run_ctx r = {.opt = opt, .t0 = qx_mono_ms()};
     r.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_SCENARIO_TIMEOUT_MS;
     qx_error err;
     if (suite_load_scenario(dir, &r.sc, &err) != 0) {
-        const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-        out->name = strdup(base);
+        char base[NAME_MAX + 1];
+        out->name = strdup(qxm_suite_dir_name(dir, base, sizeof base));
+        out->error = true;
         fail(out, "%s", err.text);
     } else {
         out->name = strdup(r.sc.name);
@@ -252,7 +301,7 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_sc
             out->passed = true;
     }
     if (r.m != NULL && opt->keep_history != NULL)
-        keep_history(&r, out);
+        keep_history(&r, dir, out);
     qxm_mock_free(r.m);
     if (r.workdir[0] != '\0')
         rm_tree(r.workdir);
@@ -265,6 +314,9 @@ int qxm_suite_run_scenario(const char *dir, const qxm_suite_options *opt, qxm_sc
 void qxm_scenario_result_clear(qxm_scenario_result *r)
 {
     free(r->name);
+    free(r->dir);
     free(r->failure);
+    free(r->sender_out);
+    free(r->sender_err);
     memset(r, 0, sizeof *r);
 }

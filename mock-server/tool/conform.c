@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "qxm_conform.h"
+#include "qxm_suite.h"
 #include "tool.h"
 
 static void conform_usage(FILE *out)
@@ -48,6 +49,7 @@ static void conform_usage(FILE *out)
 /* Prints the rules and the count; returns the exit status. */
 static int print_result(const qxm_conform_result *r)
 {
+    char why[80];
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < r->n_rules; i++) {
         const qxm_rule_result *rule = &r->rules[i];
@@ -64,8 +66,8 @@ static int print_result(const qxm_conform_result *r)
         if (r->sender_status < 0)
             fprintf(stderr, "qx-mock conform: the sender: %s\n", r->sender_problem);
         else
-            fprintf(stderr, "qx-mock conform: the sender exited with status %d\n",
-                    r->sender_status);
+            fprintf(stderr, "qx-mock conform: the sender %s\n",
+                    qxm_sender_exit_text(r->sender_status, why, sizeof why));
         if (r->sender_output != NULL)
             fprintf(stderr, "--- the sender's last output ---\n%s", r->sender_output);
     }
@@ -143,20 +145,6 @@ static int parse(int argc, char **argv, qxm_conform_options *opt, const char **j
     return -1;
 }
 
-/* An output file that cannot be written is told before the run, not after. */
-static int check_writable(const char *opt, const char *path)
-{
-    if (path == NULL)
-        return 0;
-    FILE *f = fopen(path, "a");
-    if (f == NULL) {
-        fprintf(stderr, "qx-mock conform: %s %s: %s\n", opt, path, strerror(errno));
-        return -1;
-    }
-    fclose(f);
-    return 0;
-}
-
 int tool_conform(int argc, char **argv)
 {
     char sender[PATH_MAX];
@@ -171,7 +159,8 @@ int tool_conform(int argc, char **argv)
                 sender);
         return EXIT_USAGE;
     }
-    if (check_writable("--junit", junit) != 0 || check_writable("--report", report) != 0)
+    if (tool_check_writable("qx-mock conform", "--junit", junit) != 0 ||
+        tool_check_writable("qx-mock conform", "--report", report) != 0)
         return EXIT_USAGE;
     signal(SIGPIPE, SIG_IGN);
     qxm_conform_result r;

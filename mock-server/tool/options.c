@@ -265,3 +265,16 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
     }
     return check_bounds(&o->mock);
 }
+
+int tool_check_writable(const char *who, const char *opt, const char *path)
+{
+    if (path == NULL)
+        return 0;
+    FILE *f = fopen(path, "a");
+    if (f == NULL) {
+        fprintf(stderr, "%s: %s %s: %s\n", who, opt, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}

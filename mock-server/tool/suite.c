@@ -18,7 +18,8 @@ static void suite_usage(FILE *out)
           "Runs each scenario directory: starts an emulator with the scenario's\n"
           "workflows on a free loopback port, runs the sender, waits until the\n"
           "expected runs are finished and compares them with expected-runs.ndjson.\n"
-          "Prints PASS/FAIL per scenario and \"N passed, N failed\".\n"
+          "Prints PASS/FAIL per scenario (ERROR when the scenario or its sender\n"
+          "could not run) and \"N passed, N failed\".\n"
           "\n"
           "Options:\n"
           "      --sender-cmd CMD    run CMD (with /bin/sh) instead of qx-send; it gets\n"
@@ -62,11 +63,12 @@ static int run_all(char **dirs, size_t n, const qxm_suite_options *opt, const ch
     for (size_t i = 0; i < n; i++) {
         qxm_suite_run_scenario(dirs[i], opt, &results[i]);
         if (results[i].passed) {
-            printf("PASS %s (%lld runs, %lld ms)\n", results[i].name, (long long)results[i].runs,
-                   (long long)results[i].elapsed_ms);
+            printf("PASS %s (%lld run%s, %lld ms)\n", results[i].name, (long long)results[i].runs,
+                   results[i].runs == 1 ? "" : "s", (long long)results[i].elapsed_ms);
             passed++;
         } else {
-            printf("FAIL %s: %s\n", results[i].name, results[i].failure);
+            printf("%s %s: %s\n", results[i].error ? "ERROR" : "FAIL", results[i].name,
+                   results[i].failure);
             failed++;
         }
         fflush(stdout);
@@ -83,6 +85,36 @@ static int run_all(char **dirs, size_t n, const qxm_suite_options *opt, const ch
     for (size_t i = 0; i < n; i++)
         qxm_scenario_result_clear(&results[i]);
     free(results);
+    return rc;
+}
+
+/* Two scenarios of one name cannot be told apart in a report: refused
+ * before anything runs. A scenario that does not load is left to its run,
+ * which reports why. */
+static int unique_names(char **dirs, size_t n)
+{
+    char(*names)[256] = calloc(n, sizeof *names);
+    if (names == NULL)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        qx_error err;
+        if (qxm_suite_scenario_name(dirs[i], names[i], sizeof names[i], &err) != 0) {
+            names[i][0] = '\0';
+            continue;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (names[k][0] != '\0' && strcmp(names[k], names[i]) == 0) {
+                fprintf(stderr,
+                        "qx-mock suite: %s and %s are both named \"%s\": give each scenario "
+                        "its own name\n",
+                        dirs[k], dirs[i], names[i]);
+                rc = -1;
+                break;
+            }
+        }
+    }
+    free(names);
     return rc;
 }
 
@@ -137,5 +169,8 @@ int tool_suite(int argc, char **argv)
                 sender);
         return EXIT_USAGE;
     }
+    if (tool_check_writable("qx-mock suite", "--junit", junit) != 0 ||
+        unique_names(argv + optind, (size_t)(argc - optind)) != 0)
+        return EXIT_USAGE;
     return run_all(argv + optind, (size_t)(argc - optind), &opt, junit);
 }

@@ -30,6 +30,11 @@ void tool_usage(FILE *out);
 int tool_parse_uint(const char *opt, const char *s, unsigned long long max,
                     unsigned long long *out);
 
+/* options.c: an output file (path, NULL: none) that cannot be written is
+ * told before a long run, not after: returns 0, or -1 with a message
+ * "<who>: <opt> <path>: <strerror>". Leaves an empty file where none was. */
+int tool_check_writable(const char *who, const char *opt, const char *path);
+
 /* options.c: parses qx-mock's options into *o. Returns -1 to go on, else
  * the exit status to end with (0 after --help or --version, EXIT_USAGE on
  * bad usage, with a message). */

@@ -141,6 +141,110 @@ static void test_missing_expected_run_is_reported(void **state)
     assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, 60000), 1);
     assert_non_null(strstr(out, "2 runs recorded"));
     assert_non_null(strstr(out, "expected 3"));
+    assert_non_null(strstr(out, "; missing: expected run 3 {"));
+    free(out);
+}
+
+static void test_an_extra_run_is_named(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("cp -r '%s/use-case-2-onboarding' '%s/short' && "
+                        "sed -i '$d' '%s/short/expected-runs.ndjson'",
+                        SCENARIOS, tmp, tmp),
+                     0);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/short", tmp);
+    const char *argv[] = {QX_MOCK, "suite", dir, NULL};
+    char *out = NULL;
+    assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, 60000), 1);
+    assert_non_null(strstr(out, "; extra: run "));
+    assert_non_null(strstr(out, "(WF_"));
+    assert_null(strstr(out, "missing:"));
+    free(out);
+}
+
+/* The sender's real end, an <error> in JUnit, and its output kept. */
+static void run_broken_sender(const char *cmd, const char *says, const char *tag)
+{
+    char junit[600];
+    snprintf(junit, sizeof junit, "%s/broken-sender.xml", tmp);
+    const char *argv[] = {
+        QX_MOCK, "suite", SCENARIOS "/seed-example", "--sender-cmd", cmd, "--junit", junit, NULL};
+    char *out = NULL;
+    assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, 60000), 1);
+    if (strstr(out, says) == NULL)
+        fprintf(stderr, "%s", out);
+    assert_non_null(strstr(out, says));
+    assert_non_null(strstr(out, "0 passed, 1 failed"));
+    char *xml = qxt_read_file(junit);
+    assert_non_null(xml);
+    char open_tag[32];
+    snprintf(open_tag, sizeof open_tag, "<%s message=\"", tag);
+    assert_non_null(strstr(xml, open_tag));
+    assert_non_null(strstr(xml, strcmp(tag, "error") == 0 ? "errors=\"1\"" : "failures=\"1\""));
+    free(xml);
+    free(out);
+}
+
+static void test_a_sender_that_breaks_is_an_error_with_its_real_end(void **state)
+{
+    (void)state;
+    run_broken_sender("no-such-sender-qx",
+                      "ERROR seed-example: sender for destination 1: "
+                      "command not found (exit status 127)",
+                      "error");
+    run_broken_sender("kill -9 $$", "killed by signal 9", "error");
+    run_broken_sender("exit 5", "exited with status 5", "error");
+    /* Exit 1 is judged by what was recorded: nothing was, a failure. */
+    run_broken_sender("echo to-stdout-\\<1\\>; echo to-stderr >&2; exit 1",
+                      "FAIL seed-example: 0 runs recorded", "failure");
+    char junit[600];
+    snprintf(junit, sizeof junit, "%s/broken-sender.xml", tmp);
+    char *xml = qxt_read_file(junit);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "<system-out>to-stdout-&lt;1&gt;\n</system-out>"));
+    assert_non_null(strstr(xml, "<system-err>to-stderr\n</system-err>"));
+    free(xml);
+}
+
+static void test_usage_problems_are_refused_before_running(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("cp -r '%s/seed-example' '%s/twin'", SCENARIOS, tmp), 0);
+    char twin[600];
+    snprintf(twin, sizeof twin, "%s/twin", tmp);
+    const char *same[] = {QX_MOCK, "suite", SCENARIOS "/seed-example", twin, NULL};
+    char *out = NULL, *err = NULL;
+    assert_int_equal(qxt_run(same, NULL, NULL, &out, &err, 60000), 2);
+    assert_non_null(strstr(err, "are both named \"seed-example\""));
+    assert_null(strstr(out, "PASS"));
+    free(out);
+    free(err);
+    const char *junit[] = {
+        QX_MOCK, "suite", SCENARIOS "/seed-example", "--junit", "/nonexistent-dir/j.xml", NULL};
+    assert_int_equal(qxt_run(junit, NULL, NULL, &out, &err, 60000), 2);
+    assert_non_null(strstr(err, "--junit /nonexistent-dir/j.xml: No such file or directory"));
+    assert_null(strstr(out, "PASS"));
+    free(out);
+    free(err);
+}
+
+static void test_kept_history_is_named_after_the_directory(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("cp -r '%s/seed-example' '%s/my-dir'", SCENARIOS, tmp), 0);
+    char dir[600], hist[600], file[700];
+    snprintf(dir, sizeof dir, "%s/my-dir", tmp);
+    snprintf(hist, sizeof hist, "%s/kept", tmp);
+    snprintf(file, sizeof file, "%s/my-dir.ndjson", hist);
+    const char *argv[] = {QX_MOCK, "suite", dir, "--keep-history", hist, NULL};
+    char *out = NULL;
+    assert_int_equal(qxt_run(argv, NULL, NULL, &out, NULL, 60000), 0);
+    assert_non_null(strstr(out, "PASS seed-example (1 run, "));
+    char *text = qxt_read_file(file);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"workflowId\""));
+    free(text);
     free(out);
 }
 
@@ -289,6 +393,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broken_expectation_fails_with_first_difference, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_expected_run_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_extra_run_is_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_sender_that_breaks_is_an_error_with_its_real_end,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_problems_are_refused_before_running, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kept_history_is_named_after_the_directory, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_teams_own_sender_is_held_to_the_same_expectations,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_scenario_and_seed_export_the_same_history, setup,
