@@ -16,9 +16,11 @@
 #include <string.h>
 
 #include "qx_json_file.h"
+#include "qxs_pace.h"
 
-static const char *const dest_keys[] = {"name",        "description",  "url", "username",
-                                        "passwordEnv", "passwordFile", NULL};
+static const char *const dest_keys[] = {
+    "name",         "description",        "url", "username", "passwordEnv",
+    "passwordFile", "rateLimitPerMinute", NULL};
 
 static char *string_member(const json_t *doc, const char *key, bool required, qx_error *err)
 {
@@ -135,6 +137,22 @@ fail:
     return NULL;
 }
 
+/* rateLimitPerMinute, when present, into d. Returns 0, or -1 with err set. */
+static int rate_member(const json_t *doc, qxs_destination *d, qx_error *err)
+{
+    json_t *v = json_object_get(doc, "rateLimitPerMinute");
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > QXS_PACE_MAX_PER_MINUTE) {
+        qx_error_set(err, "destination.rateLimitPerMinute: expected an integer from 1 to %ld",
+                     QXS_PACE_MAX_PER_MINUTE);
+        return -1;
+    }
+    d->rate_limit_per_minute = (long)json_integer_value(v);
+    return 0;
+}
+
 qxs_destination *qxs_destination_from_json(const json_t *doc, const char *base_dir, qx_error *err)
 {
     if (!json_is_object(doc)) {
@@ -167,7 +185,7 @@ qxs_destination *qxs_destination_from_json(const json_t *doc, const char *base_d
         (d->url = string_member(doc, "url", true, err)) == NULL ||
         (d->username = string_member(doc, "username", true, err)) == NULL)
         goto fail;
-    if (check_url(d->url, err) != 0)
+    if (check_url(d->url, err) != 0 || rate_member(doc, d, err) != 0)
         goto fail;
     json_t *env = json_object_get(doc, "passwordEnv");
     json_t *file = json_object_get(doc, "passwordFile");

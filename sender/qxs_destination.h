@@ -4,7 +4,8 @@
  *   {"name": "CSAT after purchase", "description": "...",
  *    "url": "https://<dc>.qualtrics.com/inbound-event/v1/events/json/triggers?urlTokenId=...",
  *    "username": "api-user@example.com",
- *    "passwordEnv": "QX_API_TOKEN"}          -- or "passwordFile": "token.txt"
+ *    "passwordEnv": "QX_API_TOKEN",          -- or "passwordFile": "token.txt"
+ *    "rateLimitPerMinute": 3000}             -- optional: pace the calls
  *
  * These are the destination's fields in the platform (Name, Description, URL)
  * and its credentials: Basic auth with the Qualtrics username and the API
@@ -13,6 +14,10 @@
  * named environment variable or file (a relative passwordFile is resolved
  * against the destination file's directory; one trailing newline is
  * dropped). Error messages name the variable or file, never the token.
+ *
+ * rateLimitPerMinute (an integer, 1 to 1,000,000) asks qx-send to pace its
+ * calls to this destination (qxs_pace.h); absent, calls are not paced.
+ * `--rate` on the command line overrides it.
  *
  * Owns: the destination's strings, the token among them (wiped when freed).
  * Locks: none; no shared state (immutable once loaded).
@@ -33,7 +38,8 @@ typedef struct qxs_destination {
     char *description; /* "" when absent */
     char *url;         /* http(s) URL, no credentials in it */
     char *username;
-    char *password; /* the API token; never print or log it */
+    char *password;             /* the API token; never print or log it */
+    long rate_limit_per_minute; /* rateLimitPerMinute; 0 when absent */
 } qxs_destination;
 
 /* Builds a destination from a parsed document (not modified); base_dir

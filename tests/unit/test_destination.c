@@ -1,7 +1,7 @@
 /*
  * test_destination.c — destination files: the token from an environment
- * variable or a file (never from the file itself), URL checks, and error
- * messages that never contain the token.
+ * variable or a file (never from the file itself), URL checks, the optional
+ * rateLimitPerMinute, and error messages that never contain the token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +153,18 @@ static const struct {
      "destination.name: expected a non-empty string"},
     {"{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", \"passwordEnv\": \"\"}",
      "destination.passwordEnv: expected an environment variable name"},
+    {"{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", \"passwordEnv\": \"X\", "
+     "\"rateLimitPerMinute\": 0}",
+     "destination.rateLimitPerMinute: expected an integer from 1 to 1000000"},
+    {"{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", \"passwordEnv\": \"X\", "
+     "\"rateLimitPerMinute\": 1000001}",
+     "destination.rateLimitPerMinute: expected an integer from 1 to 1000000"},
+    {"{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", \"passwordEnv\": \"X\", "
+     "\"rateLimitPerMinute\": 300.5}",
+     "destination.rateLimitPerMinute: expected an integer from 1 to 1000000"},
+    {"{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", \"passwordEnv\": \"X\", "
+     "\"rateLimitPerMinute\": \"300/min\"}",
+     "destination.rateLimitPerMinute: expected an integer from 1 to 1000000"},
 };
 
 static void test_destination_errors_name_the_key_not_the_token(void **state)
@@ -173,6 +185,26 @@ static void test_destination_errors_name_the_key_not_the_token(void **state)
     unsetenv("X");
 }
 
+static void test_destination_rate_limit_is_read_and_optional(void **state)
+{
+    (void)state;
+    setenv("X", TOKEN, 1);
+    qx_error err;
+    qxs_destination *d = from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\","
+                                   " \"passwordEnv\": \"X\", \"rateLimitPerMinute\": 3000}",
+                                   &err);
+    assert_non_null(d);
+    assert_int_equal(d->rate_limit_per_minute, 3000);
+    qxs_destination_free(d);
+    d = from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\","
+                  " \"passwordEnv\": \"X\"}",
+                  &err);
+    assert_non_null(d);
+    assert_int_equal(d->rate_limit_per_minute, 0); /* absent: not paced */
+    qxs_destination_free(d);
+    unsetenv("X");
+}
+
 static void test_destination_free_null_is_noop(void **state)
 {
     (void)state;
@@ -187,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_destination_token_file_relative_to_destination),
         cmocka_unit_test(test_destination_token_file_problems),
         cmocka_unit_test(test_destination_errors_name_the_key_not_the_token),
+        cmocka_unit_test(test_destination_rate_limit_is_read_and_optional),
         cmocka_unit_test(test_destination_free_null_is_noop),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
