@@ -8,11 +8,18 @@
  * The JSON report (`--report FILE`):
  *   {"read", "activated", "excluded", "failed", "retries",
  *    "excludedReasons": {"<reason>": n, ...}, "failedReasons": {"<reason>": n, ...},
- *    "latencyMs": {"p50", "p95", "p99", "max"}, "throughputPerSec", "elapsedMs"}
+ *    "latencyMs": {"p50", "p95", "p99", "max"}, "throughputPerSec", "elapsedMs",
+ *    "rateLimitPerMinute", "retryAfterPauses", "retryAfterPausedMs"}
  * Latency is the duration of each HTTP call (every attempt, whatever its
  * outcome), percentiles by the nearest-rank method; null when no call was
  * made. Throughput is this run's activated payloads per second of elapsed
  * time.
+ * "rateLimitPerMinute" is the pace the calls were held to (--rate or the
+ * destination's rateLimitPerMinute), null when they were not paced;
+ * "retryAfterPauses" counts the times a 429's Retry-After paused all sending
+ * to the destination and "retryAfterPausedMs" how long those pauses held
+ * it (overlapping ones counted once, a pause cut short by the end of the run
+ * only up to then).
  * "pending" (lines read and not yet activated, excluded or failed) appears
  * only when it is not 0: a `--state` run stopped by a signal leaves those to
  * the next run.
@@ -22,8 +29,8 @@
  * counted (and, when failed, dead-lettered); no line from it on was read.
  *
  * With `--state` the counts (read ... failedReasons) are cumulative over
- * every run of the same state file; latency, throughput and elapsed time
- * are this process's own.
+ * every run of the same state file; latency, throughput, elapsed time and
+ * the pacing members are this process's own.
  *
  * A report is filled by one thread (the delivery loop).
  *
@@ -75,6 +82,15 @@ QX_MUST_CHECK int qxs_report_failed(qxs_report *r, const char *reason);
 void qxs_report_retry(qxs_report *r);
 /* One HTTP call took us microseconds. Returns 0, -1 when memory runs out. */
 QX_MUST_CHECK int qxs_report_latency_us(qxs_report *r, int64_t us);
+
+/* The pace of the calls, per minute (0: not paced; written as null). */
+void qxs_report_set_rate_limit(qxs_report *r, long per_minute);
+
+/* One pause of all sending for a 429's Retry-After began. */
+void qxs_report_retry_after_pause(qxs_report *r);
+
+/* Sending was paused for a Retry-After for ms more milliseconds. */
+void qxs_report_retry_after_paused_ms(qxs_report *r, int64_t ms);
 
 /* The first input line not read when the run ended early (a signal, a read
  * error), written as "resumeFromLine"; 0 (the default) when the input was

@@ -25,6 +25,8 @@ struct qxs_report {
     int64_t started_mono_ms;
     int64_t fixed_elapsed_ms; /* -1: live */
     size_t resume_line;       /* 0: the input was read to its end */
+    long rate_per_minute;     /* 0: not paced */
+    int64_t pauses, paused_ms;
 };
 
 qxs_report *qxs_report_new(void)
@@ -123,6 +125,22 @@ void qxs_report_set_elapsed_ms(qxs_report *r, int64_t ms)
     r->fixed_elapsed_ms = ms;
 }
 
+void qxs_report_set_rate_limit(qxs_report *r, long per_minute)
+{
+    r->rate_per_minute = per_minute > 0 ? per_minute : 0;
+}
+
+void qxs_report_retry_after_pause(qxs_report *r)
+{
+    r->pauses++;
+}
+
+void qxs_report_retry_after_paused_ms(qxs_report *r, int64_t ms)
+{
+    if (ms > 0)
+        r->paused_ms += ms;
+}
+
 void qxs_report_set_resume_line(qxs_report *r, size_t line)
 {
     r->resume_line = line;
@@ -183,6 +201,12 @@ json_t *qxs_report_to_json(const qxs_report *r)
     if (doc == NULL || json_object_set_new(doc, "latencyMs", lat) != 0 ||
         json_object_set_new(doc, "throughputPerSec", json_real(throughput)) != 0 ||
         json_object_set_new(doc, "elapsedMs", json_integer((json_int_t)elapsed)) != 0 ||
+        json_object_set_new(doc, "rateLimitPerMinute",
+                            r->rate_per_minute > 0 ? json_integer(r->rate_per_minute)
+                                                   : json_null()) != 0 ||
+        json_object_set_new(doc, "retryAfterPauses", json_integer((json_int_t)r->pauses)) != 0 ||
+        json_object_set_new(doc, "retryAfterPausedMs", json_integer((json_int_t)r->paused_ms)) !=
+            0 ||
         (r->c.in_flight != 0 &&
          json_object_set_new(doc, "pending", json_integer((json_int_t)r->c.in_flight)) != 0) ||
         (r->resume_line != 0 &&

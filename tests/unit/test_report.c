@@ -140,12 +140,57 @@ static void test_report_document_has_every_field(void **state)
     (void)state;
     qxs_report *r = qxs_report_new();
     json_t *doc = qxs_report_to_json(r);
-    const char *fields[] = {"read",      "activated",       "excluded",  "failed",
-                            "retries",   "excludedReasons", "latencyMs", "throughputPerSec",
-                            "elapsedMs", "failedReasons"};
+    const char *fields[] = {"read",
+                            "activated",
+                            "excluded",
+                            "failed",
+                            "retries",
+                            "excludedReasons",
+                            "latencyMs",
+                            "throughputPerSec",
+                            "elapsedMs",
+                            "failedReasons",
+                            "rateLimitPerMinute",
+                            "retryAfterPauses",
+                            "retryAfterPausedMs"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         assert_non_null(json_object_get(doc, fields[i]));
     assert_true(json_is_integer(json_object_get(doc, "read")));
+    json_decref(doc);
+    qxs_report_free(r);
+}
+
+static void test_pacing_members_are_null_and_zero_when_unpaced(void **state)
+{
+    (void)state;
+    qxs_report *r = qxs_report_new();
+    json_t *doc = qxs_report_to_json(r);
+    assert_true(json_is_null(json_object_get(doc, "rateLimitPerMinute")));
+    assert_int_equal(json_integer_value(json_object_get(doc, "retryAfterPauses")), 0);
+    assert_int_equal(json_integer_value(json_object_get(doc, "retryAfterPausedMs")), 0);
+    json_decref(doc);
+    qxs_report_free(r);
+}
+
+static void test_pacing_members_count_pauses_and_their_time(void **state)
+{
+    (void)state;
+    qxs_report *r = qxs_report_new();
+    qxs_report_set_rate_limit(r, 3000);
+    qxs_report_retry_after_pause(r);
+    qxs_report_retry_after_paused_ms(r, 1000);
+    qxs_report_retry_after_pause(r);
+    qxs_report_retry_after_paused_ms(r, 1500);
+    qxs_report_retry_after_paused_ms(r, -5); /* nothing negative is added */
+    json_t *doc = qxs_report_to_json(r);
+    assert_int_equal(json_integer_value(json_object_get(doc, "rateLimitPerMinute")), 3000);
+    assert_int_equal(json_integer_value(json_object_get(doc, "retryAfterPauses")), 2);
+    assert_int_equal(json_integer_value(json_object_get(doc, "retryAfterPausedMs")), 2500);
+    /* this process's own: not among the cumulative counts a state keeps */
+    json_t *counts = qxs_report_counts_to_json(r);
+    assert_null(json_object_get(counts, "rateLimitPerMinute"));
+    assert_null(json_object_get(counts, "retryAfterPauses"));
+    json_decref(counts);
     json_decref(doc);
     qxs_report_free(r);
 }
@@ -198,6 +243,8 @@ int main(void)
         cmocka_unit_test(test_latency_in_report_is_ms_percentiles),
         cmocka_unit_test(test_latency_is_null_without_calls),
         cmocka_unit_test(test_throughput_is_activated_per_second),
+        cmocka_unit_test(test_pacing_members_are_null_and_zero_when_unpaced),
+        cmocka_unit_test(test_pacing_members_count_pauses_and_their_time),
         cmocka_unit_test(test_report_document_has_every_field),
         cmocka_unit_test(test_resume_line_is_written_only_when_set),
         cmocka_unit_test(test_report_file_round_trips),
