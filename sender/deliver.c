@@ -22,6 +22,13 @@
  * Retries follow qxs_retry (the platform's policy by default). Every job ends
  * exactly once, in finish(): activated in the report, or failed in the
  * report and the dead-letter file.
+ *
+ * Throttling sits in one place, may_start(), asked before every start (first
+ * attempts and retries alike): a Retry-After pause of the destination (set
+ * by a 429 in on_done) holds everything back; otherwise, when paced, the
+ * request takes a token from the bucket. What is held back stays at the
+ * head of the ready list, and throttle_wait_ms() tells run_once how long to
+ * wait before it can start, which becomes the poll time-out.
  */
 #include "qxs_deliver.h"
 
@@ -34,6 +41,7 @@
 #include "qx_log.h"
 #include "qxs_deadletter.h"
 #include "qxs_multi_poll.h"
+#include "qxs_pace.h"
 #include "qxs_render.h"
 #include "qxs_trace.h"
 
@@ -93,6 +101,11 @@ struct qxs_deliverer {
     size_t n_buckets, n_keys;
     bool cancelled;
     bool paused;
+    bool pacing;                      /* o.rate_per_minute > 0 */
+    qxs_pace pace;                    /* the bucket, when pacing */
+    bool ra_active;                   /* a Retry-After pause not yet counted in full */
+    int64_t ra_since_us, ra_until_us; /* the pause (monotonic µs) */
+    long ra_seconds;                  /* the Retry-After that set ra_until_us */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -415,13 +428,88 @@ static int start(qxs_deliverer *d, job *j)
     return 0;
 }
 
-/* Starts ready jobs while slots are free; after a cancel, fails them. */
+/* ---- Retry-After pauses and pacing ------------------------------------------- */
+
+/* Ends the record of a Retry-After pause that is over at now_us (or, with
+ * force, cut short now): its time goes to the report. */
+static void pause_close(qxs_deliverer *d, int64_t now_us, bool force)
+{
+    if (!d->ra_active || (!force && now_us < d->ra_until_us))
+        return;
+    int64_t end = now_us < d->ra_until_us ? now_us : d->ra_until_us;
+    qxs_report_retry_after_paused_ms(d->o.report, (end - d->ra_since_us) / 1000);
+    d->ra_active = false;
+}
+
+/* True while a Retry-After pause holds every start back. */
+static bool pause_holds(qxs_deliverer *d, int64_t now_us)
+{
+    pause_close(d, now_us, false);
+    return now_us < d->ra_until_us;
+}
+
+/* A 429 asked to wait retry_after_s: nothing starts until then (a pause
+ * already running is lengthened, never shortened). */
+static void pause_for(qxs_deliverer *d, long retry_after_s, size_t line_no)
+{
+    int64_t ms = (int64_t)retry_after_s * 1000;
+    if (ms > QXS_RETRY_AFTER_MAX_MS)
+        ms = QXS_RETRY_AFTER_MAX_MS;
+    int64_t now = qx_mono_us(), until = now + ms * 1000;
+    if (ms <= 0 || until <= d->ra_until_us)
+        return;
+    if (!pause_holds(d, now)) {
+        qxs_report_retry_after_pause(d->o.report);
+        d->ra_active = true;
+        d->ra_since_us = now;
+    }
+    d->ra_until_us = until;
+    d->ra_seconds = retry_after_s;
+    qx_log(QX_LOG_INFO, "line %zu: HTTP 429 with Retry-After %ld s: no request starts for %lld ms",
+           line_no, retry_after_s, (long long)ms);
+}
+
+/* Whether a request may start now; when paced, it takes its token. */
+static bool may_start(qxs_deliverer *d)
+{
+    int64_t now = qx_mono_us();
+    if (pause_holds(d, now))
+        return false;
+    return !d->pacing || qxs_pace_take(&d->pace, now);
+}
+
+/* Microseconds as poll milliseconds, rounded up: waking before the token
+ * is there would only wake again. */
+static int64_t ceil_ms(int64_t us)
+{
+    return us <= 0 ? 0 : (us + 999) / 1000;
+}
+
+/* How long a ready job that has a free slot waits for the pause to end or
+ * for its token; INT64_MAX when none waits for either. */
+static int64_t throttle_wait_ms(qxs_deliverer *d)
+{
+    if (d->paused || d->cancelled || d->ready_head == NULL ||
+        d->in_flight >= (size_t)d->o.concurrency)
+        return INT64_MAX;
+    int64_t now = qx_mono_us();
+    if (pause_holds(d, now))
+        return ceil_ms(d->ra_until_us - now);
+    if (d->pacing)
+        return ceil_ms(qxs_pace_wait_us(&d->pace, now));
+    return INT64_MAX;
+}
+
+/* Starts ready jobs while slots are free and the throttle lets them; after
+ * a cancel, fails them. */
 static void start_ready(qxs_deliverer *d)
 {
     job *j;
     if (d->paused)
         return;
     while (d->ready_head != NULL && (d->cancelled || d->in_flight < (size_t)d->o.concurrency)) {
+        if (!d->cancelled && !may_start(d))
+            break;
         j = ready_pop(d);
         if (d->cancelled) {
             fail_interrupted(d, j);
@@ -539,6 +627,9 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
     s->j = NULL;
     d->idle[d->n_idle++] = s;
     d->in_flight--;
+    /* whatever becomes of this payload: the destination asked for quiet */
+    if (j->status == 429 && retry_after_s > 0)
+        pause_for(d, (long)retry_after_s, j->line_no);
 
     qxs_retry_verdict v = qxs_retry_decide(&d->o.retry, j->status, j->attempts);
     if (v == QXS_RETRY && !retryable)
@@ -590,6 +681,11 @@ qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
                      QXS_MAX_CONCURRENCY);
         return NULL;
     }
+    if (opt->rate_per_minute < 0 || opt->rate_per_minute > QXS_PACE_MAX_PER_MINUTE) {
+        qx_error_set(err, "rate %ld a minute: expected 1 to %ld", opt->rate_per_minute,
+                     QXS_PACE_MAX_PER_MINUTE);
+        return NULL;
+    }
     qxs_deliverer *d = calloc(1, sizeof *d);
     if (d == NULL)
         goto oom;
@@ -610,6 +706,10 @@ qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
             goto oom;
         d->headers = l;
     }
+    if (opt->rate_per_minute > 0) {
+        d->pacing = true;
+        qxs_pace_init(&d->pace, opt->rate_per_minute, qx_mono_us());
+    }
     curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)opt->concurrency);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)opt->concurrency);
     return d;
@@ -623,6 +723,7 @@ void qxs_deliverer_free(qxs_deliverer *d)
 {
     if (d == NULL)
         return;
+    pause_close(d, qx_mono_us(), true);
     /* drop whatever is left: in flight, ready, waiting, queued behind keys */
     for (size_t i = 0; i < d->n_slots; i++) {
         slot *s = &d->slots[i];
@@ -769,12 +870,29 @@ int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, qxs_watch *watch, 
         wait = 0;
     if (next_due < wait)
         wait = next_due;
+    int64_t throttled = throttle_wait_ms(d); /* the pause, or the next token */
+    if (throttled < wait)
+        wait = throttled;
     if (qxs_multi_poll_wait(d->poller, wait, watch, n_watch, err) != 0)
         return -1;
     reap(d);
     promote_due(d);
     start_ready(d);
     return 0;
+}
+
+qxs_throttle qxs_deliverer_throttle(const qxs_deliverer *d)
+{
+    qxs_throttle t = {.rate_per_minute = d->pacing ? d->o.rate_per_minute : 0};
+    int64_t now = qx_mono_us();
+    if (now < d->ra_until_us) {
+        t.pause_left_ms = ceil_ms(d->ra_until_us - now);
+        t.retry_after_s = d->ra_seconds;
+    } else if (d->pacing && !d->paused && !d->cancelled && d->ready_head != NULL &&
+               d->in_flight < (size_t)d->o.concurrency) {
+        t.paced = qxs_pace_wait_us(&d->pace, now) > 0;
+    }
+    return t;
 }
 
 void qxs_deliverer_cancel(qxs_deliverer *d)

@@ -20,11 +20,23 @@
  * status; "certificateError" (the server's certificate cannot be verified)
  * fails at once, since waiting does not fix it.
  *
+ * Pacing (rate_per_minute, off by default): every request, retries
+ * included, takes a token from a smooth bucket (qxs_pace.h: one second's
+ * burst, refilled continuously, on the monotonic clock) before it starts; a
+ * request without a token waits, and the loop's wait is cut to the time
+ * until the next token, so it neither busy-waits nor oversleeps.
+ * A 429 with Retry-After pauses the whole destination: no request and no
+ * retry starts until the Retry-After has passed (the longest one when
+ * several come), counting from when the 429 was read; requests already in
+ * flight go on. A 503's Retry-After delays only its own retry.
+ *
  * The deliverer is driven by its owner's loop (qxs_deliverer_run_once) from
  * one thread, which also waits there for its own descriptors (the input,
  * the signal pipe).
  * Every submitted payload ends, exactly once, as activated or failed in the
- * report; failed payloads go to the dead-letter file. With a state (--state)
+ * report; failed payloads go to the dead-letter file. The report also gets
+ * the Retry-After pauses and their time (a pause cut short by the end of
+ * the run is counted when the deliverer is freed). With a state (--state)
  * each ending is recorded there too, and the state is flushed before each
  * round of network I/O, so no request goes out while an earlier outcome is
  * still unrecorded.
@@ -68,20 +80,30 @@ typedef struct qxs_deliver_options {
     int concurrency;      /* 1..QXS_MAX_CONCURRENCY */
     long timeout_ms;      /* per HTTP call */
     qxs_retry_policy retry;
-    FILE *dead_letter;   /* may be NULL; not owned */
-    FILE *trace;         /* may be NULL; not owned */
-    qxs_report *report;  /* borrowed; required */
-    qx_rng *rng;         /* borrowed; jitter draws; required */
-    const char *ca_file; /* borrowed; CA certificates (PEM) to verify with; NULL: the system's */
-    qxs_state *state;    /* borrowed; may be NULL */
+    FILE *dead_letter;    /* may be NULL; not owned */
+    FILE *trace;          /* may be NULL; not owned */
+    qxs_report *report;   /* borrowed; required */
+    qx_rng *rng;          /* borrowed; jitter draws; required */
+    const char *ca_file;  /* borrowed; CA certificates (PEM) to verify with; NULL: the system's */
+    qxs_state *state;     /* borrowed; may be NULL */
+    long rate_per_minute; /* pace: 1..QXS_PACE_MAX_PER_MINUTE; 0: not paced */
 } qxs_deliver_options;
+
+/* Why sending is slower than it could be right now, for a progress line. */
+typedef struct qxs_throttle {
+    long rate_per_minute;  /* the pace; 0: not paced */
+    bool paced;            /* a request that could start waits for a token */
+    int64_t pause_left_ms; /* a Retry-After pause: time left; 0: none */
+    long retry_after_s;    /* the Retry-After that set the pause */
+} qxs_throttle;
 
 /* Creates a deliverer (curl_global_init must have been called). Returns a
  * new deliverer (owned: free with qxs_deliverer_free), NULL with err set. */
 QX_MUST_CHECK qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err);
 
 /* Frees d; payloads not finished are dropped uncounted (call
- * qxs_deliverer_cancel and run until idle first). NULL is a no-op. */
+ * qxs_deliverer_cancel and run until idle first); the time of a Retry-After
+ * pause still running is added to the report up to now. NULL is a no-op. */
 void qxs_deliverer_free(qxs_deliverer *d);
 
 /* Queues payload (stolen, also on failure) read from input line line_no.
@@ -105,6 +127,9 @@ size_t qxs_deliverer_in_flight(const qxs_deliverer *d);
  * cannot be written. */
 QX_MUST_CHECK int qxs_deliverer_run_once(qxs_deliverer *d, int max_wait_ms, qxs_watch *watch,
                                          size_t n_watch, qx_error *err);
+
+/* What holds sending back now (see qxs_throttle). */
+qxs_throttle qxs_deliverer_throttle(const qxs_deliverer *d);
 
 /* Stops delivering: every queued payload and every one waiting for a retry
  * is dead-lettered now as interrupted; requests in flight finish, and fail

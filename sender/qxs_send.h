@@ -31,6 +31,9 @@
  * waiting for a retry) stays pending in the state for the next run — it is
  * neither failed nor dead-lettered.
  *
+ * Pacing: with rate_per_minute the calls are paced by the deliverer's
+ * bucket (qxs_deliver.h), and the report says so (rateLimitPerMinute).
+ *
  * Owns: during a run, the input reader and the deliverer; borrows
  * everything in qxs_send_options.
  * Locks: none; no shared state: the whole run is one thread (stop_fd is
@@ -46,6 +49,7 @@
 #include <stdio.h>
 
 #include "qx_error.h"
+#include "qxs_deliver.h"
 #include "qxs_destination.h"
 #include "qxs_mapping.h"
 #include "qxs_report.h"
@@ -55,9 +59,11 @@
 /* How often the progress callback is called, at most. */
 #define QXS_PROGRESS_INTERVAL_MS 250
 
-/* Called on the delivery thread with the counts so far and the activation
- * rate per second; final is true for the last call of the run. */
-typedef void (*qxs_progress_fn)(const qxs_counts *c, double per_sec, bool final, void *ud);
+/* Called on the delivery thread with the counts so far, the activation
+ * rate per second and what throttles sending now (pacing, a Retry-After
+ * pause); final is true for the last call of the run. */
+typedef void (*qxs_progress_fn)(const qxs_counts *c, double per_sec, const qxs_throttle *t,
+                                bool final, void *ud);
 
 typedef struct qxs_send_options {
     const qxs_mapping *mapping;    /* send: required; replay: NULL */
@@ -71,9 +77,10 @@ typedef struct qxs_send_options {
     int stop_fd;                   /* -1: never interrupted */
     qxs_progress_fn progress;      /* may be NULL */
     void *progress_ud;
-    const char *ca_file; /* CA certificates (PEM) for https; NULL: the system's */
-    qxs_state *state;    /* borrowed; may be NULL; input_fd must then be a regular file */
-    size_t from_line;    /* the first input line sent; 0 or 1: all; not with a state */
+    const char *ca_file;  /* CA certificates (PEM) for https; NULL: the system's */
+    qxs_state *state;     /* borrowed; may be NULL; input_fd must then be a regular file */
+    size_t from_line;     /* the first input line sent; 0 or 1: all; not with a state */
+    long rate_per_minute; /* pace the calls (qxs_pace.h); 0: not paced */
 } qxs_send_options;
 
 /* Runs a send (o->mapping set) or a replay (o->mapping NULL) to the end of

@@ -172,7 +172,8 @@ static void progress(run *r, int64_t *last_ms, bool final)
     qxs_counts c = qxs_report_counts(r->report);
     int64_t el = qxs_report_elapsed_ms(r->report);
     double here = (double)(c.activated - c.earlier_activated);
-    r->o->progress(&c, el > 0 ? here * 1000.0 / (double)el : 0.0, final, r->o->progress_ud);
+    qxs_throttle t = qxs_deliverer_throttle(r->d);
+    r->o->progress(&c, el > 0 ? here * 1000.0 / (double)el : 0.0, &t, final, r->o->progress_ud);
 }
 
 /* True while the loop takes lines from the input. */
@@ -239,7 +240,9 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
         .rng = rng,
         .ca_file = o->ca_file,
         .state = o->state,
+        .rate_per_minute = o->rate_per_minute,
     };
+    qxs_report_set_rate_limit(report, o->rate_per_minute);
     if (o->retry != NULL)
         dopt.retry = *o->retry;
     else

@@ -49,13 +49,30 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
-static void draw_progress(const qxs_counts *c, double per_sec, bool final, void *ud)
+/* "  throttled: 429 Retry-After 2s (1.4s left)", "  paced at 300/min" or
+ * nothing, for the progress line. */
+static void describe_throttle(const qxs_throttle *t, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (t->pause_left_ms > 0)
+        snprintf(out, size, "  throttled: 429 Retry-After %lds (%.1fs left)", t->retry_after_s,
+                 (double)t->pause_left_ms / 1000.0);
+    else if (t->paced)
+        snprintf(out, size, "  paced at %ld/min", t->rate_per_minute);
+}
+
+static void draw_progress(const qxs_counts *c, double per_sec, const qxs_throttle *t, bool final,
+                          void *ud)
 {
     (void)ud;
+    char throttle[128];
+    describe_throttle(t, throttle, sizeof throttle);
     fprintf(stderr,
-            "\rread %lld  activated %lld  excluded %lld  failed %lld  retries %lld  %.1f/s\033[K%s",
+            "\rread %lld  activated %lld  excluded %lld  failed %lld  retries %lld  %.1f/s%s"
+            "\033[K%s",
             (long long)c->read, (long long)c->activated, (long long)c->excluded,
-            (long long)c->failed, (long long)c->retries, per_sec, final ? "\n" : "");
+            (long long)c->failed, (long long)c->retries, per_sec, final ? "" : throttle,
+            final ? "\n" : "");
     fflush(stderr);
 }
 
@@ -265,6 +282,9 @@ static int run(delivery *r)
         .ca_file = r->o.cacert,
         .state = r->state,
         .from_line = (size_t)r->o.from_line,
+        /* --rate wins over the destination's rateLimitPerMinute */
+        .rate_per_minute =
+            r->o.rate_per_minute > 0 ? r->o.rate_per_minute : r->dest->rate_limit_per_minute,
     };
     if (qxs_send_run(&so, r->report, &err) != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);

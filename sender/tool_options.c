@@ -15,6 +15,7 @@
 
 #include "qx_log.h"
 #include "qxs_deliver.h"
+#include "qxs_pace.h"
 
 enum {
     OPT_DEAD_LETTER = 256,
@@ -25,6 +26,7 @@ enum {
     OPT_STATE,
     OPT_CACERT,
     OPT_FROM_LINE,
+    OPT_RATE,
 };
 
 static const struct option longopts[] = {
@@ -39,6 +41,7 @@ static const struct option longopts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"from-line", required_argument, NULL, OPT_FROM_LINE},
+    {"rate", required_argument, NULL, OPT_RATE},
     {"profiles", required_argument, NULL, 'p'},
     {"workflow", required_argument, NULL, 'w'},
     {"workflow-id", required_argument, NULL, 'i'},
@@ -84,6 +87,7 @@ static unsigned option_group(int c)
     case OPT_STATE:
     case OPT_CACERT:
     case OPT_FROM_LINE:
+    case OPT_RATE:
         return TOOL_OPTS_DELIVERY;
     case 'p':
     case 'w':
@@ -122,6 +126,10 @@ static int take_checked_option(const tool_command *cmd, int c, tool_options *o)
                                     optarg);
         o->from_line = v;
         return 0;
+    case OPT_RATE:
+        if (qxs_pace_parse_rate(optarg, &o->rate_per_minute, &err) != 0)
+            return tool_usage_error(cmd->name, "--rate %s", err.text);
+        return 0;
     }
     return 0;
 }
@@ -135,6 +143,7 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
     case OPT_RETRY_SCHEDULE:
     case OPT_TIMEOUT_MS:
     case OPT_FROM_LINE:
+    case OPT_RATE:
         return take_checked_option(cmd, c, o);
     case 'd':
         o->destination = optarg;

@@ -45,7 +45,8 @@ typedef struct tool_options {
     const char *input; /* the one operand, NULL when none */
     int concurrency;
     long timeout_ms;
-    long from_line; /* --from-line; 0 when not given */
+    long from_line;       /* --from-line; 0 when not given */
+    long rate_per_minute; /* --rate, per minute; 0 when not given */
     qxs_retry_policy retry;
     bool retry_set;
     int verbosity; /* -1 quiet, 0 warnings, 1 info, 2 debug */
