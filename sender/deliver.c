@@ -450,11 +450,11 @@ static bool pause_holds(qxs_deliverer *d, int64_t now_us)
 
 /* A 429 asked to wait retry_after_s: nothing starts until then (a pause
  * already running is lengthened, never shortened). */
-static void pause_for(qxs_deliverer *d, long retry_after_s, size_t line_no)
+static void pause_for(qxs_deliverer *d, curl_off_t retry_after_s, size_t line_no)
 {
-    int64_t ms = (int64_t)retry_after_s * 1000;
-    if (ms > QXS_RETRY_AFTER_MAX_MS)
-        ms = QXS_RETRY_AFTER_MAX_MS;
+    /* capped before multiplying: a server may send any number */
+    int64_t ms = retry_after_s > QXS_RETRY_AFTER_MAX_MS / 1000 ? QXS_RETRY_AFTER_MAX_MS
+                                                               : (int64_t)retry_after_s * 1000;
     int64_t now = qx_mono_us(), until = now + ms * 1000;
     if (ms <= 0 || until <= d->ra_until_us)
         return;
@@ -464,9 +464,9 @@ static void pause_for(qxs_deliverer *d, long retry_after_s, size_t line_no)
         d->ra_since_us = now;
     }
     d->ra_until_us = until;
-    d->ra_seconds = retry_after_s;
-    qx_log(QX_LOG_INFO, "line %zu: HTTP 429 with Retry-After %ld s: no request starts for %lld ms",
-           line_no, retry_after_s, (long long)ms);
+    d->ra_seconds = (long)(ms / 1000);
+    qx_log(QX_LOG_INFO, "line %zu: HTTP 429 with Retry-After %lld s: no request starts for %lld ms",
+           line_no, (long long)retry_after_s, (long long)ms);
 }
 
 /* Whether a request may start now; when paced, it takes its token. */
@@ -629,7 +629,7 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
     d->in_flight--;
     /* whatever becomes of this payload: the destination asked for quiet */
     if (j->status == 429 && retry_after_s > 0)
-        pause_for(d, (long)retry_after_s, j->line_no);
+        pause_for(d, retry_after_s, j->line_no);
 
     qxs_retry_verdict v = qxs_retry_decide(&d->o.retry, j->status, j->attempts);
     if (v == QXS_RETRY && !retryable)
