@@ -22,7 +22,7 @@ static const char usage_send[] =
     "      --from-line N        start at input line N: lines 1..N-1 are read and\n"
     "                           skipped, neither sent nor counted (not with --state)\n"
     "      --rate N/min|N/s     pace the calls (retries too) to at most N a minute or a\n"
-    "                           second, with at most one second's worth at once; overrides\n"
+    "                           second, spaced evenly (one call at a time); overrides\n"
     "                           the destination's rateLimitPerMinute; default: not paced\n"
     "                           (Qualtrics allows 3,000 API calls a minute per user)\n"
     "      --report FILE        write the JSON report (counts, retries, latency, throughput)\n"

@@ -2,17 +2,14 @@
  * pace.c — the smooth token bucket and the rate text (see qxs_pace.h).
  *
  * Units: a minute has 60,000,000 µs, so a bucket of N calls a minute gains
- * exactly N units per µs when a token is 60,000,000 units. One second's
- * worth, N/60 tokens, is then N * 1,000,000 units; with N at most 10^6 the
- * capacity stays below 10^12 and nothing overflows.
+ * exactly N units per µs when a token is 60,000,000 units; the bucket holds
+ * one token, and with N at most 10^6 nothing overflows.
  */
 #include "qxs_pace.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define UNITS_PER_SECOND_OF_RATE 1000000LL /* N/60 tokens = N * this many units */
 
 /* The units held at now_us (never more than the capacity). */
 static int64_t units_at(const qxs_pace *b, int64_t now_us)
@@ -35,9 +32,8 @@ void qxs_pace_init(qxs_pace *b, long per_minute, int64_t now_us)
     if (per_minute > QXS_PACE_MAX_PER_MINUTE)
         per_minute = QXS_PACE_MAX_PER_MINUTE;
     b->per_minute = per_minute;
-    b->capacity = (int64_t)per_minute * UNITS_PER_SECOND_OF_RATE;
-    if (b->capacity < QXS_PACE_UNITS_PER_TOKEN)
-        b->capacity = QXS_PACE_UNITS_PER_TOKEN; /* below 60 a minute: one call */
+    /* One call: requests are spaced evenly (see qxs_pace.h). */
+    b->capacity = QXS_PACE_UNITS_PER_TOKEN;
     b->units = b->capacity;
     b->updated_us = now_us;
 }

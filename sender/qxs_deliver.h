@@ -21,8 +21,8 @@
  * fails at once, since waiting does not fix it.
  *
  * Pacing (rate_per_minute, off by default): every request, retries
- * included, takes a token from a smooth bucket (qxs_pace.h: one second's
- * burst, refilled continuously, on the monotonic clock) before it starts; a
+ * included, takes a token from a smooth bucket (qxs_pace.h: one
+ * call, refilled continuously, on the monotonic clock) before it starts; a
  * request without a token waits, and the loop's wait is cut to the time
  * until the next token, so it neither busy-waits nor oversleeps.
  * A 429 with Retry-After pauses the whole destination: no request and no

@@ -7,11 +7,14 @@
  * (`--rate`, or the destination's rateLimitPerMinute): by default nothing is
  * slower than before.
  *
- * The bucket is smooth: it holds at most one second's worth of calls
- * (max(1, N/60) tokens for N a minute), never a minute's, and refills
- * continuously at N a minute. It starts full. A sender that takes a token
- * for every call therefore never exceeds a server bucket of the same rate
- * and a one-second burst, and never sends a minute's calls at once.
+ * The bucket is smooth: it holds one call and refills continuously at N a
+ * minute, so calls are spaced evenly, 60/N seconds apart, and it starts
+ * full. A server's bucket of the same rate, measured when calls arrive,
+ * starts later than ours and sees network jitter: were ours to hold a
+ * second's worth like a strict server's, our next token would come before
+ * the server's and the call would be refused. Holding one call, we never
+ * empty a server bucket of the same rate that holds more than one (a
+ * second's worth, as `qx-mock conform` uses, or Qualtrics' minute).
  *
  * Exact integer arithmetic: one token is QXS_PACE_UNITS_PER_TOKEN units and
  * the bucket gains N units per microsecond, so N calls a minute are N tokens
@@ -40,7 +43,7 @@
 /* A token bucket. Read and change it only through the functions below. */
 typedef struct qxs_pace {
     int64_t per_minute; /* refill: per_minute units per microsecond */
-    int64_t capacity;   /* units; one second's worth, at least one token */
+    int64_t capacity;   /* units: one token */
     int64_t units;      /* units held at updated_us */
     int64_t updated_us;
 } qxs_pace;
@@ -57,8 +60,7 @@ bool qxs_pace_take(qxs_pace *b, int64_t now_us);
  * Nothing is taken. */
 int64_t qxs_pace_wait_us(const qxs_pace *b, int64_t now_us);
 
-/* Tokens the bucket holds at most (one second's worth, at least 1), rounded
- * down. */
+/* Tokens the bucket holds at most: 1. */
 int64_t qxs_pace_burst(const qxs_pace *b);
 
 /* Parses a rate: "N/min" or "N/s" (N a decimal integer, no spaces), at most

@@ -265,10 +265,10 @@ static char *limited_config(const sf_fixture *f, int limit)
  * (LIMIT calls) and refills at LIMIT a minute; it starts full. PROFILES is
  * more than a minute's limit, so a sender that does not pace gets 429s (the
  * control run proves it, against a fresh qx-mock). A sender paced at RATE
- * sends at most RATE/60 at once and RATE/60 a second after: by time t it has
- * sent at most 10 + 10 t, while qx-mock admits 120 + 2 t; the last of the
- * 130 calls goes at t = 12 s, when qx-mock would admit 144 — no 429, with
- * 14 calls (1.4 s of sending) to spare. A pace of LIMIT itself would need
+ * sends one call at once and RATE/60 a second after: by time t it has
+ * sent at most 1 + 10 t, while qx-mock admits 120 + 2 t; the last of the
+ * 130 calls goes at t = 12.9 s, when qx-mock would admit 145 — no 429, with
+ * 15 calls (1.5 s of sending) to spare. A pace of LIMIT itself would need
  * over a minute to send more than LIMIT calls; a pace above LIMIT that only
  * holds because the sender is smooth is what this checks: a bucket with a
  * minute's burst (RATE at once) would send all 130 at t = 0 and be refused. */

@@ -1,6 +1,6 @@
 /*
- * test_pace.c — the smooth token bucket (burst of one second's worth, never
- * a minute's; continuous refill; the time to the next token) driven by a
+ * test_pace.c — the smooth token bucket (one call at a time, never a
+ * minute's; continuous refill; the time to the next token) driven by a
  * clock the test passes, and the rate text of --rate.
  */
 #include <setjmp.h>
@@ -26,17 +26,18 @@ static int take_all(qxs_pace *b, int64_t now_us)
     return n;
 }
 
-static void test_burst_is_one_seconds_worth_not_a_minutes(void **state)
+static void test_burst_is_one_call_not_a_minutes(void **state)
 {
     (void)state;
     qxs_pace b;
-    qxs_pace_init(&b, 300, T0); /* 5 a second */
-    assert_int_equal(qxs_pace_burst(&b), 5);
-    assert_int_equal(take_all(&b, T0), 5);
-    qxs_pace_init(&b, 3000, T0); /* Qualtrics' limit: 50 a second, not 3,000 */
-    assert_int_equal(take_all(&b, T0), 50);
+    qxs_pace_init(&b, 300, T0); /* 5 a second: one now, the next 200 ms later */
+    assert_int_equal(qxs_pace_burst(&b), 1);
+    assert_int_equal(take_all(&b, T0), 1);
+    assert_int_equal(qxs_pace_wait_us(&b, T0), 200000);
+    qxs_pace_init(&b, 3000, T0); /* Qualtrics' limit: one call, not 3,000 */
+    assert_int_equal(take_all(&b, T0), 1);
     qxs_pace_init(&b, 1000000, T0);
-    assert_int_equal(qxs_pace_burst(&b), 16666);
+    assert_int_equal(qxs_pace_burst(&b), 1);
 }
 
 static void test_burst_is_at_least_one_call(void **state)
@@ -55,13 +56,15 @@ static void test_refill_is_continuous_at_the_rate(void **state)
     (void)state;
     qxs_pace b;
     qxs_pace_init(&b, 600, T0); /* 10 a second: one per 100 ms */
-    assert_int_equal(take_all(&b, T0), 10);
+    assert_int_equal(take_all(&b, T0), 1);
     assert_false(qxs_pace_take(&b, T0 + 99999));
     assert_true(qxs_pace_take(&b, T0 + 100000));
     assert_false(qxs_pace_take(&b, T0 + 100000));
-    /* 350 ms later: three more, and a half token kept */
-    assert_int_equal(take_all(&b, T0 + 450000), 3);
-    assert_true(qxs_pace_take(&b, T0 + 500000));
+    /* 150 ms later: one more; the bucket holds one, so what it would have
+     * gained beyond is gone: the next is 100 ms after this one */
+    assert_int_equal(take_all(&b, T0 + 250000), 1);
+    assert_false(qxs_pace_take(&b, T0 + 349999));
+    assert_true(qxs_pace_take(&b, T0 + 350000));
 }
 
 static void test_refill_stops_at_the_burst_after_a_long_idle(void **state)
@@ -70,8 +73,8 @@ static void test_refill_stops_at_the_burst_after_a_long_idle(void **state)
     qxs_pace b;
     qxs_pace_init(&b, 1000000, T0);
     (void)take_all(&b, T0);
-    /* a day later: still one second's worth, and no overflow */
-    assert_int_equal(take_all(&b, T0 + 86400 * US_PER_S), 16666);
+    /* a day later: still one call, and no overflow */
+    assert_int_equal(take_all(&b, T0 + 86400 * US_PER_S), 1);
     qxs_pace_init(&b, 60, T0);
     (void)take_all(&b, T0);
     assert_int_equal(take_all(&b, T0 + 3600 * US_PER_S), 1);
@@ -110,11 +113,11 @@ static void test_sustained_rate_never_exceeds_rate_plus_burst(void **state)
 {
     (void)state;
     qxs_pace b;
-    qxs_pace_init(&b, 120, T0); /* 2 a second, burst 2 */
+    qxs_pace_init(&b, 120, T0); /* 2 a second, burst 1 */
     int sent = 0;
     for (int64_t t = T0; t <= T0 + 10 * US_PER_S; t += 1000) /* try every ms */
         sent += take_all(&b, t);
-    assert_int_equal(sent, 2 + 20);
+    assert_int_equal(sent, 1 + 20);
 }
 
 static void test_a_clock_going_back_takes_nothing_extra(void **state)
@@ -180,7 +183,7 @@ static void test_rate_text_refuses_anything_else(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_is_one_seconds_worth_not_a_minutes),
+        cmocka_unit_test(test_burst_is_one_call_not_a_minutes),
         cmocka_unit_test(test_burst_is_at_least_one_call),
         cmocka_unit_test(test_refill_is_continuous_at_the_rate),
         cmocka_unit_test(test_refill_stops_at_the_burst_after_a_long_idle),
