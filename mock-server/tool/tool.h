@@ -59,4 +59,10 @@ int tool_conform(int argc, char **argv);
  * The exit status: 0 captured, 1 none in time, EXIT_USAGE. */
 int tool_capture(int argc, char **argv);
 
+/* whatif.c: `qx-mock whatif --history FILE --config NEW [options]` (argv[0]
+ * is "whatif"): replays a history against a new config. The exit status:
+ * 0 nothing changed (with --expect-changes: something did), 1 otherwise or
+ * on a runtime error, EXIT_USAGE. */
+int tool_whatif(int argc, char **argv);
+
 #endif
