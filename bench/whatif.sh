@@ -5,7 +5,7 @@
 #
 # Records the history first: qx-mock on fixtures/whatif/workflows.json (the
 # rate limit off for the recording, seed 19), QX_BENCH_PROFILES profiles
-# (default 10,500; quick 1,000) from `fixtures/profiles/generate N 42` sent
+# (default 11,000; quick 1,000) from `fixtures/profiles/generate N 42` sent
 # by qx-send to WF_csat_email with the use-case-1 e-mail mapping (two tasks
 # a run: a contact and a distribution), then GET /_qx/v1/export. Then times
 #   qx-mock whatif --history H --config fixtures/whatif/workflows.json
@@ -17,7 +17,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_parse_args "$@"
 
-N=${QX_BENCH_PROFILES:-$([ "$QUICK" = 1 ] && echo 1000 || echo 10500)}
+N=${QX_BENCH_PROFILES:-$([ "$QUICK" = 1 ] && echo 1000 || echo 11000)}
 FIX=$ROOT/fixtures/whatif
 SC=$ROOT/fixtures/scenarios/use-case-1-csat
 need_apt jq time || die "cannot install jq or time"
