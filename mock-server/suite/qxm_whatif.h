@@ -18,8 +18,9 @@
  * is compared by content, never by id or time: status, conditionsMet,
  * eventData field by field, tasks (type, status, error), error text. A
  * recorded request that started no run is replayed from its journal entry
- * (its credentials were never kept: it is sent without any) and differs
- * when it now starts a run or gets another HTTP status.
+ * (its credentials were never kept: one that got past the credential check
+ * is sent with the new config's first user's, any other with none) and
+ * differs when it now starts a run or gets another HTTP status.
  *
  * Owns: nothing between calls; a report is the caller's. No locks, no
  * threads: one call replays one history. Fails: -1 / NULL with a qx_error
@@ -45,11 +46,15 @@ typedef enum qxm_whatif_kind {
     QXM_WHATIF_TASKS,       /* a task's type, status or error, or a task more or less */
     QXM_WHATIF_ERROR,       /* the run's error text */
     QXM_WHATIF_HTTP_STATUS, /* a request without run now answered otherwise */
+    QXM_WHATIF_PAYLOAD,     /* a payload leaf (mapping what-if), not a run's */
     QXM_WHATIF_N_KINDS
 } qxm_whatif_kind;
 
+/* The kinds a run's difference can be (by_kind counts these). */
+#define QXM_WHATIF_N_RUN_KINDS QXM_WHATIF_PAYLOAD
+
 /* The name of a kind as reports write it ("status", "conditionsMet",
- * "eventData", "tasks", "error", "httpStatus"). Static. */
+ * "eventData", "tasks", "error", "httpStatus", "payload"). Static. */
 const char *qxm_whatif_kind_name(qxm_whatif_kind k);
 
 typedef struct qxm_whatif_counts {
@@ -60,16 +65,37 @@ typedef struct qxm_whatif_counts {
     int64_t gone;      /* a run recorded, none now */
     int64_t skipped;   /* journal entries that cannot be replayed (why: in the report) */
     int64_t by_kind[QXM_WHATIF_N_KINDS]; /* changed entries with a difference of each kind */
+    int64_t payloads;                    /* mapping what-if: profiles whose payload changed */
 } qxm_whatif_counts;
 
-/* What differs in all: changed + added + gone. */
+/* What differs in all: changed + added + gone + payloads. */
 int64_t qxm_whatif_differing(const qxm_whatif_counts *c);
 
+/* The mapping what-if: the profiles are rendered with both mappings by
+ * `SENDER render` (a child process; its standard error tells which profile
+ * line is excluded and why). A recorded run whose payload is the old
+ * mapping's payload of a profile is replayed with that profile's new
+ * payload (GONE when the new mapping excludes it), through the new config,
+ * and also with its recorded payload through a second emulator of the new
+ * config, so that each changed run names its cause: "mapping" (the config
+ * alone changes nothing), "config" (the new payload changes nothing more)
+ * or "mapping+config". Runs whose payload no profile renders to are
+ * replayed as they are; profiles the old mapping excluded and the new one
+ * sends are listed with the payload differences, not replayed (no recorded
+ * workflow). */
+typedef struct qxm_whatif_mapping {
+    const char *sender;      /* the qx-send to run */
+    const char *old_mapping; /* required: an export names no mapping */
+    const char *new_mapping;
+    const char *profiles; /* NDJSON */
+} qxm_whatif_mapping;
+
 typedef struct qxm_whatif_options {
-    const char *history_path; /* the recorded history */
-    const char *config_path;  /* the new config */
-    uint64_t seed;            /* the emulator's seed */
-    FILE *lines;              /* each difference's line as found, or NULL */
+    const char *history_path;          /* the recorded history */
+    const char *config_path;           /* the new config */
+    uint64_t seed;                     /* the emulator's seed */
+    FILE *lines;                       /* each difference's line as found, or NULL */
+    const qxm_whatif_mapping *mapping; /* NULL: the config alone */
 } qxm_whatif_options;
 
 /* Replays the history and compares. Returns the report (owned):
@@ -83,7 +109,14 @@ typedef struct qxm_whatif_options {
  *                   side has no key), "recorded", "replayed" (not for
  *                   unchanged: {status, conditionsMet, eventData, tasks:
  *                   [{type,status,error}], error} of a run, {httpStatus,
- *                   reason} of a request without run)}]}
+ *                   reason} of a request without run); with a mapping:
+ *                   "profileLine" (the profile the run's payload came
+ *                   from), "cause" (of a change: "mapping", "config",
+ *                   "mapping+config")}],
+ *    with a mapping also "oldMapping", "newMapping", "profiles" and
+ *    "payloads": [{"profileLine", "text", "differences", "old", "new"}]
+ *    (each side a payload or {"excluded": why}), the profiles whose
+ *    payload changed}
  * and fills *counts; NULL with err set. */
 QX_MUST_CHECK json_t *qxm_whatif_run(const qxm_whatif_options *o, qxm_whatif_counts *counts,
                                      qx_error *err);
@@ -91,6 +124,9 @@ QX_MUST_CHECK json_t *qxm_whatif_run(const qxm_whatif_options *o, qxm_whatif_cou
 /* The line of one entry that differs ("CHANGED RUN_x (WF_y): status
  * SUCCESS -> FAILURE; ..."), to f. */
 void qxm_whatif_print_line(FILE *f, const json_t *entry);
+
+/* The payload differences' lines ("PAYLOAD profile line 3: ..."), to f. */
+void qxm_whatif_print_payloads(FILE *f, const json_t *report);
 
 /* The summary table and the closing "N unchanged, N changed" line, to f. */
 void qxm_whatif_print_summary(FILE *f, const qxm_whatif_counts *c);

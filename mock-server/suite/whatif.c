@@ -23,7 +23,10 @@
 typedef struct replay {
     const qxm_whatif_options *o;
     qxm_engine *e;
-    const qxm_config *cfg; /* the engine's */
+    const qxm_config *cfg;  /* the engine's */
+    qxm_engine *e_old;      /* mapping what-if: the recorded payloads; else NULL */
+    json_t *old_by_payload; /* mapping what-if: old payload's sorted text -> line */
+    json_t *now_by_line;    /* mapping what-if: line -> new payload or {excluded} */
     json_t *entries;
     qxm_whatif_counts *c;
     size_t line;
@@ -106,14 +109,26 @@ static int file_entry(replay *r, json_t *entry, const char *verdict, json_t *dif
     return json_array_append(r->entries, entry);
 }
 
-/* Sends s through the engine. Returns the new run's outcome (new
- * reference) when one started, else NULL with *answer {httpStatus, reason}
- * (new), or NULL with err set. */
-static json_t *send_event(replay *r, sent *s, json_t **answer, qx_error *err)
+/* What became of one request: a run's outcome, or the answer without run
+ * ({httpStatus, reason}, or {reason} when it was not sent). Both new
+ * references; both NULL on failure. */
+typedef struct replayed {
+    json_t *outcome, *answer;
+} replayed;
+
+static void replayed_clear(replayed *p)
+{
+    json_decref(p->outcome);
+    json_decref(p->answer);
+    *p = (replayed){NULL, NULL};
+}
+
+/* Sends s through e. Returns 0 with *p filled, or -1 with err set. */
+static int send_event(replay *r, qxm_engine *e, sent *s, replayed *p, qx_error *err)
 {
     qxm_event_outcome out;
-    *answer = NULL;
-    qxm_engine_event(r->e, &s->ev, &out);
+    *p = (replayed){NULL, NULL};
+    qxm_engine_event(e, &s->ev, &out);
     qxm_commit_free(out.commit); /* never set: the engine is not started */
     if (!out.run_started) {
         /* The two answers without a message: journalled with these words. */
@@ -121,12 +136,10 @@ static json_t *send_event(replay *r, sent *s, json_t **answer, qx_error *err)
                              : out.status == 0
                                  ? "injected fault: connection dropped before the run was recorded"
                                  : "workflow is disabled: request accepted, no run started";
-        *answer = json_pack("{s:i, s:s}", "httpStatus", out.status, "reason", reason);
-        if (*answer == NULL)
-            qx_error_set(err, "out of memory");
-        return NULL;
+        p->answer = json_pack("{s:i, s:s}", "httpStatus", out.status, "reason", reason);
+        return p->answer != NULL ? 0 : (qx_error_set(err, "out of memory"), -1);
     }
-    qxm_store *st = qxm_engine_store(r->e);
+    qxm_store *st = qxm_engine_store(e);
     json_t *run = qxm_store_get_run(st, out.run_id, err);
     const char *status = json_string_value(json_object_get(run, "status"));
     if (status != NULL && strcmp(status, "RUNNING") == 0) {
@@ -135,15 +148,11 @@ static json_t *send_event(replay *r, sent *s, json_t **answer, qx_error *err)
         run = qxm_store_finish_due(st, INT64_MAX, err) < 0 ? NULL
                                                            : qxm_store_get_run(st, out.run_id, err);
     }
-    if (run == NULL) {
-        line_error(r, err, "the replayed run %s cannot be read", out.run_id);
-        return NULL;
-    }
-    json_t *outcome = whatif_run_outcome(run);
+    if (run == NULL)
+        return line_error(r, err, "the replayed run %s cannot be read", out.run_id);
+    p->outcome = whatif_run_outcome(run);
     json_decref(run);
-    if (outcome == NULL)
-        qx_error_set(err, "out of memory");
-    return outcome;
+    return p->outcome != NULL ? 0 : (qx_error_set(err, "out of memory"), -1);
 }
 
 /* The recorded user's credentials, from the new config: a user it no
@@ -170,71 +179,146 @@ static void set_body(sent *s, const char *body, size_t len)
     s->ev.body_too_large = len > QXM_MAX_BODY_BYTES;
 }
 
-/* Compares a recorded run's replay (outcome, or NULL with answer) and
- * files the entry. */
-static int judge_run(replay *r, json_t *entry, json_t *recorded, json_t *outcome, json_t *answer)
+/* Sends payload (borrowed) to wf through e as a run recorded at
+ * received_ms by user (may be NULL). Returns 0 with *p, or -1 with err. */
+static int send_payload(replay *r, qxm_engine *e, const qxm_workflow *wf, const json_t *payload,
+                        const char *user, int64_t received_ms, replayed *p, qx_error *err)
+{
+    sent s = {.ev = {.method = "POST",
+                     .path = EVENT_PATH,
+                     .content_type = "application/json",
+                     .url_token = wf->url_token_id,
+                     .received_ms = received_ms,
+                     .client_address = "whatif"}};
+    set_user(&s, qxm_engine_config(e), user);
+    s.body = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s.body == NULL) {
+        qx_error_set(err, "out of memory");
+        return -1;
+    }
+    set_body(&s, s.body, strlen(s.body));
+    int rc = send_event(r, e, &s, p, err);
+    free(s.body);
+    return rc;
+}
+
+/* Mapping what-if: what caused a change, given the recorded payload's
+ * replay through the new config (old). */
+static const char *cause(const json_t *recorded, const replayed *now, const replayed *old)
 {
     bool kinds[QXM_WHATIF_N_KINDS] = {false};
     json_t *diffs = json_array();
+    bool config = old->outcome == NULL ||
+                  whatif_compare(recorded, old->outcome, diffs, kinds) != 0 ||
+                  json_array_size(diffs) > 0;
+    json_decref(diffs);
+    bool same = now->outcome != NULL ? json_equal(now->outcome, old->outcome)
+                                     : json_equal(now->answer, old->answer);
+    return !config ? "mapping" : same ? "config" : "mapping+config";
+}
+
+/* Compares a recorded run's replay and files the entry; old (may be NULL)
+ * is the recorded payload's replay in a mapping what-if. */
+static int judge_run(replay *r, json_t *entry, json_t *recorded, const replayed *now,
+                     const replayed *old)
+{
+    bool kinds[QXM_WHATIF_N_KINDS] = {false};
+    json_t *diffs = json_array(), *answer = now->answer;
     int rc = -1;
     json_object_set(entry, "recorded", recorded);
-    json_object_set(entry, "replayed", outcome != NULL ? outcome : answer);
-    if (outcome == NULL) {
-        json_object_set_new(
-            entry, "text",
-            json_sprintf("no run now: HTTP %d: %s",
-                         (int)json_integer_value(json_object_get(answer, "httpStatus")),
-                         json_string_value(json_object_get(answer, "reason"))));
-        rc = file_entry(r, entry, "gone", diffs, kinds);
-    } else if (whatif_compare(recorded, outcome, diffs, kinds) == 0) {
-        rc = file_entry(r, entry, json_array_size(diffs) == 0 ? "unchanged" : "changed", diffs,
-                        kinds);
+    json_object_set(entry, "replayed", now->outcome != NULL ? now->outcome : answer);
+    const char *verdict = "gone";
+    if (now->outcome == NULL) {
+        json_t *status = json_object_get(answer, "httpStatus");
+        const char *why = json_string_value(json_object_get(answer, "reason"));
+        json_object_set_new(entry, "text",
+                            status != NULL ? json_sprintf("no run now: HTTP %d: %s",
+                                                          (int)json_integer_value(status), why)
+                                           : json_sprintf("no run now: %s", why));
+    } else if (whatif_compare(recorded, now->outcome, diffs, kinds) == 0) {
+        verdict = json_array_size(diffs) == 0 ? "unchanged" : "changed";
+    } else {
+        verdict = NULL;
     }
+    if (verdict != NULL && old != NULL && strcmp(verdict, "unchanged") != 0)
+        json_object_set_new(entry, "cause", json_string(cause(recorded, now, old)));
+    if (verdict != NULL)
+        rc = file_entry(r, entry, verdict, diffs, kinds);
     json_decref(diffs);
     return rc;
+}
+
+/* Mapping what-if: the profile line whose old payload is payload, or NULL. */
+static const char *profile_of(const replay *r, const json_t *payload)
+{
+    char *key = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    const char *line =
+        key != NULL ? json_string_value(json_object_get(r->old_by_payload, key)) : NULL;
+    free(key);
+    return line;
+}
+
+/* Replays the recorded run through the new config (and, in a mapping
+ * what-if, the recorded payload through the second engine into *old; the
+ * profile's new payload, or none when the new mapping excludes it, into
+ * *now). Returns 0, or -1 with err set. */
+static int replay_payloads(replay *r, const qxm_workflow *wf, json_t *doc, json_t *entry,
+                           int64_t received_ms, replayed *now, replayed *old, qx_error *err)
+{
+    const json_t *payload = json_object_get(doc, "payload");
+    const char *user = json_string_value(json_object_get(doc, "user"));
+    const char *line = r->e_old != NULL ? profile_of(r, payload) : NULL;
+    if (r->e_old != NULL &&
+        send_payload(r, r->e_old, wf, payload, user, received_ms, old, err) != 0)
+        return -1;
+    if (line != NULL) {
+        const json_t *p = json_object_get(r->now_by_line, line);
+        json_object_set_new(entry, "profileLine", json_integer(strtoll(line, NULL, 10)));
+        const json_t *excluded = json_object_get(p, "excluded");
+        if (excluded != NULL) {
+            now->answer = json_sprintf("not sent: the new mapping excludes profile line %s: %s",
+                                       line, json_string_value(excluded));
+            now->answer = json_pack("{s:o}", "reason", now->answer);
+            return now->answer != NULL ? 0 : (qx_error_set(err, "out of memory"), -1);
+        }
+        payload = p;
+    }
+    return send_payload(r, r->e, wf, payload, user, received_ms, now, err);
 }
 
 static int replay_run(replay *r, json_t *doc, json_t *entry, qx_error *err)
 {
     const char *wf_id = json_string_value(json_object_get(entry, "workflowId"));
-    json_t *payload = json_object_get(doc, "payload");
     json_t *user = json_object_get(doc, "user");
-    sent s = {.ev = {.method = "POST",
-                     .path = EVENT_PATH,
-                     .content_type = "application/json",
-                     .client_address = "whatif"}};
-    if (payload == NULL)
+    int64_t received_ms;
+    if (json_object_get(doc, "payload") == NULL)
         return line_error(r, err, "a run needs its \"payload\"");
     if (user != NULL && !json_is_null(user) && !json_is_string(user))
         return line_error(r, err, "\"user\" is not a string");
-    if (received_at(r, doc, "a run", &s.ev.received_ms, err) != 0)
+    if (received_at(r, doc, "a run", &received_ms, err) != 0)
         return -1;
-    json_t *recorded = whatif_run_outcome(doc), *outcome = NULL, *answer = NULL;
-    const qxm_workflow *wf = qxm_config_find_by_id(r->cfg, wf_id);
+    json_t *recorded = whatif_run_outcome(doc);
     if (recorded == NULL) {
         qx_error_set(err, "out of memory");
         return -1;
     }
+    const qxm_workflow *wf = qxm_config_find_by_id(r->cfg, wf_id);
+    replayed now = {NULL, NULL}, old = {NULL, NULL};
+    int rc = 0;
     if (wf == NULL) {
-        answer = json_pack("{s:i, s:s}", "httpStatus", 404, "reason",
-                           "the workflow is not in the new config");
+        now.answer = json_pack("{s:i, s:s}", "httpStatus", 404, "reason",
+                               "the workflow is not in the new config");
+        old.answer = json_incref(now.answer);
     } else {
-        s.ev.url_token = wf->url_token_id;
-        set_user(&s, r->cfg, json_string_value(user));
-        s.body = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (s.body != NULL) {
-            set_body(&s, s.body, strlen(s.body));
-            outcome = send_event(r, &s, &answer, err);
-        }
+        rc = replay_payloads(r, wf, doc, entry, received_ms, &now, &old, err);
     }
-    int rc =
-        outcome != NULL || answer != NULL ? judge_run(r, entry, recorded, outcome, answer) : -1;
+    if (rc == 0)
+        rc = judge_run(r, entry, recorded, &now, r->e_old != NULL ? &old : NULL);
     if (rc != 0 && err->text[0] == '\0')
         qx_error_set(err, "out of memory");
-    free(s.body);
     json_decref(recorded);
-    json_decref(outcome);
-    json_decref(answer);
+    replayed_clear(&now);
+    replayed_clear(&old);
     return rc;
 }
 
@@ -352,10 +436,11 @@ static int replay_request(replay *r, json_t *doc, json_t *entry, qx_error *err)
     char path_buf[1024];
     s.ev.method = method;
     journalled_request(r, doc, &s, path, path_buf, sizeof path_buf);
-    json_t *answer = NULL, *outcome = send_event(r, &s, &answer, err);
-    int rc = outcome != NULL || answer != NULL ? judge_request(r, entry, doc, outcome, answer) : -1;
-    json_decref(outcome);
-    json_decref(answer);
+    replayed now;
+    int rc = send_event(r, r->e, &s, &now, err);
+    if (rc == 0)
+        rc = judge_request(r, entry, doc, now.outcome, now.answer);
+    replayed_clear(&now);
     return rc;
 }
 
@@ -427,15 +512,69 @@ static qxm_engine *new_engine(const qxm_whatif_options *o, qx_error *err)
 static json_t *new_report(const qxm_whatif_options *o, const qxm_whatif_counts *c, json_t *entries)
 {
     json_t *by_kind = json_object();
-    for (int k = 0; k < QXM_WHATIF_N_KINDS; k++)
+    for (int k = 0; k < QXM_WHATIF_N_RUN_KINDS; k++)
         json_object_set_new(by_kind, qxm_whatif_kind_name((qxm_whatif_kind)k),
                             json_integer(c->by_kind[k]));
     json_t *summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "recorded", c->recorded,
                                 "unchanged", c->unchanged, "changed", c->changed, "new", c->added,
                                 "gone", c->gone, "skipped", c->skipped, "changedByKind", by_kind);
+    if (summary != NULL && o->mapping != NULL)
+        json_object_set_new(summary, "payloadsChanged", json_integer(c->payloads));
     return json_pack("{s:s, s:s, s:I, s:o, s:O}", "history", o->history_path, "config",
                      o->config_path, "seed", (json_int_t)o->seed, "summary", summary, "entries",
                      entries);
+}
+
+/* Mapping what-if: renders the profiles, indexes the old payloads, starts
+ * the second engine; the payload differences go into the report's
+ * "payloads" (*payloads, new). Returns 0, or -1 with err set. */
+static int start_mapping(replay *r, json_t **payloads, qx_error *err)
+{
+    json_t *old = NULL;
+    if (whatif_render_profiles(r->o->mapping, &old, &r->now_by_line, payloads, err) != 0)
+        return -1;
+    r->c->payloads = (int64_t)json_array_size(*payloads);
+    r->old_by_payload = json_object();
+    const char *line;
+    json_t *p;
+    json_object_foreach(old, line, p)
+    {
+        char *key = json_object_get(p, "excluded") == NULL
+                        ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                        : NULL;
+        /* The first profile of a payload several profiles render to. */
+        json_t *seen = key != NULL ? json_object_get(r->old_by_payload, key) : NULL;
+        if (key != NULL &&
+            (seen == NULL || strtoll(json_string_value(seen), NULL, 10) > strtoll(line, NULL, 10)))
+            json_object_set_new(r->old_by_payload, key, json_string(line));
+        free(key);
+    }
+    json_decref(old);
+    if (r->o->lines != NULL) {
+        json_t *shown = json_pack("{s:O}", "payloads", *payloads);
+        qxm_whatif_print_payloads(r->o->lines, shown);
+        json_decref(shown);
+    }
+    r->e_old = new_engine(r->o, err);
+    return r->e_old != NULL ? 0 : -1;
+}
+
+static json_t *replay_all(replay *r, FILE *f, qx_error *err)
+{
+    json_t *payloads = NULL, *report = NULL;
+    if (r->o->mapping != NULL && start_mapping(r, &payloads, err) != 0)
+        return NULL;
+    if (replay_file(r, f, err) == 0 && (report = new_report(r->o, r->c, r->entries)) == NULL)
+        qx_error_set(err, "out of memory");
+    if (report != NULL && payloads != NULL) {
+        const qxm_whatif_mapping *m = r->o->mapping;
+        json_object_set_new(report, "oldMapping", json_string(m->old_mapping));
+        json_object_set_new(report, "newMapping", json_string(m->new_mapping));
+        json_object_set_new(report, "profiles", json_string(m->profiles));
+        json_object_set(report, "payloads", payloads);
+    }
+    json_decref(payloads);
+    return report;
 }
 
 json_t *qxm_whatif_run(const qxm_whatif_options *o, qxm_whatif_counts *counts, qx_error *err)
@@ -453,12 +592,14 @@ json_t *qxm_whatif_run(const qxm_whatif_options *o, qxm_whatif_counts *counts, q
     json_t *report = NULL;
     if (r.e != NULL && r.entries != NULL) {
         r.cfg = qxm_engine_config(r.e);
-        if (replay_file(&r, f, &e) == 0 && (report = new_report(o, counts, r.entries)) == NULL)
-            qx_error_set(&e, "out of memory");
+        report = replay_all(&r, f, &e);
     }
     fclose(f);
     qxm_engine_free(r.e);
+    qxm_engine_free(r.e_old);
     json_decref(r.entries);
+    json_decref(r.old_by_payload);
+    json_decref(r.now_by_line);
     if (report == NULL)
         qx_error_set(err, "%s", e.text[0] != '\0' ? e.text : "out of memory");
     return report;

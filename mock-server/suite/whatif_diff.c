@@ -13,8 +13,8 @@
 
 #define VALUE_TEXT_MAX 80
 
-static const char *const KIND_NAMES[QXM_WHATIF_N_KINDS] = {"status", "conditionsMet", "eventData",
-                                                           "tasks",  "error",         "httpStatus"};
+static const char *const KIND_NAMES[QXM_WHATIF_N_KINDS] = {
+    "status", "conditionsMet", "eventData", "tasks", "error", "httpStatus", "payload"};
 
 const char *qxm_whatif_kind_name(qxm_whatif_kind k)
 {
@@ -23,7 +23,7 @@ const char *qxm_whatif_kind_name(qxm_whatif_kind k)
 
 int64_t qxm_whatif_differing(const qxm_whatif_counts *c)
 {
-    return c->changed + c->added + c->gone;
+    return c->changed + c->added + c->gone + c->payloads;
 }
 
 /* A RUNNING run (exported before its delay passed) ends as its record

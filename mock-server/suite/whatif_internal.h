@@ -1,7 +1,8 @@
 /*
  * whatif_internal.h — the parts of `qx-mock whatif` (qxm_whatif.h) shared
  * between its files: whatif.c replays, whatif_diff.c compares outcomes and
- * words the differences, whatif_out.c writes the summary, JUnit and report.
+ * words the differences, whatif_mapping.c renders profiles with two
+ * mappings, whatif_out.c writes the summary, JUnit and report.
  *
  * Owns: nothing; every function returns new references or fills the
  * caller's. No locks. Fails: NULL / -1 only when memory runs out.
@@ -35,5 +36,12 @@ int whatif_add_diff(json_t *diffs, qxm_whatif_kind kind, const char *field, cons
  * \"a@x\" -> null" (values cut at 80 characters). New malloc'd text
  * (owned: free()), NULL when memory runs out. */
 char *whatif_diff_text(const json_t *diffs);
+
+/* whatif_mapping.c: renders m's profiles with both mappings into *old and
+ * *now (objects: profile line -> payload, or {"excluded": why}) and lists
+ * the profiles whose payload differs in *payloads (as the report's
+ * "payloads"). All new; returns 0, or -1 with err set (and all NULL). */
+int whatif_render_profiles(const qxm_whatif_mapping *m, json_t **old, json_t **now,
+                           json_t **payloads, qx_error *err);
 
 #endif

@@ -22,9 +22,21 @@ void qxm_whatif_print_line(FILE *f, const json_t *entry)
     for (; v[i] != '\0' && i + 1 < sizeof verdict; i++)
         verdict[i] = (char)(v[i] >= 'a' && v[i] <= 'z' ? v[i] - 'a' + 'A' : v[i]);
     verdict[i] = '\0';
-    const char *wf = member(entry, "workflowId");
-    fprintf(f, "%s %s%s%s%s: %s\n", verdict, member(entry, "id"), *wf ? " (" : "", wf,
-            *wf ? ")" : "", member(entry, "text"));
+    const char *wf = member(entry, "workflowId"), *cause = member(entry, "cause");
+    fprintf(f, "%s %s%s%s%s%s%s%s: %s\n", verdict, member(entry, "id"), *wf ? " (" : "", wf,
+            *wf ? ")" : "", *cause ? " [" : "", cause, *cause ? "]" : "", member(entry, "text"));
+}
+
+void qxm_whatif_print_payloads(FILE *f, const json_t *report)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(report, "payloads"), i, p)
+    {
+        fprintf(f, "PAYLOAD profile line %lld: %s\n",
+                (long long)json_integer_value(json_object_get(p, "profileLine")),
+                member(p, "text"));
+    }
 }
 
 void qxm_whatif_print_summary(FILE *f, const qxm_whatif_counts *c)
@@ -32,14 +44,16 @@ void qxm_whatif_print_summary(FILE *f, const qxm_whatif_counts *c)
     fprintf(f, "\n%-18s %8s\n", "what-if", "entries");
     fprintf(f, "%-18s %8lld\n", "unchanged", (long long)c->unchanged);
     fprintf(f, "%-18s %8lld\n", "changed", (long long)c->changed);
-    for (int k = 0; k < QXM_WHATIF_N_KINDS; k++)
+    for (int k = 0; k < QXM_WHATIF_N_RUN_KINDS; k++)
         fprintf(f, "  %-16s %8lld\n", qxm_whatif_kind_name((qxm_whatif_kind)k),
                 (long long)c->by_kind[k]);
     fprintf(f, "%-18s %8lld\n", "new", (long long)c->added);
     fprintf(f, "%-18s %8lld\n", "gone", (long long)c->gone);
     fprintf(f, "%-18s %8lld\n", "skipped", (long long)c->skipped);
+    if (c->payloads > 0)
+        fprintf(f, "%-18s %8lld\n", "payloads changed", (long long)c->payloads);
     fprintf(f, "%lld unchanged, %lld changed\n", (long long)c->unchanged,
-            (long long)qxm_whatif_differing(c));
+            (long long)(c->changed + c->added + c->gone));
 }
 
 static void xml_text(FILE *f, const char *s)

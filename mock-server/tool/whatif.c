@@ -5,9 +5,12 @@
  * JUnit and JSON reports asked for.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "qx_log.h"
 #include "qxm_whatif.h"
@@ -18,6 +21,8 @@
 static void whatif_usage(FILE *out)
 {
     fputs("Usage: qx-mock whatif --history FILE --config NEW [options]\n"
+          "       qx-mock whatif --history FILE --config NEW --mapping NEW --profiles FILE\n"
+          "                      --old-mapping OLD [options]\n"
           "\n"
           "Replays the payloads of an exported history (GET /_qx/v1/export; journal\n"
           "entries of GET /_qx/v1/requests may be added, one per line), in order and\n"
@@ -33,24 +38,66 @@ static void whatif_usage(FILE *out)
           "      --junit FILE        JUnit XML: one testcase per recorded run\n"
           "      --report FILE       JSON: every difference of every run\n"
           "      --expect-changes    succeed only when something changes\n"
+          "      --mapping NEW       with --profiles and --old-mapping: render the\n"
+          "                          profiles with both mappings (the qx-send beside\n"
+          "                          qx-mock), list the payload differences, and replay\n"
+          "                          each recorded run with its profile's new payload\n"
+          "      --profiles FILE     the profiles (NDJSON) behind the history\n"
+          "      --old-mapping OLD   the mapping that recorded the history (required:\n"
+          "                          an export does not name it)\n"
           "  -v, --verbose           log to stderr (twice: debug)\n"
           "  -h, --help              show this help\n"
           "\n"
-          "Exit status: 0 when nothing changed, 1 when something did (with\n"
-          "--expect-changes: 0 when something changed, 1 when nothing did); 2 on bad\n"
-          "usage or a file that cannot be read or written.\n",
+          "Exit status: 0 when nothing changed (no run, no payload), 1 when something\n"
+          "did (with --expect-changes: 0 when something changed, 1 when nothing did);\n"
+          "2 on bad usage or a file that cannot be read or written.\n",
           out);
 }
 
 typedef struct whatif_options {
     qxm_whatif_options run;
+    qxm_whatif_mapping mapping;
+    char sender[PATH_MAX];
     const char *junit;
     const char *report;
     bool expect_changes;
     int verbose;
 } whatif_options;
 
-enum { OPT_JUNIT = 256, OPT_REPORT, OPT_EXPECT };
+enum { OPT_JUNIT = 256, OPT_REPORT, OPT_EXPECT, OPT_MAPPING, OPT_PROFILES, OPT_OLD_MAPPING };
+
+/* The qx-send installed beside this qx-mock (else the one on PATH). */
+static void sibling_sender(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    if (slash == NULL) {
+        snprintf(out, size, "qx-send");
+        return;
+    }
+    *slash = '\0';
+    if (snprintf(out, size, "%s/qx-send", self) >= (int)size)
+        snprintf(out, size, "qx-send");
+}
+
+/* The mapping options go together. Returns -1 when they are right, else
+ * EXIT_USAGE (with a message). */
+static int check_mapping(whatif_options *o)
+{
+    qxm_whatif_mapping *m = &o->mapping;
+    if (m->new_mapping == NULL && m->profiles == NULL && m->old_mapping == NULL)
+        return -1;
+    if (m->new_mapping == NULL || m->profiles == NULL || m->old_mapping == NULL) {
+        fprintf(stderr, "qx-mock whatif: --mapping NEW, --profiles FILE and --old-mapping OLD go "
+                        "together (an exported history does not name its mapping)\n");
+        return EXIT_USAGE;
+    }
+    sibling_sender(o->sender, sizeof o->sender);
+    m->sender = o->sender;
+    o->run.mapping = m;
+    return -1;
+}
 
 /* Returns -1 to go on, else the exit status (with a message). */
 static int parse(int argc, char **argv, whatif_options *o)
@@ -62,6 +109,9 @@ static int parse(int argc, char **argv, whatif_options *o)
         {"junit", required_argument, NULL, OPT_JUNIT},
         {"report", required_argument, NULL, OPT_REPORT},
         {"expect-changes", no_argument, NULL, OPT_EXPECT},
+        {"mapping", required_argument, NULL, OPT_MAPPING},
+        {"profiles", required_argument, NULL, OPT_PROFILES},
+        {"old-mapping", required_argument, NULL, OPT_OLD_MAPPING},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -85,6 +135,12 @@ static int parse(int argc, char **argv, whatif_options *o)
             o->report = optarg;
         } else if (c == OPT_EXPECT) {
             o->expect_changes = true;
+        } else if (c == OPT_MAPPING) {
+            o->mapping.new_mapping = optarg;
+        } else if (c == OPT_PROFILES) {
+            o->mapping.profiles = optarg;
+        } else if (c == OPT_OLD_MAPPING) {
+            o->mapping.old_mapping = optarg;
         } else if (c == 'v') {
             o->verbose++;
         } else if (c == 'h') {
@@ -104,7 +160,7 @@ static int parse(int argc, char **argv, whatif_options *o)
                         "(see --help)\n");
         return EXIT_USAGE;
     }
-    return -1;
+    return check_mapping(o);
 }
 
 int tool_whatif(int argc, char **argv)
