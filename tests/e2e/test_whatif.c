@@ -60,16 +60,20 @@ static void result_free(result *r)
 }
 
 /* Runs qx-mock whatif on history and config with --report and --junit,
- * plus extra (may be NULL). */
-static result whatif(const char *history, const char *config, const char *extra)
+ * plus the options in extra (NULL-terminated; may be NULL). */
+static result whatif_with(const char *history, const char *config, const char *const *extra)
 {
     char report[1024], junit[1024];
     snprintf(report, sizeof report, "%s/report.json", tmp);
     snprintf(junit, sizeof junit, "%s/junit.xml", tmp);
     remove(report);
     remove(junit);
-    const char *argv[] = {QX_MOCK,    "whatif", "--history", history, "--config", config,
-                          "--report", report,   "--junit",   junit,   extra,      NULL};
+    const char *argv[24] = {QX_MOCK, "whatif",   "--history", history,   "--config",
+                            config,  "--report", report,      "--junit", junit};
+    size_t n = 10;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n + 1 < 24; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
     result r = {0};
     r.status = qxt_run(argv, NULL, NULL, &r.out, &r.err, TIMEOUT_MS);
     r.report = json_load_file(report, 0, NULL);
@@ -77,7 +81,14 @@ static result whatif(const char *history, const char *config, const char *extra)
     return r;
 }
 
-/* The CHANGED / NEW / GONE lines of out, in order. */
+/* The same with at most one extra option (NULL: none). */
+static result whatif(const char *history, const char *config, const char *extra)
+{
+    const char *const more[] = {extra, NULL};
+    return whatif_with(history, config, more);
+}
+
+/* The PAYLOAD / CHANGED / NEW / GONE lines of out, in order. */
 static char *difference_lines(const char *out)
 {
     size_t n = strlen(out);
@@ -86,7 +97,7 @@ static char *difference_lines(const char *out)
     for (const char *p = out; *p != '\0';) {
         size_t len = strcspn(p, "\n");
         if (strncmp(p, "CHANGED ", 8) == 0 || strncmp(p, "NEW ", 4) == 0 ||
-            strncmp(p, "GONE ", 5) == 0) {
+            strncmp(p, "GONE ", 5) == 0 || strncmp(p, "PAYLOAD ", 8) == 0) {
             strncat(lines, p, len);
             strcat(lines, "\n");
         }
@@ -103,20 +114,42 @@ static json_int_t summary(const result *r, const char *key)
     return json_integer_value(v);
 }
 
-/* Runs the change and checks its lines against changes/<name>.expected. */
-static result change(const char *name)
+/* Checks the lines of r against changes/<name>.expected. */
+static void expect_lines(const result *r, const char *name)
 {
-    char config[1024], expected_path[1024];
-    snprintf(config, sizeof config, FIX "/changes/%s.json", name);
+    char expected_path[1024];
     snprintf(expected_path, sizeof expected_path, FIX "/changes/%s.expected", name);
-    result r = whatif(HISTORY, config, NULL);
-    char *expected = qxt_read_file(expected_path), *got = difference_lines(r.out);
+    char *expected = qxt_read_file(expected_path), *got = difference_lines(r->out);
     assert_non_null(expected);
     assert_string_equal(got, expected);
     free(expected);
     free(got);
-    assert_int_equal(summary(&r, "recorded"), 12);
+    assert_int_equal(summary(r, "recorded"), 12);
+}
+
+/* Runs the config change and checks its lines. */
+static result change(const char *name)
+{
+    char config[1024];
+    snprintf(config, sizeof config, FIX "/changes/%s.json", name);
+    result r = whatif(HISTORY, config, NULL);
+    expect_lines(&r, name);
     return r;
+}
+
+#define OLD_MAPPING QX_SOURCE_DIR "/fixtures/scenarios/use-case-1-csat/mapping-email.json"
+#define PROFILES QX_SOURCE_DIR "/fixtures/scenarios/use-case-1-csat/profiles.ndjson"
+
+/* Runs config (a file of changes/, or NULL: the recorded config) with the
+ * new mapping changes/<mapping>.json. */
+static result mapping_change(const char *config, const char *mapping)
+{
+    char config_path[1024], mapping_path[1024];
+    snprintf(config_path, sizeof config_path, FIX "/changes/%s.json", config);
+    snprintf(mapping_path, sizeof mapping_path, FIX "/changes/%s.json", mapping);
+    const char *const extra[] = {
+        "--mapping", mapping_path, "--old-mapping", OLD_MAPPING, "--profiles", PROFILES, NULL};
+    return whatif_with(HISTORY, config != NULL ? config_path : CONFIG, extra);
 }
 
 /* The report's entries of workflow wf, each checked by check. */
@@ -396,6 +429,106 @@ static void test_no_token_in_any_output(void **state)
     result_free(&r);
 }
 
+static void mapping_caused(const json_t *e)
+{
+    const char *verdict = json_string_value(json_object_get(e, "verdict"));
+    if (strcmp(verdict, "unchanged") == 0)
+        return;
+    json_t *d = difference(e, "eventData.firstName");
+    assert_string_equal(verdict, "changed");
+    assert_string_equal(json_string_value(json_object_get(e, "cause")), "mapping");
+    assert_true(json_is_integer(json_object_get(e, "profileLine")));
+    assert_non_null(d);
+    assert_true(json_is_null(json_object_get(d, "new")));
+    assert_int_equal(json_array_size(json_object_get(e, "differences")), 1);
+}
+
+static void test_mapping_renames_an_attribute(void **state)
+{
+    (void)state;
+    result r = mapping_change(NULL, "mapping-renamed-attribute");
+    assert_int_equal(r.status, 1);
+    expect_lines(&r, "mapping-renamed-attribute");
+    assert_int_equal(each_entry(&r, "WF_csat_email", mapping_caused), 3);
+    assert_int_equal(summary(&r, "changed"), 3);
+    assert_int_equal(summary(&r, "payloadsChanged"), 3);
+    json_t *p = json_array_get(json_object_get(r.report, "payloads"), 0);
+    assert_int_equal(json_integer_value(json_object_get(p, "profileLine")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(p, "new"), "person"), "firstName")),
+                        "Alice");
+    result_free(&r);
+}
+
+static void test_mapping_and_config_effects_together(void **state)
+{
+    (void)state;
+    result r = mapping_change("removed-task", "mapping-renamed-attribute");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "CHANGED RUN_bE1k0kkBPmG7VkZ (WF_csat_email) [mapping]: "
+                                  "eventData.firstName \"Alice\" -> null\n"));
+    assert_non_null(strstr(r.out, "CHANGED RUN_JYDHKIsSgWg7TaG (WF_onboarding_survey) [config]: "
+                                  "tasks[1] email_distribution SUCCESS -> (absent)\n"));
+    assert_non_null(strstr(r.out, "\n7 unchanged, 5 changed\n"));
+    result_free(&r);
+
+    /* Both change the same runs. */
+    r = mapping_change("jsonpath-typo", "mapping-renamed-attribute");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "CHANGED RUN_bE1k0kkBPmG7VkZ (WF_csat_email) [mapping+config]: "
+                                  "conditionsMet true -> false; eventData.email"));
+    assert_int_equal(summary(&r, "changed"), 3);
+    result_free(&r);
+}
+
+static void test_mapping_excludes_a_profile(void **state)
+{
+    (void)state;
+    result r = mapping_change(NULL, "mapping-one-audience");
+    assert_int_equal(r.status, 1);
+    expect_lines(&r, "mapping-one-audience");
+    assert_int_equal(summary(&r, "gone"), 1);
+    assert_int_equal(summary(&r, "payloadsChanged"), 1);
+    result_free(&r);
+}
+
+static void test_same_mapping_changes_nothing(void **state)
+{
+    (void)state;
+    const char *const extra[] = {
+        "--mapping", OLD_MAPPING, "--old-mapping", OLD_MAPPING, "--profiles", PROFILES, NULL};
+    result r = whatif_with(HISTORY, CONFIG, extra);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(summary(&r, "payloadsChanged"), 0);
+    assert_non_null(strstr(r.out, "\n12 unchanged, 0 changed\n"));
+    result_free(&r);
+}
+
+static void test_mapping_usage(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    const char *alone[] = {QX_MOCK, "whatif",    "--history", HISTORY, "--config",
+                           CONFIG,  "--mapping", OLD_MAPPING, NULL};
+    assert_int_equal(qxt_run(alone, NULL, NULL, NULL, &err, TIMEOUT_MS), 2);
+    assert_non_null(strstr(err, "--old-mapping OLD"));
+    free(err);
+
+    /* A mapping qx-send cannot load is named. */
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/bad-mapping.json", tmp);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("{\"audiences\": 3}\n", f);
+    fclose(f);
+    const char *const extra[] = {"--mapping", bad, "--old-mapping", OLD_MAPPING, "--profiles",
+                                 PROFILES,    NULL};
+    result r = whatif_with(HISTORY, CONFIG, extra);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, bad));
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +544,11 @@ int main(void)
         cmocka_unit_test(test_bad_history_names_file_and_line),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_no_token_in_any_output),
+        cmocka_unit_test(test_mapping_renames_an_attribute),
+        cmocka_unit_test(test_mapping_and_config_effects_together),
+        cmocka_unit_test(test_mapping_excludes_a_profile),
+        cmocka_unit_test(test_same_mapping_changes_nothing),
+        cmocka_unit_test(test_mapping_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
