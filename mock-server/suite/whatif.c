@@ -306,8 +306,7 @@ static int replay_run(replay *r, json_t *doc, json_t *entry, qx_error *err)
     replayed now = {NULL, NULL}, old = {NULL, NULL};
     int rc = 0;
     if (wf == NULL) {
-        now.answer = json_pack("{s:i, s:s}", "httpStatus", 404, "reason",
-                               "the workflow is not in the new config");
+        now.answer = json_pack("{s:s}", "reason", "the workflow is not in the new config");
         old.answer = json_incref(now.answer);
     } else {
         rc = replay_payloads(r, wf, doc, entry, received_ms, &now, &old, err);

@@ -294,6 +294,24 @@ static void test_disabled_workflow_runs_are_gone(void **state)
     result_free(&r);
 }
 
+static void test_removed_workflow_runs_are_gone(void **state)
+{
+    (void)state;
+    char config[1024], cmd[2048];
+    snprintf(config, sizeof config, "%s/removed.json", tmp);
+    snprintf(cmd, sizeof cmd,
+             "jq '.workflows |= map(select(.id != \"WF_onboarding_survey\"))' %s >%s", CONFIG,
+             config);
+    assert_int_equal(system(cmd), 0);
+    result r = whatif(HISTORY, config, NULL);
+    assert_int_equal(r.status, 1);
+    assert_int_equal(summary(&r, "gone"), 4);
+    assert_non_null(strstr(r.out, "GONE RUN_JYDHKIsSgWg7TaG (WF_onboarding_survey): no run now: "
+                                  "the workflow is not in the new config\n"));
+    assert_non_null(strstr(r.out, "\n8 unchanged, 4 changed\n"));
+    result_free(&r);
+}
+
 static void now_new(const json_t *e)
 {
     assert_string_equal(json_string_value(json_object_get(e, "kind")), "request");
@@ -538,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_tightened_condition),
         cmocka_unit_test(test_removed_task),
         cmocka_unit_test(test_disabled_workflow_runs_are_gone),
+        cmocka_unit_test(test_removed_workflow_runs_are_gone),
         cmocka_unit_test(test_journalled_requests_start_runs_once_enabled),
         cmocka_unit_test(test_auth_now_required),
         cmocka_unit_test(test_unreplayable_journal_entries_are_skipped),
