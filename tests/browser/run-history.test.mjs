@@ -5,7 +5,8 @@
 // through playwright-core (the DevTools protocol; no browser is downloaded), and
 // checks what a person sees: the rows, a Failure row's error, filters, the detail
 // view, the journal tab, totals and chart, a run appearing live, keyboard use,
-// the Workflows tab with capture event, and the admin-token prompt. Screenshots
+// the Workflows tab with capture event, a what-if report (qx-mock whatif
+// --report) loaded from a file, and the admin-token prompt. Screenshots
 // go to <build>/browser/.
 //
 //   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
@@ -24,7 +25,7 @@
 //
 // Exit status: 0 all passed, 1 a check failed, 77 skipped (no Chromium or no
 // node_modules: run ci/browser-deps.sh), which ctest reports as skipped.
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -584,6 +585,44 @@ try {
     await assertText(row, 'Sample captured');
     await page.screenshot({path: path.join(SHOTS, 'run-history-workflows.png')});
   }, baseView);
+
+  await step('a what-if report shows each changed run, recorded and replayed side by side',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'qx-whatif-'));
+      cleanups.push(async () => rmSync(dir, {recursive: true, force: true}));
+      const report = path.join(dir, 'whatif.json');
+      const whatif = path.join(SOURCE_DIR, 'fixtures/whatif');
+      const run = spawnSync(path.join(BIN_DIR, 'qx-mock'), ['whatif',
+        '--history', path.join(whatif, 'history.ndjson'),
+        '--config', path.join(whatif, 'changes/jsonpath-typo.json'), '--report', report],
+      {encoding: 'utf8'});
+      assert.equal(run.status, 1, `qx-mock whatif: ${run.stderr}`);
+      const changed = JSON.parse(readFileSync(report, 'utf8')).entries
+        .filter((e) => e.verdict === 'changed');
+      assert.equal(changed.length, 3);
+
+      await page.click('#tab-whatif');
+      await page.setInputFiles('#whatif-file', report);
+      await ready('panel-whatif');
+      await assertText(page.locator('#whatif-summary'), '9 unchanged, 3 changed');
+      const sections = page.locator('#whatif-runs section.whatif-entry');
+      await waitForCount(sections, 3, 'changed runs');
+      const first = page.locator(`#whatif-runs section[data-id="${changed[0].id}"]`);
+      await assertText(first.locator('h3'), `CHANGED ${changed[0].id} (WF_csat_email)`);
+      const email = first.locator('tr', {has: page.locator('th', {hasText: 'eventData.email'})});
+      await eventually(async () => {
+        assert.deepEqual((await email.locator('td').allInnerTexts()).map((t) => t.trim()),
+          [changed[0].recorded.eventData.email, 'null']);
+        assert.equal(await email.getAttribute('class'), 'differs');
+        const same = first.locator('tr',
+          {has: page.locator('th', {hasText: 'eventData.touchpoint'})});
+        assert.equal(await same.getAttribute('class'), null);
+      });
+      await page.screenshot({path: path.join(SHOTS, 'run-history-whatif.png')});
+      await page.click('#tab-runs');
+      await ready('panel-runs');
+      await waitRows(storedRuns);
+    }, baseView);
 
   await step('the page loads nothing from outside and raises no script error', async () => {
     assert.deepEqual(offsite, []);

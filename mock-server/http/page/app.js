@@ -12,7 +12,9 @@
  *   one run          GET /_qx/v1/runs/{id};
  *   journal          GET /_qx/v1/requests[?cursor=C] (oldest first);
  *   workflows        GET /_qx/v1/workflows and, for each, GET .../{id}/capture;
- *                    "Capture a sample" is POST /_qx/v1/workflows/{id}/capture.
+ *                    "Capture a sample" is POST /_qx/v1/workflows/{id}/capture;
+ *   what-if report   a file the person picks (`qx-mock whatif --report`), read
+ *                    with File.text(): nothing is fetched or sent.
  *
  * While "Live updates" is on, the visible view is fetched again every
  * POLL_MS, so runs appear while a sender streams. When qx-mock was started
@@ -289,7 +291,7 @@
     if (p.get('since')) $('f-since').value = p.get('since');
     if (p.get('until')) $('f-until').value = p.get('until');
     if (['25', '50', '100'].includes(p.get('limit'))) $('f-limit').value = p.get('limit');
-    return ['requests', 'workflows'].includes(p.get('tab')) ? p.get('tab') : 'runs';
+    return ['requests', 'workflows', 'whatif'].includes(p.get('tab')) ? p.get('tab') : 'runs';
   }
 
   /* Changes an element's text only when it differs, so polling does not
@@ -320,7 +322,7 @@
     }
   }
 
-  const TABS = ['runs', 'requests', 'workflows'];
+  const TABS = ['runs', 'requests', 'workflows', 'whatif'];
   const PANELS = TABS.map((t) => `panel-${t}`);
 
   /* Fetches and renders the visible view. Unless this is a background poll,
@@ -333,7 +335,8 @@
     try {
       if (state.tab === 'runs') await refreshRuns(gen);
       else if (state.tab === 'requests') await refreshRequests(gen);
-      else await refreshWorkflows(gen);
+      else if (state.tab === 'workflows') await refreshWorkflows(gen);
+      /* the what-if tab shows a file: nothing to fetch */
       if (gen === state.gen) {
         setError(null);
         $('live-status').textContent = $('live').checked
@@ -858,6 +861,94 @@
     refresh();
   }
 
+  /* ---- what-if report ---------------------------------------------------- */
+
+  /* The fields of a replay's outcome, in order: [name, value] (value
+   * undefined when that side has none). */
+  function outcomeFields(o) {
+    if (!o || typeof o !== 'object') return [];
+    if (!('status' in o) || 'httpStatus' in o) {
+      return [['httpStatus', o.httpStatus], ['reason', o.reason]];
+    }
+    const fields = [['status', o.status], ['conditionsMet', o.conditionsMet]];
+    for (const [k, v] of Object.entries(o.eventData || {})) fields.push([`eventData.${k}`, v]);
+    (o.tasks || []).forEach((t, i) => fields.push([`tasks[${i}]`, t]));
+    fields.push(['error', o.error]);
+    return fields;
+  }
+
+  function whatifValue(v) {
+    if (v === undefined) return el('span', {class: 'muted'}, '(absent)');
+    if (v && typeof v === 'object' && 'type' in v && 'status' in v) {
+      return `${v.type} ${v.status}${v.error ? `: ${v.error}` : ''}`;
+    }
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  }
+
+  /* One entry that differs: its line, then recorded and replayed side by
+   * side, the rows that differ marked. */
+  function whatifEntry(e) {
+    const recorded = new Map(outcomeFields(e.recorded));
+    const replayed = new Map(outcomeFields(e.replayed));
+    const names = [...new Set([...recorded.keys(), ...replayed.keys()])];
+    const diffs = (e.differences || []).map((d) => d.field);
+    const differs = (name) => diffs.some((f) => f === name || f.startsWith(`${name}.`)) ||
+      e.verdict === 'gone' || e.verdict === 'new';
+    const title = `${String(e.verdict || '').toUpperCase()} ${e.id}` +
+      `${e.workflowId ? ` (${e.workflowId})` : ''}${e.cause ? ` [${e.cause}]` : ''}`;
+    const rows = names.map((n) => el('tr', {class: differs(n) ? 'differs' : null},
+      el('th', {scope: 'row'}, n, differs(n) ? el('span', {class: 'sr-only'}, ' (differs)') : null),
+      el('td', null, whatifValue(recorded.get(n))),
+      el('td', null, whatifValue(replayed.get(n)))));
+    return el('section', {class: 'whatif-entry', 'data-id': e.id},
+      el('h3', null, title),
+      el('p', null, e.text || ''),
+      el('table', {class: 'grid whatif'},
+        el('caption', {class: 'sr-only'}, `${title}: recorded and replayed`),
+        el('thead', null, el('tr', null, el('th', {scope: 'col'}, 'Field'),
+          el('th', {scope: 'col'}, 'Recorded'), el('th', {scope: 'col'}, 'Replayed'))),
+        el('tbody', null, ...rows)));
+  }
+
+  function renderWhatif(report) {
+    const s = report.summary || {};
+    const differing = (s.changed || 0) + (s.new || 0) + (s.gone || 0);
+    const kinds = Object.entries(s.changedByKind || {}).filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`).join(', ');
+    setText($('whatif-summary'), `${report.history || 'history'} against ` +
+      `${report.config || 'config'}: ${fmtCount(s.unchanged || 0)} unchanged, ` +
+      `${fmtCount(differing)} changed (${fmtCount(s.changed || 0)} changed` +
+      `${kinds ? ` — ${kinds}` : ''}; ${fmtCount(s.new || 0)} new, ${fmtCount(s.gone || 0)} ` +
+      `gone, ${fmtCount(s.skipped || 0)} skipped)` +
+      `${'payloadsChanged' in s ? `; ${fmtCount(s.payloadsChanged)} payloads changed` : ''}.`);
+    const payloads = (report.payloads || []).map((p) =>
+      el('li', null, `Profile line ${p.profileLine}: ${p.text || ''}`));
+    $('whatif-payloads').replaceChildren(...(payloads.length
+      ? [el('h3', null, 'Payloads'), el('ul', {class: 'whatif-payloads'}, ...payloads)] : []));
+    const entries = (report.entries || []).filter((e) =>
+      e.verdict && e.verdict !== 'unchanged' && e.verdict !== 'skipped');
+    $('whatif-runs').replaceChildren(...entries.map(whatifEntry));
+  }
+
+  async function loadWhatif(file) {
+    const panel = $('panel-whatif');
+    setBusy(panel, true);
+    try {
+      const report = JSON.parse(await file.text());
+      if (!report || typeof report !== 'object' || !Array.isArray(report.entries)) {
+        throw new Error('not a what-if report (no "entries")');
+      }
+      renderWhatif(report);
+      setError(null);
+    } catch (e) {
+      $('whatif-runs').replaceChildren();
+      $('whatif-payloads').replaceChildren();
+      setText($('whatif-summary'), '');
+      setError(`${file.name}: ${e.message}`);
+    }
+    setBusy(panel, false);
+  }
+
   /* ---- wiring ------------------------------------------------------------ */
 
   function selectTab(name, focus) {
@@ -993,6 +1084,11 @@
     $('tab-runs').addEventListener('click', () => selectTab('runs'));
     $('tab-requests').addEventListener('click', () => selectTab('requests'));
     $('tab-workflows').addEventListener('click', () => selectTab('workflows'));
+    $('tab-whatif').addEventListener('click', () => selectTab('whatif'));
+    $('whatif-file').addEventListener('change', () => {
+      const file = $('whatif-file').files[0];
+      if (file) loadWhatif(file);
+    });
     document.querySelector('[role="tablist"]').addEventListener('keydown', (ev) => {
       if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
         ev.preventDefault();
