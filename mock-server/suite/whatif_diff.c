@@ -159,14 +159,21 @@ int whatif_compare(const json_t *old, const json_t *now, json_t *diffs,
                          json_object_get(now, "error"));
 }
 
+/* Whether field is a status (the run's or a task's): shown bare. */
+static bool is_status_field(const char *field)
+{
+    size_t n = strlen(field);
+    return strcmp(field, "status") == 0 || (n > 7 && strcmp(field + n - 7, ".status") == 0);
+}
+
 /* One side of a difference in words: a status bare, a task as "type
  * STATUS", anything else as compact JSON; "(absent)" when there is none.
  * Returns 0, or -1 when memory runs out. */
-static int value_text(qx_buf *b, const char *kind, const json_t *v)
+static int value_text(qx_buf *b, const char *field, const json_t *v)
 {
     if (v == NULL)
         return qx_buf_addf(b, "(absent)");
-    if (json_is_string(v) && strcmp(kind, "status") == 0)
+    if (json_is_string(v) && is_status_field(field))
         return qx_buf_addf(b, "%s", json_string_value(v));
     if (json_is_object(v) && json_is_string(json_object_get(v, "type"))) {
         const char *st = json_string_value(json_object_get(v, "status"));
@@ -190,17 +197,17 @@ char *whatif_diff_text(const json_t *diffs)
     json_t *d;
     json_array_foreach(diffs, i, d)
     {
-        const char *kind = json_string_value(json_object_get(d, "kind"));
+        const char *field = json_string_value(json_object_get(d, "field"));
         if (rc == 0 && i > 0)
             rc = qx_buf_addf(&b, "; ");
         if (rc == 0)
-            rc = qx_buf_addf(&b, "%s ", json_string_value(json_object_get(d, "field")));
+            rc = qx_buf_addf(&b, "%s ", field);
         if (rc == 0)
-            rc = value_text(&b, kind, json_object_get(d, "old"));
+            rc = value_text(&b, field, json_object_get(d, "old"));
         if (rc == 0)
             rc = qx_buf_addf(&b, " -> ");
         if (rc == 0)
-            rc = value_text(&b, kind, json_object_get(d, "new"));
+            rc = value_text(&b, field, json_object_get(d, "new"));
     }
     if (rc != 0) {
         qx_buf_free(&b);
