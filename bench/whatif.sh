@@ -10,9 +10,12 @@
 # a run: a contact and a distribution), then GET /_qx/v1/export. Then times
 #   qx-mock whatif --history H --config fixtures/whatif/workflows.json
 #   qx-mock whatif --history H --config fixtures/whatif/changes/jsonpath-typo.json
+#   qx-mock whatif --history H --config fixtures/whatif/workflows.json \
+#     --mapping fixtures/whatif/changes/mapping-renamed-attribute.json \
+#     --old-mapping <the e-mail mapping> --profiles <the profiles>
 # (wall, CPU, peak RSS) and checks their verdicts: the unchanged config
-# exits 0 with "N unchanged, 0 changed", the typo exits 1 with every run
-# changed.
+# exits 0 with "N unchanged, 0 changed", the typo and the renamed attribute
+# exit 1 with every run changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_parse_args "$@"
@@ -41,12 +44,13 @@ FAILED=$(grep -c '"status":"FAILURE"' "$WORK/history.ndjson" || true)
 
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
-# timed NAME WANT_EXIT CONFIG: times qx-mock whatif on the history.
+# timed NAME WANT_EXIT CONFIG [OPTION...]: times qx-mock whatif on the history.
 timed() {
   local name=$1 want=$2 cfg=$3 rc=0
+  shift 3
   wait_quiet
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/time-$name.txt" "$BIN/qx-mock" whatif \
-    --history "$WORK/history.ndjson" --config "$cfg" --report "$WORK/$name.json" \
+    --history "$WORK/history.ndjson" --config "$cfg" --report "$WORK/$name.json" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   [ "$rc" = "$want" ] || { tail -5 "$WORK/$name.err" >&2; die "$name exited $rc, not $want"; }
   printf '%s\t%s\t%s\n' "$name" "$(tail -1 "$WORK/time-$name.txt")" "$(tail -1 "$WORK/$name.out")" >>"$ROWS"
@@ -57,10 +61,18 @@ grep -qx "$RUNS unchanged, 0 changed" "$WORK/unchanged.out" || die "the unchange
 log "whatif, JSONPath typo"
 timed jsonpath-typo 1 "$FIX/changes/jsonpath-typo.json"
 grep -qx "0 unchanged, $RUNS changed" "$WORK/jsonpath-typo.out" || die "the typo left runs unchanged"
+log "whatif, a mapping that renames an attribute"
+timed mapping-renamed-attribute 1 "$FIX/workflows.json" \
+  --mapping "$FIX/changes/mapping-renamed-attribute.json" --old-mapping "$SC/mapping-email.json" \
+  --profiles "$WORK/profiles.ndjson"
+grep -qx "0 unchanged, $RUNS changed" "$WORK/mapping-renamed-attribute.out" ||
+  die "the renamed attribute left runs unchanged"
 
 OUT=$WORK/out.md
 {
   echo "History: $RUNS runs ($FAILED FAILURE; $(du -k "$WORK/history.ndjson" | cut -f1) KiB of NDJSON) recorded from \`fixtures/profiles/generate $N 42\` sent to WF_csat_email (fixtures/whatif/workflows.json) with fixtures/scenarios/use-case-1-csat/mapping-email.json; each replayed run reads its run back from the store and is compared field by field; \`--report\` written."
+  echo
+  echo "The mapping row renders the $N profiles twice with \`qx-send render\` and replays every run through two emulators (the new payload, and the recorded one to name the cause)."
   echo
   echo "| config | wall s | runs/s | CPU s (user + sys) | peak RSS MiB | last line |"
   echo "|---|---:|---:|---:|---:|---|"
