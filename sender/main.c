@@ -29,7 +29,8 @@ static const char usage_main[] =
     "  validate  check a mapping against sample profiles and a workflow\n"
     "  replay    re-send the payloads of a dead-letter file or a qx-mock history export\n"
     "\n"
-    "Run 'qx-send COMMAND --help' for a command's options.\n"
+    "Run 'qx-send COMMAND --help' for a command's options, 'qx-send --version' for\n"
+    "the version.\n"
     "Exit status: 0 nothing failed, 1 something failed, 2 bad usage or configuration,\n"
     "3 stopped with lines pending in a --state file.\n";
 
