@@ -47,9 +47,9 @@ set(CPACK_PACKAGE_NAME qxharness)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "Qualtrics JSON-event emulator and streaming sender for CI")
+# CPack puts the summary first; this is the long description below it.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "Qualtrics JSON-event emulator and streaming sender for CI
-qx-mock emulates the Qualtrics JSON-event endpoint and the workflows behind
+    "qx-mock emulates the Qualtrics JSON-event endpoint and the workflows behind
 it, records every workflow run with its reason and serves the history over
 an admin API and a web page; it also runs scenario suites (JUnit output),
 grades a sender against the destination's contract and captures sample
