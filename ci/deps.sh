@@ -7,6 +7,12 @@ set -euo pipefail
 QX_DEB_PACKAGES=(build-essential cmake pkg-config curl ca-certificates python3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev "$@")
 
+# Runs a command as root: directly when root, else through sudo (CI runs as a
+# user with passwordless sudo).
+qx_as_root() {
+  if [ "$(id -u)" -ne 0 ]; then sudo "$@"; else "$@"; fi
+}
+
 qx_install_deps() {
   local missing=()
   for p in "${QX_DEB_PACKAGES[@]}"; do
@@ -16,8 +22,6 @@ qx_install_deps() {
     return 0
   fi
   echo "ci: installing ${missing[*]}" >&2
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  qx_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  qx_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
