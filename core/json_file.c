@@ -12,6 +12,18 @@ json_t *qx_json_load_file(const char *path, size_t flags, qx_error *err)
         qx_error_set(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
+    /* A byte order mark at the start is skipped (qx_utf8.h). */
+    int c = getc(f);
+    if (c == 0xEF && (getc(f) != 0xBB || getc(f) != 0xBF)) {
+        fclose(f);
+        qx_error_set(err,
+                     "%s:1:1: not JSON: the file starts with a byte that is neither JSON "
+                     "nor a UTF-8 byte order mark",
+                     path);
+        return NULL;
+    }
+    if (c != 0xEF && c != EOF)
+        ungetc(c, f);
     json_error_t jerr;
     json_t *doc = json_loadf(f, flags, &jerr);
     int read_error = ferror(f);

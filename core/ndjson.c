@@ -5,6 +5,7 @@
  * by line; each line is parsed on its own, so one bad line costs one record.
  */
 #include "qx_ndjson.h"
+#include "qx_utf8.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -60,10 +61,14 @@ int qx_ndjson_next(qx_ndjson_reader *r, json_t **out, size_t *line_no, qx_error 
         r->line_no++;
         if (line_no != NULL)
             *line_no = r->line_no;
-        if (is_blank(r->line, (size_t)n))
+        /* A byte order mark may start the first line (qx_utf8.h). */
+        size_t bom = r->line_no == 1 ? qx_utf8_bom_len(r->line, (size_t)n) : 0;
+        const char *text = r->line + bom;
+        n -= (ssize_t)bom;
+        if (is_blank(text, (size_t)n))
             continue;
         json_error_t jerr;
-        json_t *v = json_loadb(r->line, (size_t)n, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+        json_t *v = json_loadb(text, (size_t)n, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
         if (v == NULL) {
             qx_error_set(err, "line %zu: invalid JSON: %s (column %d)", r->line_no, jerr.text,
                          jerr.column);
@@ -71,7 +76,7 @@ int qx_ndjson_next(qx_ndjson_reader *r, json_t **out, size_t *line_no, qx_error 
         }
         /* Anything but whitespace after the value is a second value on the
          * line: not NDJSON. */
-        if (jerr.position < n && !is_blank(r->line + jerr.position, (size_t)n - jerr.position)) {
+        if (jerr.position < n && !is_blank(text + jerr.position, (size_t)n - jerr.position)) {
             json_decref(v);
             qx_error_set(err, "line %zu: unexpected text after the JSON value (column %d)",
                          r->line_no, jerr.position + 1);

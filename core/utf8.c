@@ -1,6 +1,8 @@
 /* utf8.c — see qx_utf8.h. */
 #include "qx_utf8.h"
 
+#include <string.h>
+
 size_t qx_utf8_char_len(const unsigned char *p, size_t n)
 {
     if (n == 0)
@@ -24,4 +26,10 @@ size_t qx_utf8_char_len(const unsigned char *p, size_t n)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
     return len;
+}
+
+size_t qx_utf8_bom_len(const char *p, size_t n)
+{
+    return n >= QX_UTF8_BOM_LEN && memcmp(p, QX_UTF8_BOM, QX_UTF8_BOM_LEN) == 0 ? QX_UTF8_BOM_LEN
+                                                                                : 0;
 }

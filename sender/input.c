@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qx_utf8.h"
+
 struct qxs_input {
     int fd;
     bool close_fd;
@@ -161,11 +163,15 @@ int qxs_input_take(qxs_input *in, qxs_record *out)
         in->start += len;
         in->scan = in->start;
         in->line_no++;
-        if (in->line_no < in->from_line || is_blank(line, len))
+        if (in->line_no < in->from_line ||
+            is_blank(line + (in->line_no == 1 ? qx_utf8_bom_len(line, len) : 0),
+                     len - (in->line_no == 1 ? qx_utf8_bom_len(line, len) : 0)))
             continue; /* skipped (--from-line) or blank: not a record */
         out->line_no = in->line_no;
         out->end_offset = in->base + in->start;
-        parse_line(line, len, in->line_no, out);
+        /* A byte order mark may start the first line (qx_utf8.h). */
+        size_t bom = in->line_no == 1 ? qx_utf8_bom_len(line, len) : 0;
+        parse_line(line + bom, len - bom, in->line_no, out);
         return 1;
     }
 }

@@ -15,6 +15,7 @@
 
 #include "conform_internal.h"
 #include "qx_rng.h"
+#include "qx_utf8.h"
 #include "qxs_mapping.h"
 #include "qxs_render.h"
 
@@ -145,7 +146,8 @@ int conform_expect_build(conform_expect *e, json_t *mapping, const char *profile
     }
     long line = 0;
     int rc = 0;
-    for (size_t at = 0; at < len && rc == 0;) {
+    /* A byte order mark may start the file (qx_utf8.h). */
+    for (size_t at = qx_utf8_bom_len(profiles, len); at < len && rc == 0;) {
         const char *nl = memchr(profiles + at, '\n', len - at);
         size_t n = nl != NULL ? (size_t)(nl - (profiles + at)) : len - at;
         line++;

@@ -10,6 +10,7 @@
 #include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_log.h"
+#include "qx_utf8.h"
 
 /* At shutdown, runs still in their delay are waited for at most this long
  * before they are finished early. */
@@ -225,6 +226,11 @@ static bool is_blank(const char *s, size_t n)
 static void import_line(qxm_import *imp, const char *text, size_t n)
 {
     imp->line_no++;
+    if (imp->line_no == 1) { /* a byte order mark may start it (qx_utf8.h) */
+        size_t bom = qx_utf8_bom_len(text, n);
+        text += bom;
+        n -= bom;
+    }
     if (is_blank(text, n))
         return;
     json_error_t jerr;

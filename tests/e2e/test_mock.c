@@ -502,6 +502,35 @@ static void test_history_option_loads_an_export(void **state)
     free(path);
 }
 
+/* A config and a history saved with a UTF-8 byte order mark load. */
+static void test_files_with_a_byte_order_mark_load(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(post(f, WF_TOKEN, seed_payload, NULL, USERPWD, NULL), 200);
+    char *text = export_text(f);
+    char *config = qxt_read_file(f->config);
+    assert_non_null(config);
+    char *bom_text = malloc(strlen(text) + 4), *bom_config = malloc(strlen(config) + 4);
+    assert_non_null(bom_text);
+    assert_non_null(bom_config);
+    sprintf(bom_text, "\xEF\xBB\xBF%s", text);
+    sprintf(bom_config, "\xEF\xBB\xBF%s", config);
+    char *history = qxt_write_file(f->dir, "bom-export.ndjson", bom_text);
+    char *config_path = qxt_write_file(f->dir, "bom-config.json", bom_config);
+    qxt_mock_stop(&f->mock, SIGTERM);
+    const char *const args[] = {"--history", history, NULL};
+    assert_int_equal(qxt_mock_start(&f->mock, config_path, args), 0);
+    char *again = export_text(f);
+    assert_string_equal(text, again);
+    free(again);
+    free(text);
+    free(config);
+    free(bom_text);
+    free(bom_config);
+    free(history);
+    free(config_path);
+}
+
 static void test_rate_limit_answers_429_with_retry_after(void **state)
 {
     (void)state;
@@ -651,6 +680,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_count_requests_and_runs, setup,
                                         qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_history_survives_restart_with_same_db, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_files_with_a_byte_order_mark_load, setup,
                                         qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_history_option_loads_an_export, setup,
                                         qxt_fixture_teardown),

@@ -120,12 +120,50 @@ static void test_render_of_a_file_many_blocks_long_is_complete(void **state)
     free(out);
 }
 
+/* Files saved by an editor that starts them with a UTF-8 byte order mark:
+ * the mapping loads and the first profile is rendered, not lost as
+ * malformed. */
+static void test_files_with_a_byte_order_mark_render(void **state)
+{
+    sf_fixture *f = *state;
+    char *mapping_text = qxt_read_file(SEED_MAPPING);
+    char *profile_text = qxt_read_file(QX_SOURCE_DIR "/fixtures/seed/profile.ndjson");
+    assert_non_null(mapping_text);
+    assert_non_null(profile_text);
+    char bom_mapping[8192], bom_profiles[16384];
+    snprintf(bom_mapping, sizeof bom_mapping, "\xEF\xBB\xBF%s", mapping_text);
+    snprintf(bom_profiles, sizeof bom_profiles, "\xEF\xBB\xBF%s%s", profile_text, profile_text);
+    char *mapping = qxt_write_file(f->dir, "mapping.json", bom_mapping);
+    char *profiles = qxt_write_file(f->dir, "profiles.ndjson", bom_profiles);
+    const char *argv[] = {QX_SEND, "render", "--mapping", mapping, profiles, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = qxt_run(argv, NULL, NULL, &out, &err, RUN_TIMEOUT_MS);
+    if (rc != 0)
+        fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    json_t *expected = json_load_file(SEED_PAYLOAD, 0, NULL);
+    char *want = json_dumps(expected, JSON_COMPACT);
+    char twice[16384];
+    snprintf(twice, sizeof twice, "%s\n%s\n", want, want);
+    assert_string_equal(out, twice);
+    free(want);
+    json_decref(expected);
+    free(out);
+    free(err);
+    free(mapping);
+    free(profiles);
+    free(mapping_text);
+    free(profile_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_streams_each_payload_before_eof),
         cmocka_unit_test_setup_teardown(test_render_of_a_file_many_blocks_long_is_complete,
                                         sf_setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_files_with_a_byte_order_mark_render, sf_setup,
+                                        sf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

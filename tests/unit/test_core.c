@@ -21,6 +21,7 @@
 #include "qx_error.h"
 #include "qx_json_file.h"
 #include "qx_ndjson.h"
+#include "qx_utf8.h"
 #include "qx_rng.h"
 #include "qx_secret.h"
 
@@ -339,6 +340,54 @@ static void test_json_file_errors_name_path_line_and_column(void **state)
     rmdir(dir);
 }
 
+/* A UTF-8 byte order mark starts a JSON file or an NDJSON stream: skipped
+ * there, and only there. */
+static void test_a_byte_order_mark_is_accepted_at_the_start(void **state)
+{
+    (void)state;
+    assert_int_equal(qx_utf8_bom_len("\xEF\xBB\xBF{}", 5), 3);
+    assert_int_equal(qx_utf8_bom_len("\xEF\xBB", 2), 0);
+    assert_int_equal(qx_utf8_bom_len("{}", 2), 0);
+    char dir[] = "/tmp/qx-core-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/bom.json", dir);
+    static const char *const texts[] = {"\xEF\xBB\xBF{\"a\": 1}\n", "\xEF\xBB{\"a\": 1}",
+                                        "{\"a\": \"\xEF\xBB\xBF\"}"};
+    for (size_t i = 0; i < 3; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(texts[i], f);
+        fclose(f);
+        qx_error err;
+        json_t *doc = qx_json_load_file(path, 0, &err);
+        if (i == 0)
+            assert_int_equal(json_integer_value(json_object_get(doc, "a")), 1);
+        else if (i == 1)
+            assert_non_null(strstr(err.text, "byte order mark"));
+        else /* inside a string it is text, kept as it is */
+            assert_string_equal(json_string_value(json_object_get(doc, "a")), "\xEF\xBB\xBF");
+        json_decref(doc);
+    }
+    remove(path);
+    rmdir(dir);
+
+    const char text[] = "\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n";
+    FILE *f = fmemopen((void *)text, sizeof text - 1, "r");
+    qx_ndjson_reader *r = qx_ndjson_open(f);
+    json_t *v;
+    size_t line;
+    qx_error err;
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), 1);
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), 1);
+    json_decref(v);
+    /* The second line's mark is not at the start of the stream: an error. */
+    assert_int_equal(qx_ndjson_next(r, &v, &line, &err), -1);
+    assert_int_equal(line, 2);
+    qx_ndjson_close(r);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_base64_keeps_an_embedded_nul_and_its_length),
         cmocka_unit_test(test_base64_refuses_anything_not_strict),
         cmocka_unit_test(test_json_file_errors_name_path_line_and_column),
+        cmocka_unit_test(test_a_byte_order_mark_is_accepted_at_the_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
