@@ -20,7 +20,7 @@
 
 static const char *const top_keys[] = {"audiences", "identities", "attributes", NULL};
 static const char *const identity_keys[] = {"source", "target", NULL};
-static const char *const attribute_keys[] = {"source", "target", NULL};
+static const char *const attribute_keys[] = {"source", "target", "labels", NULL};
 
 /* Payload members the sender builds itself (SPEC §2). */
 static const char *const reserved_roots[] = {"identityMap", "segmentMembership", NULL};
@@ -211,6 +211,46 @@ static int load_identities(qxs_mapping *m, const json_t *arr, qx_error *err)
     return 0;
 }
 
+/* An attribute's data usage labels (e.g. "C2"): 1 to QXS_MAPPING_MAX_LABELS
+ * distinct non-empty strings; absent: none. */
+static int load_labels(qxs_attribute_mapping *a, const json_t *arr, const char *where,
+                       qx_error *err)
+{
+    if (arr == NULL)
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > QXS_MAPPING_MAX_LABELS) {
+        qx_error_set(err, "%s.labels: expected an array of 1 to %d data usage labels", where,
+                     QXS_MAPPING_MAX_LABELS);
+        return -1;
+    }
+    a->labels = calloc(json_array_size(arr), sizeof *a->labels);
+    if (a->labels == NULL) {
+        qx_error_set(err, "%s.labels: out of memory", where);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64) {
+            qx_error_set(err, "%s.labels[%zu]: expected a label such as \"C2\"", where, i);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(a->labels[j], json_string_value(v)) == 0) {
+                qx_error_set(err, "%s.labels[%zu]: \"%s\" is listed twice", where, i,
+                             json_string_value(v));
+                return -1;
+            }
+        }
+        if ((a->labels[i] = strdup(json_string_value(v))) == NULL) {
+            qx_error_set(err, "%s.labels: out of memory", where);
+            return -1;
+        }
+        a->n_labels = i + 1;
+    }
+    return 0;
+}
+
 static int load_attributes(qxs_mapping *m, const json_t *arr, qx_error *err)
 {
     if (arr == NULL)
@@ -247,7 +287,7 @@ static int load_attributes(qxs_mapping *m, const json_t *arr, qx_error *err)
             return -1;
         m->n_attributes = i + 1; /* so that qxs_mapping_free sees a partial entry */
         a->target = dup_string_member(e, "target", where, err);
-        if (a->target == NULL)
+        if (a->target == NULL || load_labels(a, json_object_get(e, "labels"), where, err) != 0)
             return -1;
         if (check_path_size(a->source, where, "source", err) != 0 ||
             check_path_size(a->target, where, "target", err) != 0)
@@ -342,6 +382,9 @@ void qxs_mapping_free(qxs_mapping *m)
     for (size_t i = 0; i < m->n_attributes; i++) {
         free(m->attributes[i].source);
         free(m->attributes[i].target);
+        for (size_t l = 0; l < m->attributes[i].n_labels; l++)
+            free(m->attributes[i].labels[l]);
+        free(m->attributes[i].labels);
     }
     free(m->attributes);
     free(m);

@@ -6,7 +6,13 @@
  *   {"audiences":  ["<segmentId>", ...],
  *    "identities": [{"source": "Email", "target": "email"},
  *                   {"source": "ECID",  "target": "external_id"}],
- *    "attributes": [{"source": "person.name.firstName", "target": "person.name.firstName"}]}
+ *    "attributes": [{"source": "person.name.firstName", "target": "person.name.firstName"},
+ *                   {"source": "person.birthDate", "target": "birthDate", "labels": ["C2"]}]}
+ *
+ * An attribute's "labels" are the data usage labels its field carries in the
+ * platform (e.g. "C2", no export to third parties); a policy's label rules
+ * refuse a mapping that would send them to a destination whose marketing
+ * action they forbid (qxs_policy.h).
  *
  * Several namespaces may share a target (their entries are concatenated in
  * the payload's identityMap under the target's key); "Email" is accepted as
@@ -44,6 +50,7 @@
 #define QXS_MAPPING_MAX_ATTRIBUTES 1000
 #define QXS_MAPPING_MAX_PATH_BYTES 1024
 #define QXS_MAPPING_MAX_PATH_SEGMENTS 32
+#define QXS_MAPPING_MAX_LABELS 32
 
 typedef enum qxs_identity_target {
     QXS_TARGET_EMAIL,      /* "email" (or "Email"): plain-text email only */
@@ -56,8 +63,10 @@ typedef struct qxs_identity_mapping {
 } qxs_identity_mapping;
 
 typedef struct qxs_attribute_mapping {
-    char *source; /* dotted path in the profile, e.g. "loyalty.tier" */
-    char *target; /* dotted path in the payload, e.g. "loyaltyTier" */
+    char *source;  /* dotted path in the profile, e.g. "loyalty.tier" */
+    char *target;  /* dotted path in the payload, e.g. "loyaltyTier" */
+    char **labels; /* data usage labels, e.g. "C2"; NULL when none */
+    size_t n_labels;
 } qxs_attribute_mapping;
 
 typedef struct qxs_mapping {

@@ -19,6 +19,13 @@
  * has no mapped identity, or when its only email identities are hashed
  * (the destination takes plain-text emails only).
  *
+ * With a policy (qxs_render_governed, qxs_policy.h), a profile in an
+ * activated audience that fails a consent rule in force is excluded as
+ * "consentDenied"; an identity denied through consents.idSpecific is left
+ * out of identityMap (a warning says so), and a profile left with no
+ * identity because of that is excluded as "consentDenied" too (this
+ * outranks "hashedEmailOnly": the customer said no).
+ *
  * Only scalar attributes (string, number, boolean) are exported: the platform
  * cannot export array and map attributes other than identityMap, so such a
  * value is left out of the payload and reported as a warning.
@@ -39,12 +46,14 @@
 #include "qx_buf.h"
 #include "qx_error.h"
 #include "qxs_mapping.h"
+#include "qxs_policy.h"
 
 typedef enum qxs_exclusion {
     QXS_NOT_EXCLUDED = 0,
     QXS_EXCLUDED_NO_AUDIENCE,  /* "notInActivatedAudience" */
     QXS_EXCLUDED_NO_IDENTITY,  /* "noMappedIdentity" */
     QXS_EXCLUDED_HASHED_EMAIL, /* "hashedEmailOnly" */
+    QXS_EXCLUDED_CONSENT,      /* "consentDenied" */
     QXS_EXCLUSION_COUNT
 } qxs_exclusion;
 
@@ -61,6 +70,11 @@ typedef struct qxs_render_result {
  * Release out with qxs_render_result_clear in every case. */
 QX_MUST_CHECK int qxs_render(const qxs_mapping *m, const json_t *profile, qxs_render_result *out,
                              qx_error *err);
+
+/* As qxs_render, applying policy's consent rules in force (NULL: none, as
+ * qxs_render). */
+QX_MUST_CHECK int qxs_render_governed(const qxs_mapping *m, const qxs_policy *policy,
+                                      const json_t *profile, qxs_render_result *out, qx_error *err);
 
 /* Releases what out holds and empties it; safe on an empty result. */
 void qxs_render_result_clear(qxs_render_result *out);

@@ -7,6 +7,11 @@
  *     recommends camelCase; dotted XDM-style paths such as
  *     "person.name.firstName" and tenant segments "_acme" are fine);
  *   - more mapped attributes than the platform's soft limit (warning);
+ * with a policy (its marketing actions set, qxs_policy.h):
+ *   - attributes whose data usage labels a label rule in force forbids
+ *     (error; the finding also has "attribute", "source", "label", "rule"
+ *     and "marketingAction");
+ *   - sample profiles the consent rules exclude (warning, counted);
  * with sample profiles:
  *   - lines that are not JSON objects (error);
  *   - attribute source paths found in none of the samples (error), or found
@@ -38,12 +43,14 @@
 
 #include "qx_error.h"
 #include "qxs_mapping.h"
+#include "qxs_policy.h"
 
 typedef struct qxs_validate_input {
     const qxs_mapping *mapping;    /* required */
     FILE *profiles;                /* NDJSON samples, may be NULL; not closed */
     const json_t *workflow_config; /* a qx-mock config document, may be NULL */
     const char *workflow_id;       /* required with workflow_config */
+    const qxs_policy *policy;      /* may be NULL */
 } qxs_validate_input;
 
 /* Runs the checks. Returns a new array (owned) of findings

@@ -26,7 +26,7 @@
 #include "qx_email.h"
 
 static const char *const exclusion_names[QXS_EXCLUSION_COUNT] = {
-    "", "notInActivatedAudience", "noMappedIdentity", "hashedEmailOnly"};
+    "", "notInActivatedAudience", "noMappedIdentity", "hashedEmailOnly", "consentDenied"};
 
 const char *qxs_exclusion_name(qxs_exclusion e)
 {
@@ -171,17 +171,24 @@ static bool has_id(const json_t *list, const char *id)
     return false;
 }
 
+/* What render_identities left out. */
+typedef struct dropped {
+    int hashed; /* hashed emails */
+    int denied; /* identities whose consent denies the use */
+} dropped;
+
 /* Copies the mapped identities into idmap, under their target identity's key
  * ("Email", "external_id"): keys and entries in mapping order, then input
  * order; namespaces sharing a target are concatenated, an id already there is
- * not repeated. Returns the number of entries copied, or -1 when memory runs
- * out; *hashed counts hashed emails dropped. */
-static int render_identities(const qxs_mapping *m, const json_t *profile, json_t *idmap,
-                             int *hashed, qxs_render_result *out)
+ * not repeated; an identity policy denies is left out. Returns the number of
+ * entries copied, or -1 when memory runs out; *drop counts what was left
+ * out. */
+static int render_identities(const qxs_mapping *m, const qxs_policy *policy, const json_t *profile,
+                             json_t *idmap, dropped *drop, qxs_render_result *out)
 {
     json_t *src = json_object_get(profile, "identityMap");
     int n = 0;
-    *hashed = 0;
+    memset(drop, 0, sizeof *drop);
     for (size_t i = 0; i < m->n_identities; i++) {
         const qxs_identity_mapping *im = &m->identities[i];
         const char *key = qxs_identity_target_key(im->target);
@@ -200,8 +207,17 @@ static int render_identities(const qxs_mapping *m, const json_t *profile, json_t
                     return -1;
                 continue;
             }
+            const qxs_consent_rule *denied =
+                qxs_policy_identity_denied(policy, profile, im->source, id);
+            if (denied != NULL) {
+                drop->denied++;
+                if (warn(out, "%s: consent denied for this identity (rule \"%s\"); not sent", where,
+                         denied->name) != 0)
+                    return -1;
+                continue;
+            }
             if (im->target == QXS_TARGET_EMAIL && qx_is_hashed_email(id)) {
-                (*hashed)++;
+                drop->hashed++;
                 if (warn(out, "%s: hashed email not sent (plain-text email only)", where) != 0)
                     return -1;
                 continue;
@@ -252,6 +268,24 @@ static void exclude(qxs_render_result *out, qxs_exclusion why, const char *detai
 
 int qxs_render(const qxs_mapping *m, const json_t *profile, qxs_render_result *out, qx_error *err)
 {
+    return qxs_render_governed(m, NULL, profile, out, err);
+}
+
+/* The exclusion of a profile left with no identity to send. */
+static void exclude_no_identity(qxs_render_result *out, const dropped *drop)
+{
+    if (drop->denied > 0)
+        exclude(out, QXS_EXCLUDED_CONSENT, "consent denied for every identity it could be sent by");
+    else if (drop->hashed > 0)
+        exclude(out, QXS_EXCLUDED_HASHED_EMAIL,
+                "its only email identity is hashed (plain-text email only)");
+    else
+        exclude(out, QXS_EXCLUDED_NO_IDENTITY, "no identity in the mapped namespaces");
+}
+
+int qxs_render_governed(const qxs_mapping *m, const qxs_policy *policy, const json_t *profile,
+                        qxs_render_result *out, qx_error *err)
+{
     memset(out, 0, sizeof *out);
     if (!json_is_object(profile)) {
         qx_error_set(err, "profile is not a JSON object");
@@ -270,16 +304,21 @@ int qxs_render(const qxs_mapping *m, const json_t *profile, qxs_render_result *o
         exclude(out, QXS_EXCLUDED_NO_AUDIENCE, "not a member of any activated audience");
         goto done;
     }
-    int hashed = 0;
-    int n_ids = render_identities(m, profile, idmap, &hashed, out);
+    const qxs_consent_rule *denied = qxs_policy_profile_denied(policy, profile);
+    if (denied != NULL) {
+        char why[sizeof out->detail];
+        snprintf(why, sizeof why,
+                 "consent rule \"%.48s\" (%.80s) denies marketing action \"%.48s\"", denied->name,
+                 denied->path, denied->marketing_action);
+        exclude(out, QXS_EXCLUDED_CONSENT, why);
+        goto done;
+    }
+    dropped drop;
+    int n_ids = render_identities(m, policy, profile, idmap, &drop, out);
     if (n_ids < 0)
         goto oom;
     if (n_ids == 0) {
-        if (hashed > 0)
-            exclude(out, QXS_EXCLUDED_HASHED_EMAIL,
-                    "its only email identity is hashed (plain-text email only)");
-        else
-            exclude(out, QXS_EXCLUDED_NO_IDENTITY, "no identity in the mapped namespaces");
+        exclude_no_identity(out, &drop);
         goto done;
     }
     if (render_attributes(m, profile, out->payload, out) != 0)

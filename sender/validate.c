@@ -33,6 +33,8 @@ typedef struct event_path {
 
 typedef struct checker {
     const qxs_mapping *m;
+    const qxs_policy *policy; /* may be NULL */
+    size_t consent_denied;    /* samples excluded as consentDenied */
     json_t *findings;
     bool oom;
     /* per attribute: seen as scalar / seen as array or object */
@@ -91,8 +93,32 @@ size_t qxs_validate_count(const json_t *findings, const char *severity)
     return n;
 }
 
+/* Label violations are errors: render and send refuse such a mapping. The
+ * finding keeps the violation's members (attribute, label, rule,
+ * marketingAction) besides its message. */
+static void check_labels(checker *c)
+{
+    json_t *v = qxs_policy_label_violations(c->policy, c->m);
+    if (v == NULL) {
+        c->oom = true;
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        json_t *f = json_deep_copy(e);
+        if (f == NULL || json_object_set_new(f, "severity", json_string("error")) != 0 ||
+            json_array_append_new(c->findings, f) != 0)
+            c->oom = true;
+    }
+    json_decref(v);
+}
+
 static void check_mapping_itself(checker *c)
 {
+    if (c->policy != NULL)
+        check_labels(c);
     for (size_t i = 0; i < c->m->n_attributes; i++)
         if (!qxs_is_camel_case_path(c->m->attributes[i].target))
             add(c, "warning",
@@ -171,10 +197,12 @@ static void check_sample(checker *c, json_t *profile, size_t line)
 
     qxs_render_result res;
     qx_error err;
-    if (qxs_render(m, profile, &res, &err) != 0) {
+    if (qxs_render_governed(m, c->policy, profile, &res, &err) != 0) {
         c->oom = true;
         return;
     }
+    if (res.excluded == QXS_EXCLUDED_CONSENT)
+        c->consent_denied++;
     if (res.payload != NULL) {
         c->rendered++;
         check_payload_paths(c, res.payload);
@@ -245,6 +273,11 @@ static void report_samples(checker *c)
                 "mapping.audiences[%zu]: \"%s\" is in none of the %zu sample profiles' "
                 "segmentMembership.ups",
                 i, m->audiences[i], c->samples);
+    if (c->consent_denied > 0)
+        add(c, "warning",
+            "profiles: %zu of the %zu sample profiles are excluded by the policy's consent "
+            "rules (consentDenied)",
+            c->consent_denied, c->samples);
     if (c->samples > 0 && c->rendered == 0)
         add(c, "warning", "profiles: none of the %zu sample profiles would be sent", c->samples);
 }
@@ -380,7 +413,7 @@ static void report_event_paths(checker *c, const char *wf_id, bool with_samples)
 json_t *qxs_validate(const qxs_validate_input *in, qx_error *err)
 {
     const qxs_mapping *m = in->mapping;
-    checker c = {.m = m};
+    checker c = {.m = m, .policy = in->policy};
     json_t *out = NULL;
     c.findings = json_array();
     c.idmap_keys = json_object();

@@ -6,7 +6,10 @@
  *                   order of its keys counts) or
  *   excluded.txt   (the exclusion reason, e.g. "hashedEmailOnly"),
  *   warnings.txt   (optional: one expected warning substring per line; when
- *                   absent, rendering must give no warning).
+ *                   absent, rendering must give no warning),
+ *   policy.json + actions.txt (optional: a policy and the marketing actions
+ *                   in force, one per line; the profile is then rendered
+ *                   with qxs_render_governed).
  * Adding a case is adding a directory. The seed tests render fixtures/seed/
  * and compare with the SPEC's example payload, verbatim: as JSON, and as the
  * text that is sent (keys in the example's order).
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "qx_ndjson.h"
+#include "qxs_policy.h"
 #include "qxs_render.h"
 
 #define RENDER_CASES QX_SOURCE_DIR "/tests/data/render"
@@ -89,6 +93,31 @@ static void assert_same_text(const json_t *payload, const json_t *want)
     qx_buf_free(&got);
 }
 
+/* The case's policy with its actions in force, or NULL when it has none. */
+static qxs_policy *load_policy(const char *dir)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/policy.json", dir);
+    if (stat(path, &st) != 0)
+        return NULL;
+    qx_error err;
+    qxs_policy *p = qxs_policy_load_file(path, &err);
+    if (p == NULL)
+        print_error("%s\n", err.text);
+    assert_non_null(p);
+    snprintf(path, sizeof path, "%s/actions.txt", dir);
+    char *text = read_text(path);
+    assert_non_null(text);
+    const char *actions[16];
+    size_t n = 0;
+    for (char *tok = strtok(text, "\r\n"); tok != NULL && n < 16; tok = strtok(NULL, "\r\n"))
+        actions[n++] = tok;
+    assert_int_equal(qxs_policy_set_actions(p, actions, n, &err), 0);
+    free(text);
+    return p;
+}
+
 static void run_case(void **state)
 {
     const char *dir = *state;
@@ -102,8 +131,12 @@ static void run_case(void **state)
     json_t *profile = load_json(dir, "profile.json");
     assert_non_null(profile);
 
+    qxs_policy *policy = load_policy(dir);
     qxs_render_result res;
-    assert_int_equal(qxs_render(m, profile, &res, &err), 0);
+    if (policy != NULL)
+        assert_int_equal(qxs_render_governed(m, policy, profile, &res, &err), 0);
+    else
+        assert_int_equal(qxs_render(m, profile, &res, &err), 0);
 
     snprintf(path, sizeof path, "%s/excluded.txt", dir);
     char *excluded = read_text(path);
@@ -155,6 +188,7 @@ static void run_case(void **state)
     json_decref(expected);
     qxs_render_result_clear(&res);
     json_decref(profile);
+    qxs_policy_free(policy);
     qxs_mapping_free(m);
 }
 

@@ -367,6 +367,49 @@ static void test_event_data_path_that_does_not_compile_is_an_error(void **state)
     qxs_mapping_free(m);
 }
 
+/* A policy's label rule in force makes a labelled attribute an error that
+ * names the attribute, the label, the rule and the marketing action; its
+ * consent rules count the samples they exclude. */
+static void test_policy_label_violation_is_an_error_and_consent_is_counted(void **state)
+{
+    (void)state;
+    qx_error err;
+    qxs_mapping *m = mapping_from(
+        "{\"audiences\": [\"a1f5c3e0-purchase-completed-0001\"], \"identities\": [{\"source\": "
+        "\"Email\", \"target\": \"email\"}], \"attributes\": [{\"source\": "
+        "\"person.name.firstName\", \"target\": \"firstName\", \"labels\": [\"C2\"]}]}");
+    qxs_policy *p =
+        qxs_policy_load_file(QX_SOURCE_DIR "/fixtures/policies/email-survey.json", &err);
+    assert_non_null(p);
+    const char *actions[] = {"emailTargeting", "exportToThirdParty"};
+    assert_int_equal(qxs_policy_set_actions(p, actions, 2, &err), 0);
+    static const char profiles[] =
+        "{\"identityMap\": {\"Email\": [{\"id\": \"ana@example.com\"}]}, \"person\": {\"name\": "
+        "{\"firstName\": \"Ana\"}}, \"consents\": {\"marketing\": {\"email\": {\"val\": "
+        "\"n\"}}}, \"segmentMembership\": {\"ups\": {\"a1f5c3e0-purchase-completed-0001\": "
+        "{\"status\": \"realized\"}}}}\n";
+    FILE *f = fmemopen((void *)profiles, strlen(profiles), "r");
+    assert_non_null(f);
+    qxs_validate_input in = {.mapping = m, .profiles = f, .policy = p};
+    json_t *findings = qxs_validate(&in, &err);
+    assert_non_null(findings);
+    assert_true(has_finding(findings, "error",
+                            "mapping.attributes[0] (source \"person.name.firstName\"): label C2"));
+    assert_true(has_finding(findings, "error", "\"exportToThirdParty\""));
+    assert_true(has_finding(findings, "error", "restrict-third-party-export"));
+    assert_true(has_finding(findings, "warning", "1 of the 1 sample profiles are excluded"));
+    json_decref(findings);
+    fclose(f);
+    /* without the marketing action, the label is no violation */
+    assert_int_equal(qxs_policy_set_actions(p, actions, 1, &err), 0);
+    qxs_validate_input alone = {.mapping = m, .policy = p};
+    findings = qxs_validate(&alone, &err);
+    assert_int_equal(qxs_validate_count(findings, "error"), 0);
+    json_decref(findings);
+    qxs_policy_free(p);
+    qxs_mapping_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_event_data_outside_identity_map_has_no_identity_hint),
         cmocka_unit_test(test_unknown_workflow_id_cannot_be_checked),
         cmocka_unit_test(test_event_data_path_that_does_not_compile_is_an_error),
+        cmocka_unit_test(test_policy_label_violation_is_an_error_and_consent_is_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
