@@ -9,7 +9,7 @@
  *   {"read", "activated", "excluded", "failed", "retries",
  *    "excludedReasons": {"<reason>": n, ...}, "failedReasons": {"<reason>": n, ...},
  *    "latencyMs": {"p50", "p95", "p99", "max"}, "throughputPerSec", "elapsedMs",
- *    "rateLimitPerMinute", "retryAfterPauses", "retryAfterPausedMs"}
+ *    "rateLimitPerMinute", "retryAfterPauses", "retryAfterPausedMs", "alerts": [...]}
  * Latency is the duration of each HTTP call (every attempt, whatever its
  * outcome), percentiles by the nearest-rank method; null when no call was
  * made. Throughput is this run's activated payloads per second of elapsed
@@ -20,6 +20,8 @@
  * to the destination and "retryAfterPausedMs" how long those pauses held
  * it (overlapping ones counted once, a pause cut short by the end of the run
  * only up to then).
+ * "alerts" lists the alerts raised by this process (qxs_alert.h), in the
+ * order raised; [] when none.
  * "pending" (lines read and not yet activated, excluded or failed) appears
  * only when it is not 0: a `--state` run stopped by a signal leaves those to
  * the next run.
@@ -96,6 +98,13 @@ void qxs_report_retry_after_paused_ms(qxs_report *r, int64_t ms);
  * error), written as "resumeFromLine"; 0 (the default) when the input was
  * read to its end, and then nothing is written. */
 void qxs_report_set_resume_line(qxs_report *r, size_t line);
+
+/* Appends an alert entry (stolen, also on failure). Returns 0, -1 when
+ * memory runs out. */
+QX_MUST_CHECK int qxs_report_alert(qxs_report *r, json_t *alert);
+
+/* The alerts so far: a borrowed array. */
+const json_t *qxs_report_alerts(const qxs_report *r);
 
 /* What qxs_report_set_resume_line set; 0 when nothing. */
 size_t qxs_report_resume_line(const qxs_report *r);

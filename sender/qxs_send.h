@@ -23,6 +23,11 @@
  * from_line: lines before it are read and skipped, neither sent nor
  * counted (the input may be a pipe: they are skipped as they arrive).
  *
+ * Alerts (send, with o->alerts): each rendered profile is counted; an
+ * alert raised (a window's, as it closes; the run's, at the end of a run
+ * whose input was read to its end) is delivered to the webhook, logged as
+ * a warning and appended to the report. It changes nothing else.
+ *
  * With a state (--state, qxs_state.h) the run starts where the state says:
  * its pending payloads are sent again first, then the input (a regular
  * file) is read from the state's offset, and the report's counts continue
@@ -49,9 +54,11 @@
 #include <stdio.h>
 
 #include "qx_error.h"
+#include "qxs_alert.h"
 #include "qxs_deliver.h"
 #include "qxs_destination.h"
 #include "qxs_mapping.h"
+#include "qxs_policy.h"
 #include "qxs_report.h"
 #include "qxs_retry.h"
 #include "qxs_state.h"
@@ -77,10 +84,12 @@ typedef struct qxs_send_options {
     int stop_fd;                   /* -1: never interrupted */
     qxs_progress_fn progress;      /* may be NULL */
     void *progress_ud;
-    const char *ca_file;  /* CA certificates (PEM) for https; NULL: the system's */
-    qxs_state *state;     /* borrowed; may be NULL; input_fd must then be a regular file */
-    size_t from_line;     /* the first input line sent; 0 or 1: all; not with a state */
-    long rate_per_minute; /* pace the calls (qxs_pace.h); 0: not paced */
+    const char *ca_file;      /* CA certificates (PEM) for https; NULL: the system's */
+    qxs_state *state;         /* borrowed; may be NULL; input_fd must then be a regular file */
+    size_t from_line;         /* the first input line sent; 0 or 1: all; not with a state */
+    long rate_per_minute;     /* pace the calls (qxs_pace.h); 0: not paced */
+    const qxs_policy *policy; /* send: consent rules applied in render; may be NULL */
+    qxs_alerts *alerts;       /* send: counted and raised (qxs_alert.h); may be NULL */
 } qxs_send_options;
 
 /* Runs a send (o->mapping set) or a replay (o->mapping NULL) to the end of

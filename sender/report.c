@@ -27,6 +27,7 @@ struct qxs_report {
     size_t resume_line;       /* 0: the input was read to its end */
     long rate_per_minute;     /* 0: not paced */
     int64_t pauses, paused_ms;
+    json_t *alerts;           /* array of alert entries (qxs_alert.h) */
 };
 
 qxs_report *qxs_report_new(void)
@@ -36,7 +37,8 @@ qxs_report *qxs_report_new(void)
         return NULL;
     r->excluded_reasons = json_object();
     r->failed_reasons = json_object();
-    if (r->excluded_reasons == NULL || r->failed_reasons == NULL) {
+    r->alerts = json_array();
+    if (r->excluded_reasons == NULL || r->failed_reasons == NULL || r->alerts == NULL) {
         qxs_report_free(r);
         return NULL;
     }
@@ -51,6 +53,7 @@ void qxs_report_free(qxs_report *r)
         return;
     json_decref(r->excluded_reasons);
     json_decref(r->failed_reasons);
+    json_decref(r->alerts);
     free(r->lat_us);
     free(r);
 }
@@ -151,6 +154,16 @@ size_t qxs_report_resume_line(const qxs_report *r)
     return r->resume_line;
 }
 
+int qxs_report_alert(qxs_report *r, json_t *alert)
+{
+    return json_array_append_new(r->alerts, alert);
+}
+
+const json_t *qxs_report_alerts(const qxs_report *r)
+{
+    return r->alerts;
+}
+
 int64_t qxs_percentile(const int64_t *sorted, size_t n, double p)
 {
     if (n == 0)
@@ -207,6 +220,7 @@ json_t *qxs_report_to_json(const qxs_report *r)
         json_object_set_new(doc, "retryAfterPauses", json_integer((json_int_t)r->pauses)) != 0 ||
         json_object_set_new(doc, "retryAfterPausedMs", json_integer((json_int_t)r->paused_ms)) !=
             0 ||
+        json_object_set(doc, "alerts", r->alerts) != 0 ||
         (r->c.in_flight != 0 &&
          json_object_set_new(doc, "pending", json_integer((json_int_t)r->c.in_flight)) != 0) ||
         (r->resume_line != 0 &&

@@ -68,12 +68,26 @@ static void submit_line(run *r, json_t *payload, const qxs_record *rec)
     submit(r, payload, rec->line_no);
 }
 
+/* An alert raised: to the webhook, the log and the report. */
+static void raise_alert(run *r, json_t *alert)
+{
+    if (alert == NULL)
+        return;
+    qx_error err;
+    if (qxs_alerts_deliver(r->o->alerts, alert, &err) != 0)
+        qx_log(QX_LOG_ERROR, "alert: %s", err.text);
+    char text[512];
+    qx_log(QX_LOG_WARN, "%s", qxs_alert_text(alert, text, sizeof text));
+    if (qxs_report_alert(r->report, alert) != 0)
+        qx_log(QX_LOG_ERROR, "report: out of memory");
+}
+
 static void handle_profile(run *r, json_t *profile, const qxs_record *rec)
 {
     size_t line_no = rec->line_no;
     qxs_render_result res;
     qx_error err;
-    if (qxs_render(r->o->mapping, profile, &res, &err) != 0) {
+    if (qxs_render_governed(r->o->mapping, r->o->policy, profile, &res, &err) != 0) {
         char reason[600];
         snprintf(reason, sizeof reason, "line %zu: %s", line_no, err.text);
         fail_line(r, NULL, rec, "malformedInput", reason);
@@ -84,6 +98,7 @@ static void handle_profile(run *r, json_t *profile, const qxs_record *rec)
     json_t *w;
     json_array_foreach(res.warnings, i, w)
         qx_log(QX_LOG_INFO, "line %zu: %s", line_no, json_string_value(w));
+    raise_alert(r, qxs_alerts_observe(r->o->alerts, res.excluded));
     if (res.payload == NULL) {
         if (qxs_report_excluded(r->report, qxs_exclusion_name(res.excluded)) != 0)
             qx_log(QX_LOG_ERROR, "report: out of memory");
@@ -286,6 +301,8 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
         progress(&r, &last_progress, false);
     }
     progress(&r, &last_progress, true);
+    if (!r.stopping && r.input_error[0] == '\0')
+        raise_alert(&r, qxs_alerts_finish(o->alerts));
     if (r.input_error[0] != '\0') {
         qx_error_set(err, "%s", r.input_error);
         goto out;
