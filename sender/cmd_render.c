@@ -19,12 +19,14 @@
 #include "qxs_mapping.h"
 #include "qxs_render.h"
 #include "tool_cmds.h"
+#include "tool_governance.h"
 #include "tool_options.h"
 
 #define RENDER_OUTPUT_BLOCK 65536
 
 static const char usage_render[] =
-    "Usage: qx-send render --mapping MAP.json [FILE|-]\n"
+    "Usage: qx-send render --mapping MAP.json [--policy FILE --marketing-action NAME]\n"
+    "                      [FILE|-]\n"
     "\n"
     "Prints the payload each profile would be sent as, one JSON per line, on\n"
     "standard output; excluded profiles and warnings go to standard error with\n"
@@ -32,10 +34,17 @@ static const char usage_render[] =
     "JSON object.\n"
     "\n"
     "  -m, --mapping FILE   mapping file\n"
+    "      --policy FILE    data usage and consent policy: profiles whose consent\n"
+    "                       denies the marketing actions are excluded (consentDenied);\n"
+    "                       labelled attributes a rule forbids: exit 2, nothing read\n"
+    "      --marketing-action NAME  a marketing action the destination performs\n"
+    "                       (repeatable; required with --policy)\n"
     "  -h, --help           this text\n";
 
-/* What a render has seen so far. */
+/* What a render applies and has seen so far. */
 typedef struct render_counts {
+    const qxs_mapping *m;
+    const qxs_policy *policy; /* may be NULL */
     size_t sent, excluded, bad;
 } render_counts;
 
@@ -52,13 +61,12 @@ static int wait_for_input(const qxs_input *in)
 /* Renders one profile: its payload to standard output (text is the dump
  * buffer), its warnings or its exclusion to standard error. Returns 0, or
  * TOOL_EXIT_FAILED when the payload cannot be written. */
-static int render_profile(const qxs_mapping *m, const qxs_record *rec, qx_buf *text,
-                          render_counts *n)
+static int render_profile(const qxs_record *rec, qx_buf *text, render_counts *n)
 {
     qx_error err;
     qxs_render_result res;
     int rc = 0;
-    if (qxs_render(m, rec->value, &res, &err) != 0) {
+    if (qxs_render_governed(n->m, n->policy, rec->value, &res, &err) != 0) {
         fprintf(stderr, "line %zu: %s\n", rec->line_no, err.text);
         n->bad++;
         qxs_render_result_clear(&res);
@@ -86,7 +94,7 @@ static int render_profile(const qxs_mapping *m, const qxs_record *rec, qx_buf *t
 
 /* Renders every record of in until it ends or an output or read error.
  * Returns 0 or TOOL_EXIT_FAILED. */
-static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
+static int render_input(qxs_input *in, render_counts *n)
 {
     qx_buf text = {0};
     int rc = 0;
@@ -113,7 +121,7 @@ static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
             n->bad++;
             continue;
         }
-        rc = render_profile(m, &rec, &text, n);
+        rc = render_profile(&rec, &text, n);
         json_decref(rec.value);
     }
     qx_buf_free(&text);
@@ -122,22 +130,35 @@ static int render_input(const qxs_mapping *m, qxs_input *in, render_counts *n)
 
 int tool_cmd_render(int argc, char **argv)
 {
-    static const tool_command cmd = {
-        .name = "render", .usage = usage_render, .shortopts = "m:h", .accepts = TOOL_OPTS_MAPPING};
+    static const tool_command cmd = {.name = "render",
+                                     .usage = usage_render,
+                                     .shortopts = "m:h",
+                                     .accepts =
+                                         TOOL_OPTS_MAPPING | TOOL_OPTS_POLICY | TOOL_OPTS_ACTION};
     tool_options o = {0};
     int rc = tool_parse_options(&cmd, argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (o.mapping == NULL)
         return tool_usage_error("render", "%s", "--mapping is required");
+    render_counts n = {0};
+    qxs_policy *policy = NULL;
     qxs_mapping *m = tool_load_mapping(o.mapping);
     if (m == NULL)
         return TOOL_EXIT_USAGE;
-    int fd = tool_open_input(o.input);
+    /* a label violation refuses the mapping before any profile is read */
+    rc =
+        tool_policy_open("render", o.policy, o.actions, o.n_actions, "--marketing-action", &policy);
+    if (rc == 0)
+        rc = tool_policy_check_labels("render", policy, m);
+    int fd = rc == 0 ? tool_open_input(o.input) : -1;
     if (fd < 0) {
+        qxs_policy_free(policy);
         qxs_mapping_free(m);
         return TOOL_EXIT_USAGE;
     }
+    n.m = m;
+    n.policy = policy;
     qx_error err;
     qxs_input *in = qxs_input_open(fd, fd != STDIN_FILENO, NULL, &err);
     if (in == NULL)
@@ -147,13 +168,13 @@ int tool_cmd_render(int argc, char **argv)
     static char out_block[RENDER_OUTPUT_BLOCK];
     if (!isatty(STDOUT_FILENO))
         setvbuf(stdout, out_block, _IOFBF, sizeof out_block);
-    render_counts n = {0};
-    rc = in != NULL ? render_input(m, in, &n) : TOOL_EXIT_FAILED;
+    rc = in != NULL ? render_input(in, &n) : TOOL_EXIT_FAILED;
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "qx-send: writing the payload: %s\n", strerror(errno));
         rc = TOOL_EXIT_FAILED;
     }
     qxs_input_free(in);
+    qxs_policy_free(policy);
     qxs_mapping_free(m);
     if (rc == 0 && n.bad > 0)
         rc = TOOL_EXIT_FAILED;

@@ -19,12 +19,22 @@ static const char usage_send[] =
     "      --cacert FILE        CA certificates (PEM) to verify an https destination with,\n"
     "                           instead of the system's; certificates are always verified\n"
     "      --dead-letter FILE   append payloads that finally failed, as NDJSON\n"
+    "      --alert-skipped-rate PCT  raise activationSkippedRateExceeded when more than\n"
+    "                           PCT % of the activations are skipped (default 1, as the\n"
+    "                           platform; 0: never): a warning, an entry in the report\n"
+    "      --alert-webhook URL  POST each alert there as JSON (3 attempts)\n"
+    "      --alert-token-env VAR  send 'Authorization: Bearer' with $VAR to the webhook\n"
     "      --from-line N        start at input line N: lines 1..N-1 are read and\n"
     "                           skipped, neither sent nor counted (not with --state)\n"
     "      --rate N/min|N/s     pace the calls (retries too) to at most N a minute or a\n"
     "                           second, spaced evenly (one call at a time); overrides\n"
     "                           the destination's rateLimitPerMinute; default: not paced\n"
     "                           (Qualtrics allows 3,000 API calls a minute per user)\n"
+    "      --policy FILE        data usage and consent policy (instead of the destination's\n"
+    "                           \"policy\"), for the destination's marketingActions: a\n"
+    "                           profile whose consent denies them is excluded\n"
+    "                           (consentDenied); labelled attributes a rule forbids stop\n"
+    "                           the send before anything is read (exit 2)\n"
     "      --report FILE        write the JSON report (counts, retries, latency, throughput)\n"
     "      --retry-schedule L   retry delays, e.g. 100ms,200ms (units ms, s; 'none': no\n"
     "                           retries); default 15s,30s, the platform's policy\n"
@@ -50,7 +60,7 @@ int tool_cmd_send(int argc, char **argv)
         .name = "send",
         .usage = usage_send,
         .shortopts = "d:m:c:vqh",
-        .accepts = TOOL_OPTS_MAPPING | TOOL_OPTS_DELIVERY,
+        .accepts = TOOL_OPTS_MAPPING | TOOL_OPTS_DELIVERY | TOOL_OPTS_POLICY | TOOL_OPTS_ALERTS,
     };
     return tool_deliver(&cmd, argc, argv);
 }

@@ -11,21 +11,28 @@
 #include "qxs_mapping.h"
 #include "qxs_validate.h"
 #include "tool_cmds.h"
+#include "tool_governance.h"
 #include "tool_options.h"
 
 static const char usage_validate[] =
     "Usage: qx-send validate --mapping MAP.json [--profiles FILE]\n"
     "                        [--workflow CONFIG.json --workflow-id ID]\n"
+    "                        [--policy FILE --marketing-action NAME]\n"
     "\n"
     "Checks a mapping: target names not camelCase (warning), source paths found\n"
     "in none of the sample profiles, hashed emails in the samples, and event-data\n"
     "JSONPaths of the workflow (from a qx-mock config) that no rendered payload\n"
-    "satisfies. Exit 1 when there are errors.\n"
+    "satisfies; with a policy, attributes whose data usage labels a rule forbids\n"
+    "for the marketing actions (error) and samples excluded by consent. Exit 1\n"
+    "when there are errors.\n"
     "\n"
     "  -m, --mapping FILE       mapping file\n"
     "  -p, --profiles FILE      sample profiles (NDJSON)\n"
     "  -w, --workflow FILE      a qx-mock config file holding the workflow\n"
     "  -i, --workflow-id ID     the workflow's id in that file\n"
+    "      --policy FILE        data usage and consent policy\n"
+    "      --marketing-action NAME  a marketing action the destination performs\n"
+    "                           (repeatable; required with --policy)\n"
     "  -h, --help               this text\n";
 
 /* Prints the findings and the summary line. Returns the exit status. */
@@ -45,7 +52,7 @@ static int print_findings(const char *mapping_path, const json_t *findings)
 
 /* Opens the samples and the workflow config, runs the checks and prints
  * them. Returns the exit status. */
-static int validate(const tool_options *o, const qxs_mapping *m)
+static int validate(const tool_options *o, const qxs_mapping *m, const qxs_policy *policy)
 {
     qx_error err;
     FILE *profiles = NULL;
@@ -62,7 +69,8 @@ static int validate(const tool_options *o, const qxs_mapping *m)
     qxs_validate_input in = {.mapping = m,
                              .profiles = profiles,
                              .workflow_config = config,
-                             .workflow_id = o->workflow_id};
+                             .workflow_id = o->workflow_id,
+                             .policy = policy};
     findings = qxs_validate(&in, &err);
     if (findings == NULL) {
         fprintf(stderr, "qx-send validate: %s\n", err.text);
@@ -82,7 +90,8 @@ int tool_cmd_validate(int argc, char **argv)
     static const tool_command cmd = {.name = "validate",
                                      .usage = usage_validate,
                                      .shortopts = "m:p:w:i:h",
-                                     .accepts = TOOL_OPTS_MAPPING | TOOL_OPTS_VALIDATE};
+                                     .accepts = TOOL_OPTS_MAPPING | TOOL_OPTS_VALIDATE |
+                                                TOOL_OPTS_POLICY | TOOL_OPTS_ACTION};
     tool_options o = {0};
     int rc = tool_parse_options(&cmd, argc, argv, &o);
     if (rc != 0)
@@ -100,7 +109,12 @@ int tool_cmd_validate(int argc, char **argv)
         printf("error: %s\n", err.text);
         return TOOL_EXIT_FAILED;
     }
-    rc = validate(&o, m);
+    qxs_policy *policy = NULL;
+    rc = tool_policy_open("validate", o.policy, o.actions, o.n_actions, "--marketing-action",
+                          &policy);
+    if (rc == 0)
+        rc = validate(&o, m, policy);
+    qxs_policy_free(policy);
     qxs_mapping_free(m);
     return rc;
 }

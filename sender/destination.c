@@ -19,8 +19,8 @@
 #include "qxs_pace.h"
 
 static const char *const dest_keys[] = {
-    "name",         "description",        "url", "username", "passwordEnv",
-    "passwordFile", "rateLimitPerMinute", NULL};
+    "name",         "description",        "url",    "username",         "passwordEnv",
+    "passwordFile", "rateLimitPerMinute", "policy", "marketingActions", NULL};
 
 static char *string_member(const json_t *doc, const char *key, bool required, qx_error *err)
 {
@@ -153,6 +153,55 @@ static int rate_member(const json_t *doc, qxs_destination *d, qx_error *err)
     return 0;
 }
 
+/* "policy" (a path, resolved against base_dir) and "marketingActions". */
+static int read_governance(qxs_destination *d, const json_t *doc, const char *base_dir,
+                           qx_error *err)
+{
+    json_t *policy = json_object_get(doc, "policy");
+    json_t *actions = json_object_get(doc, "marketingActions");
+    if (policy != NULL) {
+        const char *p = json_string_value(policy);
+        if (p == NULL || *p == '\0') {
+            qx_error_set(err, "destination.policy: expected a policy file path");
+            return -1;
+        }
+        size_t n = strlen(p) + (base_dir != NULL ? strlen(base_dir) : 0) + 2;
+        if ((d->policy = malloc(n)) == NULL) {
+            qx_error_set(err, "destination.policy: out of memory");
+            return -1;
+        }
+        if (p[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
+            snprintf(d->policy, n, "%s", p);
+        else
+            snprintf(d->policy, n, "%s/%s", base_dir, p);
+    }
+    if (actions == NULL)
+        return 0;
+    size_t n = json_array_size(actions);
+    if (!json_is_array(actions) || n == 0 || n > QXS_DESTINATION_MAX_ACTIONS) {
+        qx_error_set(err, "destination.marketingActions: expected 1 to %d marketing action names",
+                     QXS_DESTINATION_MAX_ACTIONS);
+        return -1;
+    }
+    if ((d->marketing_actions = calloc(n, sizeof *d->marketing_actions)) == NULL) {
+        qx_error_set(err, "destination.marketingActions: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_array_get(actions, i));
+        if (a == NULL || *a == '\0') {
+            qx_error_set(err, "destination.marketingActions[%zu]: expected a name", i);
+            return -1;
+        }
+        if ((d->marketing_actions[i] = strdup(a)) == NULL) {
+            qx_error_set(err, "destination.marketingActions: out of memory");
+            return -1;
+        }
+        d->n_marketing_actions = i + 1;
+    }
+    return 0;
+}
+
 qxs_destination *qxs_destination_from_json(const json_t *doc, const char *base_dir, qx_error *err)
 {
     if (!json_is_object(doc)) {
@@ -185,7 +234,8 @@ qxs_destination *qxs_destination_from_json(const json_t *doc, const char *base_d
         (d->url = string_member(doc, "url", true, err)) == NULL ||
         (d->username = string_member(doc, "username", true, err)) == NULL)
         goto fail;
-    if (check_url(d->url, err) != 0 || rate_member(doc, d, err) != 0)
+    if (check_url(d->url, err) != 0 || rate_member(doc, d, err) != 0 ||
+        read_governance(d, doc, base_dir, err) != 0)
         goto fail;
     json_t *env = json_object_get(doc, "passwordEnv");
     json_t *file = json_object_get(doc, "passwordFile");
@@ -251,5 +301,9 @@ void qxs_destination_free(qxs_destination *d)
     free(d->description);
     free(d->url);
     free(d->username);
+    free(d->policy);
+    for (size_t i = 0; i < d->n_marketing_actions; i++)
+        free(d->marketing_actions[i]);
+    free(d->marketing_actions);
     free(d);
 }

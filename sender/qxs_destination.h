@@ -5,7 +5,9 @@
  *    "url": "https://<dc>.qualtrics.com/inbound-event/v1/events/json/triggers?urlTokenId=...",
  *    "username": "api-user@example.com",
  *    "passwordEnv": "QX_API_TOKEN",          -- or "passwordFile": "token.txt"
- *    "rateLimitPerMinute": 3000}             -- optional: pace the calls
+ *    "rateLimitPerMinute": 3000,             -- optional: pace the calls
+ *    "marketingActions": ["emailTargeting"], -- optional
+ *    "policy": "policies/email-survey.json"} -- optional
  *
  * These are the destination's fields in the platform (Name, Description, URL)
  * and its credentials: Basic auth with the Qualtrics username and the API
@@ -18,6 +20,11 @@
  * rateLimitPerMinute (an integer, 1 to 1,000,000) asks qx-send to pace its
  * calls to this destination (qxs_pace.h); absent, calls are not paced.
  * `--rate` on the command line overrides it.
+ * "marketingActions" are the destination's marketing use cases, which data
+ * usage policies are evaluated against; "policy" names a policy file
+ * (qxs_policy.h; a relative path is resolved against the destination
+ * file's directory, like passwordFile). The file is only named here: the
+ * tool loads it.
  *
  * Owns: the destination's strings, the token among them (wiped when freed).
  * Locks: none; no shared state (immutable once loaded).
@@ -32,6 +39,7 @@
 
 /* More than any API token; a larger token file is a wrong file. */
 #define QXS_TOKEN_MAX_BYTES 4096
+#define QXS_DESTINATION_MAX_ACTIONS 16
 
 typedef struct qxs_destination {
     char *name;
@@ -40,6 +48,9 @@ typedef struct qxs_destination {
     char *username;
     char *password;             /* the API token; never print or log it */
     long rate_limit_per_minute; /* rateLimitPerMinute; 0 when absent */
+    char *policy;               /* the policy file's path, resolved; NULL when none */
+    char **marketing_actions;
+    size_t n_marketing_actions;
 } qxs_destination;
 
 /* Builds a destination from a parsed document (not modified); base_dir

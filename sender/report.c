@@ -27,7 +27,7 @@ struct qxs_report {
     size_t resume_line;       /* 0: the input was read to its end */
     long rate_per_minute;     /* 0: not paced */
     int64_t pauses, paused_ms;
-    json_t *alerts;           /* array of alert entries (qxs_alert.h) */
+    json_t *alerts; /* array of alert entries (qxs_alert.h) */
 };
 
 qxs_report *qxs_report_new(void)

@@ -22,6 +22,7 @@
 #include "qxs_report.h"
 #include "qxs_send.h"
 #include "qxs_state.h"
+#include "tool_governance.h"
 
 /* Everything one run holds; closed by close_delivery. */
 typedef struct delivery {
@@ -32,6 +33,8 @@ typedef struct delivery {
     qxs_destination *dest;
     qxs_report *report;
     qxs_state *state;
+    qxs_policy *policy; /* send: --policy, else the destination's */
+    qxs_alerts *alerts; /* send */
     FILE *dead, *trace;
     int fd;
 } delivery;
@@ -144,6 +147,14 @@ static int open_sources(delivery *r)
         fprintf(stderr, "qx-send: %s\n", err.text);
         return -1;
     }
+    /* a label violation stops the send here, before any profile is read */
+    if (!r->replay && (tool_policy_open(r->cmd, r->o.policy != NULL ? r->o.policy : r->dest->policy,
+                                        (const char *const *)r->dest->marketing_actions,
+                                        r->dest->n_marketing_actions,
+                                        "the destination's marketingActions", &r->policy) != 0 ||
+                       tool_policy_check_labels(r->cmd, r->policy, r->m) != 0 ||
+                       (r->alerts = tool_alerts_open(r->cmd, &r->o, r->dest->name)) == NULL))
+        return -1;
     if ((r->fd = tool_open_input(r->o.input)) < 0)
         return -1;
     if (same_file(r->o.dead_letter, r->fd)) {
@@ -285,6 +296,8 @@ static int run(delivery *r)
         /* --rate wins over the destination's rateLimitPerMinute */
         .rate_per_minute =
             r->o.rate_per_minute > 0 ? r->o.rate_per_minute : r->dest->rate_limit_per_minute,
+        .policy = r->policy,
+        .alerts = r->alerts,
     };
     if (qxs_send_run(&so, r->report, &err) != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);
@@ -332,6 +345,8 @@ static int close_delivery(delivery *r, int rc)
         fprintf(stderr, "qx-send: %s\n", err.text);
     qxs_report_free(r->report);
     qxs_destination_free(r->dest);
+    qxs_policy_free(r->policy);
+    qxs_alerts_free(r->alerts);
     qxs_mapping_free(r->m);
     return rc;
 }

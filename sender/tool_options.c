@@ -27,6 +27,11 @@ enum {
     OPT_CACERT,
     OPT_FROM_LINE,
     OPT_RATE,
+    OPT_POLICY,
+    OPT_MARKETING_ACTION,
+    OPT_ALERT_RATE,
+    OPT_ALERT_WEBHOOK,
+    OPT_ALERT_TOKEN_ENV,
 };
 
 static const struct option longopts[] = {
@@ -42,6 +47,11 @@ static const struct option longopts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"from-line", required_argument, NULL, OPT_FROM_LINE},
     {"rate", required_argument, NULL, OPT_RATE},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"marketing-action", required_argument, NULL, OPT_MARKETING_ACTION},
+    {"alert-skipped-rate", required_argument, NULL, OPT_ALERT_RATE},
+    {"alert-webhook", required_argument, NULL, OPT_ALERT_WEBHOOK},
+    {"alert-token-env", required_argument, NULL, OPT_ALERT_TOKEN_ENV},
     {"profiles", required_argument, NULL, 'p'},
     {"workflow", required_argument, NULL, 'w'},
     {"workflow-id", required_argument, NULL, 'i'},
@@ -93,6 +103,14 @@ static unsigned option_group(int c)
     case 'w':
     case 'i':
         return TOOL_OPTS_VALIDATE;
+    case OPT_POLICY:
+        return TOOL_OPTS_POLICY;
+    case OPT_MARKETING_ACTION:
+        return TOOL_OPTS_ACTION;
+    case OPT_ALERT_RATE:
+    case OPT_ALERT_WEBHOOK:
+    case OPT_ALERT_TOKEN_ENV:
+        return TOOL_OPTS_ALERTS;
     default:
         return 0;
     }
@@ -134,6 +152,42 @@ static int take_checked_option(const tool_command *cmd, int c, tool_options *o)
     return 0;
 }
 
+/* The data governance and alert options. Returns 0, or TOOL_EXIT_USAGE
+ * after printing why. */
+static int take_governance_option(const tool_command *cmd, int c, tool_options *o)
+{
+    char *end;
+    switch (c) {
+    case OPT_POLICY:
+        o->policy = optarg;
+        return 0;
+    case OPT_MARKETING_ACTION:
+        if (o->n_actions == TOOL_MAX_ACTIONS || optarg[0] == '\0')
+            return tool_usage_error(cmd->name, "--marketing-action %s: a name, at most 16 times",
+                                    optarg);
+        o->actions[o->n_actions++] = optarg;
+        return 0;
+    case OPT_ALERT_RATE:
+        errno = 0;
+        o->alert_rate = strtod(optarg, &end);
+        if (errno != 0 || end == optarg || *end != '\0' || !(o->alert_rate >= 0) ||
+            o->alert_rate > 100)
+            return tool_usage_error(cmd->name,
+                                    "--alert-skipped-rate %s: expected a percentage from 0 "
+                                    "(no alert) to 100",
+                                    optarg);
+        o->alert_rate_set = true;
+        return 0;
+    case OPT_ALERT_WEBHOOK:
+        o->alert_webhook = optarg;
+        return 0;
+    case OPT_ALERT_TOKEN_ENV:
+        o->alert_token_env = optarg;
+        return 0;
+    }
+    return 0;
+}
+
 /* The option getopt_long returned as c (its argument in optarg). Returns 0,
  * TOOL_EXIT_USAGE after printing why, or -1 after printing the --help text. */
 static int take_option(const tool_command *cmd, int c, char **argv, tool_options *o)
@@ -145,6 +199,12 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
     case OPT_FROM_LINE:
     case OPT_RATE:
         return take_checked_option(cmd, c, o);
+    case OPT_POLICY:
+    case OPT_MARKETING_ACTION:
+    case OPT_ALERT_RATE:
+    case OPT_ALERT_WEBHOOK:
+    case OPT_ALERT_TOKEN_ENV:
+        return take_governance_option(cmd, c, o);
     case 'd':
         o->destination = optarg;
         return 0;

@@ -31,6 +31,12 @@
 #define TOOL_OPTS_MAPPING 1u  /* -m */
 #define TOOL_OPTS_DELIVERY 2u /* -d, -c, --dead-letter, --report, ... */
 #define TOOL_OPTS_VALIDATE 4u /* -p, -w, -i */
+#define TOOL_OPTS_POLICY 8u   /* --policy */
+#define TOOL_OPTS_ACTION 16u  /* --marketing-action */
+#define TOOL_OPTS_ALERTS 32u  /* --alert-skipped-rate, --alert-webhook, --alert-token-env */
+
+/* --marketing-action may be given this many times. */
+#define TOOL_MAX_ACTIONS 16
 
 typedef struct tool_command {
     const char *name;      /* "send", as messages name it */
@@ -49,7 +55,13 @@ typedef struct tool_options {
     long rate_per_minute; /* --rate, per minute; 0 when not given */
     qxs_retry_policy retry;
     bool retry_set;
-    int verbosity; /* -1 quiet, 0 warnings, 1 info, 2 debug */
+    int verbosity;                         /* -1 quiet, 0 warnings, 1 info, 2 debug */
+    const char *policy;                    /* --policy */
+    const char *actions[TOOL_MAX_ACTIONS]; /* --marketing-action, in order */
+    size_t n_actions;
+    double alert_rate; /* --alert-skipped-rate; meaningful when alert_rate_set */
+    bool alert_rate_set;
+    const char *alert_webhook, *alert_token_env;
 } tool_options;
 
 /* Parses argv (argv[0] is the command's name) into o, whose defaults the

@@ -205,6 +205,40 @@ static void test_destination_rate_limit_is_read_and_optional(void **state)
     unsetenv("X");
 }
 
+static void test_destination_policy_and_marketing_actions(void **state)
+{
+    (void)state;
+    qx_error err;
+    setenv("QXS_TEST_TOKEN", "t0k3n", 1);
+    qxs_destination *d = from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", "
+                                   "\"passwordEnv\": \"QXS_TEST_TOKEN\", \"policy\": \"p.json\", "
+                                   "\"marketingActions\": [\"emailTargeting\", "
+                                   "\"exportToThirdParty\"]}",
+                                   &err);
+    assert_non_null(d);
+    char want[128];
+    snprintf(want, sizeof want, "%s/p.json", tmpdir); /* relative to the file's directory */
+    assert_string_equal(d->policy, want);
+    assert_int_equal(d->n_marketing_actions, 2);
+    assert_string_equal(d->marketing_actions[1], "exportToThirdParty");
+    qxs_destination_free(d);
+    d = from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", "
+                  "\"passwordEnv\": \"QXS_TEST_TOKEN\"}",
+                  &err);
+    assert_non_null(d);
+    assert_null(d->policy);
+    assert_int_equal(d->n_marketing_actions, 0);
+    qxs_destination_free(d);
+    assert_null(from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", "
+                          "\"passwordEnv\": \"QXS_TEST_TOKEN\", \"marketingActions\": [\"\"]}",
+                          &err));
+    assert_non_null(strstr(err.text, "destination.marketingActions[0]"));
+    assert_null(from_text("{\"name\": \"n\", \"url\": \"" URL "\", \"username\": \"u\", "
+                          "\"passwordEnv\": \"QXS_TEST_TOKEN\", \"policy\": 3}",
+                          &err));
+    assert_non_null(strstr(err.text, "destination.policy"));
+}
+
 static void test_destination_free_null_is_noop(void **state)
 {
     (void)state;
@@ -220,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_destination_token_file_problems),
         cmocka_unit_test(test_destination_errors_name_the_key_not_the_token),
         cmocka_unit_test(test_destination_rate_limit_is_read_and_optional),
+        cmocka_unit_test(test_destination_policy_and_marketing_actions),
         cmocka_unit_test(test_destination_free_null_is_noop),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
