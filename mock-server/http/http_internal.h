@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert_log.h"
 #include "qxm_engine.h"
 #include "qxm_mock.h"
 #include "watchdog.h"
@@ -60,6 +61,8 @@ struct qxm_mock {
     /* Long-polls suspended now, and the cap on them (--max-waiters). */
     atomic_uint waiters;
     unsigned max_waiters;
+    /* Alerts posted to /_qx/v1/alerts (alert_log.h: its own lock). */
+    qxm_alert_log *alerts;
 };
 
 /* A request as the handlers see it, independent of libmicrohttpd. */
@@ -196,6 +199,7 @@ qxm_handler qxm_admin_list_runs, qxm_admin_get_run, qxm_admin_reset, qxm_admin_w
 qxm_handler qxm_admin_requests, qxm_admin_stats, qxm_admin_export, qxm_admin_import;
 qxm_handler qxm_admin_faults_get, qxm_admin_faults_put, qxm_admin_faults_delete;
 qxm_handler qxm_admin_capture_get, qxm_admin_capture_arm, qxm_admin_capture_delete;
+qxm_handler qxm_admin_alerts_post, qxm_admin_alerts_list, qxm_admin_alerts_delete;
 qxm_handler qxm_page_handle;
 
 /* admin_history.c: POST /_qx/v1/import's body, streamed into the engine. */

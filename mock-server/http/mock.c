@@ -55,7 +55,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     qxm_engine_options eo = {.db_path = opt->db_path, .seeded = opt->seeded, .seed = opt->seed};
     if ((m->engine = qxm_engine_new(cfg, &eo, err)) == NULL)
         goto fail;
-    if ((m->metrics = qxm_metrics_new()) == NULL) {
+    if ((m->metrics = qxm_metrics_new()) == NULL || (m->alerts = qxm_alert_log_new()) == NULL) {
         qx_error_set(err, "out of memory");
         goto fail;
     }
@@ -187,6 +187,7 @@ void qxm_mock_free(qxm_mock *m)
     qxm_mock_stop(m);
     qxm_engine_free(m->engine);
     qxm_metrics_free(m->metrics);
+    qxm_alert_log_free(m->alerts);
     if (m->admin_token != NULL) {
         explicit_bzero(m->admin_token, strlen(m->admin_token));
         free(m->admin_token);

@@ -56,6 +56,9 @@ static const qxm_route ROUTES[] = {
     {"GET",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_get, NULL, NULL},
     {"PUT",    "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_put, NULL, NULL},
     {"DELETE", "/_qx/v1/faults",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_faults_delete, NULL, NULL},
+    {"GET",    "/_qx/v1/alerts",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_alerts_list, NULL, NULL},
+    {"POST",   "/_qx/v1/alerts",                         QXM_MAX_ALERT_BODY_BYTES, QXM_AUTH_ADMIN, false, true, qxm_admin_alerts_post, NULL, NULL},
+    {"DELETE", "/_qx/v1/alerts",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_alerts_delete, NULL, NULL},
 };
 /* clang-format on */
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
