@@ -236,3 +236,25 @@ bool suite_check_reports(const char *workdir, size_t n_dest, json_t *expected, j
     }
     return true;
 }
+
+bool suite_check_excluded(const char *workdir, const scenario *sc, char *diff, size_t size)
+{
+    for (size_t k = 0; k < sc->n_excluded; k++) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < sc->n_dest; i++) {
+            char path[PATH_MAX];
+            suite_text_set(path, sizeof path, "%s/report-%zu.json", workdir, i);
+            json_t *r = qx_json_load_file(path, 0, NULL);
+            sum += json_integer_value(
+                json_object_get(json_object_get(r, "excludedReasons"), sc->excluded_reason[k]));
+            json_decref(r);
+        }
+        if (sum != sc->excluded_count[k]) {
+            suite_text_set(diff, size, "sender report: excluded %s %lld, expected %lld",
+                           sc->excluded_reason[k], (long long)sum,
+                           (long long)sc->excluded_count[k]);
+            return false;
+        }
+    }
+    return true;
+}

@@ -2,7 +2,11 @@
  * scenario.c — reading a scenario directory:
  *
  * scenario.json: {"name", "description", "workflows", "mapping" | "destinations",
- *                 "profiles", "expect", "seed", "credentials", "concurrency"}
+ *                 "profiles", "expect", "seed", "credentials", "concurrency",
+ *                 "policy", "marketingActions", "excluded"}
+ * "policy" (a policy file, qx-send's --policy) goes with "marketingActions"
+ * into every destination file the sender gets; "excluded" ({"consentDenied":
+ * 3, ...}) are the counts the sender's reports must give per reason.
  * "destinations" lists {"workflowId", "mapping"} pairs when the profiles go
  * to several workflows (one platform destination per workflow); the sender
  * runs once per destination, in order. A single "mapping" targets
@@ -44,9 +48,10 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static const char *const scenario_keys[] = {"name",         "description", "workflows",   "mapping",
-                                            "destinations", "workflowId",  "profiles",    "expect",
-                                            "seed",         "credentials", "concurrency", NULL};
+static const char *const scenario_keys[] = {
+    "name",        "description", "workflows",        "mapping",  "destinations",
+    "workflowId",  "profiles",    "expect",           "seed",     "credentials",
+    "concurrency", "policy",      "marketingActions", "excluded", NULL};
 
 /* Every key of root is known. */
 static int check_keys(json_t *root, const char *path, qx_error *err)
@@ -115,6 +120,82 @@ static int read_options(json_t *root, const char *path, scenario *sc, qx_error *
     return 0;
 }
 
+/* "marketingActions": 1 to MAX_ACTIONS names. */
+static int read_actions(json_t *root, const char *path, scenario *sc, qx_error *err)
+{
+    json_t *a = json_object_get(root, "marketingActions");
+    if (a == NULL)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > MAX_ACTIONS) {
+        qx_error_set(err, "%s: marketingActions: expected 1 to %d names", path, MAX_ACTIONS);
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        const char *name = json_string_value(v);
+        if (name == NULL || *name == '\0' || strlen(name) >= sizeof sc->actions[i]) {
+            qx_error_set(err, "%s: marketingActions[%zu]: expected a name", path, i);
+            return -1;
+        }
+        suite_text_set(sc->actions[i], sizeof sc->actions[i], "%s", name);
+    }
+    sc->n_actions = json_array_size(a);
+    return 0;
+}
+
+/* "policy" with its "marketingActions", and "excluded". */
+static int read_governance(json_t *root, const char *dir, const char *path, scenario *sc,
+                           qx_error *err)
+{
+    json_t *policy = json_object_get(root, "policy");
+    if (read_actions(root, path, sc, err) != 0)
+        return -1;
+    if (policy != NULL) {
+        if (!json_is_string(policy) ||
+            join_path(sc->policy, sizeof sc->policy, dir, json_string_value(policy)) != 0 ||
+            !file_exists(sc->policy)) {
+            qx_error_set(err, "%s: policy: expected the path of a policy file", path);
+            return -1;
+        }
+        if (sc->n_actions == 0) {
+            qx_error_set(err, "%s: policy: needs marketingActions, which it applies to", path);
+            return -1;
+        }
+        /* absolute: the destination file that names it is in the work
+         * directory, and qx-send resolves a relative policy against it */
+        char resolved[PATH_MAX];
+        if (realpath(sc->policy, resolved) == NULL) {
+            qx_error_set(err, "%s: policy: %s", path, strerror(errno));
+            return -1;
+        }
+        suite_text_set(sc->policy, sizeof sc->policy, "%s", resolved);
+    }
+    json_t *ex = json_object_get(root, "excluded");
+    if (ex == NULL)
+        return 0;
+    if (!json_is_object(ex) || json_object_size(ex) > MAX_EXCLUDED_REASONS) {
+        qx_error_set(err, "%s: excluded: expected {\"<reason>\": count} (at most %d)", path,
+                     MAX_EXCLUDED_REASONS);
+        return -1;
+    }
+    const char *reason;
+    json_t *n;
+    json_object_foreach(ex, reason, n)
+    {
+        if (!json_is_integer(n) || json_integer_value(n) < 0 ||
+            strlen(reason) >= sizeof sc->excluded_reason[0]) {
+            qx_error_set(err, "%s: excluded.%s: expected a count", path, reason);
+            return -1;
+        }
+        suite_text_set(sc->excluded_reason[sc->n_excluded], sizeof sc->excluded_reason[0], "%s",
+                       reason);
+        sc->excluded_count[sc->n_excluded++] = json_integer_value(n);
+    }
+    return 0;
+}
+
 /* "destinations", else "workflowId" and "mapping". */
 static int read_destinations(json_t *root, const char *dir, const char *path, scenario *sc,
                              qx_error *err)
@@ -175,7 +256,8 @@ int suite_load_scenario(const char *dir, scenario *sc, qx_error *err)
         qx_error_set(err, "%s: expected a JSON object", path);
     else if (check_keys(root, path, err) == 0 && read_files(root, dir, path, sc, err) == 0 &&
              read_options(root, path, sc, err) == 0 &&
-             read_destinations(root, dir, path, sc, err) == 0)
+             read_destinations(root, dir, path, sc, err) == 0 &&
+             read_governance(root, dir, path, sc, err) == 0)
         rc = 0;
     json_decref(root);
     return rc;

@@ -3,8 +3,9 @@
  * project's qx-send, or a team's own command through /bin/sh -c, as a child
  * process whose only view of the emulator is its URL and credentials,
  * passed through the environment (QX_URL, QX_USERNAME, QX_API_TOKEN,
- * QX_PROFILES, QX_MAPPING, QX_RATE_LIMIT_PER_MINUTE): the token never
- * appears on a command line.
+ * QX_PROFILES, QX_MAPPING, QX_RATE_LIMIT_PER_MINUTE, and QX_POLICY with a
+ * policy): the token never appears on a command line. A scenario's policy
+ * and marketing actions go into the destination file qx-send is given.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -36,6 +37,16 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
     json_t *dj =
         json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", sc->name, "description", "qx-mock suite",
                   "url", url, "username", username, "passwordEnv", "QX_API_TOKEN");
+    if (dj != NULL && sc->policy[0] != '\0') {
+        json_t *actions = json_array();
+        for (size_t i = 0; actions != NULL && i < sc->n_actions; i++)
+            json_array_append_new(actions, json_string(sc->actions[i]));
+        if (json_object_set_new(dj, "policy", json_string(sc->policy)) != 0 ||
+            json_object_set_new(dj, "marketingActions", actions) != 0) {
+            json_decref(dj);
+            dj = NULL;
+        }
+    }
     int wrc = dj != NULL ? json_dump_file(dj, dest_path, JSON_INDENT(2)) : -1;
     json_decref(dj);
     if (wrc != 0) {
@@ -44,14 +55,16 @@ int suite_run_sender(const qxm_suite_options *opt, const scenario *sc, const des
     }
 
     char e_url[2048], e_user[512], e_tok[512], e_prof[PATH_MAX + 16], e_map[PATH_MAX + 16];
-    char e_rate[64];
+    char e_rate[64], e_pol[PATH_MAX + 16];
     suite_text_set(e_url, sizeof e_url, "QX_URL=%s", url);
     suite_text_set(e_user, sizeof e_user, "QX_USERNAME=%s", username);
     suite_text_set(e_tok, sizeof e_tok, "QX_API_TOKEN=%s", token);
     suite_text_set(e_prof, sizeof e_prof, "QX_PROFILES=%s", sc->profiles);
     suite_text_set(e_map, sizeof e_map, "QX_MAPPING=%s", d->mapping);
     suite_text_set(e_rate, sizeof e_rate, "QX_RATE_LIMIT_PER_MINUTE=%u", rate_limit_per_minute);
-    const char *extra_env[] = {e_url, e_user, e_tok, e_prof, e_map, e_rate, NULL};
+    suite_text_set(e_pol, sizeof e_pol, "QX_POLICY=%s", sc->policy);
+    const char *extra_env[] = {
+        e_url, e_user, e_tok, e_prof, e_map, e_rate, sc->policy[0] != '\0' ? e_pol : NULL, NULL};
 
     const char *argv_default[] = {opt->sender_path,   "send",       "--destination", dest_path,
                                   "--mapping",        d->mapping,   "--concurrency", conc,

@@ -252,7 +252,8 @@ static int verify(run_ctx *r, qxm_scenario_result *out)
                                   sizeof diff);
         if (same && r->opt->sender_cmd == NULL)
             same = suite_check_reports(r->workdir, r->sc.n_dest, r->expected, r->expected_req, diff,
-                                       sizeof diff);
+                                       sizeof diff) &&
+                   suite_check_excluded(r->workdir, &r->sc, diff, sizeof diff);
         if (same)
             rc = 0;
         else

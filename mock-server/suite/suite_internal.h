@@ -22,6 +22,8 @@
 
 #define MAX_DESTINATIONS 16
 #define MAX_EXPECTED 100000
+#define MAX_ACTIONS 16
+#define MAX_EXCLUDED_REASONS 8
 
 typedef struct destination {
     char workflow_id[256];
@@ -39,6 +41,13 @@ typedef struct scenario {
     uint64_t seed;
     bool wrong_token;
     int concurrency;
+    char policy[PATH_MAX];          /* "" when the scenario gives none */
+    char actions[MAX_ACTIONS][128]; /* marketingActions, with a policy */
+    size_t n_actions;
+    /* "excluded": the sender reports' excludedReasons counts expected */
+    char excluded_reason[MAX_EXCLUDED_REASONS][64];
+    int64_t excluded_count[MAX_EXCLUDED_REASONS];
+    size_t n_excluded;
 } scenario;
 
 /* snprintf for messages and paths where cutting a long value short is the
@@ -68,5 +77,8 @@ bool suite_compare(json_t *runs, json_t *journal, int64_t n_running, json_t *exp
                    json_t *expected_req, char *diff, size_t size);
 bool suite_check_reports(const char *workdir, size_t n_dest, json_t *expected, json_t *expected_req,
                          char *diff, size_t size);
+/* check.c: the scenario's "excluded" counts against the sum of the
+ * reports' excludedReasons; true when each matches (or none is given). */
+bool suite_check_excluded(const char *workdir, const scenario *sc, char *diff, size_t size);
 
 #endif

@@ -89,6 +89,7 @@ static void test_every_fixture_scenario_passes(void **state)
     snprintf(closing, sizeof closing, "%zu passed, 0 failed", n);
     assert_non_null(strstr(out, closing));
     assert_non_null(strstr(out, "PASS use-case-1-csat"));
+    assert_non_null(strstr(out, "PASS consent"));
     char *xml = qxt_read_file(junit);
     assert_non_null(xml);
     assert_non_null(strstr(xml, "<testsuite name=\"qx-mock suite\""));
