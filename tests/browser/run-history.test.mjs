@@ -6,13 +6,13 @@
 // checks what a person sees: the rows, a Failure row's error, filters, the detail
 // view, the journal tab, totals and chart, a run appearing live, keyboard use,
 // the Workflows tab with capture event, a what-if report (qx-mock whatif
-// --report) loaded from a file, and the admin-token prompt. Screenshots
+// --report) loaded from a file, the Alerts tab, and the admin-token prompt. Screenshots
 // go to <build>/browser/.
 //
 //   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
 //
 // Waiting: the page marks what it fills in asynchronously with aria-busy (the
-// runs panel, the journal panel, the workflows panel, the detail dialog). Every check on such
+// runs panel, the journal panel, the workflows panel, the alerts panel, the detail dialog). Every check on such
 // content waits for the region to be ready and retries until STEP_MS has gone
 // by (eventually, assertText, waitForCount); nothing is read once and nothing
 // waits a fixed time. Each step starts from the same view (Runs tab, filters
@@ -486,6 +486,40 @@ try {
     await page.click('#tab-runs');
     await ready('panel-runs');
     await waitRows(storedRuns);
+  }, baseView);
+
+  await step('the alerts tab lists what senders posted, newest first', async () => {
+    const post = async (alert) => {
+      const r = await fetch(`${url}/_qx/v1/alerts`, {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(alert)});
+      assert.equal(r.status, 201);
+    };
+    const alert = {type: 'activationSkippedRateExceeded', scope: 'run', destination: 'CSAT e2e',
+      rate: 50, threshold: 1, activations: 6, skipped: 3,
+      skippedReasons: {noMappedIdentity: 0, hashedEmailOnly: 0, consentDenied: 3}};
+    await post(alert);
+    await post({...alert, scope: 'window', destination: 'Onboarding', rate: 2.5,
+      activations: 10000, skipped: 250,
+      skippedReasons: {noMappedIdentity: 200, hashedEmailOnly: 50, consentDenied: 0}});
+    try {
+      await page.click('#tab-alerts');
+      await ready('panel-alerts');
+      const arows = page.locator('#alerts tr[data-id]');
+      await waitForCount(arows, 2, 'alert rows');
+      await eventually(async () => {
+        const first = await arows.first().innerText();
+        assert.match(first, /Onboarding/);
+        assert.match(first, /250 of 10,000/);
+        assert.match(first, /noMappedIdentity 200, hashedEmailOnly 50/);
+        const second = await arows.nth(1).innerText();
+        assert.match(second, /Activation skipped rate exceeded \(run\)/);
+        assert.match(second, /50 % \(threshold 1 %\)/);
+        assert.match(second, /consentDenied 3/);
+      });
+      await page.screenshot({path: path.join(SHOTS, 'run-history-alerts.png')});
+    } finally {
+      await fetch(`${url}/_qx/v1/alerts`, {method: 'DELETE'});
+    }
   }, baseView);
 
   await step('a run posted while the page is open appears without a reload', async () => {

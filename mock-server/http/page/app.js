@@ -15,6 +15,7 @@
  *                    "Capture a sample" is POST /_qx/v1/workflows/{id}/capture;
  *   what-if report   a file the person picks (`qx-mock whatif --report`), read
  *                    with File.text(): nothing is fetched or sent.
+ *   alerts           GET /_qx/v1/alerts (newest first; what senders posted).
  *
  * While "Live updates" is on, the visible view is fetched again every
  * POLL_MS, so runs appear while a sender streams. When qx-mock was started
@@ -22,7 +23,7 @@
  * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
  *
  * Whatever is filled in asynchronously says when it is ready: the runs panel,
- * the journal panel, the workflows panel and the detail dialog carry aria-busy="true" from the
+ * the journal panel, the workflows panel, the alerts panel and the detail dialog carry aria-busy="true" from the
  * moment a person asks for new content (a filter, a page, a tab, a run) until
  * that content is rendered or its error shown. Assistive technology waits on
  * it, and so do the browser tests. Background polls that find nothing new do
@@ -215,6 +216,7 @@
     seen: null,          /* run ids shown on the first page (for highlighting) */
     shownSig: '',
     reqSig: '',
+    alertSig: '',
     wfSig: '',
     timer: 0,
     gen: 0,              /* bumped per refresh; stale answers are dropped */
@@ -291,7 +293,8 @@
     if (p.get('since')) $('f-since').value = p.get('since');
     if (p.get('until')) $('f-until').value = p.get('until');
     if (['25', '50', '100'].includes(p.get('limit'))) $('f-limit').value = p.get('limit');
-    return ['requests', 'workflows', 'whatif'].includes(p.get('tab')) ? p.get('tab') : 'runs';
+    return ['requests', 'workflows', 'whatif', 'alerts'].includes(p.get('tab')) ? p.get('tab')
+      : 'runs';
   }
 
   /* Changes an element's text only when it differs, so polling does not
@@ -322,7 +325,7 @@
     }
   }
 
-  const TABS = ['runs', 'requests', 'workflows', 'whatif'];
+  const TABS = ['runs', 'requests', 'workflows', 'whatif', 'alerts'];
   const PANELS = TABS.map((t) => `panel-${t}`);
 
   /* Fetches and renders the visible view. Unless this is a background poll,
@@ -336,6 +339,7 @@
       if (state.tab === 'runs') await refreshRuns(gen);
       else if (state.tab === 'requests') await refreshRequests(gen);
       else if (state.tab === 'workflows') await refreshWorkflows(gen);
+      else if (state.tab === 'alerts') await refreshAlerts(gen);
       /* the what-if tab shows a file: nothing to fetch */
       if (gen === state.gen) {
         setError(null);
@@ -790,6 +794,44 @@
     $('requests').replaceChildren(...rows);
   }
 
+  /* ---- alerts ------------------------------------------------------------ */
+
+  const ALERT_TEXT = {activationSkippedRateExceeded: 'Activation skipped rate exceeded'};
+
+  /* "consentDenied 3, hashedEmailOnly 1": the reasons that count, in order. */
+  function reasonsText(reasons) {
+    const parts = Object.entries(reasons || {}).filter(([, n]) => Number(n) > 0)
+      .map(([k, n]) => `${k} ${fmtCount(n)}`);
+    return parts.length ? parts.join(', ') : '—';
+  }
+
+  async function refreshAlerts(gen) {
+    const body = await api(`${API}/alerts?limit=100`);
+    if (gen !== state.gen) return;
+    const list = Array.isArray(body.alerts) ? body.alerts : [];
+    setText($('alerts-caption'), `Alerts, newest first — ${fmtCount(list.length)} shown of ` +
+      `${fmtCount(body.received || 0)} received`);
+    const sig = list.map((a) => a.id).join('|');
+    if (sig === state.alertSig && $('alerts').children.length) return;
+    state.alertSig = sig;
+    const rows = list.map((a) => el('tr', {'data-id': a.id},
+      el('td', {class: 'time'},
+        el('time', {datetime: a.receivedAt, title: a.receivedAt}, fmtTime(a.receivedAt))),
+      el('td', {class: 'alert-type', title: a.type},
+        ALERT_TEXT[a.type] || a.type, a.scope ? ` (${a.scope})` : ''),
+      el('td', {}, a.destination || '—'),
+      el('td', {class: 'num'}, a.activations !== undefined
+        ? `${fmtCount(a.skipped)} of ${fmtCount(a.activations)}` : '—'),
+      el('td', {class: 'num rate'}, typeof a.rate === 'number'
+        ? `${a.rate} % (threshold ${a.threshold} %)` : '—'),
+      el('td', {class: 'reasons'}, reasonsText(a.skippedReasons))));
+    if (!rows.length) {
+      rows.push(el('tr', {}, el('td', {class: 'empty', colspan: '6'},
+        'No alert so far.')));
+    }
+    $('alerts').replaceChildren(...rows);
+  }
+
   /* ---- workflows and capture event ---------------------------------------- */
 
   const yesNo = (b) => (b ? 'Yes' : 'No');
@@ -1089,6 +1131,7 @@
       const file = $('whatif-file').files[0];
       if (file) loadWhatif(file);
     });
+    $('tab-alerts').addEventListener('click', () => selectTab('alerts'));
     document.querySelector('[role="tablist"]').addEventListener('keydown', (ev) => {
       if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
         ev.preventDefault();
