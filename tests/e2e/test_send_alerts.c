@@ -12,7 +12,8 @@
  *     not change the exit status; one that cannot be reached is tried a
  *     bounded number of times;
  *   - --alert-skipped-rate 0 raises nothing;
- *   - a label violation stops the send before any request (exit 2).
+ *   - a label violation stops the send before any request (exit 2);
+ *   - render and validate apply a policy given with --marketing-action.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,6 +267,75 @@ static void test_label_violation_stops_the_send_before_any_request(void **state)
     json_decref(requests);
 }
 
+/* render and validate take the policy with --marketing-action: consent
+ * exclusions on standard error, a label violation refused before any line
+ * (render, exit 2) or reported as an error (validate, exit 1), a policy
+ * without a marketing action refused (exit 2). */
+static void test_render_and_validate_apply_the_policy(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    const char *render[] = {QX_SEND,
+                            "render",
+                            "--mapping",
+                            DEMO_MAPPING,
+                            "--policy",
+                            POLICY_DIR "/email-survey.json",
+                            "--marketing-action",
+                            "emailTargeting",
+                            CONSENT_PROFILES,
+                            NULL};
+    assert_int_equal(qxt_run(render, NULL, NULL, &out, &err, RUN_TIMEOUT_MS), 0);
+    assert_non_null(strstr(out, "gina@example.com"));
+    assert_null(strstr(out, "hugo@example.com"));
+    assert_non_null(strstr(err, "line 2: excluded (consentDenied)"));
+    assert_non_null(strstr(err, "line 5: excluded (consentDenied)"));
+    assert_null(strstr(err, "line 6: excluded")); /* share: not an emailTargeting rule */
+    free(out);
+    free(err);
+
+    const char *labelled[] = {QX_SEND,
+                              "render",
+                              "--mapping",
+                              POLICY_DIR "/mapping-labelled.json",
+                              "--policy",
+                              POLICY_DIR "/email-survey.json",
+                              "--marketing-action",
+                              "exportToThirdParty",
+                              "/nonexistent/profiles.ndjson",
+                              NULL};
+    /* exit 2 for the label, before the (missing) input is even opened */
+    assert_int_equal(qxt_run(labelled, NULL, NULL, &out, &err, RUN_TIMEOUT_MS), 2);
+    assert_non_null(strstr(err, "label C2"));
+    assert_null(strstr(err, "nonexistent"));
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+
+    const char *validate[] = {QX_SEND,
+                              "validate",
+                              "--mapping",
+                              POLICY_DIR "/mapping-labelled.json",
+                              "--policy",
+                              POLICY_DIR "/email-survey.json",
+                              "--marketing-action",
+                              "exportToThirdParty",
+                              NULL};
+    assert_int_equal(qxt_run(validate, NULL, NULL, &out, &err, RUN_TIMEOUT_MS), 1);
+    assert_non_null(strstr(out, "error: mapping.attributes[1] (source \"person.birthDate\"): "
+                                "label C2"));
+    free(out);
+    free(err);
+
+    const char *no_action[] = {QX_SEND,      "validate", "--mapping",
+                               DEMO_MAPPING, "--policy", POLICY_DIR "/email-survey.json",
+                               NULL};
+    assert_int_equal(qxt_run(no_action, NULL, NULL, &out, &err, RUN_TIMEOUT_MS), 2);
+    assert_non_null(strstr(err, "--marketing-action names none"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_threshold_raises_nothing, sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_label_violation_stops_the_send_before_any_request,
                                         sf_setup, sf_teardown),
+        cmocka_unit_test(test_render_and_validate_apply_the_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
