@@ -11,7 +11,8 @@
  *   - a webhook that refuses (no token) is recorded, not retried, and does
  *     not change the exit status; one that cannot be reached is tried a
  *     bounded number of times;
- *   - --alert-skipped-rate 0 raises nothing;
+ *   - --alert-skipped-rate 0 raises nothing; a long stream is judged per
+ *     window of 10,000 activations as well as over the run;
  *   - a label violation stops the send before any request (exit 2);
  *   - render and validate apply a policy given with --marketing-action.
  */
@@ -267,6 +268,62 @@ static void test_label_violation_stops_the_send_before_any_request(void **state)
     json_decref(requests);
 }
 
+/* A stream of more than 10,000 activations is judged window by window as
+ * it goes: the first window's alert is raised (and posted) when its
+ * 10,000th activation is counted, then the run's at the end. The skipped
+ * profiles (no identity) send nothing, so the window costs no requests. */
+static void test_each_window_of_10000_activations_raises_its_own_alert(void **state)
+{
+    sf_fixture *f = *state;
+    start_sink(f, "[\"emailTargeting\"]");
+    static const char skipped[] =
+        "{\"person\": {\"name\": {\"firstName\": \"Nobody\"}}, \"segmentMembership\": {\"ups\": "
+        "{\"a1f5c3e0-purchase-completed-0001\": {\"status\": \"realized\"}}}}\n";
+    FILE *out = fopen(sf_path(f, "stream.ndjson"), "w");
+    assert_non_null(out);
+    for (int i = 0; i < 9990; i++)
+        fputs(skipped, out);
+    char *line = qxt_read_file(CONSENT_PROFILES); /* 3 of its 6 are sent */
+    assert_non_null(line);
+    for (int i = 0; i < 4; i++) /* 24 activations: the window closes inside them */
+        fputs(line, out);
+    free(line);
+    assert_int_equal(fclose(out), 0);
+    const char *argv[] = {QX_SEND,
+                          "send",
+                          "--destination",
+                          sf_path(f, "dest.json"),
+                          "--mapping",
+                          DEMO_MAPPING,
+                          "--report",
+                          sf_path(f, "report.json"),
+                          "--alert-webhook",
+                          alerts_url(f),
+                          "--alert-token-env",
+                          "QX_ALERT_TOKEN",
+                          sf_path(f, "stream.ndjson"),
+                          NULL};
+    assert_int_equal(sf_run_send(argv, env_alert, RUN_TIMEOUT_MS, NULL), 0);
+    json_t *rep = sf_load_report(f);
+    assert_int_equal(sf_int(rep, "read"), 10014);
+    assert_int_equal(sf_int(rep, "activated") + sf_int(rep, "excluded"), 10014);
+    json_t *alerts = json_object_get(rep, "alerts");
+    assert_int_equal(json_array_size(alerts), 2);
+    json_t *w = json_array_get(alerts, 0);
+    assert_string_equal(json_string_value(json_object_get(w, "scope")), "window");
+    assert_int_equal(sf_int(w, "firstActivation"), 1);
+    assert_int_equal(sf_int(w, "lastActivation"), 10000);
+    assert_int_equal(sf_int(w, "activations"), 10000);
+    assert_int_equal(sf_int(json_object_get(w, "skippedReasons"), "noMappedIdentity"), 9990);
+    json_t *run = json_array_get(alerts, 1);
+    assert_string_equal(json_string_value(json_object_get(run, "scope")), "run");
+    assert_int_equal(sf_int(run, "activations"), 10014);
+    json_decref(rep);
+    json_t *listed = admin_get(f, "/_qx/v1/alerts");
+    assert_int_equal(sf_int(listed, "received"), 2);
+    json_decref(listed);
+}
+
 /* render and validate take the policy with --marketing-action: consent
  * exclusions on standard error, a label violation refused before any line
  * (render, exit 2) or reported as an error (validate, exit 1), a policy
@@ -347,6 +404,8 @@ int main(void)
                                         sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_zero_threshold_raises_nothing, sf_setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_label_violation_stops_the_send_before_any_request,
+                                        sf_setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_each_window_of_10000_activations_raises_its_own_alert,
                                         sf_setup, sf_teardown),
         cmocka_unit_test(test_render_and_validate_apply_the_policy),
     };
