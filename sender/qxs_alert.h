@@ -84,7 +84,7 @@ json_t *qxs_alerts_finish(qxs_alerts *a);
 /* POSTs alert to the webhook (when there is one) and records the outcome
  * in alert's "webhook" member. Returns 0 when delivered or when there is
  * no webhook, -1 when it was not (recorded, and in err without the token). */
-int qxs_alerts_deliver(const qxs_alerts *a, json_t *alert, qx_error *err);
+QX_MUST_CHECK int qxs_alerts_deliver(const qxs_alerts *a, json_t *alert, qx_error *err);
 
 /* The one-line text of an entry for people. Writes into out (size bytes);
  * returns out. */
