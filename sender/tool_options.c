@@ -251,14 +251,21 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
 
 int tool_parse_options(const tool_command *cmd, int argc, char **argv, tool_options *o)
 {
-    int c;
+    int c, li = -1;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, cmd->shortopts, longopts, NULL)) != -1) {
-        /* long options a command does not take are refused like unknown ones */
+    while ((c = getopt_long(argc, argv, cmd->shortopts, longopts, &li)) != -1) {
+        /* long options a command does not take are refused like unknown ones;
+         * named by the table, since after "--opt VALUE" argv[optind - 1] is
+         * the value */
         unsigned group = option_group(c);
-        if (group != 0 && (cmd->accepts & group) == 0)
-            return tool_usage_error(cmd->name, "option %s does not apply here", argv[optind - 1]);
+        if (group != 0 && (cmd->accepts & group) == 0) {
+            char name[64];
+            snprintf(name, sizeof name, "--%s", li >= 0 ? longopts[li].name : "?");
+            return tool_usage_error(cmd->name, "option %s does not apply here",
+                                    li >= 0 ? name : argv[optind - 1]);
+        }
+        li = -1;
         int rc = take_option(cmd, c, argv, o);
         if (rc != 0)
             return rc;

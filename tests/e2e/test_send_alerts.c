@@ -391,6 +391,16 @@ static void test_render_and_validate_apply_the_policy(void **state)
     assert_non_null(strstr(err, "--marketing-action names none"));
     free(out);
     free(err);
+
+    /* alerts belong to send: render refuses them, naming the option (not
+     * its value) */
+    const char *alerting[] = {QX_SEND,      "render",          "--mapping",
+                              DEMO_MAPPING, "--alert-webhook", "http://127.0.0.1:9/x",
+                              NULL};
+    assert_int_equal(qxt_run(alerting, NULL, NULL, &out, &err, RUN_TIMEOUT_MS), 2);
+    assert_non_null(strstr(err, "option --alert-webhook does not apply here"));
+    free(out);
+    free(err);
 }
 
 int main(void)
