@@ -183,9 +183,10 @@ int rules_no_retry_4xx(const grade_ctx *g, qxm_rule_result *res);
 int rules_no_duplicates(const grade_ctx *g, qxm_rule_result *res);
 int rules_order(const grade_ctx *g, qxm_rule_result *res);
 
-/* The structure problem of one request's body (content type, size, JSON,
- * identityMap, segmentMembership) into problem, "" when none. */
-void conform_check_payload(const char *content_type, const char *body, size_t len, char *problem,
+/* The structure problem of one request's body (its content type, its size
+ * len, doc its JSON or NULL when it is none, identityMap,
+ * segmentMembership) into problem, "" when none. doc is borrowed. */
+void conform_check_payload(const char *content_type, json_t *doc, size_t len, char *problem,
                            size_t size);
 
 #endif

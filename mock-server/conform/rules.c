@@ -361,7 +361,7 @@ static void check_membership(json_t *sm, char *problem, size_t size)
     }
 }
 
-void conform_check_payload(const char *content_type, const char *body, size_t len, char *problem,
+void conform_check_payload(const char *content_type, json_t *doc, size_t len, char *problem,
                            size_t size)
 {
     problem[0] = '\0';
@@ -376,15 +376,11 @@ void conform_check_payload(const char *content_type, const char *body, size_t le
                  QXM_MAX_BODY_BYTES);
         return;
     }
-    json_error_t jerr;
-    json_t *doc = body != NULL ? json_loadb(body, len, 0, &jerr) : NULL;
     if (!json_is_object(doc)) {
         snprintf(problem, size, "body is not a JSON object");
-        json_decref(doc);
         return;
     }
     check_identity_map(json_object_get(doc, "identityMap"), problem, size);
     if (problem[0] == '\0')
         check_membership(json_object_get(doc, "segmentMembership"), problem, size);
-    json_decref(doc);
 }

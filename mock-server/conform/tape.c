@@ -66,8 +66,8 @@ static void *tape_begin(void *ctx, const qxm_event *ev, qxm_planned_fault *fault
     conform_tape *t = ctx;
     conform_request rq = {.at_ms = qx_mono_ms() - t->t0_ms, .expected = -1};
     read_auth(t, ev, &rq);
-    conform_check_payload(ev->content_type, ev->body, ev->body_len, rq.problem, sizeof rq.problem);
     json_t *doc = ev->body != NULL ? json_loadb(ev->body, ev->body_len, 0, NULL) : NULL;
+    conform_check_payload(ev->content_type, doc, ev->body_len, rq.problem, sizeof rq.problem);
     if (doc != NULL)
         rq.expected = conform_expect_find(t->expect, doc);
     json_decref(doc);
