@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "http_internal.h"
+#include "listen.h"
 #include "qx_buf.h"
 #include "qx_clock.h"
 #include "qx_json_write.h"
@@ -704,30 +705,37 @@ int qxm_server_start(qxm_mock *m, qx_error *err)
         m->opt.max_connections ? m->opt.max_connections : QXM_DEFAULT_MAX_CONNECTIONS;
     unsigned timeout = m->opt.connection_timeout_s ? m->opt.connection_timeout_s
                                                    : QXM_DEFAULT_CONNECTION_TIMEOUT_S;
-    if (start_bounds(m, max_conn, err) != 0) {
+    int fd = qxm_listen_open(ai->ai_addr, ai->ai_addrlen, m->listen_host, m->listen_port, err);
+    if (fd < 0 || start_bounds(m, max_conn, err) != 0) {
+        if (fd >= 0)
+            close(fd);
         freeaddrinfo(ai);
         return -1;
     }
+    int port = qxm_listen_port(fd);
+    /* From here the socket is libmicrohttpd's: it closes it at stop (and on
+     * a failed start). */
     m->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, NULL, NULL, on_access, m, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)QXM_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-        m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, m->tls_key, MHD_OPTION_END);
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+        m->tls_key, MHD_OPTION_END);
     bool v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
     if (m->daemon == NULL) {
         qxm_watchdog_free(m->watchdog);
         m->watchdog = NULL;
-        qx_error_set(err, "cannot listen on %s:%d (address in use or not permitted?)",
+        qx_error_set(err,
+                     "cannot serve on %s:%d: the HTTP server did not start (run with -vv "
+                     "for its reason)",
                      m->listen_host, m->listen_port);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info != NULL && info->port != 0)
-        m->listen_port = info->port;
+    if (port > 0)
+        m->listen_port = port;
     snprintf(m->url, sizeof m->url, v6 ? "%s://[%s]:%d" : "%s://%s:%d", tls ? "https" : "http",
              m->listen_host, m->listen_port);
     return 0;
