@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qx_suggest.h"
 #include "tool_cmds.h"
 #include "tool_options.h"
 
@@ -44,6 +45,26 @@ static const struct {
     {"validate", tool_cmd_validate},
 };
 
+/* One line for a command that is none: "qx-send: unknown command 'sned'
+ * (did you mean 'send'?); try 'qx-send --help'". Returns TOOL_EXIT_USAGE. */
+static int unknown_command(const char *cmd)
+{
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    const char *best = qx_suggest(cmd, names, sizeof names / sizeof names[0]);
+    if (cmd[0] == '-')
+        fprintf(stderr,
+                "qx-send: unknown option '%s'; a command comes first; try 'qx-send --help'\n", cmd);
+    else if (best != NULL)
+        fprintf(stderr,
+                "qx-send: unknown command '%s' (did you mean '%s'?); try 'qx-send --help'\n", cmd,
+                best);
+    else
+        fprintf(stderr, "qx-send: unknown command '%s'; try 'qx-send --help'\n", cmd);
+    return TOOL_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -69,10 +90,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             rc = commands[i].run(argc - 1, argv + 1);
-    if (rc < 0) {
-        fprintf(stderr, "qx-send: unknown command \"%s\"\n\n%s", cmd, usage_main);
-        rc = TOOL_EXIT_USAGE;
-    }
+    if (rc < 0)
+        rc = unknown_command(cmd);
     curl_global_cleanup();
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "qx_log.h"
+#include "qx_suggest.h"
 #include "qxs_deliver.h"
 #include "qxs_pace.h"
 
@@ -65,7 +66,7 @@ int tool_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "qx-send %s: ", cmd);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun 'qx-send %s --help' for usage.\n", cmd);
+    fprintf(stderr, "; try 'qx-send %s --help'\n", cmd);
     return TOOL_EXIT_USAGE;
 }
 
@@ -188,6 +189,31 @@ static int take_governance_option(const tool_command *cmd, int c, tool_options *
     return 0;
 }
 
+/* The long options cmd takes, into out (NULL-terminated, at most as many as
+ * longopts): the others are unknown to it, also as prefixes. */
+static void command_options(const tool_command *cmd, struct option *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; longopts[i].name != NULL; i++) {
+        unsigned group = option_group(longopts[i].val);
+        if (group == 0 || (cmd->accepts & group) != 0)
+            out[n++] = longopts[i];
+    }
+    out[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* An option getopt_long refused, in one line. Returns TOOL_EXIT_USAGE. */
+static int option_error(const tool_command *cmd, int c, char **argv)
+{
+    char prog[64], line[1024];
+    struct option mine[sizeof longopts / sizeof longopts[0]];
+    command_options(cmd, mine);
+    snprintf(prog, sizeof prog, "qx-send %s", cmd->name);
+    fprintf(stderr, "%s\n",
+            qx_option_error(line, sizeof line, prog, c, argv[optind - 1], optopt, mine));
+    return TOOL_EXIT_USAGE;
+}
+
 /* The option getopt_long returned as c (its argument in optarg). Returns 0,
  * TOOL_EXIT_USAGE after printing why, or -1 after printing the --help text. */
 static int take_option(const tool_command *cmd, int c, char **argv, tool_options *o)
@@ -245,27 +271,22 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
         fputs(cmd->usage, stdout);
         return -1;
     default:
-        return tool_usage_error(cmd->name, "unknown or incomplete option %s", argv[optind - 1]);
+        return option_error(cmd, c, argv);
     }
 }
 
 int tool_parse_options(const tool_command *cmd, int argc, char **argv, tool_options *o)
 {
-    int c, li = -1;
+    int c;
+    /* long options a command does not take are unknown to it; a leading ':'
+     * tells a missing argument (':') from an unknown option ('?') */
+    struct option mine[sizeof longopts / sizeof longopts[0]];
+    command_options(cmd, mine);
+    char shortopts[64];
+    snprintf(shortopts, sizeof shortopts, ":%s", cmd->shortopts);
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, cmd->shortopts, longopts, &li)) != -1) {
-        /* long options a command does not take are refused like unknown ones;
-         * named by the table, since after "--opt VALUE" argv[optind - 1] is
-         * the value */
-        unsigned group = option_group(c);
-        if (group != 0 && (cmd->accepts & group) == 0) {
-            char name[64];
-            snprintf(name, sizeof name, "--%s", li >= 0 ? longopts[li].name : "?");
-            return tool_usage_error(cmd->name, "option %s does not apply here",
-                                    li >= 0 ? name : argv[optind - 1]);
-        }
-        li = -1;
+    while ((c = getopt_long(argc, argv, shortopts, mine, NULL)) != -1) {
         int rc = take_option(cmd, c, argv, o);
         if (rc != 0)
             return rc;

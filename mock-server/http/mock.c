@@ -65,6 +65,13 @@ fail:
     return NULL;
 }
 
+int qxm_mock_check_listen(const char *listen, qx_error *err)
+{
+    char host[256];
+    int port;
+    return qxm_server_parse_listen(listen, host, sizeof host, &port, err);
+}
+
 bool qxm_mock_is_loopback(const qxm_mock *m)
 {
     const char *h = m->listen_host;

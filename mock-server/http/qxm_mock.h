@@ -59,8 +59,14 @@ typedef struct qxm_options {
  * emulator (owned), or NULL with err set. */
 QX_MUST_CHECK qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err);
 
+/* Checks a listen address ("HOST:PORT", "[v6]:PORT", port 0 to 65535) as
+ * qxm_mock_new will read it, without resolving HOST: for the command line,
+ * to refuse a bad --listen as bad usage. Returns 0, or -1 with err set. */
+QX_MUST_CHECK int qxm_mock_check_listen(const char *listen, qx_error *err);
+
 /* Starts listening and the background threads. Returns 0, or -1 with err
- * set (e.g. address in use). */
+ * set to the system's reason (e.g. "cannot listen on 127.0.0.1:8080:
+ * Address already in use"). */
 QX_MUST_CHECK int qxm_mock_start(qxm_mock *m, qx_error *err);
 
 /* True when the listen address is a loopback address (127.0.0.0/8, ::1,

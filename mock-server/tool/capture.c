@@ -63,16 +63,18 @@ static int parse(int argc, char **argv, capture_options *o)
     unsigned long long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:w:l:vh", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:w:l:vh", longopts, NULL)) != -1) {
         if (c == 'c') {
             o->config_path = optarg;
         } else if (c == 'w') {
             o->workflow = optarg;
         } else if (c == 'l') {
+            if (tool_check_listen("qx-mock capture", optarg) != 0)
+                return EXIT_USAGE;
             o->mock.listen = optarg;
         } else if (c == 't') {
-            if (tool_parse_uint("--timeout-ms", optarg, QXM_CAPTURE_MAX_TIMEOUT_MS, &v) != 0 ||
-                v == 0)
+            if (tool_parse_positive("--timeout-ms", optarg, QXM_CAPTURE_MAX_TIMEOUT_MS, &v) != 0)
                 return EXIT_USAGE;
             o->timeout_ms = (int64_t)v;
         } else if (c == 'v') {
@@ -81,8 +83,7 @@ static int parse(int argc, char **argv, capture_options *o)
             capture_usage(stdout);
             return 0;
         } else {
-            capture_usage(stderr);
-            return EXIT_USAGE;
+            return tool_option_error("qx-mock capture", c, argv, longopts);
         }
     }
     if (optind < argc || o->config_path == NULL || o->workflow == NULL) {

@@ -99,7 +99,8 @@ static int parse(int argc, char **argv, qxm_conform_options *opt, const char **j
     unsigned long long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case C_SENDER:
             opt->sender_cmd = optarg;
@@ -122,7 +123,7 @@ static int parse(int argc, char **argv, qxm_conform_options *opt, const char **j
             *report = optarg;
             break;
         case C_TIMEOUT:
-            if (tool_parse_uint("--timeout-ms", optarg, 3600000, &v) != 0 || v == 0)
+            if (tool_parse_positive("--timeout-ms", optarg, 3600000, &v) != 0)
                 return EXIT_USAGE;
             opt->timeout_ms = (int64_t)v;
             break;
@@ -130,8 +131,7 @@ static int parse(int argc, char **argv, qxm_conform_options *opt, const char **j
             conform_usage(stdout);
             return 0;
         default:
-            fputs("qx-mock conform: try --help\n", stderr);
-            return EXIT_USAGE;
+            return tool_option_error("qx-mock conform", c, argv, longopts);
         }
     }
     if (optind < argc) {

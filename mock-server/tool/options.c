@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_suggest.h"
 #include "tool.h"
 
 void tool_usage(FILE *out)
@@ -85,9 +86,8 @@ bad:
     return -1;
 }
 
-/* A whole number from 1 to max, or -1 with a message naming opt. */
-static int parse_positive(const char *opt, const char *s, unsigned long long max,
-                          unsigned long long *out)
+int tool_parse_positive(const char *opt, const char *s, unsigned long long max,
+                        unsigned long long *out)
 {
     if (tool_parse_uint(opt, s, max, out) != 0)
         return -1;
@@ -96,6 +96,39 @@ static int parse_positive(const char *opt, const char *s, unsigned long long max
         return -1;
     }
     return 0;
+}
+
+int tool_option_error(const char *who, int c, char **argv, const struct option *longopts)
+{
+    char line[1024];
+    fprintf(stderr, "%s\n",
+            qx_option_error(line, sizeof line, who, c, argv[optind - 1], optopt, longopts));
+    return EXIT_USAGE;
+}
+
+int tool_check_listen(const char *who, const char *listen)
+{
+    qx_error err;
+    if (qxm_mock_check_listen(listen, &err) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", who, err.text);
+    return -1;
+}
+
+/* "qx-mock sute": an operand where none is taken, likely a mistyped
+ * command. Returns EXIT_USAGE after one line saying so. */
+static int unexpected_operand(const char *arg)
+{
+    static const char *const commands[] = {"suite", "conform", "whatif", "capture"};
+    const char *best = qx_suggest(arg, commands, sizeof commands / sizeof commands[0]);
+    if (best != NULL)
+        fprintf(stderr,
+                "qx-mock: unexpected argument '%s' (did you mean 'qx-mock %s'?); try "
+                "'qx-mock --help'\n",
+                arg, best);
+    else
+        fprintf(stderr, "qx-mock: unexpected argument '%s'; try 'qx-mock --help'\n", arg);
+    return EXIT_USAGE;
 }
 
 enum {
@@ -172,7 +205,7 @@ static int parse_bound(int c, const char *arg, qxm_options *mo)
         if (BOUNDS[i].opt != c)
             continue;
         unsigned long long v;
-        if (parse_positive(BOUNDS[i].name, arg, BOUNDS[i].max, &v) != 0)
+        if (tool_parse_positive(BOUNDS[i].name, arg, BOUNDS[i].max, &v) != 0)
             return -1;
         *(unsigned *)((char *)mo + BOUNDS[i].field) = (unsigned)v;
         return 0;
@@ -206,7 +239,8 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
     *o = (serve_options){0};
     unsigned long long v;
     int c;
-    while ((c = getopt_long(argc, argv, "c:l:vh", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:l:vh", longopts, NULL)) != -1) {
         int bound = parse_bound(c, optarg, &o->mock);
         if (bound < 0)
             return EXIT_USAGE;
@@ -217,6 +251,8 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             o->config_path = optarg;
             break;
         case 'l':
+            if (tool_check_listen("qx-mock", optarg) != 0)
+                return EXIT_USAGE;
             o->mock.listen = optarg;
             break;
         case OPT_DB:
@@ -254,15 +290,11 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             puts("qx-mock " QX_VERSION);
             return 0;
         default:
-            tool_usage(stderr);
-            return EXIT_USAGE;
+            return tool_option_error("qx-mock", c, argv, longopts);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "qx-mock: unexpected argument \"%s\"\n", argv[optind]);
-        tool_usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind < argc)
+        return unexpected_operand(argv[optind]);
     if (o->config_path == NULL) {
         fputs("qx-mock: --config FILE is required (try --help)\n", stderr);
         return EXIT_USAGE;

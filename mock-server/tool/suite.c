@@ -136,7 +136,8 @@ int tool_suite(int argc, char **argv)
     unsigned long long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case S_SENDER:
             opt.sender_cmd = optarg;
@@ -148,7 +149,7 @@ int tool_suite(int argc, char **argv)
             opt.keep_history = optarg;
             break;
         case S_TIMEOUT:
-            if (tool_parse_uint("--timeout-ms", optarg, 3600000, &v) != 0 || v == 0)
+            if (tool_parse_positive("--timeout-ms", optarg, 3600000, &v) != 0)
                 return EXIT_USAGE;
             opt.timeout_ms = (int64_t)v;
             break;
@@ -156,8 +157,7 @@ int tool_suite(int argc, char **argv)
             suite_usage(stdout);
             return 0;
         default:
-            suite_usage(stderr);
-            return EXIT_USAGE;
+            return tool_option_error("qx-mock suite", c, argv, longopts);
         }
     }
     if (optind >= argc) {

@@ -6,6 +6,7 @@
 #ifndef QXM_TOOL_H
 #define QXM_TOOL_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "qxm_mock.h"
@@ -29,6 +30,20 @@ void tool_usage(FILE *out);
 /* options.c: a whole number up to max, or -1 with a message naming opt. */
 int tool_parse_uint(const char *opt, const char *s, unsigned long long max,
                     unsigned long long *out);
+
+/* options.c: a whole number from 1 to max, or -1 with a message naming opt. */
+int tool_parse_positive(const char *opt, const char *s, unsigned long long max,
+                        unsigned long long *out);
+
+/* options.c: an option getopt_long refused (c is '?' or ':'; the parsers
+ * pass optstrings with a leading ':' and set opterr to 0), told in one line
+ * "<who>: unknown option '--confg' (did you mean '--config'?); try '<who>
+ * --help'". Returns EXIT_USAGE. */
+int tool_option_error(const char *who, int c, char **argv, const struct option *longopts);
+
+/* options.c: a --listen address that cannot be one (a port over 65535, no
+ * host) is bad usage: returns 0, or -1 with "<who>: <why>" printed. */
+int tool_check_listen(const char *who, const char *listen);
 
 /* options.c: an output file (path, NULL: none) that cannot be written is
  * told before a long run, not after: returns 0, or -1 with a message

@@ -120,7 +120,8 @@ static int parse(int argc, char **argv, whatif_options *o)
     unsigned long long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "H:c:s:vh", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":H:c:s:vh", longopts, NULL)) != -1) {
         if (c == 'H') {
             o->run.history_path = optarg;
         } else if (c == 'c') {
@@ -147,8 +148,7 @@ static int parse(int argc, char **argv, whatif_options *o)
             whatif_usage(stdout);
             return 0;
         } else {
-            whatif_usage(stderr);
-            return EXIT_USAGE;
+            return tool_option_error("qx-mock whatif", c, argv, longopts);
         }
     }
     if (optind < argc) {

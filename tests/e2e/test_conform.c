@@ -212,7 +212,9 @@ static void test_bad_usage_exits_2(void **state)
     const char *unknown[] = {"--bogus", NULL};
     const char *junit[] = {"--junit", "/nonexistent-dir/x.xml", NULL};
     const char *const *cases[] = {half, bad_line, unknown, junit};
-    const char *says[] = {"together", "bad.ndjson:2", "try --help", "/nonexistent-dir/x.xml"};
+    const char *says[] = {"together", "bad.ndjson:2",
+                          "unknown option '--bogus'; try 'qx-mock conform --help'",
+                          "/nonexistent-dir/x.xml"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[12] = {QX_MOCK, "conform"};
         size_t n = 2;
