@@ -61,6 +61,7 @@ typedef struct qxs_counts {
     int64_t read, activated, excluded, failed, retries;
     int64_t in_flight;         /* read, not yet activated, excluded or failed */
     int64_t earlier_activated; /* of activated: in earlier runs (qxs_report_add_counts) */
+    int64_t input_offset;      /* input bytes up to the end of the last line read */
 } qxs_counts;
 
 /* A new, empty report (owned: free with qxs_report_free); NULL when memory
@@ -72,6 +73,9 @@ void qxs_report_free(qxs_report *r);
 
 /* One input line read. */
 void qxs_report_read(qxs_report *r);
+/* The input is read up to offset (the end of the line just read), for a
+ * progress line's share of the file. */
+void qxs_report_input_at(qxs_report *r, int64_t offset);
 /* One line's payload accepted by the destination. */
 void qxs_report_activated(qxs_report *r);
 /* One line excluded for reason (e.g. "noMappedIdentity"). Returns 0, -1 when

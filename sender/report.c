@@ -72,6 +72,11 @@ void qxs_report_read(qxs_report *r)
     r->c.in_flight++;
 }
 
+void qxs_report_input_at(qxs_report *r, int64_t offset)
+{
+    r->c.input_offset = offset;
+}
+
 void qxs_report_activated(qxs_report *r)
 {
     r->c.activated++;

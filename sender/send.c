@@ -214,6 +214,7 @@ static void take_lines(run *r)
             snprintf(r->input_error, sizeof r->input_error, "input: %s", rec.error);
             continue;
         }
+        qxs_report_input_at(r->report, (int64_t)rec.end_offset);
         handle_record(r, &rec);
     }
 }
