@@ -17,6 +17,8 @@ static const char usage_replay[] =
     "      --cacert FILE        CA certificates (PEM) for an https destination\n"
     "      --dead-letter FILE   append payloads that failed again\n"
     "      --from-line N        start at line N of FILE (not with --state)\n"
+    "      --progress WHEN      auto (a live line on a terminal, else a summary at\n"
+    "                           the end), always or never\n"
     "      --rate N/min|N/s     pace the calls (default: the destination's\n"
     "                           rateLimitPerMinute, else not paced)\n"
     "      --report FILE        write the JSON report\n"

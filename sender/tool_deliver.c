@@ -23,6 +23,7 @@
 #include "qxs_send.h"
 #include "qxs_state.h"
 #include "tool_governance.h"
+#include "tool_progress.h"
 
 /* Everything one run holds; closed by close_delivery. */
 typedef struct delivery {
@@ -50,33 +51,6 @@ static void on_stop_signal(int sig)
     ssize_t n = write(stop_pipe[1], &c, 1);
     (void)n;
     errno = saved;
-}
-
-/* "  throttled: 429 Retry-After 2s (1.4s left)", "  paced at 300/min" or
- * nothing, for the progress line. */
-static void describe_throttle(const qxs_throttle *t, char *out, size_t size)
-{
-    out[0] = '\0';
-    if (t->pause_left_ms > 0)
-        snprintf(out, size, "  throttled: 429 Retry-After %lds (%.1fs left)", t->retry_after_s,
-                 (double)t->pause_left_ms / 1000.0);
-    else if (t->paced)
-        snprintf(out, size, "  paced at %ld/min", t->rate_per_minute);
-}
-
-static void draw_progress(const qxs_counts *c, double per_sec, const qxs_throttle *t, bool final,
-                          void *ud)
-{
-    (void)ud;
-    char throttle[128];
-    describe_throttle(t, throttle, sizeof throttle);
-    fprintf(stderr,
-            "\rread %lld  activated %lld  excluded %lld  failed %lld  retries %lld  %.1f/s%s"
-            "\033[K%s",
-            (long long)c->read, (long long)c->activated, (long long)c->excluded,
-            (long long)c->failed, (long long)c->retries, per_sec, final ? "" : throttle,
-            final ? "\n" : "");
-    fflush(stderr);
 }
 
 static bool same_file(const char *a, int fd_b)
@@ -279,6 +253,8 @@ static int run(delivery *r)
 {
     qx_error err;
     int rc;
+    tool_progress progress;
+    tool_progress_begin(&progress, r->cmd, r->o.progress, r->fd);
     qxs_send_options so = {
         .mapping = r->m,
         .dest = r->dest,
@@ -289,7 +265,8 @@ static int run(delivery *r)
         .dead_letter = r->dead,
         .trace = r->trace,
         .stop_fd = stop_pipe[0],
-        .progress = isatty(STDERR_FILENO) ? draw_progress : NULL,
+        .progress = tool_progress_callback(&progress),
+        .progress_ud = &progress,
         .ca_file = r->o.cacert,
         .state = r->state,
         .from_line = (size_t)r->o.from_line,
@@ -299,7 +276,9 @@ static int run(delivery *r)
         .policy = r->policy,
         .alerts = r->alerts,
     };
-    if (qxs_send_run(&so, r->report, &err) != 0) {
+    int sent = qxs_send_run(&so, r->report, &err);
+    tool_progress_end(&progress, r->report);
+    if (sent != 0) {
         fprintf(stderr, "qx-send: %s\n", err.text);
         rc = TOOL_EXIT_FAILED;
     } else {

@@ -17,6 +17,7 @@
 #include "qx_suggest.h"
 #include "qxs_deliver.h"
 #include "qxs_pace.h"
+#include "tool_progress.h"
 
 enum {
     OPT_DEAD_LETTER = 256,
@@ -33,6 +34,7 @@ enum {
     OPT_ALERT_RATE,
     OPT_ALERT_WEBHOOK,
     OPT_ALERT_TOKEN_ENV,
+    OPT_PROGRESS,
 };
 
 static const struct option longopts[] = {
@@ -53,6 +55,7 @@ static const struct option longopts[] = {
     {"alert-skipped-rate", required_argument, NULL, OPT_ALERT_RATE},
     {"alert-webhook", required_argument, NULL, OPT_ALERT_WEBHOOK},
     {"alert-token-env", required_argument, NULL, OPT_ALERT_TOKEN_ENV},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
     {"profiles", required_argument, NULL, 'p'},
     {"workflow", required_argument, NULL, 'w'},
     {"workflow-id", required_argument, NULL, 'i'},
@@ -99,6 +102,7 @@ static unsigned option_group(int c)
     case OPT_CACERT:
     case OPT_FROM_LINE:
     case OPT_RATE:
+    case OPT_PROGRESS:
         return TOOL_OPTS_DELIVERY;
     case 'p':
     case 'w':
@@ -148,6 +152,11 @@ static int take_checked_option(const tool_command *cmd, int c, tool_options *o)
     case OPT_RATE:
         if (qxs_pace_parse_rate(optarg, &o->rate_per_minute, &err) != 0)
             return tool_usage_error(cmd->name, "--rate %s", err.text);
+        return 0;
+    case OPT_PROGRESS:
+        if (tool_progress_parse(optarg, &o->progress) != 0)
+            return tool_usage_error(cmd->name, "--progress %s: expected auto, always or never",
+                                    optarg);
         return 0;
     }
     return 0;
@@ -224,6 +233,7 @@ static int take_option(const tool_command *cmd, int c, char **argv, tool_options
     case OPT_TIMEOUT_MS:
     case OPT_FROM_LINE:
     case OPT_RATE:
+    case OPT_PROGRESS:
         return take_checked_option(cmd, c, o);
     case OPT_POLICY:
     case OPT_MARKETING_ACTION:

@@ -62,6 +62,7 @@ typedef struct tool_options {
     double alert_rate; /* --alert-skipped-rate; meaningful when alert_rate_set */
     bool alert_rate_set;
     const char *alert_webhook, *alert_token_env;
+    int progress; /* --progress: TOOL_PROGRESS_* (tool_progress.h); 0: auto */
 } tool_options;
 
 /* Parses argv (argv[0] is the command's name) into o, whose defaults the
