@@ -98,6 +98,7 @@ static int evict_batch(qxm_store *s, const qxm_evict_options *o, qxm_evict_resul
                    err) != 0 ||
         evict_step(s, ST_EVICT_RUN_RENEW, cutoff, EVICT_BATCH, o->now_ms, NULL, err) != 0 ||
         evict_step(s, ST_EVICT_RUN_COUNTS, cutoff, EVICT_BATCH, o->now_ms, NULL, err) != 0 ||
+        evict_step(s, ST_EVICT_RUN_IDENTITIES, cutoff, EVICT_BATCH, o->now_ms, NULL, err) != 0 ||
         evict_step(s, ST_EVICT_RUNS, cutoff, EVICT_BATCH, o->now_ms, &runs, err) != 0 ||
         evict_step(s, ST_EVICT_REQUEST_TOMBSTONES, cutoff, EVICT_BATCH, o->now_ms, &new_req_tombs,
                    err) != 0 ||

@@ -385,7 +385,7 @@ static json_t *headers_or_null(sqlite3_stmt *stmt, int col)
     return h != NULL ? h : json_null();
 }
 
-/* One row of ST_LIST_REQUESTS as the admin API shows it. New reference;
+/* One row of REQUEST_COLUMNS (sql.c) as the admin API shows it. New reference;
  * NULL when memory runs out. */
 static json_t *entry_json(sqlite3_stmt *stmt)
 {
@@ -408,29 +408,91 @@ static json_t *entry_json(sqlite3_stmt *stmt)
         (json_int_t)sqlite3_column_int64(stmt, 14), "summary", (flags & JOURNAL_FLAG_SUMMARY) != 0);
 }
 
-json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
-                                qx_error *err)
+/* Binds the journal filter's ?3..?7 (see JOURNAL_WHERE in sql.c). */
+static void bind_request_filter(sqlite3_stmt *stmt, const qxm_request_filter *f)
 {
+    if (f->http_status != 0)
+        sqlite3_bind_int(stmt, 3, f->http_status);
+    store_bind_text(stmt, 4, f->workflow_id);
+    store_bind_text(stmt, 5, f->reason);
+    sqlite3_bind_int64(stmt, 6, f->since_ms != 0 ? f->since_ms : INT64_MIN);
+    sqlite3_bind_int64(stmt, 7, f->until_ms != 0 ? f->until_ms : INT64_MAX);
+}
+
+static bool is_filtered(const qxm_request_filter *f)
+{
+    return f->http_status != 0 || f->workflow_id != NULL || f->reason != NULL || f->since_ms != 0 ||
+           f->until_ms != 0;
+}
+
+/* What f matches in all, with the reader held. Without a filter, the
+ * journal's entries (entries: the writer's running count, read by the
+ * caller before it took the reader, as no function holds both) plus what
+ * the summary entries stand for beyond themselves (read from
+ * requests_summary): no pass over every entry's row. */
+static int count_requests(qxm_store *s, const qxm_request_filter *f, int64_t entries,
+                          qxm_request_totals *out, qx_error *err)
+{
+    bool filtered = is_filtered(f);
+    enum stmt_id id = filtered ? ST_COUNT_REQUESTS : ST_JOURNAL_SUMMARISED;
+    sqlite3_stmt *stmt = s->rd->st[id];
+    if (filtered)
+        bind_request_filter(stmt, f);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && filtered) {
+        out->entries = sqlite3_column_int64(stmt, 0);
+        out->requests = sqlite3_column_int64(stmt, 1);
+    } else if (rc == SQLITE_ROW) {
+        out->entries = entries;
+        out->requests = entries + sqlite3_column_int64(stmt, 0);
+    } else {
+        store_rd_error(s, err, QXM_STATEMENTS[id].name);
+    }
+    store_done(stmt);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Flushes what the summaries counted since the last flush, so that a read
+ * sees it; *entries (may be NULL) receives the journal's entries then.
+ * 0 or -1 with err set. */
+static int flush_for_reading(qxm_store *s, int64_t *entries, qx_error *err)
+{
+    pthread_mutex_lock(&s->w.lock);
+    int flushed = store_journal_flush(s, err);
+    if (entries != NULL)
+        *entries = s->j_entries;
+    pthread_mutex_unlock(&s->w.lock);
+    return flushed;
+}
+
+json_t *qxm_store_find_requests(qxm_store *s, const qxm_request_filter *f, int64_t *next_cursor,
+                                qxm_request_totals *totals, qx_error *err)
+{
+    static const qxm_request_filter no_filter;
+    if (f == NULL)
+        f = &no_filter;
     if (next_cursor != NULL)
         *next_cursor = 0;
-    limit = store_page_size(limit);
+    size_t limit = store_page_size(f->limit);
     json_t *list = json_array();
     if (list == NULL) {
         qx_error_set(err, "out of memory listing the journal");
         return NULL;
     }
-    /* What the summaries counted since the last flush is read too. */
-    pthread_mutex_lock(&s->w.lock);
-    int flushed = store_journal_flush(s, err);
-    pthread_mutex_unlock(&s->w.lock);
-    if (flushed != 0) {
+    int64_t entries = 0;
+    if (flush_for_reading(s, &entries, err) != 0) {
         json_decref(list);
         return NULL;
     }
+    enum stmt_id id = f->newest_first ? ST_LIST_REQUESTS_DESC : ST_LIST_REQUESTS;
     pthread_mutex_lock(&s->rd->lock);
-    sqlite3_stmt *stmt = s->rd->st[ST_LIST_REQUESTS];
-    sqlite3_bind_int64(stmt, 1, cursor);
+    sqlite3_stmt *stmt = s->rd->st[id];
+    int64_t bound = f->cursor;
+    if (f->newest_first && f->cursor <= 0)
+        bound = INT64_MAX;
+    sqlite3_bind_int64(stmt, 1, bound);
     sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1);
+    bind_request_filter(stmt, f);
     int64_t last_seq = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -447,17 +509,48 @@ json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int6
         last_seq = sqlite3_column_int64(stmt, 0);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        store_rd_error(s, err, QXM_STATEMENTS[ST_LIST_REQUESTS].name);
+        store_rd_error(s, err, QXM_STATEMENTS[id].name);
         goto fail;
     }
     store_done(stmt);
+    if (totals != NULL && count_requests(s, f, entries, totals, err) != 0) {
+        stmt = NULL;
+        goto fail;
+    }
     pthread_mutex_unlock(&s->rd->lock);
     return list;
 fail:
-    store_done(stmt);
+    if (stmt != NULL)
+        store_done(stmt);
     pthread_mutex_unlock(&s->rd->lock);
     if (next_cursor != NULL)
         *next_cursor = 0;
     json_decref(list);
     return NULL;
+}
+
+json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
+                                qx_error *err)
+{
+    qxm_request_filter f = {.cursor = cursor, .limit = limit};
+    return qxm_store_find_requests(s, &f, next_cursor, NULL, err);
+}
+
+json_t *qxm_store_get_request(qxm_store *s, const char *id, qx_error *err)
+{
+    json_t *entry = NULL;
+    qx_error_clear(err);
+    if (id == NULL || flush_for_reading(s, NULL, err) != 0)
+        return NULL;
+    pthread_mutex_lock(&s->rd->lock);
+    sqlite3_stmt *stmt = s->rd->st[ST_GET_REQUEST];
+    store_bind_text(stmt, 1, id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && (entry = entry_json(stmt)) == NULL)
+        qx_error_set(err, "out of memory reading a journal entry");
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_rd_error(s, err, QXM_STATEMENTS[ST_GET_REQUEST].name);
+    store_done(stmt);
+    pthread_mutex_unlock(&s->rd->lock);
+    return entry;
 }

@@ -81,7 +81,7 @@ static int exec_migration(qxm_store *s, const char *sql, long from, qx_error *er
     return 0;
 }
 
-/* Upgrades a store of version v (1 to 3) to the current one, one version
+/* Upgrades a store of version v (1 to 4) to the current one, one version
  * at a time, inside the caller's transaction. Returns 0 or -1 with err. */
 static int migrate(qxm_store *s, long v, qx_error *err)
 {
@@ -100,7 +100,10 @@ static int migrate(qxm_store *s, long v, qx_error *err)
         if (rc != 0)
             return -1;
     }
-    int rc = exec_migration(s, QXM_MIGRATE_3_SQL, 3, err);
+    if (v <= 3 && exec_migration(s, QXM_MIGRATE_3_SQL, 3, err) != 0)
+        return -1;
+    /* Reads every run document once, to fill run_identities. */
+    int rc = exec_migration(s, QXM_MIGRATE_4_SQL, 4, err);
     if (rc == 0)
         qx_log(QX_LOG_INFO, "%s: schema upgraded from version %ld to %d", s->name, v,
                QXM_SCHEMA_VERSION);
@@ -341,6 +344,7 @@ int qxm_store_reset(qxm_store *s, qx_error *err)
         goto out;
     if (store_exec_stmt(s, ST_DELETE_RUNS, err) != 0 ||
         store_exec_stmt(s, ST_DELETE_COUNTS, err) != 0 ||
+        store_exec_stmt(s, ST_DELETE_IDENTITIES, err) != 0 ||
         store_exec_stmt(s, ST_DELETE_REQUESTS, err) != 0 ||
         store_exec_stmt(s, ST_DELETE_TOMBSTONES, err) != 0 ||
         store_exec_stmt(s, ST_ZERO_TOMBSTONE_COUNT, err) != 0 ||

@@ -12,7 +12,14 @@
 #include "qx_clock.h"
 
 /* The filter shapes: each has its own listing and counting statements. */
-enum shape { SHAPE_ALL, SHAPE_TIME, SHAPE_WORKFLOW, SHAPE_STATUS, SHAPE_WORKFLOW_STATUS };
+enum shape {
+    SHAPE_ALL,
+    SHAPE_TIME,
+    SHAPE_WORKFLOW,
+    SHAPE_STATUS,
+    SHAPE_WORKFLOW_STATUS,
+    SHAPE_IDENTITY /* with or without the others: the identities lead */
+};
 
 static json_t *render_run(qxm_store *s, sqlite3_stmt *stmt, qx_error *err)
 {
@@ -96,6 +103,8 @@ size_t store_page_size(size_t limit)
 
 static enum shape filter_shape(const qxm_run_filter *f)
 {
+    if (f->identity != NULL)
+        return SHAPE_IDENTITY;
     if (f->workflow_id != NULL && f->status != NULL)
         return SHAPE_WORKFLOW_STATUS;
     if (f->workflow_id != NULL)
@@ -107,9 +116,12 @@ static enum shape filter_shape(const qxm_run_filter *f)
     return SHAPE_ALL;
 }
 
-/* Binds ?1..?5 of a listing or counting statement (see WINDOW). */
+/* Binds ?1..?5 of a listing or counting statement (see WINDOW), and ?8
+ * of an identity statement. */
 static void bind_filter(sqlite3_stmt *stmt, const qxm_run_filter *f)
 {
+    if (f->identity != NULL)
+        store_bind_text(stmt, 8, f->identity);
     store_bind_text(stmt, 1, f->workflow_id);
     store_bind_text(stmt, 2, f->status);
     sqlite3_bind_int64(stmt, 3, f->since_ms != 0 ? f->since_ms : INT64_MIN);
@@ -137,6 +149,7 @@ json_t *qxm_store_list_runs(qxm_store *s, const qxm_run_filter *f, int64_t *next
         [SHAPE_WORKFLOW] = {ST_LIST_WORKFLOW, ST_LIST_WORKFLOW_DESC},
         [SHAPE_STATUS] = {ST_LIST_STATUS, ST_LIST_STATUS_DESC},
         [SHAPE_WORKFLOW_STATUS] = {ST_LIST_WORKFLOW_STATUS, ST_LIST_WORKFLOW_STATUS_DESC},
+        [SHAPE_IDENTITY] = {ST_LIST_IDENTITY, ST_LIST_IDENTITY_DESC},
     };
     int id = by_shape[filter_shape(f)][f->newest_first ? 1 : 0];
     pthread_mutex_lock(&s->rd->lock);
@@ -182,13 +195,16 @@ int64_t qxm_store_count_runs(qxm_store *s, const qxm_run_filter *f, qx_error *er
     if (f == NULL)
         f = &no_filter;
     int id = ST_COUNT_TOTAL;
-    if (f->since_ms != 0 || f->until_ms != 0) {
+    if (f->identity != NULL) {
+        id = ST_COUNT_IDENTITY;
+    } else if (f->since_ms != 0 || f->until_ms != 0) {
         static const int by_shape[] = {
             [SHAPE_ALL] = ST_COUNT_TIME,
             [SHAPE_TIME] = ST_COUNT_TIME,
             [SHAPE_WORKFLOW] = ST_COUNT_WORKFLOW,
             [SHAPE_STATUS] = ST_COUNT_STATUS,
             [SHAPE_WORKFLOW_STATUS] = ST_COUNT_WORKFLOW_STATUS,
+            [SHAPE_IDENTITY] = ST_COUNT_IDENTITY,
         };
         id = by_shape[filter_shape(f)];
     }

@@ -62,6 +62,11 @@ typedef struct qxm_run_filter {
     size_t limit;            /* page size; 0 means 100, at most 1000 */
     bool newest_first;       /* default oldest first */
     bool finished_only;      /* exclude RUNNING (used by wait) */
+    /* A substring (any case) of one of the run's identity values: the
+     * payload's identityMap ids and the event data's email, extRef or
+     * externalId, recorded as the run is stored or imported. NULL: any.
+     * Listing and counting only (the histogram ignores it). */
+    const char *identity;
 } qxm_run_filter;
 
 /* One request-journal entry: a request that started no run. The store
@@ -182,14 +187,44 @@ QX_MUST_CHECK int qxm_store_set_journal_limits(qxm_store *s, const qxm_journal_l
 /* The journal's size and evictions. Returns 0, or -1 with err set. */
 QX_MUST_CHECK int qxm_store_journal_stats(qxm_store *s, qxm_journal_stats *out, qx_error *err);
 
-/* A page of the journal, oldest first, entries after cursor (0: from the
- * start), at most limit (0 means 100, at most 1000). New JSON array of objects
- * {id, receivedAt, method, path, httpStatus, reason, workflowId, runId,
+/* Filter for listing the journal. Zero-initialise, then set fields. */
+typedef struct qxm_request_filter {
+    int http_status;         /* 0: any */
+    const char *workflow_id; /* NULL: any */
+    const char *reason;      /* a substring of the reason, any case; NULL: any */
+    int64_t since_ms;        /* receivedAt >= since_ms; 0: unbounded */
+    int64_t until_ms;        /* receivedAt <  until_ms; 0: unbounded */
+    int64_t cursor;          /* opaque position from a previous page; 0: start */
+    size_t limit;            /* page size; 0 means 100, at most 1000 */
+    bool newest_first;       /* default oldest first */
+} qxm_request_filter;
+
+/* What a journal listing matched: entries, and the requests they stand
+ * for (an entry counts 1, a summary entry its count). */
+typedef struct qxm_request_totals {
+    int64_t entries, requests;
+} qxm_request_totals;
+
+/* A page of the journal matching f (NULL: all), in seq order (oldest first
+ * unless f->newest_first). New JSON array (owned) of objects {id,
+ * receivedAt, method, path, httpStatus, reason, workflowId, runId,
  * clientAddress, headers (object or null), headersTruncated, body (text or
  * null), bodyBytes (length as sent, or null), bodyTruncated, count,
- * summary}; *next_cursor as for runs. NULL with err set on error. */
+ * summary}; *next_cursor as for runs; totals (may be NULL) receives what
+ * matched in all (without a filter: from the writer's running count and
+ * the summary entries, not a scan). NULL with err set on error. */
+json_t *qxm_store_find_requests(qxm_store *s, const qxm_request_filter *f, int64_t *next_cursor,
+                                qxm_request_totals *totals, qx_error *err);
+
+/* The same without a filter: entries after cursor (0: from the start), at
+ * most limit (0 means 100, at most 1000), oldest first. */
 json_t *qxm_store_list_requests(qxm_store *s, int64_t cursor, size_t limit, int64_t *next_cursor,
                                 qx_error *err);
+
+/* The journal entry with request id id (the most recent if there were
+ * several), as listed. New reference; NULL when there is none (err empty)
+ * or on error (err set). */
+json_t *qxm_store_get_request(qxm_store *s, const char *id, qx_error *err);
 
 /* Deletes all runs, journal entries and tombstones (the counts of runs and
  * journal entries evicted are kept: they count since the store was

@@ -257,6 +257,13 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
         store_db_error(s, err, QXM_STATEMENTS[ST_INSERT_RUN].name);
     }
     store_done(stmt);
+    if (rc == 0) {
+        /* Its identities, read from the text just stored (see IDENTITIES_OF). */
+        sqlite3_stmt *ids = s->w.st[ST_ADD_IDENTITIES];
+        sqlite3_bind_int64(ids, 1, sqlite3_last_insert_rowid(s->w.db));
+        store_bind_text(ids, 2, text);
+        rc = store_exec_stmt(s, ST_ADD_IDENTITIES, err);
+    }
 out:
     free(own_text);
     return rc;
@@ -499,7 +506,7 @@ int qxm_store_import_run(qxm_store *s, json_t *doc, qx_error *err)
  * statements are prepared per import (an import is rare) because the
  * temporary table exists on the writer connection only. */
 
-enum { IMP_ADD, IMP_CLASH, IMP_MOVE, IMP_COUNT, IMP_DELETE, IMP_N };
+enum { IMP_ADD, IMP_CLASH, IMP_MOVE, IMP_COUNT, IMP_IDENTITIES, IMP_DELETE, IMP_N };
 
 struct qxm_store_import {
     qxm_store *s;
@@ -525,9 +532,9 @@ qxm_store_import *qxm_store_import_begin(qxm_store *s, qx_error *err)
     }
     imp->s = s;
     imp->id = next_import_id++;
-    static const char *const sql[IMP_N] = {QXM_IMPORT_ADD_SQL, QXM_IMPORT_CLASH_SQL,
-                                           QXM_IMPORT_MOVE_SQL, QXM_IMPORT_COUNT_SQL,
-                                           QXM_IMPORT_DELETE_SQL};
+    static const char *const sql[IMP_N] = {QXM_IMPORT_ADD_SQL,        QXM_IMPORT_CLASH_SQL,
+                                           QXM_IMPORT_MOVE_SQL,       QXM_IMPORT_COUNT_SQL,
+                                           QXM_IMPORT_IDENTITIES_SQL, QXM_IMPORT_DELETE_SQL};
     int rc = SQLITE_OK;
     pthread_mutex_lock(&s->w.lock);
     rc = sqlite3_exec(s->w.db, QXM_IMPORT_SCHEMA_SQL, NULL, NULL, NULL);
@@ -606,11 +613,12 @@ static int import_clash(qxm_store_import *imp, qx_error *err)
 }
 
 /* With the lock held: runs statement i of imp bound to its id (and ?2 to
- * entered_ms for the move). Returns 0 or -1 with err set. */
+ * entered_ms for the move; the identities' ?1 is the last seq before the
+ * move, passed as entered_ms). Returns 0 or -1 with err set. */
 static int import_step(qxm_store_import *imp, int i, int64_t entered_ms, qx_error *err)
 {
     sqlite3_stmt *stmt = imp->st[i];
-    sqlite3_bind_int64(stmt, 1, imp->id);
+    sqlite3_bind_int64(stmt, 1, i == IMP_IDENTITIES ? entered_ms : imp->id);
     if (i == IMP_MOVE)
         sqlite3_bind_int64(stmt, 2, entered_ms);
     int step = sqlite3_step(stmt);
@@ -618,6 +626,16 @@ static int import_step(qxm_store_import *imp, int i, int64_t entered_ms, qx_erro
         store_db_error(imp->s, err, "moving imported runs");
     store_done(stmt);
     return step == SQLITE_DONE ? 0 : -1;
+}
+
+/* With the writer held: the largest run seq, 0 when there is none, -1 on
+ * error. */
+static int64_t last_run_seq(qxm_store *s)
+{
+    sqlite3_stmt *stmt = s->w.st[ST_LAST_RUN_SEQ];
+    int64_t seq = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    store_done(stmt);
+    return seq;
 }
 
 int64_t qxm_store_import_commit(qxm_store_import *imp, qx_error *err)
@@ -630,13 +648,19 @@ int64_t qxm_store_import_commit(qxm_store_import *imp, qx_error *err)
     int64_t entered_ms = qx_now_ms();
     if (store_exec_stmt(s, ST_BEGIN, err) != 0)
         goto out;
-    if (import_clash(imp, err) != 0 || import_step(imp, IMP_MOVE, entered_ms, err) != 0) {
+    /* Within the transaction the moved runs take the seqs past the last. */
+    int64_t last_seq = last_run_seq(s);
+    if (last_seq < 0 || import_clash(imp, err) != 0 ||
+        import_step(imp, IMP_MOVE, entered_ms, err) != 0) {
+        if (last_seq < 0)
+            store_db_error(s, err, "reading the last run");
         store_rollback(s);
         goto out;
     }
     int64_t moved = sqlite3_changes64(s->w.db);
-    if (import_step(imp, IMP_COUNT, 0, err) != 0 || import_step(imp, IMP_DELETE, 0, err) != 0 ||
-        store_exec_stmt(s, ST_COMMIT, err) != 0) {
+    if (import_step(imp, IMP_COUNT, 0, err) != 0 ||
+        import_step(imp, IMP_IDENTITIES, last_seq, err) != 0 ||
+        import_step(imp, IMP_DELETE, 0, err) != 0 || store_exec_stmt(s, ST_COMMIT, err) != 0) {
         store_rollback(s);
         goto out;
     }

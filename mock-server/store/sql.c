@@ -19,6 +19,27 @@
     "INSERT INTO store_counters (name, n) VALUES ('" QXM_COUNTER_RUNS_EVICTED "', 0),"             \
     " ('" QXM_COUNTER_TOMBSTONES "', 0);"
 
+#define SUMMARY_ROW "flags & " JOURNAL_STR(JOURNAL_FLAG_SUMMARY) " <> 0"
+
+/*
+ * A run's identity values, lowercased, for run_identities: every string
+ * "id" of the payload's identityMap (each namespace an array of {"id"}),
+ * and the event data's email, extRef and externalId. seq and doc are the
+ * run's seq and stored text; from and where (ending in "," and "AND", or
+ * empty) join the runs table for a whole-table fill. One definition for the
+ * insert, the streamed import and the upgrade, so all three agree.
+ */
+#define IDENTITIES_OF(seq, doc, from, where)                                                       \
+    "INSERT OR IGNORE INTO run_identities (run_seq, value)"                                        \
+    " SELECT " seq ", lower(json_extract(e.value, '$.id')) FROM " from " json_each(" doc           \
+    ", '$.payload.identityMap') AS ns, json_each(ns.value) AS e"                                   \
+    " WHERE " where " ns.type = 'array' AND e.type = 'object'"                                     \
+    " AND json_type(e.value, '$.id') = 'text' AND json_extract(e.value, '$.id') <> ''"             \
+    " UNION ALL SELECT " seq ", lower(d.value) FROM " from " json_each(" doc                       \
+    ", '$.eventData') AS d"                                                                        \
+    " WHERE " where " d.key IN ('email', 'extRef', 'externalId') AND d.type = 'text'"              \
+    " AND d.value <> ''"
+
 /* What the bounded journal adds (version 4): the client's address, the
  * headers kept (a JSON object, credentials never among them), the body's
  * first bytes and its length as sent, flags (JOURNAL_FLAG_*) and how many
@@ -33,6 +54,27 @@
 #define JOURNAL_COUNTER                                                                            \
     "INSERT OR IGNORE INTO store_counters (name, n) VALUES ('" QXM_COUNTER_JOURNAL_EVICTED "', "   \
     "0);"
+
+/* What search adds (version 5):
+ * - run_identities: each run's identity values, lowercased (see
+ *   IDENTITIES_OF), for GET /runs?identity=. A substring cannot use a
+ *   b-tree, so a search scans this table — a few short rows per run, never
+ *   the run documents. Keyed by run first, which is how eviction deletes.
+ * - requests_id: GET /requests/{id} (ST_GET_REQUEST) finds an entry by its
+ *   request id rather than by scanning the journal.
+ * - requests_summary: the summary entries only (a few per client and
+ *   minute), so that the unfiltered journal's request count
+ *   (ST_JOURNAL_SUMMARISED) reads them, not every entry's row past its body.
+ * The journal's filters (ST_LIST_REQUESTS*) have no index: the journal is
+ * bounded (journalMax), its filter columns come before the headers and body
+ * in each row, and every index would cost each journalled request. */
+#define SEARCH_TABLES                                                                              \
+    "CREATE TABLE run_identities ("                                                                \
+    "  run_seq INTEGER NOT NULL,"                                                                  \
+    "  value TEXT NOT NULL,"                                                                       \
+    "  PRIMARY KEY (run_seq, value)) WITHOUT ROWID;"                                               \
+    "CREATE INDEX requests_id ON requests (id);"                                                   \
+    "CREATE INDEX requests_summary ON requests (count) WHERE " SUMMARY_ROW ";"
 
 const char QXM_SCHEMA_SQL[] =
     "CREATE TABLE runs ("
@@ -75,8 +117,8 @@ const char QXM_SCHEMA_SQL[] =
     "  reason TEXT,"
     "  workflow_id TEXT,"
     "  run_id TEXT,"
-    "  entered_ms INTEGER NOT NULL," JOURNAL_COLUMNS ");" RETENTION_TABLES JOURNAL_COUNTER
-    "PRAGMA user_version = 4;";
+    "  entered_ms INTEGER NOT NULL," JOURNAL_COLUMNS
+    ");" RETENTION_TABLES JOURNAL_COUNTER SEARCH_TABLES "PRAGMA user_version = 5;";
 
 /* From version 1: the duplicate's id became a column (found at insert, in
  * the committing transaction); the insert trigger on run_counts gave way to
@@ -115,6 +157,11 @@ const char QXM_MIGRATE_3_SQL[] =
     "ALTER TABLE requests ADD COLUMN count INTEGER NOT NULL DEFAULT 1;" JOURNAL_COUNTER
     "PRAGMA user_version = 4;";
 
+/* From version 4: search (SEARCH_TABLES), the identities of the runs
+ * already stored read from their documents once, here. */
+const char QXM_MIGRATE_4_SQL[] =
+    SEARCH_TABLES IDENTITIES_OF("r.seq", "r.doc", "runs AS r,", "") ";PRAGMA user_version = 5;";
+
 /*
  * Eviction, one batch at a time (evict.c): ?1 the cutoff (entered at or
  * before it), ?2 the batch size, ?3 now (the tombstones' time). The batch
@@ -135,6 +182,19 @@ const char QXM_MIGRATE_3_SQL[] =
 #define EVICT_REQUESTS                                                                             \
     "SELECT seq FROM (SELECT seq, entered_ms FROM requests ORDER BY seq LIMIT ?2)"                 \
     " WHERE entered_ms <= ?1"
+
+/* The journal's columns as entry_json (journal.c) reads them, and its
+ * filters: ?3 status, ?4 workflow id, ?5 a substring of the reason (any
+ * case), ?6 since (inclusive), ?7 until (exclusive); NULL: any. */
+#define REQUEST_COLUMNS                                                                            \
+    "seq, id, received_ms, method, path, http_status, reason, workflow_id, run_id, client,"        \
+    " headers, body, body_len, flags, count"
+#define JOURNAL_WHERE                                                                              \
+    "(?3 IS NULL OR http_status = ?3) AND (?4 IS NULL OR workflow_id = ?4)"                        \
+    " AND (?5 IS NULL OR instr(lower(reason), lower(?5)) > 0)"                                     \
+    " AND received_ms >= ?6 AND received_ms < ?7"
+#define IDENTITY_MATCH "SELECT run_seq FROM run_identities WHERE instr(value, lower(?8)) > 0"
+#define WORKFLOW_STATUS "(?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2)"
 
 const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
     [ST_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
@@ -184,6 +244,19 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                                       "SELECT " RUN_COLUMNS
                                       " FROM runs INDEXED BY runs_workflow_status"
                                       " WHERE workflow_id = ?1 AND status = ?2 AND " PAGE_DESC},
+    /* A search by identity (?8) reads the matching runs' seqs from
+     * run_identities, then only those rows. */
+    [ST_LIST_IDENTITY] = {"list runs by identity",
+                          "SELECT " RUN_COLUMNS " FROM runs WHERE seq IN (" IDENTITY_MATCH
+                          ") AND " WORKFLOW_STATUS " AND " PAGE_ASC},
+    [ST_LIST_IDENTITY_DESC] = {"list runs by identity newest first",
+                               "SELECT " RUN_COLUMNS " FROM runs WHERE seq IN (" IDENTITY_MATCH
+                               ") AND " WORKFLOW_STATUS " AND " PAGE_DESC},
+    [ST_COUNT_IDENTITY] = {"count runs by identity",
+                           "SELECT COUNT(*) FROM runs WHERE seq IN (" IDENTITY_MATCH
+                           ") AND " WORKFLOW_STATUS " AND " WINDOW},
+    [ST_ADD_IDENTITIES] = {"record a run's identities", IDENTITIES_OF("?1", "?2", "", "")},
+    [ST_LAST_RUN_SEQ] = {"last run", "SELECT COALESCE(MAX(seq), 0) FROM runs"},
     [ST_COUNT_TOTAL] = {"count runs",
                         "SELECT COALESCE(SUM(n), 0) FROM run_counts"
                         " WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2)"
@@ -207,10 +280,22 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                         "INSERT INTO requests (id, received_ms, method, path, http_status, reason,"
                         " workflow_id, run_id, entered_ms, client, headers, body, body_len, flags)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
-    [ST_LIST_REQUESTS] = {"list journal",
-                          "SELECT seq, id, received_ms, method, path, http_status, reason,"
-                          " workflow_id, run_id, client, headers, body, body_len, flags, count"
-                          " FROM requests WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+    [ST_LIST_REQUESTS] = {"list journal", "SELECT " REQUEST_COLUMNS
+                                          " FROM requests WHERE seq > ?1 AND " JOURNAL_WHERE
+                                          " ORDER BY seq LIMIT ?2"},
+    [ST_LIST_REQUESTS_DESC] = {"list journal newest first",
+                               "SELECT " REQUEST_COLUMNS
+                               " FROM requests WHERE seq < ?1 AND " JOURNAL_WHERE
+                               " ORDER BY seq DESC LIMIT ?2"},
+    [ST_COUNT_REQUESTS] =
+        {"count journal entries",
+         "SELECT COUNT(*), COALESCE(SUM(count), 0) FROM requests WHERE " JOURNAL_WHERE},
+    [ST_JOURNAL_SUMMARISED] = {"count summarised requests",
+                               "SELECT COALESCE(SUM(count - 1), 0) FROM requests"
+                               " INDEXED BY requests_summary WHERE " SUMMARY_ROW},
+    [ST_GET_REQUEST] = {"get journal entry",
+                        "SELECT " REQUEST_COLUMNS " FROM requests INDEXED BY requests_id"
+                        " WHERE id = ?1 ORDER BY seq DESC LIMIT 1"},
     /* A summary entry stands for ?2 more requests (0 rows: it was evicted). */
     [ST_FOLD_REQUEST] = {"count requests into their summary",
                          "UPDATE requests SET count = count + ?2 WHERE seq = ?1"},
@@ -223,6 +308,7 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                                                 "), 0) FROM requests"},
     [ST_DELETE_RUNS] = {"delete runs", "DELETE FROM runs"},
     [ST_DELETE_COUNTS] = {"delete run counts", "DELETE FROM run_counts"},
+    [ST_DELETE_IDENTITIES] = {"delete run identities", "DELETE FROM run_identities"},
     [ST_DELETE_REQUESTS] = {"delete journal", "DELETE FROM requests"},
     [ST_DELETE_TOMBSTONES] = {"delete tombstones", "DELETE FROM tombstones"},
     [ST_EVICT_RUN_TOMBSTONES] = {"tombstone evicted runs",
@@ -236,6 +322,8 @@ const qxm_stmt_def QXM_STATEMENTS[ST_N] = {
                              " SELECT workflow_id, status, -COUNT(*) FROM runs"
                              " WHERE seq IN (" EVICT_RUNS ") GROUP BY workflow_id, status"
                              " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n"},
+    [ST_EVICT_RUN_IDENTITIES] = {"forget evicted runs' identities",
+                                 "DELETE FROM run_identities WHERE run_seq IN (" EVICT_RUNS ")"},
     [ST_EVICT_RUNS] = {"evict runs", "DELETE FROM runs WHERE seq IN (" EVICT_RUNS ")"},
     [ST_EVICT_REQUEST_TOMBSTONES] = {"tombstone evicted journal entries",
                                      "INSERT OR IGNORE INTO tombstones (id, kind, evicted_ms)"
@@ -316,4 +404,7 @@ const char QXM_IMPORT_COUNT_SQL[] =
     " SELECT workflow_id, status, COUNT(*) FROM temp.import_staging WHERE import_id = ?1"
     " GROUP BY workflow_id, status"
     " ON CONFLICT (workflow_id, status) DO UPDATE SET n = n + excluded.n";
+/* The identities of the runs an import moved in: those past seq ?1. */
+const char QXM_IMPORT_IDENTITIES_SQL[] =
+    IDENTITIES_OF("r.seq", "r.doc", "main.runs AS r,", "r.seq > ?1 AND");
 const char QXM_IMPORT_DELETE_SQL[] = "DELETE FROM temp.import_staging WHERE import_id = ?1";

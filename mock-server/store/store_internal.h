@@ -35,6 +35,15 @@
  * transaction; reset empties run_counts together with runs (a delete
  * trigger would cost SQLite its fast whole-table DELETE).
  *
+ * SEARCH. run_identities holds each run's identity values, lowercased
+ * (sql.c, IDENTITIES_OF): written in the transaction that stores the run
+ * (insert, single import), by a streamed import's commit for the runs it
+ * moved in, and for the runs already there by the upgrade to version 5;
+ * eviction and reset delete them with their runs. A search by identity
+ * scans that table, never the run documents. The journal is listed with
+ * generic filter conditions (its size is bounded); its unfiltered totals
+ * come from the writer's running count and the summary entries' index.
+ *
  * RETENTION. Every run and journal entry carries entered_ms, when it
  * entered this store (an imported run: when it was imported, not its
  * receivedAt), taken under the writer's lock so that it grows with seq.
@@ -68,7 +77,7 @@
 #include "qx_error.h"
 #include "qxm_store.h"
 
-#define QXM_SCHEMA_VERSION 4
+#define QXM_SCHEMA_VERSION 5
 /* store_counters' rows. */
 #define QXM_COUNTER_RUNS_EVICTED "runs_evicted"
 #define QXM_COUNTER_TOMBSTONES "tombstones"
@@ -132,6 +141,7 @@ struct fold_slot {
  * Listing and counting statements share one parameter numbering:
  *   ?1 workflow id   ?2 status   ?3 since (inclusive)   ?4 until (exclusive)
  *   ?5 finished only (0/1)   ?6 cursor bound on seq   ?7 rows to fetch
+ *   ?8 a substring of an identity (the identity statements only)
  */
 #define RUN_COLUMNS "seq, doc, status, finished_ms, duplicate_of"
 #define WINDOW "received_ms >= ?3 AND received_ms < ?4 AND (?5 = 0 OR status <> 'RUNNING')"
@@ -157,6 +167,11 @@ enum stmt_id {
     ST_LIST_STATUS_DESC,
     ST_LIST_WORKFLOW_STATUS,
     ST_LIST_WORKFLOW_STATUS_DESC,
+    ST_LIST_IDENTITY,
+    ST_LIST_IDENTITY_DESC,
+    ST_COUNT_IDENTITY,
+    ST_ADD_IDENTITIES,
+    ST_LAST_RUN_SEQ,
     ST_COUNT_TOTAL,
     ST_COUNT_TIME,
     ST_COUNT_WORKFLOW,
@@ -166,16 +181,22 @@ enum stmt_id {
     ST_FIND_DUPLICATE,
     ST_ADD_REQUEST,
     ST_LIST_REQUESTS,
+    ST_LIST_REQUESTS_DESC,
+    ST_COUNT_REQUESTS,
+    ST_JOURNAL_SUMMARISED,
+    ST_GET_REQUEST,
     ST_FOLD_REQUEST,
     ST_TRIM_REQUESTS,
     ST_JOURNAL_SIZE,
     ST_DELETE_RUNS,
     ST_DELETE_COUNTS,
+    ST_DELETE_IDENTITIES,
     ST_DELETE_REQUESTS,
     ST_DELETE_TOMBSTONES,
     ST_EVICT_RUN_TOMBSTONES,
     ST_EVICT_RUN_RENEW,
     ST_EVICT_RUN_COUNTS,
+    ST_EVICT_RUN_IDENTITIES,
     ST_EVICT_RUNS,
     ST_EVICT_REQUEST_TOMBSTONES,
     ST_EVICT_REQUEST_RENEW,
@@ -199,10 +220,12 @@ extern const char QXM_SCHEMA_SQL[];
 extern const char QXM_MIGRATE_1_SQL[];
 extern const char QXM_MIGRATE_2_SQL[]; /* a format: the upgrade time, twice */
 extern const char QXM_MIGRATE_3_SQL[];
+extern const char QXM_MIGRATE_4_SQL[];
 extern const char QXM_HISTOGRAM_SQL[];
 extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
 extern const char QXM_IMPORT_SCHEMA_SQL[], QXM_IMPORT_ADD_SQL[], QXM_IMPORT_CLASH_SQL[];
 extern const char QXM_IMPORT_MOVE_SQL[], QXM_IMPORT_COUNT_SQL[], QXM_IMPORT_DELETE_SQL[];
+extern const char QXM_IMPORT_IDENTITIES_SQL[];
 
 /* A connection, its prepared statements, and the mutex that serialises
  * their use (the connection is opened without SQLite's own mutex). */

@@ -801,7 +801,7 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     s = qxm_store_open(path, &err);
     assert_non_null(s);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     /* Through version 2 to 3: its run entered at the upgrade, and goes with
      * the others a retention later, counts following. */
     qxm_evict_options o = {.now_ms = qx_now_ms() + 86400000, .retention_ms = 86400000};
@@ -1192,7 +1192,7 @@ static void test_version_3_store_is_upgraded_in_place(void **state)
     qxm_store *s = qxm_store_open(path, &err);
     if (s == NULL)
         fail_msg("open: %s", err.text);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
     qxm_journal_stats st;
     assert_int_equal(qxm_store_journal_stats(s, &st, &err), 0);
@@ -1499,7 +1499,7 @@ static void test_version_2_store_is_upgraded_in_place(void **state)
     if (s == NULL)
         fail_msg("open: %s", err.text);
     int64_t after = qx_now_ms();
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     json_t *run = qxm_store_get_run(s, "RUN_v2", &err);
     assert_non_null(run);
     assert_string_equal(str(run, "status"), "FAILURE");
@@ -1616,6 +1616,261 @@ static void test_concurrent_inserts_are_all_stored(void **state)
     assert_int_equal(c.running + c.success, THREADS * PER_THREAD);
 }
 
+/* ---- search: identities and the journal's filters ------------------------ */
+
+/* A run whose payload carries identityMap ids and whose event data has an
+ * email and an external id. */
+static json_t *identity_doc(const char *id, const char *status, int64_t received_ms,
+                            const char *email, const char *ext)
+{
+    json_t *payload =
+        json_pack("{s:{s:[{s:s}], s:[{s:s}, {s:i}]}, s:s}", "identityMap", "Email", "id", email,
+                  "external_id", "id", ext, "id", 7, "note", "not-an-identity@x.org");
+    json_t *doc = run_doc(id, "WF_a", status, received_ms, payload);
+    json_object_set_new(doc, "eventData",
+                        json_pack("{s:s, s:s, s:s}", "email", email, "extRef", "ref-of-shared",
+                                  "firstName", "Zed"));
+    return doc;
+}
+
+static void insert_identity(qxm_store *s, const char *id, const char *status, int64_t received_ms,
+                            const char *email, const char *ext)
+{
+    qx_error err;
+    json_t *doc = identity_doc(id, status, received_ms, email, ext);
+    qxm_run_insert in = {.doc = doc, .received_ms = received_ms, .due_ms = received_ms};
+    if (qxm_run_insert_prepare(&in, &err) != 0 || qxm_store_insert_runs(s, &in, 1, &err) != 0)
+        fail_msg("insert %s: %s", id, err.text);
+    free(in.text);
+    json_decref(doc);
+}
+
+/* The ids of the runs whose identity holds needle, in the order listed. */
+static void expect_identity(qxm_store *s, const char *needle, bool newest_first, const char *status,
+                            const char *expected)
+{
+    qx_error err;
+    qxm_run_filter f = {.identity = needle, .newest_first = newest_first, .status = status};
+    json_t *runs = qxm_store_list_runs(s, &f, NULL, &err);
+    if (runs == NULL)
+        fail_msg("list: %s", err.text);
+    char got[256] = "";
+    size_t i;
+    json_t *run;
+    json_array_foreach(runs, i, run)
+    {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%s", n > 0 ? " " : "", str(run, "id"));
+    }
+    json_decref(runs);
+    assert_string_equal(got, expected);
+    int64_t n = expected[0] != '\0';
+    for (const char *c = expected; *c != '\0'; c++)
+        n += *c == ' ';
+    assert_int_equal(qxm_store_count_runs(s, &f, &err), n);
+}
+
+static long long count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* identity= matches any case of a substring of an identityMap id or of the
+ * event data's email / external id, and nothing else of the document. */
+static void test_runs_are_found_by_a_substring_of_an_identity(void **state)
+{
+    fixture *fx = *state;
+    insert_identity(fx->store, "RUN_1", "SUCCESS", T0 + 1, "Ann@Example.com", "ext-42");
+    insert_identity(fx->store, "RUN_2", "FAILURE", T0 + 2, "bob@example.org", "ext-43");
+    insert(fx->store, "RUN_3", "WF_a", "SUCCESS", T0 + 3, T0 + 3);
+    expect_identity(fx->store, "ann@EXAMPLE", false, NULL, "RUN_1");
+    expect_identity(fx->store, "example", false, NULL, "RUN_1 RUN_2");
+    expect_identity(fx->store, "example", true, NULL, "RUN_2 RUN_1");
+    expect_identity(fx->store, "example", false, "FAILURE", "RUN_2");
+    expect_identity(fx->store, "EXT-43", false, NULL, "RUN_2");
+    expect_identity(fx->store, "ref-of-shared", false, NULL, "RUN_1 RUN_2"); /* extRef */
+    expect_identity(fx->store, "zed", false, NULL, "");                      /* firstName */
+    expect_identity(fx->store, "not-an-identity", false, NULL, "");          /* other payload */
+    /* Each run keeps its values once: email twice, ext id, extRef. */
+    assert_int_equal(count_rows(fx->path, "SELECT COUNT(*) FROM run_identities"), 6);
+    /* Evicted runs take their identities with them, as does a reset. */
+    evict_at(fx->store, qx_now_ms() + DAY_MS, DAY_MS, 0);
+    assert_int_equal(count_rows(fx->path, "SELECT COUNT(*) FROM run_identities"), 0);
+    insert_identity(fx->store, "RUN_4", "SUCCESS", T0 + 4, "carl@example.com", "ext-44");
+    qx_error err;
+    assert_int_equal(qxm_store_reset(fx->store, &err), 0);
+    expect_identity(fx->store, "carl", false, NULL, "");
+    assert_int_equal(count_rows(fx->path, "SELECT COUNT(*) FROM run_identities"), 0);
+}
+
+/* Imported runs are found by identity, one by one or streamed. */
+static void test_imported_runs_are_found_by_identity(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *one = identity_doc("RUN_one", "SUCCESS", T0, "one@example.com", "ext-1");
+    json_object_set_new(one, "finishedAt", json_string("2025-11-29T03:41:14.000Z"));
+    assert_int_equal(qxm_store_import_run(fx->store, one, &err), 0);
+    json_decref(one);
+    qxm_store_import *imp = qxm_store_import_begin(fx->store, &err);
+    assert_non_null(imp);
+    for (int i = 0; i < 2; i++) {
+        char id[16], email[32];
+        snprintf(id, sizeof id, "RUN_s%d", i);
+        snprintf(email, sizeof email, "streamed%d@example.com", i);
+        json_t *doc = identity_doc(id, "SUCCESS", T0 + 1 + i, email, "ext-s");
+        json_object_set_new(doc, "finishedAt", json_string("2025-11-29T03:41:15.000Z"));
+        assert_int_equal(qxm_store_import_add(imp, doc, i + 1, &err), 0);
+        json_decref(doc);
+    }
+    assert_int_equal(qxm_store_import_commit(imp, &err), 2);
+    qxm_store_import_free(imp);
+    expect_identity(fx->store, "one@", false, NULL, "RUN_one");
+    expect_identity(fx->store, "streamed", false, NULL, "RUN_s0 RUN_s1");
+    expect_identity(fx->store, "streamed1", false, NULL, "RUN_s1");
+}
+
+/* A store of schema version 4 opens as version 5, the identities of its
+ * runs read from their documents at the upgrade. */
+static void test_version_4_store_is_upgraded_with_identities(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v4.db", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(db, V3_SCHEMA_SQL, NULL, NULL, &msg), SQLITE_OK);
+    /* Version 4 as mock-server/store/sql.c's QXM_MIGRATE_3_SQL made it. */
+    const char *v4 = "ALTER TABLE requests ADD COLUMN client TEXT;"
+                     "ALTER TABLE requests ADD COLUMN headers TEXT;"
+                     "ALTER TABLE requests ADD COLUMN body TEXT;"
+                     "ALTER TABLE requests ADD COLUMN body_len INTEGER;"
+                     "ALTER TABLE requests ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+                     "ALTER TABLE requests ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
+                     "INSERT OR IGNORE INTO store_counters (name, n) VALUES ('journal_evicted', 0);"
+                     "PRAGMA user_version = 4;";
+    assert_int_equal(sqlite3_exec(db, v4, NULL, NULL, &msg), SQLITE_OK);
+    const char *rows =
+        "INSERT INTO runs (id, workflow_id, status, final_status, received_ms, due_ms,"
+        " finished_ms, payload_hash, doc, entered_ms) VALUES ('RUN_v4', 'WF_a', 'SUCCESS',"
+        " 'SUCCESS', 1764387674000, 1764387674000, 1764387674000, 1,"
+        " '{\"id\":\"RUN_v4\",\"workflowId\":\"WF_a\",\"receivedAt\":\"2025-11-29T03:41:14.000Z\","
+        "\"payload\":{\"identityMap\":{\"Email\":[{\"id\":\"Old@Example.com\"}],\"ECID\":\"x\"}},"
+        "\"eventData\":{\"externalId\":\"EXT-OLD\"}}', 1764387674000),"
+        " ('RUN_odd', 'WF_a', 'SUCCESS', 'SUCCESS', 1764387675000, 1764387675000, 1764387675000,"
+        " 2, '{\"id\":\"RUN_odd\",\"payload\":{\"identityMap\":[1,\"a\"]},\"eventData\":[\"b\"]}',"
+        " 1764387675000);"
+        "INSERT INTO run_counts VALUES ('WF_a', 'SUCCESS', 2);";
+    assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, &msg), SQLITE_OK);
+    sqlite3_close(db);
+
+    qxm_store *s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    assert_int_equal(user_version(path), 5);
+    expect_identity(s, "old@example", false, NULL, "RUN_v4");
+    expect_identity(s, "ext-old", false, NULL, "RUN_v4");
+    assert_int_equal(count_rows(path, "SELECT COUNT(*) FROM run_identities"), 2);
+    qxm_store_close(s);
+    remove_db(path);
+}
+
+static void add_refusal(qxm_store *s, const char *id, int64_t received_ms, int status,
+                        const char *reason, const char *workflow_id)
+{
+    qx_error err;
+    qxm_request_entry e = {.id = id,
+                           .received_ms = received_ms,
+                           .method = "POST",
+                           .path = "/p",
+                           .http_status = status,
+                           .reason = reason,
+                           .workflow_id = workflow_id,
+                           .client = "10.0.0.9",
+                           .body_len = -1};
+    if (qxm_store_add_request(s, &e, &err) != 0)
+        fail_msg("add: %s", err.text);
+}
+
+/* The ids a journal filter lists, and its totals. */
+static void expect_requests(qxm_store *s, const qxm_request_filter *f, const char *expected,
+                            int64_t entries, int64_t requests)
+{
+    qx_error err;
+    qxm_request_totals t = {-1, -1};
+    json_t *list = qxm_store_find_requests(s, f, NULL, &t, &err);
+    if (list == NULL)
+        fail_msg("list: %s", err.text);
+    char got[256] = "";
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%s", n > 0 ? " " : "", str(e, "id"));
+    }
+    json_decref(list);
+    assert_string_equal(got, expected);
+    assert_int_equal(t.entries, entries);
+    assert_int_equal(t.requests, requests);
+}
+
+/* The journal is filtered by status, workflow, reason (any case) and time,
+ * listed either way, and counts entries and the requests their summaries
+ * stand for; one entry is found by its id. */
+static void test_journal_filters_order_and_totals(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    set_limits(fx->store, 1000, 1 << 30, 2);
+    add_refusal(fx->store, "R1", T0, 200, "Workflow disabled", "WF_a");
+    add_refusal(fx->store, "R2", T0 + 1, 429, "rate limit", "WF_b");
+    for (int i = 0; i < 5; i++) { /* 2 written, then a summary of 3 */
+        char id[16];
+        snprintf(id, sizeof id, "U%d", i);
+        add_refusal(fx->store, id, T0 + 2 + i, 401, "wrong credentials", "WF_a");
+    }
+    qxm_request_filter all = {0};
+    expect_requests(fx->store, &all, "R1 R2 U0 U1 U2", 5, 7);
+    qxm_request_filter desc = {.newest_first = true, .limit = 2};
+    expect_requests(fx->store, &desc, "U2 U1", 5, 7);
+    qxm_request_filter status = {.http_status = 401};
+    expect_requests(fx->store, &status, "U0 U1 U2", 3, 5);
+    qxm_request_filter wf = {.workflow_id = "WF_a", .newest_first = true};
+    expect_requests(fx->store, &wf, "U2 U1 U0 R1", 4, 6);
+    qxm_request_filter reason = {.reason = "DISABLED"};
+    expect_requests(fx->store, &reason, "R1", 1, 1);
+    qxm_request_filter window = {.since_ms = T0 + 1, .until_ms = T0 + 3};
+    expect_requests(fx->store, &window, "R2 U0", 2, 2);
+    qxm_request_filter none = {.http_status = 404};
+    expect_requests(fx->store, &none, "", 0, 0);
+    /* Pages newest first walk back without gaps. */
+    int64_t next = 0;
+    json_t *page = qxm_store_find_requests(fx->store, &desc, &next, NULL, &err);
+    json_decref(page);
+    assert_true(next > 0);
+    qxm_request_filter rest = {.newest_first = true, .cursor = next};
+    expect_requests(fx->store, &rest, "U0 R2 R1", 5, 7);
+
+    json_t *one = qxm_store_get_request(fx->store, "U2", &err);
+    assert_non_null(one);
+    assert_true(json_is_true(json_object_get(one, "summary")));
+    assert_int_equal(json_integer_value(json_object_get(one, "count")), 3);
+    json_decref(one);
+    assert_null(qxm_store_get_request(fx->store, "nope", &err));
+    assert_string_equal(err.text, "");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1655,6 +1910,10 @@ int main(void)
         T(test_journal_is_bounded_by_bytes),
         T(test_refusals_fold_into_summaries_per_client_minute_and_status),
         T(test_an_evicted_summary_is_started_again),
+        T(test_runs_are_found_by_a_substring_of_an_identity),
+        T(test_imported_runs_are_found_by_identity),
+        T(test_version_4_store_is_upgraded_with_identities),
+        T(test_journal_filters_order_and_totals),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
