@@ -411,7 +411,7 @@ static json_t *entry_json(sqlite3_stmt *stmt)
 /* Binds the journal filter's ?3..?7 (see JOURNAL_WHERE in sql.c). */
 static void bind_request_filter(sqlite3_stmt *stmt, const qxm_request_filter *f)
 {
-    if (f->http_status != 0)
+    if (f->match_status)
         sqlite3_bind_int(stmt, 3, f->http_status);
     store_bind_text(stmt, 4, f->workflow_id);
     store_bind_text(stmt, 5, f->reason);
@@ -421,7 +421,7 @@ static void bind_request_filter(sqlite3_stmt *stmt, const qxm_request_filter *f)
 
 static bool is_filtered(const qxm_request_filter *f)
 {
-    return f->http_status != 0 || f->workflow_id != NULL || f->reason != NULL || f->since_ms != 0 ||
+    return f->match_status || f->workflow_id != NULL || f->reason != NULL || f->since_ms != 0 ||
            f->until_ms != 0;
 }
 

@@ -189,7 +189,8 @@ QX_MUST_CHECK int qxm_store_journal_stats(qxm_store *s, qxm_journal_stats *out, 
 
 /* Filter for listing the journal. Zero-initialise, then set fields. */
 typedef struct qxm_request_filter {
-    int http_status;         /* 0: any */
+    bool match_status; /* only entries of http_status (0 included) */
+    int http_status;
     const char *workflow_id; /* NULL: any */
     const char *reason;      /* a substring of the reason, any case; NULL: any */
     int64_t since_ms;        /* receivedAt >= since_ms; 0: unbounded */

@@ -1844,7 +1844,7 @@ static void test_journal_filters_order_and_totals(void **state)
     expect_requests(fx->store, &all, "R1 R2 U0 U1 U2", 5, 7);
     qxm_request_filter desc = {.newest_first = true, .limit = 2};
     expect_requests(fx->store, &desc, "U2 U1", 5, 7);
-    qxm_request_filter status = {.http_status = 401};
+    qxm_request_filter status = {.match_status = true, .http_status = 401};
     expect_requests(fx->store, &status, "U0 U1 U2", 3, 5);
     qxm_request_filter wf = {.workflow_id = "WF_a", .newest_first = true};
     expect_requests(fx->store, &wf, "U2 U1 U0 R1", 4, 6);
@@ -1852,7 +1852,7 @@ static void test_journal_filters_order_and_totals(void **state)
     expect_requests(fx->store, &reason, "R1", 1, 1);
     qxm_request_filter window = {.since_ms = T0 + 1, .until_ms = T0 + 3};
     expect_requests(fx->store, &window, "R2 U0", 2, 2);
-    qxm_request_filter none = {.http_status = 404};
+    qxm_request_filter none = {.match_status = true, .http_status = 404};
     expect_requests(fx->store, &none, "", 0, 0);
     /* Pages newest first walk back without gaps. */
     int64_t next = 0;
