@@ -54,7 +54,7 @@ int qxm_param_int(const qxm_request *req, const char *name, long long min, long 
  * every sum and difference of two such times fits an int64_t with room to
  * spare, so the handlers' arithmetic on them (/stats' buckets) cannot
  * overflow. */
-static int time_param(const qxm_request *req, const char *name, int64_t *out, qxm_answer *ans)
+int qxm_param_time(const qxm_request *req, const char *name, int64_t *out, qxm_answer *ans)
 {
     const char *s = req->query(req->query_ctx, name);
     if (s == NULL)
@@ -95,8 +95,8 @@ int qxm_param_filter(qxm_mock *m, const qxm_request *req, qxm_run_filter *f, qxm
         }
         f->status = st;
     }
-    if (time_param(req, "since", &f->since_ms, ans) < 0 ||
-        time_param(req, "until", &f->until_ms, ans) < 0)
+    if (qxm_param_time(req, "since", &f->since_ms, ans) < 0 ||
+        qxm_param_time(req, "until", &f->until_ms, ans) < 0)
         return -1;
     return 0;
 }

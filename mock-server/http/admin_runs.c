@@ -5,7 +5,8 @@
  *   GET    /_qx/v1/runs/{id}     one run (410 once evicted by retention)
  *   GET    /_qx/v1/runs/wait     long-poll until N runs are finished
  *   DELETE /_qx/v1/runs          clear runs, journal and directory
- *   GET    /_qx/v1/requests      the request journal
+ *   GET    /_qx/v1/requests      the request journal, filtered and paginated, with totals
+ *   GET    /_qx/v1/requests/{id} one journal entry (410 once evicted)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,39 @@
 #define DEFAULT_WAIT_MS 30000
 #define MAX_WAIT_MS 600000
 #define RUNS_PREFIX "/_qx/v1/runs/"
+#define REQUESTS_PREFIX "/_qx/v1/requests/"
+/* The longest identity= or reason= text searched for. */
+#define MAX_SEARCH_TEXT 200
+
+/* order=asc|desc into *newest_first. Returns 0, or -1 with a 400 in ans. */
+static int order_param(const qxm_request *req, bool *newest_first, qxm_answer *ans)
+{
+    const char *order = req->query(req->query_ctx, "order");
+    if (order == NULL || strcmp(order, "asc") == 0)
+        return 0;
+    if (strcmp(order, "desc") == 0) {
+        *newest_first = true;
+        return 0;
+    }
+    qxm_bad_request(ans, "order: expected asc or desc");
+    return -1;
+}
+
+/* A text to search for, non-empty and at most MAX_SEARCH_TEXT bytes, into
+ * *out (untouched when absent). Returns 0, or -1 with a 400 in ans. */
+static int search_param(const qxm_request *req, const char *name, const char **out, qxm_answer *ans)
+{
+    const char *v = req->query(req->query_ctx, name);
+    if (v == NULL)
+        return 0;
+    size_t n = strlen(v);
+    if (n == 0 || n > MAX_SEARCH_TEXT) {
+        qxm_bad_request(ans, "%s: expected 1 to %d bytes of text", name, MAX_SEARCH_TEXT);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 void qxm_admin_list_runs(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
@@ -26,17 +60,10 @@ void qxm_admin_list_runs(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     long long limit = DEFAULT_PAGE, cursor = 0;
     if (qxm_param_filter(m, req, &f, ans) < 0 ||
         qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
-        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0)
+        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0 ||
+        order_param(req, &f.newest_first, ans) < 0 ||
+        search_param(req, "identity", &f.identity, ans) < 0)
         return;
-    const char *order = req->query(req->query_ctx, "order");
-    if (order != NULL) {
-        if (strcmp(order, "desc") == 0) {
-            f.newest_first = true;
-        } else if (strcmp(order, "asc") != 0) {
-            qxm_bad_request(ans, "order: expected asc or desc");
-            return;
-        }
-    }
     f.limit = (size_t)limit;
     f.cursor = cursor;
     int64_t next = 0;
@@ -163,16 +190,40 @@ void qxm_admin_get_run(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     ans->json = run;
 }
 
+/* The journal's filters: httpStatus, reason, workflowId, since, until,
+ * order, limit, cursor. Returns 0, or -1 with a 400 in ans. */
+static int request_filter(const qxm_request *req, qxm_request_filter *f, qxm_answer *ans)
+{
+    long long status = -1, limit = DEFAULT_PAGE, cursor = 0;
+    qxm_run_filter window = {0};
+    if (qxm_param_int(req, "httpStatus", 0, 599, &status, ans) < 0 ||
+        qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
+        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0 ||
+        qxm_param_time(req, "since", &window.since_ms, ans) < 0 ||
+        qxm_param_time(req, "until", &window.until_ms, ans) < 0 ||
+        order_param(req, &f->newest_first, ans) < 0 ||
+        search_param(req, "reason", &f->reason, ans) < 0 ||
+        search_param(req, "workflowId", &f->workflow_id, ans) < 0)
+        return -1;
+    /* 0 is a status of its own: a connection dropped before any answer. */
+    f->match_status = status >= 0;
+    f->http_status = status >= 0 ? (int)status : 0;
+    f->since_ms = window.since_ms;
+    f->until_ms = window.until_ms;
+    f->limit = (size_t)limit;
+    f->cursor = cursor;
+    return 0;
+}
+
 void qxm_admin_requests(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
-    long long limit = DEFAULT_PAGE, cursor = 0;
-    if (qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
-        qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0)
+    qxm_request_filter f = {0};
+    if (request_filter(req, &f, ans) < 0)
         return;
     int64_t next = 0;
     qx_error err;
-    json_t *list =
-        qxm_store_list_requests(qxm_engine_store(m->engine), cursor, (size_t)limit, &next, &err);
+    qxm_request_totals totals;
+    json_t *list = qxm_store_find_requests(qxm_engine_store(m->engine), &f, &next, &totals, &err);
     if (list == NULL) {
         qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
         return;
@@ -188,8 +239,44 @@ void qxm_admin_requests(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     char next_text[32];
     snprintf(next_text, sizeof next_text, "%lld", (long long)next);
     ans->status = 200;
-    ans->json = json_pack("{s:o, s:s?, s:I}", "requests", list, "nextCursor",
-                          next != 0 ? next_text : NULL, "evicted", (json_int_t)evicted);
+    /* "total": the entries matching; "totalRequests": the requests they
+     * stand for (a summary entry counts its count). */
+    ans->json =
+        json_pack("{s:o, s:s?, s:I, s:I, s:I}", "requests", list, "nextCursor",
+                  next != 0 ? next_text : NULL, "total", (json_int_t)totals.entries,
+                  "totalRequests", (json_int_t)totals.requests, "evicted", (json_int_t)evicted);
+}
+
+/* GET /requests/{id}: the entry whose request id (the answer's
+ * meta.requestId) is id; 410 while its tombstone says retention evicted
+ * it, else 404 (the journal's own bounds leave no tombstone). */
+void qxm_admin_get_request(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
+{
+    const char *id = req->path + strlen(REQUESTS_PREFIX);
+    qxm_store *store = qxm_engine_store(m->engine);
+    qx_error err;
+    json_t *entry = qxm_store_get_request(store, id, &err);
+    if (entry != NULL) {
+        ans->status = 200;
+        ans->json = entry;
+        return;
+    }
+    if (err.text[0] != '\0') {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+        return;
+    }
+    int64_t at = 0;
+    int found = qxm_store_find_tombstone(store, QXM_ENTRY_REQUEST, id, &at, &err);
+    if (found < 0) {
+        qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
+    } else if (found == 0) {
+        qxm_answer_error(ans, 404, "no journal entry with this request id", "QX_REQUEST_NOT_FOUND",
+                         NULL);
+    } else {
+        char when[QX_TIME_TEXT_MAX], msg[128];
+        snprintf(msg, sizeof msg, "journal entry evicted at %s", qx_format_time(at, when));
+        qxm_answer_error(ans, 410, msg, "QX_REQUEST_EVICTED", NULL);
+    }
 }
 
 void qxm_admin_reset(qxm_mock *m, const qxm_request *req, qxm_answer *ans)

@@ -42,9 +42,10 @@ typedef struct qxm_metrics qxm_metrics;
 struct qxm_mock {
     qxm_engine *engine;
     qxm_metrics *metrics;
-    qxm_options opt;   /* the caller's strings are not kept (see below) */
-    char *admin_token; /* owned copy; NULL: admin API open */
-    char *tls_cert;    /* owned copies of the PEM texts */
+    qxm_options opt;     /* the caller's strings are not kept (see below) */
+    char *admin_token;   /* owned copy; NULL: admin API open */
+    char *metrics_token; /* owned copy; NULL: /metrics open */
+    char *tls_cert;      /* owned copies of the PEM texts */
     char *tls_key;
     char listen_host[128];
     int listen_port;
@@ -92,11 +93,12 @@ typedef struct qxm_request {
     qxm_header headers[QXM_EVENT_MAX_HEADERS];
     size_t n_headers;
     bool more_headers;
-    /* JSON-event routes only: the query arguments, decoded, the first
-     * QXM_EVENT_MAX_QUERY_ARGS of them (a tap checks no token rides in
-     * the URL). */
+    /* The query arguments, decoded, the first QXM_EVENT_MAX_QUERY_ARGS of
+     * them (a tap checks no token rides in the URL; the admin API refuses
+     * names a route does not take), and whether there were more. */
     qxm_header query_args[QXM_EVENT_MAX_QUERY_ARGS];
     size_t n_query_args;
+    bool more_query_args;
 } qxm_request;
 
 /* Gives a streamed body piece by piece from *cursor (0 at the start):
@@ -127,9 +129,10 @@ typedef void qxm_handler(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
 
 /* Who may call a route. */
 typedef enum qxm_auth {
-    QXM_AUTH_NONE,  /* anyone (the page) */
-    QXM_AUTH_EVENT, /* the handler authenticates per workflow; Basic decoded */
-    QXM_AUTH_ADMIN  /* the admin token, when qx-mock was started with one */
+    QXM_AUTH_NONE,   /* anyone (the page, the health check) */
+    QXM_AUTH_EVENT,  /* the handler authenticates per workflow; Basic decoded */
+    QXM_AUTH_ADMIN,  /* the admin token, when qx-mock was started with one */
+    QXM_AUTH_METRICS /* the metrics token, when qx-mock was started with one */
 } qxm_auth;
 
 /* A body taken piece by piece as it arrives instead of being kept (the
@@ -175,6 +178,7 @@ void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req,
  * login dialog over the page's token prompt. */
 #define QXM_EVENT_CHALLENGE "Basic realm=\"Qualtrics JSON event\""
 #define QXM_ADMIN_CHALLENGE "Bearer realm=\"qx-mock admin API\""
+#define QXM_METRICS_CHALLENGE "Bearer realm=\"qx-mock metrics\""
 
 /* ingest.c: the JSON-event endpoint. */
 void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
@@ -190,13 +194,16 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans);
 int qxm_param_int(const qxm_request *req, const char *name, long long min, long long max,
                   long long *out, qxm_answer *ans);
 int qxm_param_filter(qxm_mock *m, const qxm_request *req, qxm_run_filter *f, qxm_answer *ans);
+/* A time: RFC 3339 or ms since the epoch, from 1970 to 9999. */
+int qxm_param_time(const qxm_request *req, const char *name, int64_t *out, qxm_answer *ans);
 void qxm_bad_request(qxm_answer *ans, const char *fmt, ...) QX_PRINTF(2, 3);
 
 /* The admin API's handlers (admin.c, admin_runs.c, admin_stats.c,
  * admin_history.c, admin_faults.c, admin_capture.c) and the page (page.c). */
 qxm_handler qxm_admin_health, qxm_admin_workflows, qxm_admin_metrics;
 qxm_handler qxm_admin_list_runs, qxm_admin_get_run, qxm_admin_reset, qxm_admin_wait;
-qxm_handler qxm_admin_requests, qxm_admin_stats, qxm_admin_export, qxm_admin_import;
+qxm_handler qxm_admin_requests, qxm_admin_get_request, qxm_admin_stats, qxm_admin_export;
+qxm_handler qxm_admin_import;
 qxm_handler qxm_admin_faults_get, qxm_admin_faults_put, qxm_admin_faults_delete;
 qxm_handler qxm_admin_capture_get, qxm_admin_capture_arm, qxm_admin_capture_delete;
 qxm_handler qxm_admin_alerts_post, qxm_admin_alerts_list, qxm_admin_alerts_delete;

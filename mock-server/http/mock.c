@@ -19,6 +19,7 @@
 static int copy_secrets(qxm_mock *m, const qxm_options *opt, qx_error *err)
 {
     if ((opt->admin_token != NULL && (m->admin_token = strdup(opt->admin_token)) == NULL) ||
+        (opt->metrics_token != NULL && (m->metrics_token = strdup(opt->metrics_token)) == NULL) ||
         (opt->tls_cert_pem != NULL && (m->tls_cert = strdup(opt->tls_cert_pem)) == NULL) ||
         (opt->tls_key_pem != NULL && (m->tls_key = strdup(opt->tls_key_pem)) == NULL)) {
         qx_error_set(err, "out of memory");
@@ -45,7 +46,7 @@ qxm_mock *qxm_mock_new(qxm_config *cfg, const qxm_options *opt, qx_error *err)
     atomic_init(&m->waiters, 0);
     /* Not kept: the caller's strings (copies of the secrets are). */
     m->opt.listen = m->opt.db_path = NULL;
-    m->opt.admin_token = m->opt.tls_cert_pem = m->opt.tls_key_pem = NULL;
+    m->opt.admin_token = m->opt.metrics_token = m->opt.tls_cert_pem = m->opt.tls_key_pem = NULL;
     if (copy_secrets(m, opt, err) != 0 ||
         qxm_server_parse_listen(opt->listen != NULL ? opt->listen : "127.0.0.1:8080",
                                 m->listen_host, sizeof m->listen_host, &m->listen_port, err) != 0) {
@@ -198,6 +199,10 @@ void qxm_mock_free(qxm_mock *m)
     if (m->admin_token != NULL) {
         explicit_bzero(m->admin_token, strlen(m->admin_token));
         free(m->admin_token);
+    }
+    if (m->metrics_token != NULL) {
+        explicit_bzero(m->metrics_token, strlen(m->metrics_token));
+        free(m->metrics_token);
     }
     free(m->tls_cert);
     if (m->tls_key != NULL) {

@@ -44,7 +44,9 @@ typedef struct qxm_options {
     unsigned request_timeout_s;    /* 0: QXM_DEFAULT_REQUEST_TIMEOUT_S */
     unsigned import_timeout_s;     /* 0: QXM_DEFAULT_IMPORT_TIMEOUT_S */
     unsigned max_waiters;          /* long-polls at once; 0: max_connections / 4, at least 1 */
-    const char *admin_token;       /* secret; when set the admin API and page need it */
+    const char *admin_token;       /* secret; when set the admin API and page need it
+                                      (not the health check) */
+    const char *metrics_token;     /* secret; when set /metrics needs it, else it is open */
     const char *tls_cert_pem;      /* PEM text; with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;
     /* Host header names the admin API and the page accept besides loopback

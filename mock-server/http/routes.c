@@ -6,7 +6,11 @@
  *
  * A path no route takes is answered 404; a known path with a method no
  * route of it takes, 405 with Allow listing the methods that are. Both, and
- * every admin route, are behind the admin token when qx-mock has one.
+ * every admin route, are behind the admin token when qx-mock has one; the
+ * health check is always open (container and CI probes carry no token),
+ * and /metrics is behind a token of its own only when given one
+ * (--metrics-token-env). Each admin route takes the query parameters
+ * ROUTE_PARAMS lists and no other.
  *
  * Browser-safe routes (the page and the admin API, not the JSON-event
  * endpoint, /_qx/v1/health or /metrics) are guarded against other web
@@ -38,8 +42,8 @@ static const qxm_route ROUTES[] = {
     {NULL,     "/inbound-event/v1/events/JSON/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  false, qxm_ingest_handle, NULL, NULL},
     {NULL,     "/",                                      ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
     {NULL,     "/index.html",                            ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
-    {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_ADMIN, false, false, qxm_admin_metrics, NULL, NULL},
-    {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_ADMIN, false, false, qxm_admin_health, NULL, NULL},
+    {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_METRICS, false, false, qxm_admin_metrics, NULL, NULL},
+    {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_NONE,  false, false, qxm_admin_health, NULL, NULL},
     {"GET",    "/_qx/v1/workflows",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_workflows, NULL, NULL},
     {"GET",    "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_capture_get, NULL, NULL},
     {"POST",   "/_qx/v1/workflows/{id}/capture",         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_capture_arm, NULL, NULL},
@@ -49,6 +53,7 @@ static const qxm_route ROUTES[] = {
     {"GET",    "/_qx/v1/runs/wait",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_wait, NULL, NULL},
     {"GET",    "/_qx/v1/runs/{id}",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_get_run, NULL, NULL},
     {"GET",    "/_qx/v1/requests",                       ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_requests, NULL, NULL},
+    {"GET",    "/_qx/v1/requests/{id}",                  ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_get_request, NULL, NULL},
     {"GET",    "/_qx/v1/stats",                          ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_stats, NULL, NULL},
     {"GET",    "/_qx/v1/export",                         ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_export, NULL, NULL},
     {"POST",   "/_qx/v1/import",                         QXM_MAX_IMPORT_BYTES, QXM_AUTH_ADMIN, false, true, qxm_admin_import,
@@ -62,6 +67,25 @@ static const qxm_route ROUTES[] = {
 };
 /* clang-format on */
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+/* The query parameters each route of the admin API (/_qx/v1/..., and
+ * /metrics) takes, by method and path as in ROUTES; a route not listed
+ * takes none. Any other name is answered 400 naming it, before the
+ * handler: a misspelt filter (httpStatuss=200) must not silently list
+ * everything. */
+/* clang-format off */
+static const struct route_params {
+    const char *method, *path;
+    const char *const names[10];
+} ROUTE_PARAMS[] = {
+    {"GET", "/_qx/v1/runs",      {"workflowId", "status", "since", "until", "identity", "order", "limit", "cursor"}},
+    {"GET", "/_qx/v1/runs/wait", {"workflowId", "status", "since", "until", "count", "timeoutMs"}},
+    {"GET", "/_qx/v1/requests",  {"httpStatus", "reason", "workflowId", "since", "until", "order", "limit", "cursor"}},
+    {"GET", "/_qx/v1/stats",     {"workflowId", "status", "since", "until", "bucketMs"}},
+};
+/* clang-format on */
+#define N_ROUTE_PARAMS (sizeof ROUTE_PARAMS / sizeof ROUTE_PARAMS[0])
+#define ADMIN_PREFIX "/_qx/"
 
 static qxm_handler refuse_route;
 /* Taken by every request no route of the table takes. */
@@ -138,6 +162,63 @@ static void refuse_route(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
     qxm_answer_error(ans, 405, msg, "QX_METHOD_NOT_ALLOWED", NULL);
 }
 
+/* Whether r's query parameters are checked: the admin API's and /metrics
+ * (the page's and the JSON-event endpoint's are not ours to police). */
+static bool checks_params(const qxm_route *r)
+{
+    return r->path != NULL && (strncmp(r->path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 ||
+                               strcmp(r->path, "/metrics") == 0);
+}
+
+/* The names r takes, NULL-terminated (an empty list when it takes none). */
+static const char *const *params_of(const qxm_route *r)
+{
+    static const char *const none[1] = {NULL};
+    const char *method = r->method != NULL ? r->method : "";
+    for (size_t i = 0; i < N_ROUTE_PARAMS; i++)
+        if (strcmp(ROUTE_PARAMS[i].method, method) == 0 &&
+            strcmp(ROUTE_PARAMS[i].path, r->path) == 0)
+            return ROUTE_PARAMS[i].names;
+    return none;
+}
+
+/* True when every query parameter of req is one r takes; else false with
+ * ans set to a 400 naming the first that is not, and what r takes. */
+static bool params_known(const qxm_route *r, const qxm_request *req, qxm_answer *ans)
+{
+    if (!checks_params(r))
+        return true;
+    const char *const *names = params_of(r);
+    if (req->more_query_args) {
+        qxm_bad_request(ans, "too many query parameters (at most %d)", QXM_EVENT_MAX_QUERY_ARGS);
+        return false;
+    }
+    for (size_t i = 0; i < req->n_query_args; i++) {
+        const qxm_header *q = &req->query_args[i];
+        bool known = false;
+        for (size_t k = 0; names[k] != NULL && !known; k++)
+            known = strlen(names[k]) == q->name_len && memcmp(names[k], q->name, q->name_len) == 0;
+        if (known)
+            continue;
+        char expected[256] = "";
+        size_t len = 0;
+        for (size_t k = 0; names[k] != NULL && len < sizeof expected; k++) {
+            int w = snprintf(expected + len, sizeof expected - len, "%s%s", k > 0 ? ", " : "",
+                             names[k]);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        int name_len = q->name_len < 100 ? (int)q->name_len : 100;
+        if (names[0] == NULL)
+            qxm_bad_request(ans, "unknown query parameter \"%.*s\" (this route takes none)",
+                            name_len, q->name);
+        else
+            qxm_bad_request(ans, "unknown query parameter \"%.*s\" (expected one of: %s)", name_len,
+                            q->name, expected);
+        return false;
+    }
+    return true;
+}
+
 /* True when no admin token is required or req carries it. */
 static bool admin_authorized(const qxm_mock *m, const qxm_request *req)
 {
@@ -148,6 +229,22 @@ static bool admin_authorized(const qxm_mock *m, const qxm_request *req)
         strncasecmp(req->authorization, "Bearer ", 7) == 0)
         given = req->authorization + 7;
     return qx_secret_equals(given, m->admin_token);
+}
+
+/* True when no token is required for r or req carries it: the admin token
+ * (as Bearer or X-QX-ADMIN-TOKEN) for the admin API, the metrics token (as
+ * Bearer, what Prometheus sends) for /metrics. */
+static bool token_authorized(const qxm_mock *m, const qxm_route *r, const qxm_request *req)
+{
+    if (r->auth == QXM_AUTH_METRICS) {
+        if (m->metrics_token == NULL)
+            return true;
+        const char *given = NULL;
+        if (req->authorization != NULL && strncasecmp(req->authorization, "Bearer ", 7) == 0)
+            given = req->authorization + 7;
+        return qx_secret_equals(given, m->metrics_token);
+    }
+    return r->auth != QXM_AUTH_ADMIN || admin_authorized(m, req);
 }
 
 /* Whether host (lowercase, no brackets, no port) is a loopback address
@@ -278,7 +375,13 @@ bool qxm_route_admit(qxm_mock *m, const qxm_route *r, const qxm_request *req, qx
                          "QX_FORBIDDEN_ORIGIN", NULL);
         return false;
     }
-    if (r->auth == QXM_AUTH_ADMIN && !admin_authorized(m, req)) {
+    if (r->auth == QXM_AUTH_METRICS && !token_authorized(m, r, req)) {
+        qxm_answer_error(ans, 401, "metrics token required: send Authorization: Bearer <token>",
+                         "QX_METRICS_AUTH", NULL);
+        ans->challenge = QXM_METRICS_CHALLENGE;
+        return false;
+    }
+    if (r->auth == QXM_AUTH_ADMIN && !token_authorized(m, r, req)) {
         qxm_answer_error(ans, 401,
                          "admin token required: send Authorization: Bearer <token> or "
                          "X-QX-ADMIN-TOKEN",
@@ -286,7 +389,7 @@ bool qxm_route_admit(qxm_mock *m, const qxm_route *r, const qxm_request *req, qx
         ans->challenge = QXM_ADMIN_CHALLENGE;
         return false;
     }
-    return true;
+    return params_known(r, req, ans);
 }
 
 void qxm_route_dispatch(qxm_mock *m, const qxm_route *r, const qxm_request *req, qxm_answer *ans)

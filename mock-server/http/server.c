@@ -272,8 +272,10 @@ static enum MHD_Result collect_query_arg(void *cls, enum MHD_ValueKind kind, con
 {
     (void)kind;
     qxm_request *req = cls;
-    if (req->n_query_args == QXM_EVENT_MAX_QUERY_ARGS)
+    if (req->n_query_args == QXM_EVENT_MAX_QUERY_ARGS) {
+        req->more_query_args = true;
         return MHD_NO;
+    }
     req->query_args[req->n_query_args++] =
         (qxm_header){.name = key,
                      .name_len = key_size,
@@ -327,10 +329,11 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
         .body_too_large = st->too_large,
         .received_ms = st->received_ms,
     };
+    /* Every route's query arguments: the admin API refuses unknown ones. */
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_query_arg, &req);
     if (st->route->event) {
         client_address(conn, req.client_address, sizeof req.client_address);
         MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, &req);
-        MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_query_arg, &req);
     }
     return req;
 }

@@ -39,7 +39,10 @@ void tool_usage(FILE *out)
           "                            answered 503 (default: a quarter of\n"
           "                            --max-connections, at least 1)\n"
           "      --admin-token-env VAR  require the token in environment variable VAR\n"
-          "                            for the admin API (Authorization: Bearer TOKEN)\n"
+          "                            for the admin API (Authorization: Bearer TOKEN);\n"
+          "                            /_qx/v1/health stays open\n"
+          "      --metrics-token-env VAR  require the token in VAR for /metrics\n"
+          "                            (Authorization: Bearer TOKEN; default: open)\n"
           "      --allow-host NAME     accept Host NAME on the admin API and the page\n"
           "                            besides loopback and localhost (repeatable)\n"
           "      --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
@@ -143,6 +146,7 @@ enum {
     OPT_MAX_WAITERS,
     OPT_VERSION,
     OPT_ADMIN_TOKEN_ENV,
+    OPT_METRICS_TOKEN_ENV,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_ALLOW_HOST
@@ -231,6 +235,7 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"admin-token-env", required_argument, NULL, OPT_ADMIN_TOKEN_ENV},
+        {"metrics-token-env", required_argument, NULL, OPT_METRICS_TOKEN_ENV},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
@@ -269,6 +274,9 @@ int tool_parse_serve(int argc, char **argv, serve_options *o)
             break;
         case OPT_ADMIN_TOKEN_ENV:
             o->admin_env = optarg;
+            break;
+        case OPT_METRICS_TOKEN_ENV:
+            o->metrics_env = optarg;
             break;
         case OPT_TLS_CERT:
             o->tls_cert = optarg;

@@ -38,19 +38,28 @@ static char *read_text_file(const char *opt, const char *path)
     return qx_buf_take(&text, NULL);
 }
 
-/* The admin token and the TLS PEM texts into *mo (the PEM texts malloc'd:
- * *cert, *key). Returns 0, or EXIT_USAGE with a message. */
+/* The value of the environment variable var named by option opt into
+ * *token (NULL when var is). Returns 0, or EXIT_USAGE with a message. */
+static int token_from_env(const char *opt, const char *var, const char **token)
+{
+    if (var == NULL)
+        return 0;
+    *token = getenv(var);
+    if (*token == NULL || **token == '\0') {
+        fprintf(stderr, "qx-mock: %s %s: the variable is not set or empty\n", opt, var);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The admin and metrics tokens and the TLS PEM texts into *mo (the PEM
+ * texts malloc'd: *cert, *key). Returns 0, or EXIT_USAGE with a message. */
 static int load_secrets(const serve_options *o, qxm_options *mo, char **cert, char **key)
 {
     *cert = *key = NULL;
-    if (o->admin_env != NULL) {
-        mo->admin_token = getenv(o->admin_env);
-        if (mo->admin_token == NULL || *mo->admin_token == '\0') {
-            fprintf(stderr, "qx-mock: --admin-token-env %s: the variable is not set or empty\n",
-                    o->admin_env);
-            return EXIT_USAGE;
-        }
-    }
+    if (token_from_env("--admin-token-env", o->admin_env, &mo->admin_token) != 0 ||
+        token_from_env("--metrics-token-env", o->metrics_env, &mo->metrics_token) != 0)
+        return EXIT_USAGE;
     if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
         fputs("qx-mock: --tls-cert and --tls-key go together\n", stderr);
         return EXIT_USAGE;

@@ -16,9 +16,10 @@
 /* What `qx-mock --config FILE [options]` was asked to do. */
 typedef struct serve_options {
     const char *config_path;
-    const char *history;   /* --history FILE, or NULL */
-    const char *admin_env; /* --admin-token-env VAR, or NULL */
-    const char *tls_cert;  /* --tls-cert / --tls-key paths, or NULL */
+    const char *history;     /* --history FILE, or NULL */
+    const char *admin_env;   /* --admin-token-env VAR, or NULL */
+    const char *metrics_env; /* --metrics-token-env VAR, or NULL */
+    const char *tls_cert;    /* --tls-cert / --tls-key paths, or NULL */
     const char *tls_key;
     int verbose;
     qxm_options mock; /* listen, db, seed, threads, bounds */

@@ -144,6 +144,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .body_len = strlen(body),
         .received_ms = 1700000000000,
     };
+    /* The names, as server.c collects them for the unknown-parameter check. */
+    for (size_t i = 0; i < params.n; i++) {
+        if (req.n_query_args == QXM_EVENT_MAX_QUERY_ARGS) {
+            req.more_query_args = true;
+            break;
+        }
+        req.query_args[req.n_query_args++] = (qxm_header){.name = params.name[i],
+                                                          .name_len = strlen(params.name[i]),
+                                                          .value = params.value[i],
+                                                          .value_len = strlen(params.value[i])};
+    }
     qxm_answer ans = {0};
     qxm_route_dispatch(mock, r, &req, &ans);
     if (ans.waiter != NULL) {
