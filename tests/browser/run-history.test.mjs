@@ -4,7 +4,8 @@
 // an export of web-page-workflows.json), opens GET / in Debian's headless Chromium
 // through playwright-core (the DevTools protocol; no browser is downloaded), and
 // checks what a person sees: the rows, a Failure row's error, filters, the detail
-// view, the journal tab, totals and chart, a run appearing live, keyboard use,
+// view, the journal tab (its filters, its count badge, an entry's request),
+// identity search, totals and chart, a run appearing live, keyboard use,
 // the Workflows tab with capture event, a what-if report (qx-mock whatif
 // --report) loaded from a file, the Alerts tab, and the admin-token prompt. Screenshots
 // go to <build>/browser/.
@@ -229,6 +230,24 @@ assert.ok(failures.length >= 2, 'the fixture has failures');
 assert.ok(!fixtureRuns.some((r) => r.status === 'RUNNING'), 'the fixture has no RUNNING run');
 const aFailure = failures[0];
 const aSuccess = fixtureRuns.find((r) => r.status === 'SUCCESS' && r.tasks && r.tasks.length > 1);
+/* A run's identity values as qx-mock records them for identity= search:
+ * the payload's identityMap ids, the event data's email, extRef, externalId. */
+function identitiesOf(run) {
+  const out = [];
+  const im = run.payload && run.payload.identityMap;
+  if (im && typeof im === 'object') {
+    for (const list of Object.values(im)) {
+      if (!Array.isArray(list)) continue;
+      for (const e of list) if (e && typeof e.id === 'string' && e.id) out.push(e.id);
+    }
+  }
+  const ed = run.eventData && typeof run.eventData === 'object' ? run.eventData : {};
+  for (const k of ['email', 'extRef', 'externalId']) {
+    if (typeof ed[k] === 'string' && ed[k]) out.push(ed[k]);
+  }
+  return out.map((v) => v.toLowerCase());
+}
+const workflowOfToken = (token) => configWorkflows.find((w) => w.urlTokenId === token).id;
 
 // ---- the test ------------------------------------------------------------
 
@@ -470,6 +489,31 @@ try {
     }
   }, baseView);
 
+  await step('identity search on the runs tab finds runs by any part of an email or id', async () => {
+    // Part of the first email of the fixture, in another case.
+    const email = fixtureRuns.flatMap(identitiesOf).find((v) => v.includes('@'));
+    const needle = email.slice(0, email.indexOf('@') + 1).toUpperCase();
+    const expected = fixtureRuns.filter((r) =>
+      identitiesOf(r).some((v) => v.includes(needle.toLowerCase())));
+    assert.ok(expected.length >= 1 && expected.length < fixtureRuns.length,
+      `"${needle}" narrows the fixture`);
+    await page.fill('#f-identity', needle);
+    await page.press('#f-identity', 'Enter');
+    await ready('panel-runs');
+    await waitRows(expected.length);
+    await eventually(async () => {
+      const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+      assert.deepEqual(ids.sort(), expected.map((r) => r.id).sort());
+    });
+    await assertText(page.locator('#runs-caption'), `${expected.length} matching`);
+    assert.match(page.url(), /identity=/);
+    await page.fill('#f-identity', 'no-such-person-anywhere');
+    await page.press('#f-identity', 'Enter');
+    await ready('panel-runs');
+    await waitRows(0);
+    await assertText(page.locator('#runs'), 'No runs match these filters.');
+  }, baseView);
+
   await step('the journal tab shows why requests started no run', async () => {
     await page.click('#tab-requests');
     await ready('panel-requests');
@@ -477,11 +521,13 @@ try {
     await waitForCount(jrows, journal.length, 'journal rows');
     await eventually(async () => {
       const shown = (await jrows.locator('td.reason').allInnerTexts()).map((s) => s.trim());
-      assert.deepEqual(shown, journal.map((j) => j.reason));
+      assert.deepEqual(shown, journal.map((j) => j.reason).reverse(), 'newest first');
       assert.ok(shown.some((r) => /disabled/.test(r)), 'a disabled workflow is explained');
       const statuses = await jrows.locator('td:nth-child(4)').allInnerTexts();
-      assert.deepEqual(statuses.map(Number), [404, 401, 400, 200]);
+      assert.deepEqual(statuses.map(Number), [200, 400, 401, 404]);
     });
+    await assertText(page.locator('#requests-caption'),
+      `newest first — ${journal.length} entries matching`);
     await page.screenshot({path: path.join(SHOTS, 'run-history-journal.png')});
     await page.click('#tab-runs');
     await ready('panel-runs');
@@ -521,6 +567,90 @@ try {
       await fetch(`${url}/_qx/v1/alerts`, {method: 'DELETE'});
     }
   }, baseView);
+
+  /* The journal tab with its filters cleared, every entry listed. */
+  async function journalTab() {
+    if (await page.getAttribute('#tab-requests', 'aria-selected') !== 'true') {
+      await page.click('#tab-requests');
+    }
+    await page.click('#jfilters button[type="reset"]');
+    await ready('panel-requests');
+    await waitForCount(page.locator('#requests tr[data-id]'), journal.length, 'journal rows');
+  }
+
+  await step('the journal tab\'s badge counts the requests that started no run, live', async () => {
+    const count = page.locator('#requests-count');
+    await assertText(count, String(journal.length));
+    // A new refusal shows on the badge while the Runs tab is open.
+    const resp = await postEvent(url, '00000000-0000-4000-8000-00000000beef', {b: 2});
+    assert.equal(resp.status, 404);
+    journal.push({reason: resp.body.meta.error.errorMessage, status: 404});
+    await assertText(count, String(journal.length));
+    assert.equal(await page.getAttribute('#tab-runs', 'aria-selected'), 'true');
+  }, baseView);
+
+  await step('journal filters: status, reason and workflow, with the total', async () => {
+    const jrows = page.locator('#requests tr[data-id]');
+    const caption = page.locator('#requests-caption');
+    await page.selectOption('#j-status', '401');
+    await ready('panel-requests');
+    await waitForCount(jrows, 1, 'journal rows with status 401');
+    await assertText(jrows.first().locator('td:nth-child(4)'), '401');
+    await assertText(caption, '— 1 entry matching');
+    await page.selectOption('#j-status', '404');
+    await ready('panel-requests');
+    await waitForCount(jrows, 2, 'journal rows with status 404');
+    await assertText(caption, '— 2 entries matching');
+    await page.click('#jfilters button[type="reset"]');
+    await ready('panel-requests');
+    await waitForCount(jrows, journal.length, 'journal rows');
+    await page.fill('#j-reason', 'DISABLED');
+    await page.press('#j-reason', 'Enter');
+    await ready('panel-requests');
+    await waitForCount(jrows, 1, 'journal rows whose reason says disabled');
+    await assertText(jrows.first().locator('td.reason'), 'disabled');
+    await page.click('#jfilters button[type="reset"]');
+    await ready('panel-requests');
+    await page.selectOption('#j-workflow', workflowOfToken(TOKENS.csat));
+    await ready('panel-requests');
+    // The wrong token and the invalid JSON went to that workflow.
+    await waitForCount(jrows, 2, 'journal rows of one workflow');
+    await eventually(async () => {
+      const statuses = await jrows.locator('td:nth-child(4)').allInnerTexts();
+      assert.deepEqual(statuses.map(Number), [400, 401]);
+    });
+    assert.match(page.url(), /jworkflow=/);
+    await page.screenshot({path: path.join(SHOTS, 'run-history-journal-filtered.png')});
+  }, async () => { await baseView(); await journalTab(); });
+
+  await step('a journal entry opens with its request line, headers and body', async () => {
+    try {
+      const row = page.locator('#requests tr[data-id]').filter({hasText: '401'});
+      await waitForCount(row, 1, 'the 401 row');
+      const id = await row.getAttribute('data-id');
+      await row.focus();
+      await page.keyboard.press('Enter');
+      const dlg = page.locator('#detail[open][aria-busy="false"]');
+      await dlg.waitFor();
+      await assertText(page.locator('#detail-title'), `Request ${id}`);
+      await assertText(page.locator('#detail-title'), 'HTTP 401');
+      await assertText(dlg.locator('pre.request-line'),
+        `POST /inbound-event/v1/events/json/triggers?urlTokenId=${TOKENS.csat}`);
+      const headers = dlg.locator('table.headers tbody tr');
+      await eventually(async () => {
+        const names = (await headers.locator('th').allInnerTexts()).map((h) => h.toLowerCase());
+        assert.ok(names.includes('content-type'), `headers: ${names}`);
+        assert.ok(!names.includes('authorization'), 'credentials are never shown');
+      });
+      await assertText(dlg.locator('pre.body'), '{"a":1}');
+      await page.screenshot({path: path.join(SHOTS, 'run-history-journal-entry.png')});
+      await page.keyboard.press('Escape');
+      await page.locator('#detail[open]').waitFor({state: 'detached'});
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), id);
+    } finally {
+      await closeDetail();
+    }
+  }, async () => { await baseView(); await journalTab(); });
 
   await step('a run posted while the page is open appears without a reload', async () => {
     await page.evaluate(() => { window.qxNoReload = true; });
@@ -685,6 +815,33 @@ try {
         secret);
     } finally {
       await p2.close();
+    }
+  });
+  // refusedJournalPerMinute: refusals past it fold into a summary entry; the
+  // badge counts the requests, the table the entries.
+  await step('the badge counts summarised refusals, and the journal says how many', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qx-summary-'));
+    cleanups.push(async () => rmSync(dir, {recursive: true, force: true}));
+    const cfg = {...JSON.parse(readFileSync(CONFIG, 'utf8')), refusedJournalPerMinute: 1};
+    const cfgPath = path.join(dir, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify(cfg));
+    const folded = await startMock(['--config', cfgPath, '--listen', '127.0.0.1:0']);
+    for (let i = 0; i < 4; i++) {
+      const r = await postEvent(folded.url, '00000000-0000-4000-8000-0000000f01d0', {i});
+      assert.equal(r.status, 404);
+    }
+    const api = await (await fetch(`${folded.url}/_qx/v1/requests`)).json();
+    assert.equal(api.totalRequests, 4);
+    const p4 = await ctx.newPage();
+    try {
+      await p4.goto(`${folded.url}/#tab=requests`);
+      await p4.locator('#panel-requests[aria-busy="false"]').waitFor();
+      await assertText(p4.locator('#requests-count'), '4');
+      await waitForCount(p4.locator('#requests tr[data-id]'), api.total, 'journal entries');
+      await assertText(p4.locator('#requests-caption'), '(4 requests, summaries counted)');
+      if (api.total === 2) await assertText(p4.locator('#requests'), '×3'); // within a minute
+    } finally {
+      await p4.close();
     }
   });
   // historyRetentionDays: a run past it is evicted, and the totals say so.

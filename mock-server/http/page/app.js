@@ -6,11 +6,16 @@
  * filters, pages and counts; the browser never loads everything):
  *
  *   list of runs     GET /_qx/v1/runs?order=desc&limit=N[&cursor=C]+filters
- *                    paging keeps the stack of cursors visited, so "Newer"
- *                    goes back exactly;
- *   totals, chart    GET /_qx/v1/stats?bucketMs=60000+filters (GROUP BY in SQLite);
+ *                    [&identity=] paging keeps the stack of cursors visited,
+ *                    so "Newer" goes back exactly;
+ *   totals, chart    GET /_qx/v1/stats?bucketMs=60000+filters (GROUP BY in
+ *                    SQLite; not narrowed by identity, which /stats lacks);
  *   one run          GET /_qx/v1/runs/{id};
- *   journal          GET /_qx/v1/requests[?cursor=C] (oldest first);
+ *   journal          GET /_qx/v1/requests?order=desc[&cursor=C]+filters
+ *                    (httpStatus, reason, workflowId), with its totals;
+ *   journal count    GET /_qx/v1/requests?limit=1: the tab's badge, on every
+ *                    refresh of any view (totalRequests, summaries counted);
+ *   one request      GET /_qx/v1/requests/{id}, in the run's dialog;
  *   workflows        GET /_qx/v1/workflows and, for each, GET .../{id}/capture;
  *                    "Capture a sample" is POST /_qx/v1/workflows/{id}/capture;
  *   what-if report   a file the person picks (`qx-mock whatif --report`), read
@@ -23,8 +28,9 @@
  * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
  *
  * Whatever is filled in asynchronously says when it is ready: the runs panel,
- * the journal panel, the workflows panel, the alerts panel and the detail dialog carry aria-busy="true" from the
- * moment a person asks for new content (a filter, a page, a tab, a run) until
+ * the journal panel, the workflows panel, the alerts panel and the detail dialog carry
+ * aria-busy="true" from the moment a person asks for new content (a filter, a page, a tab, a
+ * run or a journal entry) until
  * that content is rendered or its error shown. Assistive technology waits on
  * it, and so do the browser tests. Background polls that find nothing new do
  * not mark anything busy.
@@ -212,6 +218,7 @@
     runNext: null,
     reqCursors: [0],
     reqNext: null,
+    reqCount: null,      /* the journal's requests in all (the tab's badge) */
     workflows: new Map(), /* id -> {id, name, ...} */
     seen: null,          /* run ids shown on the first page (for highlighting) */
     shownSig: '',
@@ -221,6 +228,7 @@
     timer: 0,
     gen: 0,              /* bumped per refresh; stale answers are dropped */
     detailId: null,
+    detailKind: 'run',   /* what the dialog shows: 'run' or 'request' */
     lastStats: null,     /* [answer, range] of the last /stats, to redraw on resize */
     rovingId: null,      /* the run row in the Tab order */
   };
@@ -270,7 +278,11 @@
       put('since', $('f-since').value);
       put('until', $('f-until').value);
     }
+    put('identity', $('f-identity').value.trim());
     put('limit', $('f-limit').value, '50');
+    put('jstatus', $('j-status').value);
+    put('jreason', $('j-reason').value.trim());
+    put('jworkflow', $('j-workflow').value);
     const h = p.toString();
     history.replaceState(null, '', h ? `#${h}` : location.pathname + location.search);
   }
@@ -293,6 +305,12 @@
     if (p.get('since')) $('f-since').value = p.get('since');
     if (p.get('until')) $('f-until').value = p.get('until');
     if (['25', '50', '100'].includes(p.get('limit'))) $('f-limit').value = p.get('limit');
+    if (p.get('identity')) $('f-identity').value = p.get('identity');
+    if ([...$('j-status').options].some((o) => o.value === p.get('jstatus'))) {
+      $('j-status').value = p.get('jstatus');
+    }
+    if (p.get('jreason')) $('j-reason').value = p.get('jreason');
+    setSelect('j-workflow', p.get('jworkflow'));
     return ['requests', 'workflows', 'whatif', 'alerts'].includes(p.get('tab')) ? p.get('tab')
       : 'runs';
   }
@@ -335,12 +353,14 @@
     clearTimeout(state.timer);
     const gen = ++state.gen;
     if (!(opts && opts.poll)) setBusy($(`panel-${state.tab}`), true);
+    const counted = refreshRequestCount();
     try {
       if (state.tab === 'runs') await refreshRuns(gen);
       else if (state.tab === 'requests') await refreshRequests(gen);
       else if (state.tab === 'workflows') await refreshWorkflows(gen);
       else if (state.tab === 'alerts') await refreshAlerts(gen);
       /* the what-if tab shows a file: nothing to fetch */
+      await counted;
       if (gen === state.gen) {
         setError(null);
         $('live-status').textContent = $('live').checked
@@ -353,6 +373,14 @@
       for (const id of PANELS) setBusy($(id), false);
       schedule();
     }
+  }
+
+  /* A journal filter changed: back to its first page. */
+  function restartRequests() {
+    state.reqCursors = [0];
+    state.reqSig = '';
+    saveHash();
+    refresh();
   }
 
   /* A filter changed: back to the first page. */
@@ -372,6 +400,8 @@
     const list = filterParams(range);
     const stats = new URLSearchParams(list);
     stats.set('bucketMs', String(CHART_BUCKET_MS));
+    const identity = $('f-identity').value.trim();
+    if (identity) list.set('identity', identity);
     list.set('order', 'desc');
     list.set('limit', $('f-limit').value);
     const cursor = state.runCursors[state.runCursors.length - 1];
@@ -420,7 +450,9 @@
     state.runNext = page.nextCursor || null;
 
     const total = Number(page.total || 0);
-    setText($('runs-caption'), `Workflow runs, newest first — ${fmtCount(total)} matching` +
+    const who = $('f-identity').value.trim();
+    setText($('runs-caption'), 'Workflow runs, newest first' +
+      (who ? ` of identities containing “${who}”` : '') + ` — ${fmtCount(total)} matching` +
       (runs.length ? `, showing ${fmtCount(runs.length)}` : ''));
     setText($('runs-page'), `Page ${state.runCursors.length}` +
       (total ? ` of ${fmtCount(Math.max(1, Math.ceil(total / Number($('f-limit').value))))}` : ''));
@@ -745,6 +777,7 @@
   async function openDetail(id) {
     const dlg = $('detail');
     state.detailId = id;
+    state.detailKind = 'run';
     setBusy(dlg, true);
     $('detail-title').textContent = `Loading run ${id}…`;
     $('detail-body').replaceChildren(el('p', {class: 'muted'}, 'Loading…'));
@@ -763,35 +796,165 @@
 
   /* ---- the request journal --------------------------------------------- */
 
-  async function refreshRequests(gen) {
-    const p = new URLSearchParams({limit: $('f-limit').value});
+  /* The journal's count for the tab's badge: every request that started no
+   * run, a summary entry counting the requests it stands for. Refreshed with
+   * every view, polls included; a failure leaves the last count. */
+  async function refreshRequestCount() {
+    let page;
+    try {
+      page = await api(`${API}/requests?limit=1`);
+    } catch (e) {
+      return;
+    }
+    const n = Number(page.totalRequests || 0);
+    if (n === state.reqCount) return;
+    state.reqCount = n;
+    const badgeEl = $('requests-count');
+    badgeEl.hidden = n === 0;
+    setText(badgeEl, fmtCount(n));
+    badgeEl.title = `${fmtCount(n)} request${n === 1 ? '' : 's'} started no run`;
+  }
+
+  function requestParams() {
+    const p = new URLSearchParams({order: 'desc', limit: $('f-limit').value});
+    if ($('j-status').value) p.set('httpStatus', $('j-status').value);
+    const reason = $('j-reason').value.trim();
+    if (reason) p.set('reason', reason);
+    if ($('j-workflow').value) p.set('workflowId', $('j-workflow').value);
     const cursor = state.reqCursors[state.reqCursors.length - 1];
     if (cursor) p.set('cursor', String(cursor));
-    const page = await api(`${API}/requests?${p}`);
+    return p;
+  }
+
+  function requestRow(r) {
+    const count = Number(r.count || 1);
+    const reason = el('td', {class: 'reason'}, r.reason || '');
+    if (r.summary) {
+      reason.append(el('span', {class: 'tag', title: 'A summary entry: refusals past ' +
+        'refusedJournalPerMinute from this address in this minute'}, `×${fmtCount(count)}`));
+    }
+    return el('tr', {
+      'data-id': r.id || null,
+      tabindex: r.id ? '-1' : null,
+      title: r.id ? 'Open this request (Enter)' : null,
+    },
+    el('td', {class: 'time'},
+      el('time', {datetime: r.receivedAt, title: r.receivedAt}, fmtTime(r.receivedAt))),
+    el('td', {}, r.method || ''),
+    el('td', {class: 'path mono'}, r.path || ''),
+    el('td', {}, String(r.httpStatus === undefined ? '' : r.httpStatus)),
+    reason,
+    el('td', {}, r.workflowId ? workflowLabel(r.workflowId) : '—'));
+  }
+
+  async function refreshRequests(gen) {
+    const page = await api(`${API}/requests?${requestParams()}`);
     if (gen !== state.gen) return;
     const list = Array.isArray(page.requests) ? page.requests : [];
     state.reqNext = page.nextCursor || null;
+    const total = Number(page.total || 0);
+    const requests = Number(page.totalRequests || 0);
+    const limit = Number($('f-limit').value);
     $('requests-prev').disabled = state.reqCursors.length === 1;
     $('requests-next').disabled = !state.reqNext;
-    setText($('requests-page'), `Page ${state.reqCursors.length}`);
+    setText($('requests-page'), `Page ${state.reqCursors.length}` +
+      (total ? ` of ${fmtCount(Math.max(1, Math.ceil(total / limit)))}` : ''));
     setText($('requests-caption'),
-      `Requests that started no run, oldest first — ${fmtCount(list.length)} on this page`);
-    const sig = list.map((r) => r.id).join('|');
+      `Requests that started no run, newest first — ${fmtCount(total)} ` +
+      `entr${total === 1 ? 'y' : 'ies'} matching` +
+      (requests !== total ? ` (${fmtCount(requests)} requests, summaries counted)` : ''));
+    const sig = list.map((r) => `${r.id}:${r.count}`).join('|') + `#${total}`;
     if (sig === state.reqSig && $('requests').children.length) return;
     state.reqSig = sig;
-    const rows = list.map((r) => el('tr', {'data-id': r.id},
-      el('td', {class: 'time'},
-        el('time', {datetime: r.receivedAt, title: r.receivedAt}, fmtTime(r.receivedAt))),
-      el('td', {}, r.method || ''),
-      el('td', {class: 'path mono'}, r.path || ''),
-      el('td', {}, String(r.httpStatus || '')),
-      el('td', {class: 'reason'}, r.reason || ''),
-      el('td', {}, r.workflowId ? workflowLabel(r.workflowId) : '—')));
+    const active = document.activeElement;
+    const focusedId = active && active.closest && active.closest('#requests tr[data-id]')
+      ? active.closest('tr').dataset.id : null;
+    const rows = list.map(requestRow);
     if (!rows.length) {
+      const filtered = $('j-status').value || $('j-reason').value.trim() ||
+        $('j-workflow').value;
       rows.push(el('tr', {}, el('td', {class: 'empty', colspan: '6'},
-        'Every request so far started a run.')));
+        filtered ? 'No request matches these filters.' : 'Every request so far started a run.')));
     }
     $('requests').replaceChildren(...rows);
+    const current = (focusedId &&
+      $('requests').querySelector(`tr[data-id="${CSS.escape(focusedId)}"]`)) ||
+      $('requests').querySelector('tr[data-id]');
+    if (current) current.tabIndex = 0;
+    if (focusedId && current) current.focus({preventScroll: true});
+  }
+
+  /* A journal entry in the detail dialog: the request line, its headers
+   * (the server never keeps credentials) and the body kept. */
+  function renderRequestDetail(r) {
+    $('detail-title').replaceChildren(`Request ${r.id} `,
+      el('span', {class: 'badge FAILURE'}, `HTTP ${r.httpStatus}`));
+    const facts = [
+      ...fact('Received', el('time', {datetime: r.receivedAt}, fmtTime(r.receivedAt, true)),
+        el('span', {class: 'muted'}, ` (${r.receivedAt})`)),
+      ...fact('HTTP status', String(r.httpStatus)),
+      ...fact('Reason', r.reason || '—'),
+      ...fact('Workflow', r.workflowId ? workflowLabel(r.workflowId) : '—', ' ',
+        r.workflowId ? el('code', {}, r.workflowId) : null),
+      ...fact('Client address', r.clientAddress || '—'),
+      ...fact('Request id', el('code', {}, r.id)),
+    ];
+    if (r.summary) {
+      facts.push(...fact('Summary', `stands for ${fmtCount(r.count)} requests from this ` +
+        'address, status and minute (past refusedJournalPerMinute); this is the first of them'));
+    }
+    const body = [el('dl', {class: 'facts'}, ...facts)];
+
+    body.push(el('h3', {}, 'Request line'));
+    body.push(el('pre', {class: 'request-line mono'}, `${r.method || '?'} ${r.path || ''}`));
+
+    body.push(el('h3', {}, 'Headers'));
+    const headers = r.headers && typeof r.headers === 'object' ? Object.entries(r.headers) : [];
+    body.push(headers.length
+      ? el('table', {class: 'grid headers'},
+        el('caption', {}, 'Headers as received, credentials left out' +
+          (r.headersTruncated ? ' (some were left out for size)' : '')),
+        el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Name'),
+          el('th', {scope: 'col'}, 'Value'))),
+        el('tbody', {}, ...headers.map(([k, v]) => el('tr', {},
+          el('th', {scope: 'row'}, el('code', {}, k)),
+          el('td', {class: 'mono'}, valueText(v))))))
+      : el('p', {class: 'muted'}, 'No headers kept for this entry.'));
+
+    body.push(el('h3', {}, 'Body'));
+    if (r.body === null || r.body === undefined) {
+      body.push(el('p', {class: 'muted'}, r.bodyBytes === null
+        ? 'No body kept (over 100 KB, dropped as it arrived, or none recorded).'
+        : 'No body kept.'));
+    } else {
+      if (r.bodyTruncated) {
+        body.push(el('p', {class: 'muted'}, `The first ${fmtCount(r.body.length)} characters ` +
+          `of ${fmtCount(r.bodyBytes)} bytes sent.`));
+      }
+      body.push(el('pre', {class: 'body mono', 'aria-label': 'Request body'}, r.body));
+    }
+    $('detail-body').replaceChildren(...body);
+  }
+
+  /* Opens the dialog on journal entry id, busy until it is in. */
+  async function openRequest(id) {
+    const dlg = $('detail');
+    state.detailId = id;
+    state.detailKind = 'request';
+    setBusy(dlg, true);
+    $('detail-title').textContent = `Loading request ${id}…`;
+    $('detail-body').replaceChildren(el('p', {class: 'muted'}, 'Loading…'));
+    if (!dlg.open) dlg.showModal();
+    try {
+      const entry = await api(`${API}/requests/${encodeURIComponent(id)}`);
+      if (state.detailId === id) renderRequestDetail(entry);
+    } catch (e) {
+      if (state.detailId === id) {
+        $('detail-title').textContent = `Request ${id}`;
+        $('detail-body').replaceChildren(el('p', {class: 'error', role: 'alert'}, e.message));
+      }
+    }
+    if (state.detailId === id) setBusy(dlg, false);
   }
 
   /* ---- alerts ------------------------------------------------------------ */
@@ -1009,17 +1172,52 @@
   async function loadWorkflows() {
     try {
       const body = await api(`${API}/workflows`);
-      const sel = $('f-workflow');
       for (const wf of body.workflows || []) {
         state.workflows.set(wf.id, wf);
-        if (![...sel.options].some((o) => o.value === wf.id)) {
-          sel.append(el('option', {value: wf.id}, wf.name && wf.name !== wf.id
-            ? `${wf.name} (${wf.id})` : wf.id));
+        for (const sel of [$('f-workflow'), $('j-workflow')]) {
+          if (![...sel.options].some((o) => o.value === wf.id)) {
+            sel.append(el('option', {value: wf.id}, wf.name && wf.name !== wf.id
+              ? `${wf.name} (${wf.id})` : wf.id));
+          }
         }
       }
     } catch (e) {
       setError(e.message);
     }
+  }
+
+  /* A table's rows open with a click, Enter or Space; ↑ ↓ Home End move
+   * between them, and the row last used is the one in the Tab order. */
+  function rowNavigation(tbody, open, remember) {
+    tbody.addEventListener('click', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (tr) open(tr.dataset.id);
+    });
+    tbody.addEventListener('focusin', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (!tr) return;
+      for (const other of tbody.querySelectorAll('tr[tabindex="0"]')) {
+        if (other !== tr) other.tabIndex = -1;
+      }
+      tr.tabIndex = 0;
+      remember(tr.dataset.id);
+    });
+    tbody.addEventListener('keydown', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (!tr) return;
+      let next = null;
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        open(tr.dataset.id);
+      } else if (ev.key === 'ArrowDown') next = tr.nextElementSibling;
+      else if (ev.key === 'ArrowUp') next = tr.previousElementSibling;
+      else if (ev.key === 'Home') next = tbody.firstElementChild;
+      else if (ev.key === 'End') next = tbody.lastElementChild;
+      if (next && next.dataset.id) {
+        ev.preventDefault();
+        next.focus();
+      }
+    });
   }
 
   function wire() {
@@ -1044,6 +1242,16 @@
       setTimeout(restart, 0);
     });
     $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); restart(); });
+    $('f-identity').addEventListener('change', restart);
+    for (const id of ['j-status', 'j-workflow', 'j-reason']) {
+      $(id).addEventListener('change', restartRequests);
+    }
+    $('jfilters').addEventListener('submit', (ev) => { ev.preventDefault(); restartRequests(); });
+    $('jfilters').addEventListener('reset', () => {
+      state.gen++;
+      setBusy($('panel-requests'), true);
+      setTimeout(restartRequests, 0);
+    });
     $('live').addEventListener('change', () => {
       if ($('live').checked) refresh({poll: true});
       else { clearTimeout(state.timer); $('live-status').textContent = 'Paused'; }
@@ -1079,44 +1287,17 @@
     });
 
     /* Rows: click or Enter/Space opens; arrows move between rows. */
-    const tbody = $('runs');
-    tbody.addEventListener('click', (ev) => {
-      const tr = ev.target.closest('tr[data-id]');
-      if (tr) openDetail(tr.dataset.id);
-    });
-    tbody.addEventListener('focusin', (ev) => {
-      const tr = ev.target.closest('tr[data-id]');
-      if (!tr) return;
-      for (const other of tbody.querySelectorAll('tr[tabindex="0"]')) {
-        if (other !== tr) other.tabIndex = -1;
-      }
-      tr.tabIndex = 0;
-      state.rovingId = tr.dataset.id;
-    });
-    tbody.addEventListener('keydown', (ev) => {
-      const tr = ev.target.closest('tr[data-id]');
-      if (!tr) return;
-      let next = null;
-      if (ev.key === 'Enter' || ev.key === ' ') {
-        ev.preventDefault();
-        openDetail(tr.dataset.id);
-      } else if (ev.key === 'ArrowDown') next = tr.nextElementSibling;
-      else if (ev.key === 'ArrowUp') next = tr.previousElementSibling;
-      else if (ev.key === 'Home') next = tbody.firstElementChild;
-      else if (ev.key === 'End') next = tbody.lastElementChild;
-      if (next && next.dataset.id) {
-        ev.preventDefault();
-        next.focus();
-      }
-    });
+    rowNavigation($('runs'), openDetail, (id) => { state.rovingId = id; });
+    rowNavigation($('requests'), openRequest, () => {});
 
     /* The dialog closes on Escape by itself; focus goes back to the row. */
     const dlg = $('detail');
     $('detail-close').addEventListener('click', () => dlg.close());
     dlg.addEventListener('click', (ev) => { if (ev.target === dlg) dlg.close(); });
     dlg.addEventListener('close', () => {
+      const rowsOf = state.detailKind === 'request' ? $('requests') : $('runs');
       const row = state.detailId
-        ? $('runs').querySelector(`tr[data-id="${CSS.escape(state.detailId)}"]`) : null;
+        ? rowsOf.querySelector(`tr[data-id="${CSS.escape(state.detailId)}"]`) : null;
       state.detailId = null;
       setBusy(dlg, false);
       if (row) row.focus();
