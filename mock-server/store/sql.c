@@ -67,7 +67,11 @@
  *   (ST_JOURNAL_SUMMARISED) reads them, not every entry's row past its body.
  * The journal's filters (ST_LIST_REQUESTS*) have no index: the journal is
  * bounded (journalMax), its filter columns come before the headers and body
- * in each row, and every index would cost each journalled request. */
+ * in each row, and every index would cost each journalled request. Measured
+ * (SQLite 3.40, 100,000 entries with 600-byte bodies, an 84 MB file): a
+ * filtered count or a page of a rare match ~50 ms, the unfiltered count
+ * through requests_summary under 1 ms, an entry by id under 1 ms; an
+ * identity search over 200,000 runs (400,000 values) ~40 ms. */
 #define SEARCH_TABLES                                                                              \
     "CREATE TABLE run_identities ("                                                                \
     "  run_seq INTEGER NOT NULL,"                                                                  \
