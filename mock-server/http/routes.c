@@ -207,13 +207,20 @@ static bool params_known(const qxm_route *r, const qxm_request *req, qxm_answer 
                              names[k]);
             len += w > 0 ? (size_t)w : 0;
         }
-        int name_len = q->name_len < 100 ? (int)q->name_len : 100;
+        /* The name as printable ASCII (the message is JSON text, and a
+         * decoded name may hold any byte, NUL and invalid UTF-8 included). */
+        char name[101];
+        size_t n = q->name_len < sizeof name - 1 ? q->name_len : sizeof name - 1;
+        for (size_t k = 0; k < n; k++)
+            name[k] = (unsigned char)q->name[k] >= 0x20 && (unsigned char)q->name[k] < 0x7f
+                          ? q->name[k]
+                          : '?';
+        name[n] = '\0';
         if (names[0] == NULL)
-            qxm_bad_request(ans, "unknown query parameter \"%.*s\" (this route takes none)",
-                            name_len, q->name);
+            qxm_bad_request(ans, "unknown query parameter \"%s\" (this route takes none)", name);
         else
-            qxm_bad_request(ans, "unknown query parameter \"%.*s\" (expected one of: %s)", name_len,
-                            q->name, expected);
+            qxm_bad_request(ans, "unknown query parameter \"%s\" (expected one of: %s)", name,
+                            expected);
         return false;
     }
     return true;

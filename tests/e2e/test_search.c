@@ -305,6 +305,8 @@ static void test_every_admin_route_refuses_an_unknown_query_parameter(void **sta
         snprintf(path, sizeof path, "%s?bogusParam=1", routes[i].path);
         expect_400(f, routes[i].method, path, "unknown query parameter \"bogusParam\"");
     }
+    /* A name of any bytes is named as printable text. */
+    expect_400(f, "GET", "/_qx/v1/runs?a%00%FF%0Ab=1", "unknown query parameter \"a???b\"");
     /* Refused before acting: the run is still there. */
     json_t *runs = get_ok(f, "/_qx/v1/runs?workflowId=WF_auth&status=SUCCESS&since=0"
                              "&until=9999-01-01T00:00:00Z&identity=x&order=desc&limit=5&cursor=0");
