@@ -206,6 +206,45 @@ static int tally_flush(qxm_store *s, struct tally *t, qx_error *err)
     return 0;
 }
 
+/* Records one identity value of run seq (a JSON string; anything else, or
+ * "", is none). The caller holds the writer and the transaction. */
+static int add_identity(qxm_store *s, int64_t seq, const json_t *v, qx_error *err)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return 0;
+    sqlite3_stmt *stmt = s->w.st[ST_ADD_IDENTITY];
+    sqlite3_bind_int64(stmt, 1, seq);
+    sqlite3_bind_text(stmt, 2, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+    return store_exec_stmt(s, ST_ADD_IDENTITY, err);
+}
+
+/* Records the identity values of run seq from its document, as
+ * IDENTITIES_OF (sql.c) reads them from the stored text for an import or
+ * an upgrade — every string "id" of an object in an array under
+ * payload.identityMap (an object or an array), and the event data's email,
+ * extRef and externalId — but from the document already parsed: reading
+ * the text again in SQL doubled the cost of storing a run. The caller holds
+ * the writer and the transaction. Returns 0 or -1 with err set. */
+static int add_identities(qxm_store *s, int64_t seq, json_t *doc, qx_error *err)
+{
+    static const char *const event_keys[] = {"email", "extRef", "externalId"};
+    json_t *map = json_object_get(json_object_get(doc, "payload"), "identityMap");
+    size_t n = json_is_object(map) ? json_object_size(map) : json_array_size(map);
+    void *it = json_is_object(map) ? json_object_iter(map) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ns = json_is_object(map) ? json_object_iter_value(it) : json_array_get(map, i);
+        it = json_is_object(map) ? json_object_iter_next(map, it) : NULL;
+        for (size_t k = 0; json_is_array(ns) && k < json_array_size(ns); k++)
+            if (add_identity(s, seq, json_object_get(json_array_get(ns, k), "id"), err) != 0)
+                return -1;
+    }
+    json_t *event_data = json_object_get(doc, "eventData");
+    for (size_t k = 0; k < sizeof event_keys / sizeof event_keys[0]; k++)
+        if (add_identity(s, seq, json_object_get(event_data, event_keys[k]), err) != 0)
+            return -1;
+    return 0;
+}
+
 /* Inserts one row and counts it in t; the caller holds the lock and the
  * transaction, and flushes t before committing. Returns 0 or -1 with err
  * set. */
@@ -257,13 +296,8 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
         store_db_error(s, err, QXM_STATEMENTS[ST_INSERT_RUN].name);
     }
     store_done(stmt);
-    if (rc == 0) {
-        /* Its identities, read from the text just stored (see IDENTITIES_OF). */
-        sqlite3_stmt *ids = s->w.st[ST_ADD_IDENTITIES];
-        sqlite3_bind_int64(ids, 1, sqlite3_last_insert_rowid(s->w.db));
-        store_bind_text(ids, 2, text);
-        rc = store_exec_stmt(s, ST_ADD_IDENTITIES, err);
-    }
+    if (rc == 0)
+        rc = add_identities(s, sqlite3_last_insert_rowid(s->w.db), r->doc, err);
 out:
     free(own_text);
     return rc;

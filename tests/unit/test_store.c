@@ -1871,6 +1871,76 @@ static void test_journal_filters_order_and_totals(void **state)
     assert_string_equal(err.text, "");
 }
 
+/* The values of one run's identities, sorted, joined with '|'. New
+ * malloc'd text. */
+static char *identity_values(const char *path, const char *run_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT COALESCE(group_concat(value, '|'), '') FROM"
+                                        " (SELECT value FROM run_identities WHERE run_seq ="
+                                        " (SELECT seq FROM runs WHERE id = ?1) ORDER BY value)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+/* A run stored one at a time (identities read from its parsed document)
+ * and the same run imported (read by SQL from its text) record the same
+ * values, whatever odd shapes its identityMap and event data take. */
+static void test_stored_and_imported_runs_record_the_same_identities(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    static const char *const shapes[][2] = {
+        {"{\"identityMap\": {\"Email\": [{\"id\": \"A@X.com\"}, {\"id\": \"\"}, {\"id\": 5},"
+         " \"str\", {\"noid\": 1}, {\"id\": \"A@X.com\"}], \"ECID\": \"notarray\","
+         " \"Other\": [{\"id\": \"\\u00dcn\\u00ef-CASE\"}]}}",
+         "{\"email\": \"E@x.COM\", \"extRef\": 7, \"externalId\": \"Ext\", \"firstName\": \"F\"}"},
+        {"{\"identityMap\": [[{\"id\": \"arr@X\"}], {\"id\": \"not-in-array\"}]}", "[\"email\"]"},
+        {"\"no payload object\"", "{\"extRef\": \"\"}"},
+    };
+    qxm_store_import *imp = qxm_store_import_begin(fx->store, &err);
+    assert_non_null(imp);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "RUN_stored%zu", i);
+        json_t *payload = json_loads(shapes[i][0], JSON_DECODE_ANY, NULL);
+        assert_non_null(payload);
+        json_t *doc = run_doc(id, "WF_a", "SUCCESS", T0 + (int64_t)i, payload);
+        json_object_set_new(doc, "eventData", json_loads(shapes[i][1], 0, NULL));
+        qxm_run_insert in = {.doc = doc, .received_ms = T0 + (int64_t)i, .due_ms = T0};
+        assert_int_equal(qxm_store_insert_runs(fx->store, &in, 1, &err), 0);
+        snprintf(id, sizeof id, "RUN_imported%zu", i);
+        json_object_set_new(doc, "id", json_string(id));
+        json_object_set_new(doc, "finishedAt", json_string("2025-11-29T03:41:14.000Z"));
+        assert_int_equal(qxm_store_import_add(imp, doc, (int64_t)i + 1, &err), 0);
+        json_decref(doc);
+    }
+    assert_int_equal(qxm_store_import_commit(imp, &err), 3);
+    qxm_store_import_free(imp);
+    static const char *const expected[] = {"a@x.com|e@x.com|ext|Ün\xc3\xaf-case", "arr@x", ""};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char stored_id[32], imported_id[32];
+        snprintf(stored_id, sizeof stored_id, "RUN_stored%zu", i);
+        snprintf(imported_id, sizeof imported_id, "RUN_imported%zu", i);
+        char *stored = identity_values(fx->path, stored_id);
+        char *imported = identity_values(fx->path, imported_id);
+        assert_string_equal(stored, imported);
+        assert_string_equal(stored, expected[i]);
+        free(stored);
+        free(imported);
+    }
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1912,6 +1982,7 @@ int main(void)
         T(test_an_evicted_summary_is_started_again),
         T(test_runs_are_found_by_a_substring_of_an_identity),
         T(test_imported_runs_are_found_by_identity),
+        T(test_stored_and_imported_runs_record_the_same_identities),
         T(test_version_4_store_is_upgraded_with_identities),
         T(test_journal_filters_order_and_totals),
     };
