@@ -82,6 +82,7 @@ static const struct route_params {
     {"GET", "/_qx/v1/runs/wait", {"workflowId", "status", "since", "until", "count", "timeoutMs"}},
     {"GET", "/_qx/v1/requests",  {"httpStatus", "reason", "workflowId", "since", "until", "order", "limit", "cursor"}},
     {"GET", "/_qx/v1/stats",     {"workflowId", "status", "since", "until", "bucketMs"}},
+    {"GET", "/_qx/v1/alerts",    {"limit"}},
 };
 /* clang-format on */
 #define N_ROUTE_PARAMS (sizeof ROUTE_PARAMS / sizeof ROUTE_PARAMS[0])
