@@ -38,9 +38,9 @@ const char *qx_suggest(const char *word, const char *const *candidates, size_t n
  * takes no argument; ..." or "... unknown option '-Z'; ...".
  * prog names the command as the help does ("qx-mock suite"); got is what
  * getopt_long returned ('?' or ':', with a leading ':' in its optstring);
- * arg is argv[optind - 1] after the call; optopt is getopt's optopt;
+ * arg is argv[optind - 1] after the call; short_opt is getopt's optopt;
  * longopts is the table given to getopt_long. Returns out (borrowed). */
 char *qx_option_error(char *out, size_t size, const char *prog, int got, const char *arg,
-                      int optopt, const struct option *longopts);
+                      int short_opt, const struct option *longopts);
 
 #endif

@@ -125,21 +125,21 @@ static void long_option_error(int got, const char *arg, const struct option *lo,
 }
 
 char *qx_option_error(char *out, size_t size, const char *prog, int got, const char *arg,
-                      int optopt, const struct option *longopts)
+                      int short_opt, const struct option *longopts)
 {
     char what[768];
     bool is_long = arg != NULL && strncmp(arg, "--", 2) == 0 && arg[2] != '\0';
-    /* a short option's error may follow a long option in argv: optopt tells */
-    if (is_long && got == '?' && optopt != 0 && strchr(arg, '=') == NULL)
+    /* a short option's error may follow a long option in argv: short_opt tells */
+    if (is_long && got == '?' && short_opt != 0 && strchr(arg, '=') == NULL)
         is_long = false;
     if (is_long)
         long_option_error(got, arg, longopts, what, sizeof what);
-    else if (optopt <= 0 || optopt > 127)
+    else if (short_opt <= 0 || short_opt > 127)
         snprintf(what, sizeof what, "unknown option '%s'", arg != NULL ? arg : "");
     else if (got == ':')
-        snprintf(what, sizeof what, "option '-%c' needs an argument", optopt);
+        snprintf(what, sizeof what, "option '-%c' needs an argument", short_opt);
     else
-        snprintf(what, sizeof what, "unknown option '-%c'", optopt);
+        snprintf(what, sizeof what, "unknown option '-%c'", short_opt);
     snprintf(out, size, "%s: %s; try '%s --help'", prog, what, prog);
     return out;
 }

@@ -389,8 +389,8 @@ static void test_bad_history_names_file_and_line(void **state)
     assert_non_null(first);
     first[strcspn(first, "\n") + 1] = '\0';
     const char *const bad[] = {"{\"id\": \"RUN_1\", \"payload\": {}}\n", "[1, 2]\n", "{not json\n",
-                               "{\"id\":\"RUN_2\",\"workflowId\":\"WF_app_feedback\","
-                               "\"payload\":{},\"receivedAt\":\"yesterday\"}\n"};
+                               ("{\"id\":\"RUN_2\",\"workflowId\":\"WF_app_feedback\","
+                                "\"payload\":{},\"receivedAt\":\"yesterday\"}\n")};
     const char *const why[] = {"line 2: a run needs a string \"workflowId\"",
                                "line 2: not a JSON object", "line 2", "not an RFC 3339 time"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
