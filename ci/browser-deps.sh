@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ci/browser-deps.sh — what the browser test (ctest label "browser") needs:
 # Debian's Chromium and ChromeDriver, Node.js with npm, and playwright-core
+# and axe-core (the accessibility audit)
 # from tests/browser/package-lock.json. Installs only what is missing; never
 # lets a tool download a browser of its own (Chromium comes from Debian).
 #
@@ -35,6 +36,7 @@ if [ "$node_major" -lt 20 ]; then
   exit 0
 fi
 
-# playwright-core ships no browser and downloads none on install.
+# playwright-core ships no browser and downloads none on install; axe-core is
+# one JavaScript file the test injects into the page.
 cd tests/browser
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
