@@ -5,7 +5,7 @@
 set -euo pipefail
 
 QX_DEB_PACKAGES=(build-essential cmake pkg-config curl ca-certificates python3 python3-yaml
-  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev "$@")
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev zlib1g-dev "$@")
 
 # Runs a command as root: directly when root, else through sudo (CI runs as a
 # user with passwordless sudo).

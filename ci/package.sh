@@ -59,7 +59,7 @@ dpkg-deb --field "$deb" >&2
 
 # Depends comes from dpkg-shlibdeps: it must name the libraries linked.
 depends=$(dpkg-deb --field "$deb" Depends)
-for lib in libc6 libcurl libjansson libmicrohttpd libsqlite3; do
+for lib in libc6 libcurl libjansson libmicrohttpd libsqlite3 zlib1g; do
     if ! grep -Eq "(^|, )$lib" <<<"$depends"; then
         echo "package: Depends lacks $lib: $depends" >&2
         exit 1

@@ -1,7 +1,9 @@
 /*
  * admin_runs.c — runs and the request journal over the admin API:
  *
- *   GET    /_qx/v1/runs          runs, filtered and paginated, with the total
+ *   GET    /_qx/v1/runs          runs, filtered and paginated, with the total;
+ *                                 fields=summary leaves out what only a run's
+ *                                 detail shows (a list the page polls stays small)
  *   GET    /_qx/v1/runs/{id}     one run (410 once evicted by retention)
  *   GET    /_qx/v1/runs/wait     long-poll until N runs are finished
  *   DELETE /_qx/v1/runs          clear runs, journal and directory
@@ -54,11 +56,67 @@ static int search_param(const qxm_request *req, const char *name, const char **o
     return 0;
 }
 
+/* fields=summary|all into *summary. Returns 0, or -1 with a 400 in ans. */
+static int fields_param(const qxm_request *req, bool *summary, qxm_answer *ans)
+{
+    const char *fields = req->query(req->query_ctx, "fields");
+    if (fields == NULL || strcmp(fields, "all") == 0)
+        return 0;
+    if (strcmp(fields, "summary") == 0) {
+        *summary = true;
+        return 0;
+    }
+    qxm_bad_request(ans, "fields: expected summary or all");
+    return -1;
+}
+
+/* The string a run's identity is shown as (the page's "Identity" column):
+ * its event data's email, externalId or extRef, else the first id of its
+ * payload's identityMap; NULL when it has none. Borrowed from run. */
+static const char *identity_of(json_t *run)
+{
+    static const char *const keys[] = {"email", "externalId", "extRef"};
+    json_t *ed = json_object_get(run, "eventData");
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = json_string_value(json_object_get(ed, keys[i]));
+        if (v != NULL && v[0] != '\0')
+            return v;
+    }
+    json_t *map = json_object_get(json_object_get(run, "payload"), "identityMap");
+    const char *ns;
+    json_t *list;
+    json_object_foreach(map, ns, list)
+    {
+        const char *id = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+        if (id != NULL)
+            return id;
+    }
+    return NULL;
+}
+
+/* Each run of runs as a summary: without its payload, conditions and tasks
+ * (the bulk of a run), with "identity" (identity_of) instead. */
+static void summarise_runs(json_t *runs)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(runs, i, run)
+    {
+        const char *identity = identity_of(run);
+        if (identity != NULL)
+            json_object_set_new(run, "identity", json_string(identity));
+        json_object_del(run, "payload");
+        json_object_del(run, "conditions");
+        json_object_del(run, "tasks");
+    }
+}
+
 void qxm_admin_list_runs(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
 {
     qxm_run_filter f = {0};
     long long limit = DEFAULT_PAGE, cursor = 0;
-    if (qxm_param_filter(m, req, &f, ans) < 0 ||
+    bool summary = false;
+    if (qxm_param_filter(m, req, &f, ans) < 0 || fields_param(req, &summary, ans) < 0 ||
         qxm_param_int(req, "limit", 1, MAX_PAGE, &limit, ans) < 0 ||
         qxm_param_int(req, "cursor", 0, INT64_MAX, &cursor, ans) < 0 ||
         order_param(req, &f.newest_first, ans) < 0 ||
@@ -73,6 +131,8 @@ void qxm_admin_list_runs(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         qxm_answer_error(ans, 500, err.text, "QX_STORE_ERROR", NULL);
         return;
     }
+    if (summary)
+        summarise_runs(runs);
     int64_t total = qxm_store_count_runs(qxm_engine_store(m->engine), &f, &err);
     char next_text[32];
     snprintf(next_text, sizeof next_text, "%lld", (long long)next);

@@ -207,7 +207,7 @@ qxm_handler qxm_admin_import;
 qxm_handler qxm_admin_faults_get, qxm_admin_faults_put, qxm_admin_faults_delete;
 qxm_handler qxm_admin_capture_get, qxm_admin_capture_arm, qxm_admin_capture_delete;
 qxm_handler qxm_admin_alerts_post, qxm_admin_alerts_list, qxm_admin_alerts_delete;
-qxm_handler qxm_page_handle;
+qxm_handler qxm_page_handle, qxm_page_favicon;
 
 /* admin_history.c: POST /_qx/v1/import's body, streamed into the engine. */
 extern const qxm_body_sink qxm_import_sink;

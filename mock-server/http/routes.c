@@ -42,6 +42,7 @@ static const qxm_route ROUTES[] = {
     {NULL,     "/inbound-event/v1/events/JSON/triggers", QXM_MAX_BODY_BYTES, QXM_AUTH_EVENT, true,  false, qxm_ingest_handle, NULL, NULL},
     {NULL,     "/",                                      ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
     {NULL,     "/index.html",                            ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_handle, NULL, NULL},
+    {"GET",    "/favicon.ico",                           ADMIN,              QXM_AUTH_NONE,  false, true,  qxm_page_favicon, NULL, NULL},
     {"GET",    "/metrics",                               ADMIN,              QXM_AUTH_METRICS, false, false, qxm_admin_metrics, NULL, NULL},
     {"GET",    "/_qx/v1/health",                         ADMIN,              QXM_AUTH_NONE,  false, false, qxm_admin_health, NULL, NULL},
     {"GET",    "/_qx/v1/workflows",                      ADMIN,              QXM_AUTH_ADMIN, false, true,  qxm_admin_workflows, NULL, NULL},
@@ -78,7 +79,7 @@ static const struct route_params {
     const char *method, *path;
     const char *const names[10];
 } ROUTE_PARAMS[] = {
-    {"GET", "/_qx/v1/runs",      {"workflowId", "status", "since", "until", "identity", "order", "limit", "cursor"}},
+    {"GET", "/_qx/v1/runs",      {"workflowId", "status", "since", "until", "identity", "order", "limit", "cursor", "fields"}},
     {"GET", "/_qx/v1/runs/wait", {"workflowId", "status", "since", "until", "count", "timeoutMs"}},
     {"GET", "/_qx/v1/requests",  {"httpStatus", "reason", "workflowId", "since", "until", "order", "limit", "cursor"}},
     {"GET", "/_qx/v1/stats",     {"workflowId", "status", "since", "until", "bucketMs"}},

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "http_internal.h"
 #include "listen.h"
 #include "qx_buf.h"
@@ -64,6 +65,7 @@ typedef struct conn_state {
     size_t streamed; /* bytes given to it */
     bool refused;    /* refused before its body: early is the answer */
     qxm_answer early;
+    bool cacheable; /* a GET or HEAD of the page or the admin API (compress.h) */
 } conn_state;
 
 typedef struct stream_state {
@@ -140,9 +142,28 @@ static void stream_free(void *cls)
     free(ss);
 }
 
+/* The response for a body in memory (malloc'd; taken, *body set to NULL,
+ * once the response holds it): with ETag, 304 and gzip (compress.h) for a
+ * cacheable request's 200, as it is for any other. */
+static struct MHD_Response *buffer_response(struct MHD_Connection *conn, const conn_state *st,
+                                            qxm_answer *ans, char **body, size_t len)
+{
+    if (st->cacheable && ans->status == 200)
+        return qxm_cacheable_response(
+            body, len,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING),
+            &ans->status);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, *body, MHD_RESPMEM_MUST_FREE);
+    if (resp != NULL)
+        *body = NULL; /* MHD frees it now */
+    return resp;
+}
+
 /* The response for ans's body (JSON, text or a stream); NULL when memory
  * runs out. Takes what it uses from ans. */
-static struct MHD_Response *make_response(qxm_mock *m, qxm_answer *ans)
+static struct MHD_Response *make_response(qxm_mock *m, struct MHD_Connection *conn,
+                                          const conn_state *st, qxm_answer *ans)
 {
     struct MHD_Response *resp = NULL;
     if (ans->chunk != NULL) {
@@ -156,16 +177,11 @@ static struct MHD_Response *make_response(qxm_mock *m, qxm_answer *ans)
         }
     } else if (ans->json != NULL) {
         qx_buf text = {0};
-        if (qx_json_write(&text, ans->json, NULL) == 0 && qx_buf_add(&text, "\n", 1) == 0) {
-            resp = MHD_create_response_from_buffer(text.len, text.data, MHD_RESPMEM_MUST_FREE);
-            if (resp != NULL)
-                text.data = NULL; /* MHD frees it now */
-        }
+        if (qx_json_write(&text, ans->json, NULL) == 0 && qx_buf_add(&text, "\n", 1) == 0)
+            resp = buffer_response(conn, st, ans, &text.data, text.len);
         qx_buf_free(&text);
     } else {
-        resp = MHD_create_response_from_buffer(ans->text_len, ans->text, MHD_RESPMEM_MUST_FREE);
-        if (resp != NULL)
-            ans->text = NULL; /* MHD frees it now */
+        resp = buffer_response(conn, st, ans, &ans->text, ans->text_len);
     }
     return resp;
 }
@@ -182,7 +198,7 @@ static enum MHD_Result send_answer(qxm_mock *m, struct MHD_Connection *conn, con
         qxm_answer_clear(ans);
         return MHD_NO; /* libmicrohttpd closes the connection unanswered */
     }
-    struct MHD_Response *resp = make_response(m, ans);
+    struct MHD_Response *resp = make_response(m, conn, st, ans);
     if (resp == NULL) {
         qxm_answer_clear(ans);
         return MHD_NO;
@@ -480,6 +496,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (st == NULL)
             return MHD_NO;
         st->route = qxm_route_find(method, url);
+        st->cacheable = st->route->browser && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                                               strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
         st->start_us = qx_mono_us();
         st->received_ms = qx_now_ms();
         *con_cls = st;
