@@ -75,6 +75,13 @@ try {
   skip(`playwright-core is not installed in ${HERE}/node_modules — run ci/browser-deps.sh ` +
        `(npm ci) (${e.code || e.message})`);
 }
+let AXE_SOURCE;
+try {
+  AXE_SOURCE = readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
+} catch (e) {
+  skip(`axe-core is not installed in ${HERE}/node_modules — run ci/browser-deps.sh (npm ci) ` +
+       `(${e.code || e.message})`);
+}
 for (const f of [path.join(BIN_DIR, 'qx-mock'), CONFIG, HISTORY]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}`);
@@ -281,6 +288,12 @@ try {
   /* The region (by id) has rendered what was last asked of it. */
   const ready = (id) => page.locator(`#${id}[aria-busy="false"]`).waitFor({state: 'attached'});
 
+  /* The data-id of the row whose control has the focus (null: none). */
+  const focusedRow = () => page.evaluate(() => {
+    const tr = document.activeElement && document.activeElement.closest('tr[data-id]');
+    return tr ? tr.dataset.id : null;
+  });
+
   /* The detail dialog, open on run id and rendered (not "Loading"). */
   async function detailOf(id) {
     const dlg = page.locator('#detail[open][aria-busy="false"]');
@@ -396,6 +409,49 @@ try {
     assert.equal(await page.locator('#f-range').inputValue(), 'custom');
   }, baseView);
 
+  await step('the address keeps the view: an edited hash, Back and Forward show it', async () => {
+    await page.evaluate(() => { location.hash = '#status=FAILURE'; });
+    await ready('panel-runs');
+    await waitRows(failures.length);
+    assert.equal(await page.locator('#f-status').inputValue(), 'FAILURE');
+    await page.click('#tab-requests');
+    await ready('panel-requests');
+    assert.match(page.url(), /tab=requests/);
+    await page.goBack(); // the runs, failures only
+    await eventually(async () =>
+      assert.equal(await page.getAttribute('#tab-runs', 'aria-selected'), 'true'));
+    await ready('panel-runs');
+    await waitRows(failures.length);
+    await page.goBack(); // before the edit: every run
+    await ready('panel-runs');
+    await waitRows(storedRuns);
+    assert.equal(await page.locator('#f-status').inputValue(), '');
+    await page.goForward();
+    await ready('panel-runs');
+    await waitRows(failures.length);
+    assert.equal(await page.locator('#f-status').inputValue(), 'FAILURE');
+  }, baseView);
+
+  await step('the chart\'s caption names its bucket in words: "Runs per day", "per 2 days"',
+    async () => {
+      const t0 = Date.parse(fixtureRuns[0].receivedAt);
+      const local = (ms) => new Date(ms).toISOString().slice(0, 19);
+      // 300 days in at most 500 bars: a bar is a day; 700 days: two.
+      for (const [days, title] of [[300, 'Runs per day'], [700, 'Runs per 2 days']]) {
+        await page.fill('#f-since', local(t0 - days * 86400e3));
+        await page.locator('#f-since').dispatchEvent('change');
+        await page.fill('#f-until', local(t0 + 3600e3));
+        await page.locator('#f-until').dispatchEvent('change');
+        await ready('panel-runs');
+        await eventually(async () => {
+          assert.equal(await page.locator('#chart-title').innerText(), title);
+          const label = await page.locator('#chart svg').getAttribute('aria-label');
+          assert.match(label, new RegExp(`per ${title.slice('Runs per '.length)}\\.$`));
+          assert.doesNotMatch(label, /\b1 days\b/);
+        });
+      }
+    }, baseView);
+
   await step('paging: 25 per page, Older and Newer', async () => {
     await page.selectOption('#f-limit', '25');
     await ready('panel-runs');
@@ -416,19 +472,21 @@ try {
 
   await step('the keyboard opens a run with Enter and closes it with Escape', async () => {
     try {
-      // Tab from the last filter reaches the runs (one row is in the Tab order).
+      // Tab from the last filter reaches the runs (one row's button is in the
+      // Tab order), a button named by its time and the run it opens.
       await page.focus('#filters button[type="reset"]');
       await page.keyboard.press('Tab');
-      assert.equal(await page.evaluate(() => document.activeElement.dataset.id),
-        await rows.first().getAttribute('data-id'));
+      assert.equal(await focusedRow(), await rows.first().getAttribute('data-id'));
+      const first = await rows.first().getAttribute('data-id');
+      await rows.first().getByRole('button', {name: `open run ${first}`}).waitFor();
       await page.keyboard.press('ArrowDown');
       const second = await rows.nth(1).getAttribute('data-id');
-      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+      assert.equal(await focusedRow(), second);
       await page.keyboard.press('Enter');
       await detailOf(second);
       await page.keyboard.press('Escape');
       await page.locator('#detail[open]').waitFor({state: 'detached'});
-      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), second);
+      assert.equal(await focusedRow(), second);
     } finally {
       await closeDetail();
     }
@@ -628,7 +686,7 @@ try {
       const row = page.locator('#requests tr[data-id]').filter({hasText: '401'});
       await waitForCount(row, 1, 'the 401 row');
       const id = await row.getAttribute('data-id');
-      await row.focus();
+      await row.getByRole('button', {name: `open request ${id}`}).focus();
       await page.keyboard.press('Enter');
       const dlg = page.locator('#detail[open][aria-busy="false"]');
       await dlg.waitFor();
@@ -646,7 +704,7 @@ try {
       await page.screenshot({path: path.join(SHOTS, 'run-history-journal-entry.png')});
       await page.keyboard.press('Escape');
       await page.locator('#detail[open]').waitFor({state: 'detached'});
-      assert.equal(await page.evaluate(() => document.activeElement.dataset.id), id);
+      assert.equal(await focusedRow(), id);
     } finally {
       await closeDetail();
     }
@@ -671,6 +729,66 @@ try {
     assert.equal(await page.evaluate(() => window.qxNoReload), true, 'the page was not reloaded');
     await assertText(page.locator('#totals'), `Total ${storedRuns}`);
   }, baseView);
+
+  await step('a live poll that finds nothing new costs a few hundred bytes and redraws nothing',
+    async () => {
+      // Each admin-API answer the page got: the bytes of its status line and
+      // headers as received, and of its body as sent (Content-Length). (A
+      // 304's request is reported as aborted, not finished: the page never
+      // reads its empty body, so answers are counted as they arrive.)
+      const seen = [];
+      const onDone = async (resp) => {
+        if (!new URL(resp.url()).pathname.startsWith('/_qx/v1/')) return;
+        const headers = await resp.headersArray();
+        const head = headers.reduce((a, h) => a + h.name.length + h.value.length + 4, 20);
+        const length = headers.find((h) => h.name.toLowerCase() === 'content-length');
+        seen.push({url: resp.url(), status: resp.status(),
+          bytes: head + Number(length ? length.value : 0),
+          encoding: (await resp.allHeaders())['content-encoding'] || ''});
+      };
+      const isList = (s) => new URL(s.url).pathname === '/_qx/v1/runs';
+      page.on('response', onDone);
+      try {
+        // Something new: the next poll brings it, as summaries, compressed.
+        const resp = await postEvent(url, TOKENS.csat,
+          {identityMap: {Email: [{id: `quiet-${Date.now()}@example.com`}]}});
+        assert.equal(resp.status, 200);
+        storedRuns++;
+        await waitRows(storedRuns);
+        await eventually(async () => assert.ok(seen.some((s) => isList(s) && s.status === 200)));
+        const fresh = seen.find((s) => isList(s) && s.status === 200);
+        assert.match(fresh.url, /fields=summary/);
+        assert.equal(fresh.encoding, 'gzip');
+        // The poll after it finds nothing new: quiet from there on.
+        const after = seen.indexOf(fresh);
+        await eventually(async () =>
+          assert.ok(seen.slice(after).some((s) => isList(s) && s.status === 304)));
+        await page.evaluate(() => { window.qxChart = document.querySelector('#chart svg'); });
+        const from = seen.length;
+        await eventually(async () => {
+          const polls = seen.slice(from).filter(isList).length;
+          assert.ok(polls >= 3, `${polls} polls of the list so far`);
+        }, 4 * STEP_MS);
+        const quiet = seen.slice(from);
+        for (const s of quiet) assert.equal(s.status, 304, `${s.url} answered ${s.status}`);
+        const polls = quiet.filter(isList).length;
+        const perPoll = quiet.reduce((a, s) => a + s.bytes, 0) / polls;
+        assert.ok(perPoll < 1500, `${Math.round(perPoll)} bytes a poll`);
+        assert.equal(await page.evaluate(() =>
+          document.querySelector('#chart svg') === window.qxChart), true,
+        'the chart was not drawn again');
+        console.log(`  # ${polls} quiet polls, ${Math.round(perPoll)} bytes each ` +
+          `(${quiet.length} requests)`);
+      } finally {
+        page.off('response', onDone);
+      }
+    }, baseView);
+
+  await step('the page has an icon, and /favicon.ico is no 404', async () => {
+    assert.match(await page.getAttribute('link[rel="icon"]', 'href'), /^data:image\/svg\+xml,/);
+    const r = await fetch(`${url}/favicon.ico`);
+    assert.equal(r.status, 204);
+  });
 
   await step('a run marked as a duplicate links to the run it repeats', async () => {
     // qx-mock marks a run whose payload repeats an earlier one with
@@ -772,7 +890,7 @@ try {
       const sections = page.locator('#whatif-runs section.whatif-entry');
       await waitForCount(sections, 3, 'changed runs');
       const first = page.locator(`#whatif-runs section[data-id="${changed[0].id}"]`);
-      await assertText(first.locator('h3'), `CHANGED ${changed[0].id} (WF_csat_email)`);
+      await assertText(first.locator('h2'), `CHANGED ${changed[0].id} (WF_csat_email)`);
       const email = first.locator('tr', {has: page.locator('th', {hasText: 'eventData.email'})});
       await eventually(async () => {
         assert.deepEqual((await email.locator('td').allInnerTexts()).map((t) => t.trim()),
@@ -787,6 +905,165 @@ try {
       await ready('panel-runs');
       await waitRows(storedRuns);
     }, baseView);
+
+  /* A what-if report of the fixture (qx-mock whatif --report), made once. */
+  let whatifReportPath = null;
+  function whatifReport() {
+    if (whatifReportPath) return whatifReportPath;
+    const dir = mkdtempSync(path.join(tmpdir(), 'qx-whatif-'));
+    cleanups.push(async () => rmSync(dir, {recursive: true, force: true}));
+    const report = path.join(dir, 'whatif.json');
+    const whatif = path.join(SOURCE_DIR, 'fixtures/whatif');
+    const run = spawnSync(path.join(BIN_DIR, 'qx-mock'), ['whatif',
+      '--history', path.join(whatif, 'history.ndjson'),
+      '--config', path.join(whatif, 'changes/jsonpath-typo.json'), '--report', report],
+    {encoding: 'utf8'});
+    assert.equal(run.status, 1, `qx-mock whatif: ${run.stderr}`);
+    whatifReportPath = report;
+    return report;
+  }
+
+  /* axe-core's violations on the page as it is now, every impact level,
+   * one line each: where, rule id, impact, the target selectors. The page
+   * sends no Content-Security-Policy, so axe goes in as an ordinary script
+   * (addScriptTag with the file's text; no bypassCSP needed). */
+  async function axeViolations(where) {
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+      await page.addScriptTag({content: AXE_SOURCE});
+    }
+    const found = await page.evaluate(async () => {
+      const r = await window.axe.run(document, {resultTypes: ['violations']});
+      return r.violations.map((v) => ({id: v.id, impact: v.impact,
+        targets: v.nodes.map((n) => n.target.join(' ')), help: v.help}));
+    });
+    return found.map((v) => `${where}: ${v.id} (${v.impact}) ${v.help} — ` +
+      v.targets.slice(0, 6).join(', ') + (v.targets.length > 6 ? ` and ${v.targets.length - 6} more` : ''));
+  }
+
+  /* Controls whose border is under 3:1 against what is behind them (WCAG
+   * 1.4.11: axe-core does not check non-text contrast). Checkboxes and
+   * radios are drawn by the browser; disabled controls are exempt. */
+  async function weakControlBorders(where) {
+    const weak = await page.evaluate(() => {
+      const rgba = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+      const lum = (c) => {
+        const f = (v) => {
+          const x = v / 255;
+          return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+      };
+      const ratio = (a, b) => {
+        const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+        return (hi + 0.05) / (lo + 0.05);
+      };
+      const behind = (node) => {
+        for (let n = node.parentElement; n; n = n.parentElement) {
+          const c = rgba(getComputedStyle(n).backgroundColor);
+          if (c.length === 3 || c[3] > 0) return c;
+        }
+        return [255, 255, 255];
+      };
+      const out = new Set();
+      const controls = document.querySelectorAll('button, select, ' +
+        'input:not([type="checkbox"]):not([type="radio"])');
+      for (const c of controls) {
+        const st = getComputedStyle(c);
+        if (c.disabled || !c.checkVisibility() || st.borderTopStyle === 'none' ||
+            parseFloat(st.borderTopWidth) === 0) continue;
+        const border = rgba(st.borderTopColor);
+        if (border.length === 4 && border[3] === 0) continue; // no border shown
+        const r = ratio(border, behind(c));
+        if (r < 3) out.add(`${c.id ? `#${c.id}` : c.tagName.toLowerCase()} ${r.toFixed(2)}:1`);
+      }
+      return [...out];
+    });
+    return weak.length ? [`${where}: control borders under 3:1: ${weak.join(', ')}`] : [];
+  }
+
+  /* Whether the page scrolls sideways (a table wider than a phone). */
+  async function sidewaysScroll(where) {
+    const [doc, view] = await page.evaluate(() =>
+      [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    return doc > view ? [`${where}: the page is ${doc} px wide in a ${view} px viewport`] : [];
+  }
+
+  /* The views a person can reach, each brought up from the base view and
+   * rendered: [name, show]. */
+  const AUDITED_VIEWS = [
+    ['runs', async () => {}],
+    ['a run\'s detail', async () => {
+      await rows.filter({hasText: 'Failure'}).first().click();
+      await page.locator('#detail[open][aria-busy="false"]').waitFor();
+      await assertText(page.locator('#detail-title'), 'Run ');
+    }],
+    ['filtered runs', async () => {
+      await page.selectOption('#f-status', 'FAILURE');
+      await ready('panel-runs');
+      await waitRows(failures.length);
+    }],
+    ['the journal', async () => { await journalTab(); }],
+    ['a journal entry\'s detail', async () => {
+      await journalTab();
+      await page.locator('#requests tr[data-id]').first().click();
+      await page.locator('#detail[open][aria-busy="false"]').waitFor();
+      await assertText(page.locator('#detail-title'), 'Request ');
+    }],
+    ['the Workflows tab', async () => { await workflowsTab(); }],
+    ['the What-if tab', async () => {
+      await page.click('#tab-whatif');
+      await page.setInputFiles('#whatif-file', whatifReport());
+      await ready('panel-whatif');
+      await waitForCount(page.locator('#whatif-runs section.whatif-entry'), 3, 'changed runs');
+    }],
+    ['the Alerts tab', async () => {
+      await page.click('#tab-alerts');
+      await ready('panel-alerts');
+      await waitForCount(page.locator('#alerts tr[data-id]'), 1, 'alert rows');
+    }],
+  ];
+
+  for (const [scheme, width] of [['light', 1280], ['dark', 1280], ['light', 390], ['dark', 390]]) {
+    await step(`axe-core finds no violation on any view (${scheme}, ${width} px wide)`, async () => {
+      const found = [];
+      const alert = await fetch(`${url}/_qx/v1/alerts`, {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({type: 'activationSkippedRateExceeded', scope: 'run',
+          destination: 'Audit', rate: 50, threshold: 1, activations: 2, skipped: 1,
+          skippedReasons: {consentDenied: 1}})});
+      assert.equal(alert.status, 201);
+      await page.emulateMedia({colorScheme: scheme, reducedMotion: 'reduce'});
+      await page.setViewportSize({width, height: 900});
+      try {
+        for (const [name, show] of AUDITED_VIEWS) {
+          await baseView();
+          await show();
+          const where = `${name} (${scheme}, ${width} px)`;
+          found.push(...await axeViolations(where), ...await sidewaysScroll(where),
+            ...await weakControlBorders(where));
+          if (name.endsWith('detail')) {
+            const dialogWide = await page.evaluate(() => {
+              const d = document.getElementById('detail');
+              return [...d.querySelectorAll('table')].filter((t) => {
+                const box = t.parentElement;
+                return t.getBoundingClientRect().right > d.getBoundingClientRect().right + 1 &&
+                  getComputedStyle(box).overflowX === 'visible';
+              }).length;
+            });
+            if (dialogWide) found.push(`${where}: ${dialogWide} table(s) clipped by the dialog`);
+          }
+          await page.screenshot({path: path.join(SHOTS,
+            `audit-${name.replace(/\W+/g, '-')}-${scheme}-${width}.png`)});
+        }
+      } finally {
+        await closeDetail();
+        await page.setViewportSize({width: 1280, height: 900});
+        await page.emulateMedia({colorScheme: null, reducedMotion: null});
+        await fetch(`${url}/_qx/v1/alerts`, {method: 'DELETE'});
+      }
+      assert.deepEqual(found, [], `violations:\n${found.join('\n')}`);
+    }, baseView);
+  }
 
   await step('the page loads nothing from outside and raises no script error', async () => {
     assert.deepEqual(offsite, []);

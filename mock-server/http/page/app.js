@@ -5,9 +5,10 @@
  * the admin API, so it stays fast however many runs are stored (the server
  * filters, pages and counts; the browser never loads everything):
  *
- *   list of runs     GET /_qx/v1/runs?order=desc&limit=N[&cursor=C]+filters
- *                    [&identity=] paging keeps the stack of cursors visited,
- *                    so "Newer" goes back exactly;
+ *   list of runs     GET /_qx/v1/runs?fields=summary&order=desc&limit=N
+ *                    [&cursor=C]+filters[&identity=] (summaries: no payload,
+ *                    conditions or tasks); paging keeps the stack of cursors
+ *                    visited, so "Newer" goes back exactly;
  *   totals, chart    GET /_qx/v1/stats?bucketMs=60000+filters (GROUP BY in
  *                    SQLite; not narrowed by identity, which /stats lacks);
  *   one run          GET /_qx/v1/runs/{id};
@@ -23,7 +24,15 @@
  *   alerts           GET /_qx/v1/alerts (newest first; what senders posted).
  *
  * While "Live updates" is on, the visible view is fetched again every
- * POLL_MS, so runs appear while a sender streams. When qx-mock was started
+ * POLL_MS, so runs appear while a sender streams. A poll that finds nothing
+ * new costs little: every GET sends the ETag of its last answer
+ * (If-None-Match), qx-mock answers 304 with no body when the answer is the
+ * same, and the page then keeps what it shows (the list, the chart) as it is.
+ * Bodies come gzip-compressed.
+ *
+ * The view is kept in the address (#tab=requests&status=FAILURE...): each
+ * change of tab or filter is an entry of the browser's history, and Back,
+ * Forward or an edited address bring that view back (hashchange). When qx-mock was started
  * with --admin-token-env the API answers 401: the page then asks for the
  * token, keeps it in sessionStorage and retries with "Authorization: Bearer".
  *
@@ -71,6 +80,51 @@
     return node;
   }
 
+  /* text with a line-break opportunity (<wbr>) after each / ? & = : a path
+   * or URL wraps between its parts rather than every few characters. */
+  function breakable(text) {
+    const out = [];
+    for (const part of String(text).split(/(?<=[/?&=])/)) {
+      if (out.length) out.push(el('wbr'));
+      out.push(part);
+    }
+    return out;
+  }
+
+  /* Tables scroll sideways in a box of their own, so a wide one never makes
+   * the page scroll (a phone is 390 px wide). While a box overflows it is a
+   * region named by its table's caption and in the Tab order, so the
+   * keyboard can scroll it too; the observer follows each box and table. */
+  const scrollWatch = new ResizeObserver((entries) => {
+    for (const e of entries) fitScroller(e.target.closest('.table-scroll'));
+  });
+
+  function fitScroller(box) {
+    if (!box) return;
+    if (box.scrollWidth > box.clientWidth + 1) {
+      const caption = box.querySelector('caption');
+      box.tabIndex = 0;
+      box.setAttribute('role', 'region');
+      if (caption && caption.id) box.setAttribute('aria-labelledby', caption.id);
+      else box.setAttribute('aria-label', caption ? caption.textContent.trim() : 'Table');
+    } else {
+      for (const a of ['tabindex', 'role', 'aria-labelledby', 'aria-label']) box.removeAttribute(a);
+    }
+  }
+
+  /* Puts each table.grid under root in its scroll box (once). */
+  function wrapTables(root) {
+    for (const table of root.querySelectorAll('table.grid')) {
+      if (table.parentElement.classList.contains('table-scroll')) continue;
+      const box = document.createElement('div');
+      box.className = 'table-scroll';
+      table.replaceWith(box);
+      box.append(table);
+      scrollWatch.observe(box);
+      scrollWatch.observe(table);
+    }
+  }
+
   const SVG_NS = 'http://www.w3.org/2000/svg';
   function svg(tag, attrs, ...children) {
     const node = document.createElementNS(SVG_NS, tag);
@@ -103,13 +157,21 @@
     if (ms < 60e3) return `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s`;
     if (ms < 3600e3) return `${Math.round(ms / 60e3)} min`;
     if (ms < 86400e3) return `${+(ms / 3600e3).toFixed(1)} h`;
-    return `${+(ms / 86400e3).toFixed(1)} days`;
+    const days = +(ms / 86400e3).toFixed(1);
+    return `${days} day${days === 1 ? '' : 's'}`;
   }
 
-  function bucketTitle(bucketMs) {
-    if (bucketMs === 60e3) return 'Runs per minute';
-    return `Runs per ${fmtDuration(bucketMs)}`;
+  /* A chart bucket in words: "minute", "2 minutes", "day", "2 weeks". */
+  const BUCKET_UNITS = [[604800e3, 'week'], [86400e3, 'day'], [3600e3, 'hour'],
+    [60e3, 'minute'], [1e3, 'second']];
+  function bucketName(ms) {
+    for (const [unit, name] of BUCKET_UNITS) {
+      if (ms % unit === 0) return ms === unit ? name : `${ms / unit} ${name}s`;
+    }
+    return `${ms} ms`;
   }
+
+  const bucketTitle = (bucketMs) => `Runs per ${bucketName(bucketMs)}`;
 
   const fmtCount = (n) => Number(n || 0).toLocaleString('en-US');
 
@@ -129,6 +191,7 @@
   /* The person a run is about: the event data's email, else its external
    * id, else the first id of the payload's identityMap (AEP's shape). */
   function identityOf(run) {
+    if (typeof run.identity === 'string') return run.identity; /* a summary says it */
     const ed = run.eventData && typeof run.eventData === 'object' ? run.eventData : {};
     for (const k of ['email', 'externalId', 'extRef']) {
       const v = ed[k];
@@ -182,10 +245,18 @@
     return tokenPrompt;
   }
 
+  /* The last answer of each GET with its ETag, the most recent ETAG_KEEP
+   * paths: a 304 hands back the very same object, so a renderer can tell
+   * "nothing changed" by identity. */
+  const ETAG_KEEP = 64;
+  const answers = new Map(); /* path -> {etag, body} */
+
   async function api(path, method = 'GET') {
     const token = sessionStorage.getItem(TOKEN_KEY);
     const headers = {Accept: 'application/json'};
     if (token) headers.Authorization = `Bearer ${token}`;
+    const kept = method === 'GET' ? answers.get(path) : undefined;
+    if (kept) headers['If-None-Match'] = kept.etag;
     let resp;
     try {
       resp = await fetch(path, {method, headers, cache: 'no-store'});
@@ -197,6 +268,7 @@
       if (!(await askToken(Boolean(token)))) throw new Error('An admin token is required.');
       return api(path, method);
     }
+    if (resp.status === 304 && kept) return kept.body;
     let body = null;
     try {
       body = await resp.json();
@@ -206,6 +278,12 @@
     if (!resp.ok) {
       const msg = body && body.meta && body.meta.error && body.meta.error.errorMessage;
       throw new Error(msg ? `${msg} (HTTP ${resp.status})` : `HTTP ${resp.status} for ${path}`);
+    }
+    const etag = resp.headers.get('ETag');
+    if (method === 'GET' && etag && body !== null) {
+      answers.delete(path);
+      answers.set(path, {etag, body});
+      if (answers.size > ETAG_KEEP) answers.delete(answers.keys().next().value);
     }
     return body;
   }
@@ -230,6 +308,8 @@
     detailId: null,
     detailKind: 'run',   /* what the dialog shows: 'run' or 'request' */
     lastStats: null,     /* [answer, range] of the last /stats, to redraw on resize */
+    drawn: null,         /* {agg, key}: the /stats answer the chart shows, and its range */
+    address: null,       /* the hash the view was last saved to or read from */
     rovingId: null,      /* the run row in the Tab order */
   };
 
@@ -266,8 +346,9 @@
   }
 
   /* The filters live in the address (#status=FAILURE&...) so a view can be
-   * reloaded or shared. */
-  function saveHash() {
+   * reloaded or shared; each new view is an entry of the history (Back
+   * returns to the one before), except the first, which replaces. */
+  function saveHash(replace) {
     const p = new URLSearchParams();
     const put = (k, v, dflt) => { if (v && v !== dflt) p.set(k, v); };
     put('tab', state.tab, 'runs');
@@ -284,7 +365,39 @@
     put('jreason', $('j-reason').value.trim());
     put('jworkflow', $('j-workflow').value);
     const h = p.toString();
-    history.replaceState(null, '', h ? `#${h}` : location.pathname + location.search);
+    const hash = h ? `#${h}` : '';
+    if (hash !== location.hash) {
+      const url = hash || location.pathname + location.search;
+      if (replace) history.replaceState(null, '', url);
+      else history.pushState(null, '', url);
+    }
+    state.address = location.hash;
+  }
+
+  /* Every filter at its default (what the address leaves out). */
+  function clearFilters() {
+    for (const id of ['f-workflow', 'f-status', 'f-since', 'f-until', 'f-identity', 'j-status',
+      'j-reason', 'j-workflow']) $(id).value = '';
+    $('f-range').value = 'all';
+    $('f-limit').value = '50';
+  }
+
+  /* The address changed by Back, Forward or an edit: show the view it names. */
+  function followAddress() {
+    if (location.hash === state.address) return; /* our own pushState */
+    /* An in-page link (the skip link's #runs-table) names no view. */
+    if (location.hash.length > 1 && document.getElementById(location.hash.slice(1))) return;
+    clearFilters();
+    const tab = loadHash();
+    state.address = location.hash;
+    state.runCursors = [0];
+    state.seen = null;
+    state.shownSig = '';
+    state.reqCursors = [0];
+    state.reqSig = '';
+    if ($('detail').open) $('detail').close();
+    if (tab !== state.tab) selectTab(tab, false, true);
+    else refresh();
   }
 
   function loadHash() {
@@ -402,6 +515,7 @@
     stats.set('bucketMs', String(CHART_BUCKET_MS));
     const identity = $('f-identity').value.trim();
     if (identity) list.set('identity', identity);
+    list.set('fields', 'summary');
     list.set('order', 'desc');
     list.set('limit', $('f-limit').value);
     const cursor = state.runCursors[state.runCursors.length - 1];
@@ -418,6 +532,17 @@
 
   /* ---- the list of runs -------------------------------------------------- */
 
+  /* The control that opens a row: a button named by the time it shows and
+   * what it opens ("2026-03-02 09:00:00, open run RUN_x"). One button of a
+   * table is in the Tab order (rowNavigation moves it). */
+  function rowOpener(iso, what) {
+    return el('button', {type: 'button', class: 'row-open', tabindex: '-1'},
+      el('time', {datetime: iso, title: iso}, fmtTime(iso)),
+      el('span', {class: 'sr-only'}, `, ${what}`));
+  }
+
+  const openerOf = (tr) => (tr ? tr.querySelector('button.row-open') : null);
+
   function runRow(run, fresh) {
     let errorCell;
     if (run.error) {
@@ -430,14 +555,11 @@
     if (run.duplicateOf) errorCell.append(el('span', {class: 'tag'}, 'duplicate'));
     const wfName = workflowLabel(run.workflowId, run.workflowName);
     return el('tr', {
-      tabindex: '-1',
       'data-id': run.id,
       'data-status': run.status,
       class: fresh ? 'fresh' : null,
-      title: 'Open this run (Enter)',
     },
-    el('td', {class: 'time'},
-      el('time', {datetime: run.receivedAt, title: run.receivedAt}, fmtTime(run.receivedAt))),
+    el('td', {class: 'time'}, rowOpener(run.receivedAt, `open run ${run.id}`)),
     el('td', {title: run.workflowId}, wfName),
     el('td', {}, badge(run.status)),
     el('td', {class: 'identity'}, identityOf(run)),
@@ -485,8 +607,8 @@
     /* One row is in the Tab order (the last one used, else the first);
      * the arrows move between rows. */
     const keep = focusedId || state.rovingId;
-    const current = (keep && $('runs').querySelector(`tr[data-id="${CSS.escape(keep)}"]`)) ||
-      $('runs').querySelector('tr[data-id]');
+    const kept = keep && $('runs').querySelector(`tr[data-id="${CSS.escape(keep)}"]`);
+    const current = openerOf(kept || $('runs').querySelector('tr[data-id]'));
     if (current) current.tabIndex = 0;
     if (focusedId && current) current.focus({preventScroll: true});
     if (newCount) {
@@ -496,10 +618,18 @@
 
   /* ---- totals and chart -------------------------------------------------- */
 
-  function renderStats(agg, range) {
+  /* Draws the totals and the chart, unless the answer is the one drawn (a
+   * 304 hands back the same object) over the same range and width: a poll
+   * that finds nothing new leaves the chart as it is. force: redraw anyway
+   * (the window was resized). */
+  function renderStats(agg, range, force) {
     state.lastStats = [agg, range];
     const totals = $('totals');
     const chart = $('chart');
+    const key = JSON.stringify([range.since, range.until, chart.clientWidth]);
+    if (!force && !range.sliding && state.drawn && state.drawn.agg === agg &&
+        state.drawn.key === key) return;
+    state.drawn = {agg, key};
     if (!agg || agg.error) {
       totals.replaceChildren();
       chart.replaceChildren(el('p', {class: 'empty'},
@@ -610,8 +740,8 @@
     const sum = buckets.reduce((a, b) => a + b.SUCCESS + b.FAILURE + b.RUNNING, 0);
     return svg('svg', {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
       'aria-label': `${bucketTitle(bucketMs)} from ${fmtTime(new Date(from).toISOString())} ` +
-        `to ${fmtTime(new Date(to).toISOString())}: ${sum} runs, at most ${peak} in one ` +
-        `${fmtDuration(bucketMs)}.`},
+        `to ${fmtTime(new Date(to).toISOString())}: ${sum} runs, at most ${peak} per ` +
+        `${bucketName(bucketMs)}.`},
     defs, grid, bars, axis);
   }
 
@@ -770,6 +900,7 @@
       ...jsonBlock(run.payload, 'Trigger payload as JSON')));
 
     $('detail-body').replaceChildren(...body);
+    wrapTables($('detail-body'));
   }
 
   /* Opens the dialog at once, busy with "Loading run …" until the run is in;
@@ -833,15 +964,11 @@
       reason.append(el('span', {class: 'tag', title: 'A summary entry: refusals past ' +
         'refusedJournalPerMinute from this address in this minute'}, `×${fmtCount(count)}`));
     }
-    return el('tr', {
-      'data-id': r.id || null,
-      tabindex: r.id ? '-1' : null,
-      title: r.id ? 'Open this request (Enter)' : null,
-    },
-    el('td', {class: 'time'},
-      el('time', {datetime: r.receivedAt, title: r.receivedAt}, fmtTime(r.receivedAt))),
+    return el('tr', {'data-id': r.id || null},
+    el('td', {class: 'time'}, r.id ? rowOpener(r.receivedAt, `open request ${r.id}`)
+      : el('time', {datetime: r.receivedAt, title: r.receivedAt}, fmtTime(r.receivedAt))),
     el('td', {}, r.method || ''),
-    el('td', {class: 'path mono'}, r.path || ''),
+    el('td', {class: 'path mono'}, ...breakable(r.path || '')),
     el('td', {}, String(r.httpStatus === undefined ? '' : r.httpStatus)),
     reason,
     el('td', {}, r.workflowId ? workflowLabel(r.workflowId) : '—'));
@@ -877,9 +1004,9 @@
         filtered ? 'No request matches these filters.' : 'Every request so far started a run.')));
     }
     $('requests').replaceChildren(...rows);
-    const current = (focusedId &&
+    const current = openerOf((focusedId &&
       $('requests').querySelector(`tr[data-id="${CSS.escape(focusedId)}"]`)) ||
-      $('requests').querySelector('tr[data-id]');
+      $('requests').querySelector('tr[data-id]'));
     if (current) current.tabIndex = 0;
     if (focusedId && current) current.focus({preventScroll: true});
   }
@@ -934,6 +1061,7 @@
       body.push(el('pre', {class: 'body mono', 'aria-label': 'Request body'}, r.body));
     }
     $('detail-body').replaceChildren(...body);
+    wrapTables($('detail-body'));
   }
 
   /* Opens the dialog on journal entry id, busy until it is in. */
@@ -1014,6 +1142,7 @@
     $('workflows').replaceChildren(...list.map((wf, i) => workflowRow(wf, captures[i])));
     $('captures').replaceChildren(...list.map((wf, i) => capturedFields(wf, captures[i]))
       .filter(Boolean));
+    wrapTables($('captures'));
     if (focused) {
       const again = $('workflows').querySelector(`button[data-capture="${CSS.escape(focused)}"]`);
       if (again) again.focus();
@@ -1029,7 +1158,7 @@
       el('td', {}, wf.name || wf.id),
       el('td', {}, yesNo(wf.enabled)),
       el('td', {}, yesNo(wf.authRequired)),
-      el('td', {class: 'url mono'}, eventUrl(wf)),
+      el('td', {class: 'url mono'}, ...breakable(eventUrl(wf))),
       el('td', {},
         el('button', {type: 'button', 'data-capture': wf.id},
           cap.armed ? 'Capture again' : 'Capture a sample'),
@@ -1106,7 +1235,7 @@
       el('td', null, whatifValue(recorded.get(n))),
       el('td', null, whatifValue(replayed.get(n)))));
     return el('section', {class: 'whatif-entry', 'data-id': e.id},
-      el('h3', null, title),
+      el('h2', null, title),
       el('p', null, e.text || ''),
       el('table', {class: 'grid whatif'},
         el('caption', {class: 'sr-only'}, `${title}: recorded and replayed`),
@@ -1129,10 +1258,11 @@
     const payloads = (report.payloads || []).map((p) =>
       el('li', null, `Profile line ${p.profileLine}: ${p.text || ''}`));
     $('whatif-payloads').replaceChildren(...(payloads.length
-      ? [el('h3', null, 'Payloads'), el('ul', {class: 'whatif-payloads'}, ...payloads)] : []));
+      ? [el('h2', null, 'Payloads'), el('ul', {class: 'whatif-payloads'}, ...payloads)] : []));
     const entries = (report.entries || []).filter((e) =>
       e.verdict && e.verdict !== 'unchanged' && e.verdict !== 'skipped');
     $('whatif-runs').replaceChildren(...entries.map(whatifEntry));
+    wrapTables($('whatif-runs'));
   }
 
   async function loadWhatif(file) {
@@ -1156,7 +1286,9 @@
 
   /* ---- wiring ------------------------------------------------------------ */
 
-  function selectTab(name, focus) {
+  /* Shows tab name; fromAddress: the address already names it (nothing to
+   * save). */
+  function selectTab(name, focus, fromAddress) {
     state.tab = name;
     for (const t of TABS) {
       const on = t === name;
@@ -1165,7 +1297,7 @@
       $(`panel-${t}`).hidden = !on;
     }
     if (focus) $(`tab-${name}`).focus();
-    saveHash();
+    if (!fromAddress) saveHash();
     refresh();
   }
 
@@ -1186,8 +1318,9 @@
     }
   }
 
-  /* A table's rows open with a click, Enter or Space; ↑ ↓ Home End move
-   * between them, and the row last used is the one in the Tab order. */
+  /* A table's rows open with a click anywhere on them, or with the button
+   * in their first cell (Enter, Space); ↑ ↓ Home End move between those
+   * buttons, and the one last used is the one in the Tab order. */
   function rowNavigation(tbody, open, remember) {
     tbody.addEventListener('click', (ev) => {
       const tr = ev.target.closest('tr[data-id]');
@@ -1195,33 +1328,31 @@
     });
     tbody.addEventListener('focusin', (ev) => {
       const tr = ev.target.closest('tr[data-id]');
-      if (!tr) return;
-      for (const other of tbody.querySelectorAll('tr[tabindex="0"]')) {
-        if (other !== tr) other.tabIndex = -1;
+      if (!tr || !ev.target.matches('button.row-open')) return;
+      for (const other of tbody.querySelectorAll('button.row-open[tabindex="0"]')) {
+        if (other !== ev.target) other.tabIndex = -1;
       }
-      tr.tabIndex = 0;
+      ev.target.tabIndex = 0;
       remember(tr.dataset.id);
     });
     tbody.addEventListener('keydown', (ev) => {
       const tr = ev.target.closest('tr[data-id]');
       if (!tr) return;
       let next = null;
-      if (ev.key === 'Enter' || ev.key === ' ') {
-        ev.preventDefault();
-        open(tr.dataset.id);
-      } else if (ev.key === 'ArrowDown') next = tr.nextElementSibling;
+      if (ev.key === 'ArrowDown') next = tr.nextElementSibling;
       else if (ev.key === 'ArrowUp') next = tr.previousElementSibling;
       else if (ev.key === 'Home') next = tbody.firstElementChild;
       else if (ev.key === 'End') next = tbody.lastElementChild;
-      if (next && next.dataset.id) {
+      if (next && openerOf(next)) {
         ev.preventDefault();
-        next.focus();
+        openerOf(next).focus();
       }
     });
   }
 
   function wire() {
     $('tz').textContent = tzText();
+    wrapTables(document);
     for (const id of ['f-workflow', 'f-status', 'f-limit']) $(id).addEventListener('change', restart);
     $('f-range').addEventListener('change', () => {
       if ($('f-range').value === 'custom' && !$('f-since').value) {
@@ -1259,7 +1390,9 @@
     let resizeTimer = 0;
     window.addEventListener('resize', () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => { if (state.lastStats) renderStats(...state.lastStats); }, 150);
+      resizeTimer = setTimeout(() => {
+        if (state.lastStats) renderStats(...state.lastStats, true);
+      }, 150);
     });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden && $('live').checked) refresh({poll: true});
@@ -1300,7 +1433,7 @@
         ? rowsOf.querySelector(`tr[data-id="${CSS.escape(state.detailId)}"]`) : null;
       state.detailId = null;
       setBusy(dlg, false);
-      if (row) row.focus();
+      if (openerOf(row)) openerOf(row).focus();
     });
 
     /* Tabs: click, or arrows between them (WAI-ARIA tabs pattern). */
@@ -1330,7 +1463,10 @@
     wire();
     await loadWorkflows();
     const tab = loadHash();
-    if (tab !== 'runs') selectTab(tab);
+    state.address = location.hash;
+    window.addEventListener('hashchange', followAddress);
+    window.addEventListener('popstate', followAddress);
+    if (tab !== 'runs') selectTab(tab, false, true);
     else refresh();
   }
 
