@@ -10,6 +10,14 @@
 // --report) loaded from a file, the Alerts tab, and the admin-token prompt. Screenshots
 // go to <build>/browser/.
 //
+// Page quality: axe-core (node_modules/axe-core, injected with addScriptTag:
+// the page sends no Content-Security-Policy, so no bypassCSP is needed) runs
+// on every view in light and dark, 1280 and 390 px wide, and any violation of
+// any impact fails, as do a page wider than its viewport and a control border
+// under 3:1 (WCAG 1.4.11, which axe does not check). The address is followed
+// through Back and Forward; quiet live polls must be 304s of a few hundred
+// bytes that leave the chart as drawn.
+//
 //   QX_BIN_DIR=build/bin QX_SOURCE_DIR=. node tests/browser/run-history.test.mjs
 //
 // Waiting: the page marks what it fills in asynchronously with aria-busy (the
