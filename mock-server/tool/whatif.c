@@ -66,21 +66,6 @@ typedef struct whatif_options {
 
 enum { OPT_JUNIT = 256, OPT_REPORT, OPT_EXPECT, OPT_MAPPING, OPT_PROFILES, OPT_OLD_MAPPING };
 
-/* The qx-send installed beside this qx-mock (else the one on PATH). */
-static void sibling_sender(char *out, size_t size)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-    if (slash == NULL) {
-        snprintf(out, size, "qx-send");
-        return;
-    }
-    *slash = '\0';
-    if (snprintf(out, size, "%s/qx-send", self) >= (int)size)
-        snprintf(out, size, "qx-send");
-}
-
 /* The mapping options go together. Returns -1 when they are right, else
  * EXIT_USAGE (with a message). */
 static int check_mapping(whatif_options *o)
@@ -93,7 +78,7 @@ static int check_mapping(whatif_options *o)
                         "together (an exported history does not name its mapping)\n");
         return EXIT_USAGE;
     }
-    sibling_sender(o->sender, sizeof o->sender);
+    tool_sibling_sender(o->sender, sizeof o->sender);
     m->sender = o->sender;
     o->run.mapping = m;
     return -1;
