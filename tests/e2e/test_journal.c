@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,7 @@ static long file_size(const char *path)
 /* The --db file and its WAL, in bytes. */
 static long db_size(const char *db)
 {
-    char wal[512];
+    char wal[PATH_MAX + 8];
     snprintf(wal, sizeof wal, "%s-wal", db);
     return file_size(db) + file_size(wal);
 }
