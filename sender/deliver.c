@@ -895,6 +895,31 @@ qxs_throttle qxs_deliverer_throttle(const qxs_deliverer *d)
     return t;
 }
 
+void qxs_deliverer_abandon(qxs_deliverer *d, const char *reason)
+{
+    if (d == NULL || d->o.state != NULL)
+        return;
+    for (size_t i = 0; i < d->n_slots; i++) {
+        slot *s = &d->slots[i];
+        job *j = s->j;
+        if (j == NULL)
+            continue;
+        curl_multi_remove_handle(d->multi, s->easy);
+        s->j = NULL;
+        d->idle[d->n_idle++] = s;
+        d->in_flight--;
+        snprintf(j->reason, sizeof j->reason, "%s", reason);
+        finish_failed(d, j, "internalError", j->reason);
+    }
+    d->cancelled = true;
+    promote_due(d); /* every retry is due now */
+    job *j;
+    while ((j = ready_pop(d)) != NULL) { /* release() readies an identity's next */
+        snprintf(j->reason, sizeof j->reason, "%s", reason);
+        finish_failed(d, j, "internalError", j->reason);
+    }
+}
+
 void qxs_deliverer_cancel(qxs_deliverer *d)
 {
     d->cancelled = true;

@@ -136,6 +136,15 @@ qxs_throttle qxs_deliverer_throttle(const qxs_deliverer *d);
  * without retry if they fail. */
 void qxs_deliverer_cancel(qxs_deliverer *d);
 
+/* After a fatal error (the loop cannot go on: the state cannot be written,
+ * libcurl fails): every unfinished payload — in flight (its transfer is
+ * dropped), queued, waiting for a retry or behind an earlier one of its
+ * identity — is failed now with reason_key "internalError" and reason,
+ * counted and dead-lettered, so that `replay` can send it again and the
+ * report adds up. With a state (o->state) nothing is touched: the state
+ * keeps them pending for the next run. */
+void qxs_deliverer_abandon(qxs_deliverer *d, const char *reason);
+
 /* Stops starting requests, for a run that keeps its unfinished payloads in a
  * state: requests in flight finish (a success or a final failure is counted;
  * one that would be retried stays unfinished); nothing else starts. Run

@@ -11,6 +11,7 @@
 #include "qxs_send.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -295,8 +296,14 @@ int qxs_send_run(const qxs_send_options *o, qxs_report *report, qx_error *err)
         qxs_watch watch[2] = {{.fd = r.stopping ? -1 : o->stop_fd}, {.fd = -1}};
         if (wants_input(&r))
             watch[1].fd = qxs_input_wait_fd(r.in);
-        if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, watch, 2, err) != 0)
+        if (qxs_deliverer_run_once(r.d, QXS_PROGRESS_INTERVAL_MS, watch, 2, err) != 0) {
+            /* nothing unfinished is lost silently: failed and dead-lettered
+             * (or, with a state, left pending there) */
+            char why[QX_ERROR_TEXT_MAX + 32];
+            snprintf(why, sizeof why, "not delivered: %s", err->text);
+            qxs_deliverer_abandon(r.d, why);
             goto out;
+        }
         if (watch[0].ready && !r.stopping)
             stop(&r);
         progress(&r, &last_progress, false);
