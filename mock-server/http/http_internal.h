@@ -79,6 +79,7 @@ typedef struct qxm_request {
                                        the event handler decodes Basic itself */
     size_t authorization_len;       /* its length (trailing whitespace dropped) */
     const char *admin_token_header; /* X-QX-ADMIN-TOKEN, NULL when absent */
+    size_t admin_token_header_len;  /* its length (trailing whitespace dropped) */
     const char *body;
     size_t body_len;
     bool body_too_large;     /* more arrived than the route's body limit */

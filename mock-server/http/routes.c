@@ -228,16 +228,39 @@ static bool params_known(const qxm_route *r, const qxm_request *req, qxm_answer 
     return true;
 }
 
+/* The token of "Authorization: Bearer TOKEN" (the scheme in any case,
+ * the spaces after it skipped; trailing white space is already dropped),
+ * with its length; NULL when the request has none. */
+static const char *bearer_token(const qxm_request *req, size_t *len)
+{
+    const char *h = req->authorization;
+    size_t n = req->authorization_len;
+    if (h == NULL || n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    size_t skip = 7;
+    while (skip < n && h[skip] == ' ')
+        skip++;
+    *len = n - skip;
+    return h + skip;
+}
+
+/* True when the token given (len bytes, NULL: none) is expected, compared
+ * in constant time over its length: a NUL inside cannot cut it short. */
+static bool token_matches(const char *given, size_t len, const char *expected)
+{
+    return given != NULL && qx_secret_equals_n(given, len, expected, strlen(expected));
+}
+
 /* True when no admin token is required or req carries it. */
 static bool admin_authorized(const qxm_mock *m, const qxm_request *req)
 {
     if (m->admin_token == NULL)
         return true;
+    size_t len = req->admin_token_header_len;
     const char *given = req->admin_token_header;
-    if (given == NULL && req->authorization != NULL &&
-        strncasecmp(req->authorization, "Bearer ", 7) == 0)
-        given = req->authorization + 7;
-    return qx_secret_equals(given, m->admin_token);
+    if (given == NULL)
+        given = bearer_token(req, &len);
+    return token_matches(given, len, m->admin_token);
 }
 
 /* True when no token is required for r or req carries it: the admin token
@@ -248,10 +271,9 @@ static bool token_authorized(const qxm_mock *m, const qxm_route *r, const qxm_re
     if (r->auth == QXM_AUTH_METRICS) {
         if (m->metrics_token == NULL)
             return true;
-        const char *given = NULL;
-        if (req->authorization != NULL && strncasecmp(req->authorization, "Bearer ", 7) == 0)
-            given = req->authorization + 7;
-        return qx_secret_equals(given, m->metrics_token);
+        size_t len = 0;
+        const char *given = bearer_token(req, &len);
+        return token_matches(given, len, m->metrics_token);
     }
     return r->auth != QXM_AUTH_ADMIN || admin_authorized(m, req);
 }

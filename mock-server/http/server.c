@@ -324,9 +324,10 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t size)
 static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, const char *url,
                                 const char *method)
 {
-    size_t auth_len, api_token_len;
+    size_t auth_len, api_token_len, admin_len;
     const char *auth = header_n(conn, MHD_HTTP_HEADER_AUTHORIZATION, &auth_len);
     const char *api_token = header_n(conn, "X-API-TOKEN", &api_token_len);
+    const char *admin = header_n(conn, "X-QX-ADMIN-TOKEN", &admin_len);
     qxm_request req = {
         .method = method,
         .path = url,
@@ -338,8 +339,8 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
         .api_token_header_len = api_token_len,
         .authorization = auth,
         .authorization_len = auth_len,
-        .admin_token_header =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-QX-ADMIN-TOKEN"),
+        .admin_token_header = admin,
+        .admin_token_header_len = admin_len,
         .body = st->body.data,
         .body_len = st->body.len,
         .body_too_large = st->too_large,

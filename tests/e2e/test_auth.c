@@ -332,6 +332,33 @@ static void test_admin_401_challenges_with_bearer_never_basic(void **state)
     json_decref(ok);
 }
 
+/* The admin token as it may come: any case of the scheme, spaces after it,
+ * trailing white space (no part of a field value); never a prefix of the
+ * token nor the token with more after it. */
+static void test_admin_token_is_read_whole_and_exactly(void **state)
+{
+    fixture *f = *state;
+    static const char *const accepted[] = {
+        "Authorization: Bearer " ADMIN_TOKEN, "Authorization: bearer " ADMIN_TOKEN,
+        "Authorization: Bearer    " ADMIN_TOKEN, "Authorization: Bearer " ADMIN_TOKEN " \t",
+        "X-QX-ADMIN-TOKEN: " ADMIN_TOKEN " "};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        const char *const hdrs[] = {accepted[i], NULL};
+        qxt_response r;
+        assert_int_equal(qxt_http("GET", qxt_url(f, "/_qx/v1/runs"), NULL, 0, hdrs, NULL, &r), 0);
+        if (r.status != 200)
+            fail_msg("%s: %ld", accepted[i], r.status);
+        qxt_response_free(&r);
+    }
+    char prefix[64], longer[64];
+    snprintf(prefix, sizeof prefix, "Authorization: Bearer %.*s", (int)strlen(ADMIN_TOKEN) - 1,
+             ADMIN_TOKEN);
+    snprintf(longer, sizeof longer, "Authorization: Bearer %sx", ADMIN_TOKEN);
+    assert_admin_challenge(qxt_url(f, "/_qx/v1/runs"), prefix);
+    assert_admin_challenge(qxt_url(f, "/_qx/v1/runs"), longer);
+    assert_admin_challenge(qxt_url(f, "/_qx/v1/runs"), "Authorization: Bearer");
+}
+
 /* After a real client's exchange: one run, started by USER, and the
  * journal's only entry is the unauthenticated first try, answered 401: the
  * client sent credentials only because it was challenged. */
@@ -441,6 +468,8 @@ int main(void)
                                         qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_trailing_whitespace_is_no_part_of_the_credentials,
                                         setup, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_token_is_read_whole_and_exactly,
+                                        setup_admin_token, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_admin_401_challenges_with_bearer_never_basic,
                                         setup_admin_token, qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_python_basic_auth_handler_gets_200_and_a_run, setup,
