@@ -57,7 +57,7 @@ static void commit_batch(qxm_committer *c, qxm_commit **batch, size_t n, qxm_run
         batch[i]->done = true;
         c->resume(batch[i]->conn);
     }
-    qxm_scheduler_kick(c->sched);
+    qxm_scheduler_stored(c->sched);
 }
 
 static void *committer_main(void *arg)

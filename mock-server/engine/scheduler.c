@@ -25,7 +25,9 @@ static void deadline_in(struct timespec *ts, int64_t ms)
 
 int qxm_scheduler_init(qxm_scheduler *s, qxm_store *store, int64_t retention_ms)
 {
-    *s = (qxm_scheduler){.store = store, .retention_ms = retention_ms > 0 ? retention_ms : 0};
+    *s = (qxm_scheduler){.store = store,
+                         .retention_ms = retention_ms > 0 ? retention_ms : 0,
+                         .planned_due_ms = INT64_MAX};
     s->sweep_every_ms =
         retention_ms / 10 < SWEEP_MAX_EVERY_MS ? retention_ms / 10 : SWEEP_MAX_EVERY_MS;
     if (s->sweep_every_ms < 1)
@@ -124,6 +126,12 @@ static void *scheduler_main(void *arg)
         int64_t next_sweep = sweep(s);
         pthread_mutex_lock(&s->lock);
         int64_t deadline = check_waiters(s, false);
+        /* A run noted due during the pass was not told to wake us
+         * (qxm_scheduler_stored compared with the previous plan). */
+        int64_t hint = atomic_load(&s->due_hint_ms);
+        if (hint < next_due)
+            next_due = hint > 0 ? hint : 0; /* INT64_MIN: now */
+        s->planned_due_ms = next_due;
         s->passes++;
         pthread_cond_broadcast(&s->progress);
 
@@ -191,6 +199,16 @@ void qxm_scheduler_kick(qxm_scheduler *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+void qxm_scheduler_stored(qxm_scheduler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->waiters != NULL || s->awaiting > 0 || atomic_load(&s->due_hint_ms) < s->planned_due_ms) {
+        s->kick = true;
+        pthread_cond_signal(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 void qxm_scheduler_note_due(qxm_scheduler *s, int64_t due_ms)
 {
     int64_t seen = atomic_load(&s->due_hint_ms);
@@ -219,8 +237,10 @@ void qxm_scheduler_await_pass(qxm_scheduler *s, int64_t timeout_ms)
     deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&s->lock);
     uint64_t seen = s->passes;
+    s->awaiting++; /* stored runs now wake the thread (qxm_scheduler_stored) */
     while (s->passes == seen && !s->stopping)
         if (pthread_cond_timedwait(&s->progress, &s->lock, &ts) != 0)
             break;
+    s->awaiting--;
     pthread_mutex_unlock(&s->lock);
 }

@@ -6,7 +6,8 @@
  * decides when it stops being RUNNING. The scheduler sleeps until the next
  * run is due or the next long-poll deadline, finishes due runs in the
  * store, and resumes every long-poll whose condition now holds or whose
- * time is up. Whoever stores a run kicks it.
+ * time is up. Whoever stores a run kicks it (the group committer only when
+ * someone needs the pass: qxm_scheduler_stored).
  *
  * It also keeps the history's retention: at start (before the thread
  * runs) and then at least every min(1 h, retention / 10) its pass sweeps
@@ -43,7 +44,11 @@ typedef struct qxm_scheduler {
     pthread_cond_t progress; /* broadcast after each pass */
     bool stopping, kick;
     uint64_t passes;
+    unsigned awaiting; /* threads in qxm_scheduler_await_pass */
     qxm_waiter *waiters;
+    /* The due time the thread's current sleep covers (ms since epoch): a
+     * stored run due before it must wake the thread. */
+    int64_t planned_due_ms;
     /* No RUNNING run falls due before this (ms since epoch): the thread
      * skips the store until then. INT64_MIN makes the next pass look. */
     _Atomic int64_t due_hint_ms;
@@ -71,6 +76,12 @@ void qxm_scheduler_destroy(qxm_scheduler *s);
 
 /* Something changed (a run or journal entry was stored): re-check waiters. */
 void qxm_scheduler_kick(qxm_scheduler *s);
+
+/* Runs were stored (the group committer, after each batch): a pass only if
+ * someone needs one — a long-poll, a thread in qxm_scheduler_await_pass, or
+ * a stored run due before the thread's planned wake-up (note_due first).
+ * Otherwise the thread sleeps on and the committer pays no wake-up. */
+void qxm_scheduler_stored(qxm_scheduler *s);
 
 /* A run falls due at due_ms: the next pass looks at the store if that is
  * before what it knew (INT64_MIN: look whatever the time). Lock-free. */
