@@ -102,6 +102,11 @@ static int add_real(qx_buf *b, double d)
     return qx_buf_add(b, text, (size_t)n);
 }
 
+int qx_json_write_string(qx_buf *b, const char *s, size_t n)
+{
+    return add_string(b, s, n);
+}
+
 static int skipped(const char *key, const char *const *skip)
 {
     for (; skip != NULL && *skip != NULL; skip++)

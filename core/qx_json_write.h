@@ -22,6 +22,11 @@
  * theirs). Returns 0, or -1 when memory runs out (b keeps what it had). */
 QX_MUST_CHECK int qx_json_write(qx_buf *b, const json_t *v, const char *const *skip);
 
+/* Appends the n bytes at s as a JSON string, escaped as qx_json_write
+ * escapes strings (for text built without a jansson value). Returns 0, or
+ * -1 when memory runs out. */
+QX_MUST_CHECK int qx_json_write_string(qx_buf *b, const char *s, size_t n);
+
 /* v as new compact JSON text (owned: free()), or NULL when memory runs out. */
 char *qx_json_compact(const json_t *v, const char *const *skip);
 

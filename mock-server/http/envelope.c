@@ -5,8 +5,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http_internal.h"
+#include "qx_buf.h"
+#include "qx_json_write.h"
 
 static const char *reason_phrase(int status)
 {
@@ -61,6 +64,30 @@ json_t *qxm_envelope_ok(json_t *result, const char *request_id, int status)
                      meta(status, request_id));
 }
 
+static int add_member(qx_buf *b, const char *lead, const char *value)
+{
+    if (qx_buf_add(b, lead, strlen(lead)) != 0)
+        return -1;
+    return qx_json_write_string(b, value, strlen(value));
+}
+
+char *qxm_envelope_run_text(int status, const char *run_id, const char *workflow_id,
+                            const char *request_id, size_t *len)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%d - %s", status, reason_phrase(status));
+    qx_buf b = {0};
+    if (add_member(&b, "{\"result\":{\"runId\":", run_id) != 0 ||
+        add_member(&b, ",\"workflowId\":", workflow_id) != 0 ||
+        add_member(&b, "},\"meta\":{\"httpStatus\":", text) != 0 ||
+        (request_id != NULL && add_member(&b, ",\"requestId\":", request_id) != 0) ||
+        qx_buf_add(&b, "}}\n", 3) != 0) {
+        qx_buf_free(&b);
+        return NULL;
+    }
+    return qx_buf_take(&b, len);
+}
+
 json_t *qxm_envelope_error(int status, const char *message, const char *code,
                            const char *request_id)
 {
@@ -77,6 +104,9 @@ void qxm_answer_error(qxm_answer *ans, int status, const char *message, const ch
 {
     ans->status = status;
     json_decref(ans->json);
+    free(ans->text); /* an answer written as text (a run's) gives way too */
+    ans->text = NULL;
+    ans->text_len = 0;
     ans->json = qxm_envelope_error(status, message, code, request_id);
 }
 

@@ -219,6 +219,12 @@ void qxm_admin_wait_answer(qxm_mock *m, const qxm_waiter *w, qxm_answer *ans);
 
 /* envelope.c: the Qualtrics API envelope {"result", "meta"}. */
 json_t *qxm_envelope_ok(json_t *result /* stolen */, const char *request_id, int status);
+/* The answer to an event that started a run, as text (owned, its length in
+ * *len): the same bytes as qxm_envelope_ok({runId, workflowId}, request_id,
+ * status) written by qx_json_write plus a newline, without building and
+ * freeing a document per request. NULL when memory runs out. */
+char *qxm_envelope_run_text(int status, const char *run_id, const char *workflow_id,
+                            const char *request_id, size_t *len);
 json_t *qxm_envelope_error(int status, const char *message, const char *code,
                            const char *request_id);
 void qxm_answer_error(qxm_answer *ans, int status, const char *message, const char *code,

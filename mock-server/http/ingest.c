@@ -116,6 +116,12 @@ void qxm_ingest_handle(qxm_mock *m, const qxm_request *req, qxm_answer *ans)
         qxm_answer_error(ans, out.status, out.message, out.error_code, out.request_id);
         return;
     }
+    if (out.run_started) { /* the hot path: its text written as is */
+        ans->text = qxm_envelope_run_text(out.status, out.run_id, out.workflow_id, out.request_id,
+                                          &ans->text_len);
+        if (ans->text != NULL)
+            return;
+    }
     json_t *result =
         out.run_started
             ? json_pack("{s:s, s:s}", "runId", out.run_id, "workflowId", out.workflow_id)

@@ -193,6 +193,33 @@ static void test_random_documents(void **state)
     qx_rng_free(rng);
 }
 
+/* A string written alone is written as in a document: jansson's text of a
+ * JSON string holding the same bytes (quotes, escapes, UTF-8, NUL inside). */
+static void test_string_alone_as_in_a_document(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"",
+                                        "RUN_0123456789abcde",
+                                        "say \"hi\"\\ /x",
+                                        "tab\tnl\n\x01\x1f",
+                                        "caf\xc3\xa9 \xe2\x82\xac",
+                                        "WF_<b>&'"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qx_buf b = {0};
+        assert_int_equal(qx_json_write_string(&b, cases[i], strlen(cases[i])), 0);
+        json_t *v = json_string(cases[i]);
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        assert_string_equal(b.data, want);
+        free(want);
+        json_decref(v);
+        qx_buf_free(&b);
+    }
+    qx_buf b = {0};
+    assert_int_equal(qx_json_write_string(&b, "a\0b", 3), 0);
+    assert_string_equal(b.data, "\"a\\u0000b\"");
+    qx_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_buffer_appends_and_keeps_text_terminated),
         cmocka_unit_test(test_every_fixture_file),
         cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_string_alone_as_in_a_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
