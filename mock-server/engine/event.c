@@ -427,6 +427,13 @@ typedef struct run_draws {
     json_t *outcome; /* owned */
 } run_draws;
 
+/* Sets o[key] to v (stolen, also on failure); a NULL v fails, as json_pack
+ * would. Keys are literals. Returns 0, or -1. */
+static int put(json_t *o, const char *key, json_t *v)
+{
+    return v != NULL ? json_object_set_new_nocheck(o, key, v) : -1;
+}
+
 /* The run document from what was drawn, ready to insert. Returns 0, or -1
  * with err set. Outside the draw lock. */
 static int build_run(qxm_engine *e, const qxm_workflow *wf, const qxm_user *user, json_t *payload,
@@ -435,11 +442,18 @@ static int build_run(qxm_engine *e, const qxm_workflow *wf, const qxm_user *user
 {
     char received[QX_TIME_TEXT_MAX];
     qx_format_time(ev->received_ms, received);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:s?}", "id", d->id, "workflowId",
-                            wf->id, "workflowName", wf->name, "requestId", request_id, "receivedAt",
-                            received, "payload", payload, "delayMs", (json_int_t)d->delay_ms,
-                            "user", user != NULL ? user->username : NULL);
-    if (doc == NULL || json_object_update(doc, d->outcome) != 0) {
+    /* Member by member rather than json_pack, whose format would be parsed
+     * for every run; the same members in the same order. */
+    json_t *doc = json_object();
+    if (put(doc, "id", json_string(d->id)) != 0 ||
+        put(doc, "workflowId", json_string(wf->id)) != 0 ||
+        put(doc, "workflowName", json_string(wf->name)) != 0 ||
+        put(doc, "requestId", json_string(request_id)) != 0 ||
+        put(doc, "receivedAt", json_string(received)) != 0 ||
+        put(doc, "payload", json_incref(payload)) != 0 ||
+        put(doc, "delayMs", json_integer((json_int_t)d->delay_ms)) != 0 ||
+        put(doc, "user", user != NULL ? json_string(user->username) : json_null()) != 0 ||
+        json_object_update(doc, d->outcome) != 0) {
         qx_error_set(err, "out of memory building run");
         json_decref(doc);
         return -1;
