@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "qx_email.h"
+#include "qx_json_write.h"
 
 static const char *const exclusion_names[QXS_EXCLUSION_COUNT] = {
     "", "notInActivatedAudience", "noMappedIdentity", "hashedEmailOnly", "consentDenied"};
@@ -77,18 +78,13 @@ int qxs_path_set(json_t *root, const char *dotted, json_t *value)
 size_t qxs_payload_dump(const json_t *payload, qx_buf *out)
 {
     qx_buf_reset(out);
-    size_t room = out->cap > 0 ? out->cap - 1 : 0; /* one byte for the NUL */
-    size_t n = json_dumpb(payload, out->data, room, JSON_COMPACT);
-    if (n > room) {
-        if (qx_buf_reserve(out, n) != 0)
-            return 0;
-        n = json_dumpb(payload, out->data, n, JSON_COMPACT);
-    }
-    if (n == 0)
+    /* qx_json_write: json_dumps(JSON_COMPACT)'s text without its per-dump
+     * hash table of containers and callback per token. */
+    if (qx_json_write(out, payload, NULL) != 0) {
+        qx_buf_reset(out);
         return 0;
-    out->len = n;
-    out->data[n] = '\0';
-    return n;
+    }
+    return out->len;
 }
 
 char *qxs_payload_identity_key(const json_t *payload)
