@@ -5,10 +5,10 @@
  * filename "": SQLite keeps such a database in its page cache until the
  * cache is full and then spills pages to a temporary file that it has
  * already unlinked. Resident memory is therefore bounded by the page cache
- * (cache_size, 2 MiB) however many contacts and distributions the workflows
- * create; what grows instead is that file, in SQLite's temporary directory
- * (SQLITE_TMPDIR, else /var/tmp, /usr/tmp or /tmp): 1,000,000 contacts,
- * each with a distribution, take 300 MB. A reset frees its pages for reuse
+ * (cache_size, 2 MiB) however many contacts the workflows create; what
+ * grows instead is that file, in SQLite's temporary directory
+ * (SQLITE_TMPDIR, else /var/tmp, /usr/tmp or /tmp): 1,000,000 contacts
+ * take about 150 MB. A reset frees its pages for reuse
  * but does not shrink it. The directory does not survive the process, so it
  * has no journal and no sync: there is no crash to recover from.
  *
@@ -18,8 +18,11 @@
  * given an extRef that another contact holds takes it, and the other
  * contact loses its extRef member, so every contact's email and extRef stay
  * findable. An email is never taken that way: a contact holding it would
- * have been the one found and updated. A distribution is a row holding its
- * document; nothing reads distributions back but their count.
+ * have been the one found and updated. An update that changes nothing (the
+ * same profile sent again) writes nothing. A distribution is only counted:
+ * its record goes back to the workflow for the run, and nothing reads a
+ * distribution back but the count, so storing each one (a row, a serialised
+ * document and a write per run) bought nothing.
  *
  * One connection, opened without SQLite's own mutex and guarded by the
  * directory's: the engine runs workflows from several threads and the admin
@@ -28,10 +31,11 @@
  * query.
  *
  * Every write is its own (autocommit) transaction. Over 1,000,000 new
- * contacts, each with a distribution, a contact and its distribution cost
- * 7.1-8.1 µs in autocommit and 5.8-6.7 µs in transactions of 1,000 writes
- * (runs taken in turn on a shared 2-core machine; the jansson tables this
- * replaced: 10-11 µs). About 1.3 µs is not worth a transaction left open:
+ * contacts, each with a distribution (then a row too), a contact and its
+ * distribution cost 7.1-8.1 µs in autocommit and 5.8-6.7 µs in transactions
+ * of 1,000 writes (runs taken in turn on a shared 2-core machine; the
+ * jansson tables this replaced: 10-11 µs). About 1.3 µs is not worth a
+ * transaction left open:
  * an I/O error inside one lets SQLite roll back up to 1,000 earlier writes,
  * which without a journal it cannot do cleanly, and the counts would still
  * hold them. In autocommit an error costs at most the write that failed.
@@ -85,9 +89,6 @@ static const char SETUP_SQL[] = "PRAGMA cache_size = -2048;"
                                 "  seq INTEGER PRIMARY KEY,"
                                 "  email_lc TEXT UNIQUE,"
                                 "  ext_ref TEXT UNIQUE,"
-                                "  doc TEXT NOT NULL);"
-                                "CREATE TABLE distributions ("
-                                "  seq INTEGER PRIMARY KEY,"
                                 "  doc TEXT NOT NULL);";
 
 enum stmt_id {
@@ -96,9 +97,7 @@ enum stmt_id {
     ST_INSERT_CONTACT,
     ST_UPDATE_CONTACT,
     ST_DROP_EXT_REF,
-    ST_INSERT_DISTRIBUTION,
     ST_CLEAR_CONTACTS,
-    ST_CLEAR_DISTRIBUTIONS,
     ST_N
 };
 
@@ -116,10 +115,7 @@ static const struct {
                                                  " doc = ?3 WHERE seq = ?4"},
     [ST_DROP_EXT_REF] = {"taking an extRef from a contact",
                          "UPDATE contacts SET ext_ref = NULL, doc = ?1 WHERE seq = ?2"},
-    [ST_INSERT_DISTRIBUTION] = {"recording a distribution",
-                                "INSERT INTO distributions (doc) VALUES (?1)"},
     [ST_CLEAR_CONTACTS] = {"removing the contacts", "DELETE FROM contacts"},
-    [ST_CLEAR_DISTRIBUTIONS] = {"removing the distributions", "DELETE FROM distributions"},
 };
 
 struct qxm_directory {
@@ -132,10 +128,13 @@ struct qxm_directory {
     uint64_t distribution_seq;
 };
 
-/* A contact row read back: its rowid and its document (owned). */
+/* A contact row read back: its rowid, its document (owned) and the text
+ * it was read from (owned), to tell whether an update changes it. */
 typedef struct contact_row {
     sqlite3_int64 seq;
     json_t *doc;
+    char *text;
+    size_t len;
 } contact_row;
 
 /* A document's JSON text: in small when it fits, else in heap (owned). */
@@ -238,10 +237,7 @@ void qxm_directory_reset(qxm_directory *d)
         d->n_contacts = 0;
     else
         qx_log(QX_LOG_ERROR, "%s", err.text);
-    if (run_write(d, ST_CLEAR_DISTRIBUTIONS, SQLITE_OK, &err) == 0)
-        d->n_distributions = 0;
-    else
-        qx_log(QX_LOG_ERROR, "%s", err.text);
+    d->n_distributions = 0;
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -319,6 +315,7 @@ static int find_contact(qxm_directory *d, enum stmt_id id, const char *key, cont
     sqlite3_stmt *stmt = d->st[id];
     int found = -1;
     row->doc = NULL;
+    row->text = NULL;
     int rc = bind_text(stmt, 1, key);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
@@ -327,14 +324,19 @@ static int find_contact(qxm_directory *d, enum stmt_id id, const char *key, cont
     } else if (rc == SQLITE_ROW) {
         row->seq = sqlite3_column_int64(stmt, 0);
         const char *text = (const char *)sqlite3_column_text(stmt, 1);
-        size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+        row->len = (size_t)sqlite3_column_bytes(stmt, 1);
         /* Documents are ours: they fail to parse only when memory runs out. */
-        if (text != NULL)
-            row->doc = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
-        if (row->doc != NULL)
+        if (text != NULL && (row->text = malloc(row->len + 1)) != NULL) {
+            memcpy(row->text, text, row->len + 1);
+            row->doc = json_loadb(text, row->len, JSON_ALLOW_NUL, NULL);
+        }
+        if (row->doc != NULL) {
             found = 1;
-        else
+        } else {
+            free(row->text);
+            row->text = NULL;
             qx_error_set(err, "out of memory");
+        }
     } else {
         db_error(d, err, id);
     }
@@ -357,6 +359,7 @@ json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ex
     pthread_mutex_unlock(&d->lock);
     if (found < 0)
         qx_log(QX_LOG_ERROR, "%s", err.text);
+    free(row.text);
     free(key);
     return row.doc;
 }
@@ -461,10 +464,13 @@ static json_t *upsert_locked(qxm_directory *d, const json_t *fields, const char 
     if (result == NULL)
         goto oom;
 
-    /* Nothing is written before this point. */
+    /* Nothing is written before this point. A contact whose text is what
+     * it was (its columns come from the same members) is not written. */
     if (holder_text.text != NULL && write_without_ext_ref(d, &holder, &holder_text, err) != 0)
         goto fail;
-    if (write_contact(d, &mine, created, email_lc, &mine_text, err) != 0)
+    bool unchanged = !created && mine.text != NULL && (size_t)mine_text.len == mine.len &&
+                     memcmp(mine_text.text, mine.text, mine.len) == 0;
+    if (!unchanged && write_contact(d, &mine, created, email_lc, &mine_text, err) != 0)
         goto fail;
     if (created)
         d->n_contacts++;
@@ -477,6 +483,8 @@ fail:
 out:
     json_decref(mine.doc);
     json_decref(holder.doc);
+    free(mine.text);
+    free(holder.text);
     free(mine_text.heap);
     free(holder_text.heap);
     free(email_lc);
@@ -508,26 +516,12 @@ json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id, 
                                        const char *subject, qx_rng *rng)
 {
     char id[ID_MAX];
-    doc_text text = {0};
-    qx_error err;
     pthread_mutex_lock(&d->lock);
     new_id("EMD_", rng, &d->distribution_seq, id);
     json_t *record = json_pack("{s:s, s:s, s:s, s:s*}", "distributionId", id, "surveyId", survey_id,
                                "email", email, "subject", subject);
-    if (record != NULL && dump_doc(record, &text) == 0) {
-        int bound = bind_doc(d->st[ST_INSERT_DISTRIBUTION], 1, &text);
-        if (run_write(d, ST_INSERT_DISTRIBUTION, bound, &err) == 0) {
-            d->n_distributions++;
-        } else {
-            qx_log(QX_LOG_ERROR, "%s", err.text);
-            json_decref(record);
-            record = NULL;
-        }
-    } else {
-        json_decref(record);
-        record = NULL;
-    }
+    if (record != NULL)
+        d->n_distributions++;
     pthread_mutex_unlock(&d->lock);
-    free(text.heap);
     return record;
 }

@@ -9,9 +9,9 @@
  * JSON.
  *
  * The directory is shared by all runs of an emulator and is thread-safe. It
- * keeps its contacts and distributions in a private temporary SQLite
- * database: its memory is bounded by SQLite's page cache however many it
- * holds, and it does not survive the process.
+ * keeps its contacts in a private temporary SQLite database (its memory is
+ * bounded by SQLite's page cache however many it holds) and counts the
+ * distributions; nothing of it survives the process.
  */
 #ifndef QXM_WORKFLOW_H
 #define QXM_WORKFLOW_H
@@ -55,10 +55,10 @@ json_t *qxm_directory_lookup(qxm_directory *d, const char *email, const char *ex
 QX_MUST_CHECK json_t *qxm_directory_upsert_contact(qxm_directory *d, const json_t *fields,
                                                    qx_rng *rng, qx_error *err);
 
-/* Records that survey_id was "sent" to email; subject may be NULL. The id is
+/* Counts that survey_id was "sent" to email; subject may be NULL. The id is
  * "EMD_" + 15 characters, drawn as for contacts. Returns a new object
  * {"distributionId", "surveyId", "email", "subject" (when not NULL)}, NULL
- * when memory runs out or it cannot be recorded (logged). */
+ * (and nothing counted) when memory runs out. */
 QX_MUST_CHECK json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id,
                                                      const char *email, const char *subject,
                                                      qx_rng *rng);

@@ -298,7 +298,7 @@ static int run_contact_task(const json_t *inputs, qxm_directory *d, qx_rng *rng,
     *result = qxm_directory_upsert_contact(d, fields, rng, &err);
     if (*result != NULL)
         rc = TASK_DONE;
-    else if (err.text[0] != '\0') /* the reason, as distributions log theirs */
+    else if (err.text[0] != '\0') /* why it failed, for the log */
         qx_log(QX_LOG_ERROR, "XM Directory: %s", err.text);
 out:
     json_decref(fields);

@@ -97,6 +97,48 @@ static void test_contact_updated_by_email_keeps_its_id(void **state)
     qxm_directory_free(d);
 }
 
+/* The same profile sent again changes nothing (and writes nothing); a
+ * change after it, and the first values back again, are both kept. */
+static void test_repeated_update_changes_nothing_and_a_change_is_kept(void **state)
+{
+    (void)state;
+    qxm_directory *d = qxm_directory_new();
+    assert_non_null(d);
+    char id[ID_MAX], same[ID_MAX];
+    const char *ana = "{\"email\": \"ana@example.com\", \"firstName\": \"Ana\","
+                      " \"embeddedData\": {\"plan\": \"gold\"}}";
+    assert_true(upsert(d, ana, NULL, id));
+    for (int i = 0; i < 3; i++) {
+        assert_false(upsert(d, ana, NULL, same));
+        assert_string_equal(id, same);
+    }
+    json_t *c = qxm_directory_lookup(d, "ana@example.com", NULL);
+    assert_json_eq(c,
+                   "{\"contactId\": \"%s\", \"email\": \"ana@example.com\", \"firstName\": \"Ana\","
+                   " \"embeddedData\": {\"plan\": \"gold\"}}",
+                   id);
+    json_decref(c);
+    assert_false(upsert(d,
+                        "{\"email\": \"ana@example.com\", \"firstName\": \"Anna\","
+                        " \"embeddedData\": {\"plan\": \"silver\"}}",
+                        NULL, same));
+    c = qxm_directory_lookup(d, "ana@example.com", NULL);
+    assert_json_eq(c,
+                   "{\"contactId\": \"%s\", \"email\": \"ana@example.com\", \"firstName\": \"Anna\","
+                   " \"embeddedData\": {\"plan\": \"silver\"}}",
+                   id);
+    json_decref(c);
+    assert_false(upsert(d, ana, NULL, same));
+    c = qxm_directory_lookup(d, "ana@example.com", NULL);
+    assert_json_eq(c,
+                   "{\"contactId\": \"%s\", \"email\": \"ana@example.com\", \"firstName\": \"Ana\","
+                   " \"embeddedData\": {\"plan\": \"gold\"}}",
+                   id);
+    json_decref(c);
+    assert_int_equal(qxm_directory_contacts(d), 1);
+    qxm_directory_free(d);
+}
+
 static void test_lookup_by_ext_ref_after_an_update_by_email(void **state)
 {
     (void)state;
@@ -436,6 +478,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contact_updated_by_email_keeps_its_id),
+        cmocka_unit_test(test_repeated_update_changes_nothing_and_a_change_is_kept),
         cmocka_unit_test(test_lookup_by_ext_ref_after_an_update_by_email),
         cmocka_unit_test(test_email_given_to_a_contact_found_by_ext_ref_replaces_its_old_one),
         cmocka_unit_test(test_ext_ref_moves_to_the_contact_it_is_given_to),
