@@ -13,9 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The buffer a document starts with: a run document (~1.2 KB) fits
+ * without growing it. */
+#define FIRST_CAP 2048
+
 static int add_char(qx_buf *b, char c)
 {
-    return qx_buf_add(b, &c, 1);
+    if (b->len + 1 >= b->cap && qx_buf_reserve(b, 1) != 0)
+        return -1;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Whether byte c is written as it is inside a JSON string. */
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
 }
 
 /* A JSON string: the escapes jansson writes by default (quote, backslash,
@@ -28,11 +42,18 @@ static int add_string(qx_buf *b, const char *s, size_t n)
     char *out = b->data + b->len;
     *out++ = '"';
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            continue;
+        /* A run of bytes written as they are is copied at once. */
+        size_t run = i;
+        while (run < n && plain((unsigned char)s[run]))
+            run++;
+        if (run > i) {
+            memcpy(out, s + i, run - i);
+            out += run - i;
+            i = run;
+            if (i == n)
+                break;
         }
+        unsigned char c = (unsigned char)s[i];
         *out++ = '\\';
         switch (c) {
         case '"':
@@ -163,9 +184,16 @@ int qx_json_write(qx_buf *b, const json_t *v, const char *const *skip)
         rc = add_string(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER: {
-        char text[24];
-        int n = snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        rc = n > 0 && (size_t)n < sizeof text ? qx_buf_add(b, text, (size_t)n) : -1;
+        /* Digits from the end: what "%lld" writes, without printf. */
+        char text[24], *p = text + sizeof text;
+        json_int_t i = json_integer_value(v);
+        unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+        do
+            *--p = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
+        if (i < 0)
+            *--p = '-';
+        rc = qx_buf_add(b, p, (size_t)(text + sizeof text - p));
         break;
     }
     case JSON_REAL:
@@ -194,6 +222,8 @@ int qx_json_write(qx_buf *b, const json_t *v, const char *const *skip)
 char *qx_json_compact(const json_t *v, const char *const *skip)
 {
     qx_buf b = {0};
+    if ((json_is_object(v) || json_is_array(v)) && qx_buf_reserve(&b, FIRST_CAP) != 0)
+        return NULL;
     if (qx_json_write(&b, v, skip) != 0) {
         free(b.data);
         return NULL;
