@@ -5,10 +5,12 @@
  * the whole-server benchmarks (mock-ingest.sh) cannot tell apart from
  * parsing, the workflow and the network.
  *
- *   qxm-store-bench [--runs N] [--batch B] [--distinct] [--dup-window MS] DB
+ *   qxm-store-bench [--runs N] [--batch B] [--distinct] [--dup-window MS]
+ *                   [--random-ids] DB
  *
  * Each run is a copy of a document as qx-mock stores it for the benchmark
- * workflow (bench/lib.sh), with its own id and request id and, with
+ * workflow (bench/lib.sh), with its own id (in order, as the engine draws
+ * them; --random-ids: 15 random characters) and request id and, with
  * --distinct, its own email (else every payload is the same, the seed
  * payload's case). Prints, per run: the caller's preparation (serialising
  * and hashing, done on the HTTP threads in qx-mock) and the insert (the
@@ -66,7 +68,8 @@ static long long file_size(const char *db, const char *suffix)
 
 static void usage(FILE *f)
 {
-    fputs("usage: qxm-store-bench [--runs N] [--batch B] [--distinct] [--dup-window MS] DB\n"
+    fputs("usage: qxm-store-bench [--runs N] [--batch B] [--distinct] [--dup-window MS]\n"
+          "                       [--random-ids] DB\n"
           "Inserts N runs (default 100000) into a new file store DB, B at a time (default 8),\n"
           "and prints the CPU and wall time per run of preparing and of inserting them.\n",
           f);
@@ -75,11 +78,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     long runs = 100000, batch = 8, dup_window = 0;
-    int distinct = 0;
+    int distinct = 0, random_ids = 0;
     static const struct option opts[] = {{"runs", required_argument, NULL, 'n'},
                                          {"batch", required_argument, NULL, 'b'},
                                          {"distinct", no_argument, NULL, 'd'},
                                          {"dup-window", required_argument, NULL, 'w'},
+                                         {"random-ids", no_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -95,6 +99,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             dup_window = strtol(optarg, NULL, 10);
+            break;
+        case 'r':
+            random_ids = 1;
             break;
         case 'h':
             usage(stdout);
@@ -134,6 +141,13 @@ int main(int argc, char **argv)
             char id[32], email[64];
             json_t *doc = json_deep_copy(tmpl);
             qx_rng_id(rng, "RUN_", 15, id, sizeof id);
+            if (!random_ids) { /* as the engine draws them (event.c) */
+                static const char d62[] =
+                    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+                unsigned long long k = (unsigned long long)(done + (long)i);
+                for (int c = 9; c >= 4; c--, k /= 62)
+                    id[c] = d62[k % 62];
+            }
             json_object_set_new(doc, "id", json_string(id));
             qx_rng_id(rng, "", 32, id, sizeof id);
             json_object_set_new(doc, "requestId", json_string(id));
@@ -175,8 +189,8 @@ int main(int argc, char **argv)
         }
         done += (long)n;
     }
-    printf("runs %ld batch %ld%s dup-window %ld ms\n", runs, batch, distinct ? " distinct" : "",
-           dup_window);
+    printf("runs %ld batch %ld%s%s dup-window %ld ms\n", runs, batch, distinct ? " distinct" : "",
+           random_ids ? " random-ids" : "", dup_window);
     printf("prepare µs/run cpu %.2f wall %.2f\n", prep_cpu * 1e6 / (double)runs,
            prep_wall * 1e6 / (double)runs);
     printf("insert  µs/run cpu %.2f wall %.2f\n", ins_cpu * 1e6 / (double)runs,

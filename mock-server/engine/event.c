@@ -28,7 +28,32 @@
 #include "qx_secret.h"
 #include "qx_utf8.h"
 
+/*
+ * A run id is "RUN_" and 15 characters. The first RUN_ID_ORDERED count the
+ * runs this engine has drawn, in an alphabet whose byte order is its digit
+ * order, so ids drawn later sort later; the rest are random. The store finds
+ * a run by its id through a unique index: a random key lands on a random
+ * page of it, which every commit then writes out whole, while ids in order
+ * append to the page last written (qxm-store-bench, 40,000 runs in batches
+ * of 8: pwrite64 10.0 -> 7.9 per run). The count starts at 0 with every
+ * start, so a seeded emulator draws the same ids for the same requests;
+ * after a restart the ids of a store that kept its runs start over at a
+ * lower count, which still appends, at one place of the index. The random
+ * characters are drawn as before (all 15, the first overwritten), so every
+ * other draw of a seeded run is unchanged.
+ */
 #define RUN_ID_CHARS 15
+#define RUN_ID_ORDERED 6
+
+/* Writes the count n into the first RUN_ID_ORDERED characters after the
+ * prefix of id (62^6: 5.7e10 runs before the count wraps). */
+static void order_run_id(char *id, uint64_t n)
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    char *p = id + strlen("RUN_");
+    for (int i = RUN_ID_ORDERED - 1; i >= 0; i--, n /= 62)
+        p[i] = digits[n % 62];
+}
 
 /* What the checks before the lock found in the body. */
 typedef struct parsed_body {
@@ -522,6 +547,7 @@ static const qxm_workflow *decide(qxm_engine *e, const qxm_event *ev, const pars
         return NULL;
     }
     qx_rng_id(e->rng, "RUN_", RUN_ID_CHARS, d->id, sizeof d->id);
+    order_run_id(d->id, e->runs_drawn++);
     d->delay_ms = qx_rng_range(e->rng, wf->delay_min_ms, wf->delay_max_ms);
     d->outcome = qxm_workflow_execute(wf, pb->payload, e->directory, e->rng);
     if (d->outcome == NULL) {
