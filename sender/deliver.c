@@ -4,8 +4,12 @@
  * payloads.
  *
  * Each easy handle ("slot") is configured once for the destination; a call
- * only sets its body. A payload is dumped to its body when submitted and its
- * JSON tree freed at once: the body is what is sent, traced, and (parsed
+ * only sets its body. What libcurl would otherwise redo for every call is
+ * done once here: the URL is parsed once (CURLOPT_CURLU) and the Basic
+ * Authorization header is built once into the header list.
+ *
+ * A payload is dumped to its body when submitted and its JSON tree freed at
+ * once: the body is what is sent, traced, and (parsed
  * back) dead-lettered. The answer of a 2xx is read and dropped unless a
  * trace wants it: only a failure's body explains anything.
  *
@@ -89,6 +93,7 @@ struct qxs_deliverer {
     CURLM *multi;
     qxs_multi_poll *poller; /* waits for libcurl's sockets and the owner's fds */
     struct curl_slist *headers;
+    CURLU *url;     /* the URL parsed once for every call; NULL: given as text */
     qx_buf scratch; /* where bodies are dumped */
     slot *slots;    /* concurrency of them, created as needed */
     size_t n_slots;
@@ -356,12 +361,15 @@ static void slot_configure(qxs_deliverer *d, slot *s)
 {
     CURL *h = s->easy;
     s->tracing = d->o.trace != NULL;
-    curl_easy_setopt(h, CURLOPT_URL, d->o.url);
+    /* parsed once: a call then copies its parts instead of parsing the text */
+    if (d->url != NULL)
+        curl_easy_setopt(h, CURLOPT_CURLU, d->url);
+    else
+        curl_easy_setopt(h, CURLOPT_URL, d->o.url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(h, CURLOPT_USERNAME, d->o.username);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, d->o.password);
+    /* Basic auth is in the header list (add_basic_auth): the same header,
+     * not rebuilt by libcurl for every call */
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     /* never follow: a redirect would carry the credentials elsewhere */
@@ -672,6 +680,64 @@ static size_t reap(qxs_deliverer *d)
     return n;
 }
 
+/* ---- the Authorization header -------------------------------------------- */
+
+/* Zeroes n bytes at p in a way the compiler keeps (the memory is freed next). */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n-- > 0)
+        *v++ = 0;
+}
+
+static void wipe_buf(qx_buf *b)
+{
+    if (b->data != NULL)
+        wipe(b->data, b->cap);
+    qx_buf_free(b);
+}
+
+/* Appends base64 (RFC 4648, padded) of in[0..n) to out. */
+static int add_base64(qx_buf *out, const unsigned char *in, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        char q[4] = {abc[v >> 18], abc[(v >> 12) & 63], i + 1 < n ? abc[(v >> 6) & 63] : '=',
+                     i + 2 < n ? abc[v & 63] : '='};
+        if (qx_buf_add(out, q, 4) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Appends "Authorization: Basic base64(username:password)" to the header
+ * list: the header libcurl's CURLAUTH_BASIC would send, built once instead
+ * of for every call. The working copies are wiped; the list entry is wiped
+ * when the deliverer is freed. Returns 0, or -1 when memory runs out. */
+static int add_basic_auth(qxs_deliverer *d)
+{
+    const char *user = d->o.username != NULL ? d->o.username : "";
+    const char *pass = d->o.password != NULL ? d->o.password : "";
+    qx_buf plain = {0}, hdr = {0};
+    int rc = -1;
+    if (qx_buf_add(&plain, user, strlen(user)) == 0 && qx_buf_add(&plain, ":", 1) == 0 &&
+        qx_buf_add(&plain, pass, strlen(pass)) == 0 &&
+        qx_buf_add(&hdr, "Authorization: Basic ", 21) == 0 &&
+        add_base64(&hdr, (const unsigned char *)plain.data, plain.len) == 0 &&
+        qx_buf_add(&hdr, "", 1) == 0) {
+        struct curl_slist *l = curl_slist_append(d->headers, hdr.data);
+        if (l != NULL) {
+            d->headers = l;
+            rc = 0;
+        }
+    }
+    wipe_buf(&plain);
+    wipe_buf(&hdr);
+    return rc;
+}
+
 /* ---- public interface ----------------------------------------------------- */
 
 qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
@@ -705,6 +771,13 @@ qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
         if (l == NULL)
             goto oom;
         d->headers = l;
+    }
+    if (add_basic_auth(d) != 0)
+        goto oom;
+    if ((d->url = curl_url()) != NULL &&
+        curl_url_set(d->url, CURLUPART_URL, opt->url, 0) != CURLUE_OK) {
+        curl_url_cleanup(d->url); /* libcurl says why, call by call */
+        d->url = NULL;
     }
     if (opt->rate_per_minute > 0) {
         d->pacing = true;
@@ -761,7 +834,11 @@ void qxs_deliverer_free(qxs_deliverer *d)
     }
     free(d->slots);
     free(d->idle);
+    for (struct curl_slist *l = d->headers; l != NULL; l = l->next)
+        if (strncmp(l->data, "Authorization:", 14) == 0)
+            wipe(l->data, strlen(l->data)); /* the credentials */
     curl_slist_free_all(d->headers);
+    curl_url_cleanup(d->url);
     if (d->multi != NULL)
         curl_multi_cleanup(d->multi); /* tells the poller its sockets are gone */
     qxs_multi_poll_free(d->poller);

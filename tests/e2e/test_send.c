@@ -875,6 +875,32 @@ static void test_basic_auth_and_json_content_type(void **state)
     json_decref(expected);
 }
 
+/* The Authorization header is built by qx-send (not libcurl): base64 with
+ * one and two padding characters (user:token of 37 and 38 bytes; TOKEN_OK
+ * makes 36, no padding). */
+static void test_basic_auth_is_padded_base64(void **state)
+{
+    sf_fixture *f = *state;
+    static const struct {
+        const char *env, *expected;
+    } cases[] = {
+        {"QX_API_TOKEN=QX-TEST-TOKEN-123",
+         "Basic YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0xMjM="},
+        {"QX_API_TOKEN=QX-TEST-TOKEN-12",
+         "Basic YXBpLXVzZXJAZXhhbXBsZS5jb206UVgtVEVTVC1UT0tFTi0xMg=="},
+    };
+    char *dest = fake_destination(f, 200);
+    const char *argv[] = {QX_SEND,     "send",       "--destination",        dest,
+                          "--mapping", SEED_MAPPING, sf_seed_profiles(f, 1), NULL};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[] = {cases[i].env, NULL};
+        assert_int_equal(sf_run_send(argv, env, RUN_TIMEOUT_MS, NULL), 0);
+        char auth[256], content_type[128];
+        fake_last_headers(own_of(f)->fake, auth, content_type);
+        assert_string_equal(auth, cases[i].expected);
+    }
+}
+
 static void test_same_identity_never_overtakes(void **state)
 {
     sf_fixture *f = *state;
@@ -1125,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_dead_letters_what_waits_for_a_retry, setup,
                                         sf_teardown),
         cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_basic_auth_is_padded_base64, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_identities_keep_their_order_through_a_pipe, setup,
                                         sf_teardown),
