@@ -1,0 +1,389 @@
+/*
+ * json_read.c — qxs_json_read: JSON objects and arrays scanned in place,
+ * built with jansson's constructors (see qxs_json_read.h for what is handed
+ * back to json_loadb).
+ *
+ * The grammar is jansson's lexer's: numbers are -?(0|[1-9][0-9]*) with an
+ * optional fraction .[0-9]+ and exponent [eE][+-]?[0-9]+, an integer when it
+ * has neither (strtoll, as jansson), else a real (strtod, as jansson);
+ * literals are true, false and null followed by no letter; strings are
+ * UTF-8 without control characters, with the two-character escapes.
+ */
+#include "qxs_json_read.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct reader {
+    const char *p, *end;
+    int depth;
+    char *scratch; /* a string with escapes, unescaped */
+    size_t scratch_cap;
+} reader;
+
+static json_t *read_value(reader *r);
+
+static void skip_space(reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not
+ * one (overlong forms, surrogates and code points beyond U+10FFFF are not:
+ * jansson's utf8_check_full rejects them too). s[0] is >= 0x80. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Appends n bytes at s to the scratch buffer (used bytes so far). */
+static bool scratch_add(reader *r, size_t *used, const void *s, size_t n)
+{
+    if (*used + n > r->scratch_cap) {
+        size_t cap = (*used + n) * 2 + 64;
+        char *b = realloc(r->scratch, cap);
+        if (b == NULL)
+            return false;
+        r->scratch = b;
+        r->scratch_cap = cap;
+    }
+    memcpy(r->scratch + *used, s, n);
+    *used += n;
+    return true;
+}
+
+/* A string's text (r->p just after its opening quote): *out points at it —
+ * into the input, or into the scratch buffer when it had escapes (*scratch
+ * tells) —, *n is its length; r->p ends after the closing quote. Returns
+ * false to hand back. */
+static bool read_string(reader *r, const char **out, size_t *n, bool *scratch)
+{
+    const unsigned char *s = (const unsigned char *)r->p, *e = (const unsigned char *)r->end;
+    const unsigned char *seg = s; /* the text not yet copied, once an escape was met */
+    size_t used = 0;
+    bool escaped = false;
+    for (;;) {
+        if (s >= e)
+            return false; /* unterminated */
+        unsigned char c = *s;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return false; /* a control character */
+        if (c < 0x80 && c != '\\') {
+            s++;
+            continue;
+        }
+        if (c >= 0x80) { /* UTF-8, checked */
+            size_t len = utf8_len(s, (size_t)(e - s));
+            if (len == 0)
+                return false;
+            s += len;
+            continue;
+        }
+        /* a backslash: the two-character escapes; \u is handed back */
+        if (s + 1 >= e)
+            return false;
+        char x;
+        switch (s[1]) {
+        case '"':
+            x = '"';
+            break;
+        case '\\':
+            x = '\\';
+            break;
+        case '/':
+            x = '/';
+            break;
+        case 'b':
+            x = '\b';
+            break;
+        case 'f':
+            x = '\f';
+            break;
+        case 'n':
+            x = '\n';
+            break;
+        case 'r':
+            x = '\r';
+            break;
+        case 't':
+            x = '\t';
+            break;
+        default:
+            return false;
+        }
+        if (!scratch_add(r, &used, seg, (size_t)(s - seg)) || !scratch_add(r, &used, &x, 1))
+            return false;
+        escaped = true;
+        s += 2;
+        seg = s;
+    }
+    if (escaped) {
+        if (!scratch_add(r, &used, seg, (size_t)(s - seg)))
+            return false;
+        *out = r->scratch;
+        *n = used;
+    } else {
+        *out = r->p;
+        *n = (size_t)(s - (const unsigned char *)r->p);
+    }
+    *scratch = escaped;
+    r->p = (const char *)s + 1;
+    return true;
+}
+
+static json_t *read_number(reader *r)
+{
+    const char *s = r->p, *e = r->end, *start = s;
+    bool real = false;
+    if (s < e && *s == '-')
+        s++;
+    if (s >= e || *s < '0' || *s > '9')
+        return NULL;
+    if (*s == '0') {
+        s++;
+        if (s < e && *s >= '0' && *s <= '9')
+            return NULL; /* a leading zero: jansson's error */
+    } else {
+        while (s < e && *s >= '0' && *s <= '9')
+            s++;
+    }
+    if (s < e && *s == '.') {
+        real = true;
+        s++;
+        if (s >= e || *s < '0' || *s > '9')
+            return NULL;
+        while (s < e && *s >= '0' && *s <= '9')
+            s++;
+    }
+    if (s < e && (*s == 'e' || *s == 'E')) {
+        real = true;
+        s++;
+        if (s < e && (*s == '+' || *s == '-'))
+            s++;
+        if (s >= e || *s < '0' || *s > '9')
+            return NULL;
+        while (s < e && *s >= '0' && *s <= '9')
+            s++;
+    }
+    /* strtoll and strtod stop at the first byte after the token: the line
+     * always ends in something that is not part of a number (a newline, or
+     * the closing bracket that the value needs) — when it does not, the
+     * token is copied so that they cannot read past the end */
+    char tmp[64];
+    const char *text = start;
+    size_t n = (size_t)(s - start);
+    if (s == e) {
+        if (n >= sizeof tmp)
+            return NULL;
+        memcpy(tmp, start, n);
+        tmp[n] = '\0';
+        text = tmp;
+    }
+    char *stop;
+    errno = 0;
+    json_t *v;
+    if (real) {
+        double d = strtod(text, &stop);
+        if (errno == ERANGE && (d > 1.0 || d < -1.0))
+            return NULL; /* overflow: jansson's "real number overflow" */
+        v = json_real(d);
+    } else {
+        long long i = strtoll(text, &stop, 10);
+        if (errno == ERANGE)
+            return NULL; /* jansson's "too big integer" */
+        v = json_integer((json_int_t)i);
+    }
+    if ((size_t)(stop - text) != n) { /* a locale whose decimal point is not '.' */
+        json_decref(v);
+        return NULL;
+    }
+    r->p = s;
+    return v;
+}
+
+/* true, false or null, not followed by a letter (jansson reads a whole word). */
+static json_t *read_literal(reader *r)
+{
+    static const struct {
+        const char *word;
+        size_t len;
+    } words[] = {{"true", 4}, {"false", 5}, {"null", 4}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = words[i].len;
+        if ((size_t)(r->end - r->p) >= len && memcmp(r->p, words[i].word, len) == 0) {
+            const char *after = r->p + len;
+            if (after < r->end &&
+                ((*after >= 'a' && *after <= 'z') || (*after >= 'A' && *after <= 'Z')))
+                return NULL;
+            r->p = after;
+            return i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+        }
+    }
+    return NULL;
+}
+
+static json_t *read_object(reader *r)
+{
+    json_t *obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    r->p++; /* '{' */
+    skip_space(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return obj;
+    }
+    for (;;) {
+        const char *key;
+        size_t key_len;
+        bool in_scratch;
+        if (r->p >= r->end || *r->p != '"')
+            goto fail;
+        r->p++;
+        if (!read_string(r, &key, &key_len, &in_scratch))
+            goto fail;
+        /* a key with escapes sits in the scratch buffer, which the value
+         * may use again: copied first */
+        char small[128], *copy = NULL;
+        if (in_scratch) {
+            copy = key_len < sizeof small ? small : malloc(key_len);
+            if (copy == NULL)
+                goto fail;
+            memcpy(copy, key, key_len);
+            key = copy;
+        }
+        skip_space(r);
+        json_t *v = NULL;
+        if (r->p < r->end && *r->p == ':') {
+            r->p++;
+            skip_space(r);
+            v = read_value(r);
+        }
+        /* jansson's parser sets members so too: a repeated key keeps its
+         * place and takes the last value; a key holds no NUL (only \u0000
+         * makes one, and that is handed back) */
+        int rc = v != NULL ? json_object_setn_new_nocheck(obj, key, key_len, v) : -1;
+        if (copy != NULL && copy != small)
+            free(copy);
+        if (rc != 0)
+            goto fail;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_space(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            return obj;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *read_array(reader *r)
+{
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return NULL;
+    r->p++; /* '[' */
+    skip_space(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return arr;
+    }
+    for (;;) {
+        json_t *v = read_value(r);
+        if (v == NULL || json_array_append_new(arr, v) != 0)
+            goto fail;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_space(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            return arr;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
+static json_t *read_value(reader *r)
+{
+    if (r->p >= r->end)
+        return NULL;
+    char c = *r->p;
+    if (c == '"') {
+        const char *s;
+        size_t n;
+        bool in_scratch;
+        r->p++;
+        return read_string(r, &s, &n, &in_scratch) ? json_stringn_nocheck(s, n) : NULL;
+    }
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return read_number(r);
+    if (c == '{' || c == '[') {
+        if (r->depth >= QXS_JSON_READ_DEPTH)
+            return NULL;
+        r->depth++;
+        json_t *v = c == '{' ? read_object(r) : read_array(r);
+        r->depth--;
+        return v;
+    }
+    return read_literal(r);
+}
+
+json_t *qxs_json_read(const char *buf, size_t len)
+{
+    reader r = {.p = buf, .end = buf + len};
+    skip_space(&r);
+    if (r.p >= r.end || (*r.p != '{' && *r.p != '['))
+        return NULL; /* jansson's "'[' or '{' expected" and the like */
+    json_t *v = read_value(&r);
+    free(r.scratch);
+    if (v == NULL)
+        return NULL;
+    skip_space(&r);
+    if (r.p != r.end) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
