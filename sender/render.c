@@ -167,6 +167,28 @@ static bool has_id(const json_t *list, const char *id)
     return false;
 }
 
+/* "identityMap.ECID[0]": where an identity entry is, for a warning (buf
+ * holds 128 bytes). */
+static const char *where_of(char *buf, const qxs_identity_mapping *im, size_t k)
+{
+    snprintf(buf, 128, "identityMap.%s[%zu]", im->source, k);
+    return buf;
+}
+
+/* {"id": id}, built
+ * directly rather than by json_pack, which reads its format every time.
+ * NULL when memory runs out. */
+static json_t *id_entry(const char *id)
+{
+    json_t *e = json_object(), *v = json_string(id);
+    if (e == NULL || v == NULL || json_object_set_new_nocheck(e, "id", v) != 0) {
+        json_decref(e);
+        json_decref(v);
+        return NULL;
+    }
+    return e;
+}
+
 /* What render_identities left out. */
 typedef struct dropped {
     int hashed; /* hashed emails */
@@ -196,10 +218,9 @@ static int render_identities(const qxs_mapping *m, const qxs_policy *policy, con
         json_array_foreach(entries, k, e)
         {
             const char *id = json_string_value(json_object_get(e, "id"));
-            char where[128];
-            snprintf(where, sizeof where, "identityMap.%s[%zu]", im->source, k);
+            char where[128]; /* named only in a warning */
             if (id == NULL || *id == '\0') {
-                if (warn(out, "%s: no string \"id\" (entry skipped)", where) != 0)
+                if (warn(out, "%s: no string \"id\" (entry skipped)", where_of(where, im, k)) != 0)
                     return -1;
                 continue;
             }
@@ -207,14 +228,15 @@ static int render_identities(const qxs_mapping *m, const qxs_policy *policy, con
                 qxs_policy_identity_denied(policy, profile, im->source, id);
             if (denied != NULL) {
                 drop->denied++;
-                if (warn(out, "%s: consent denied for this identity (rule \"%s\"); not sent", where,
-                         denied->name) != 0)
+                if (warn(out, "%s: consent denied for this identity (rule \"%s\"); not sent",
+                         where_of(where, im, k), denied->name) != 0)
                     return -1;
                 continue;
             }
             if (im->target == QXS_TARGET_EMAIL && qx_is_hashed_email(id)) {
                 drop->hashed++;
-                if (warn(out, "%s: hashed email not sent (plain-text email only)", where) != 0)
+                if (warn(out, "%s: hashed email not sent (plain-text email only)",
+                         where_of(where, im, k)) != 0)
                     return -1;
                 continue;
             }
@@ -226,7 +248,7 @@ static int render_identities(const qxs_mapping *m, const qxs_policy *policy, con
             }
             if (has_id(list, id))
                 continue;
-            if (json_array_append_new(list, json_pack("{s:s}", "id", id)) != 0)
+            if (json_array_append_new(list, id_entry(id)) != 0)
                 return -1;
             n++;
         }
@@ -324,12 +346,16 @@ int qxs_render_governed(const qxs_mapping *m, const qxs_policy *policy, const js
         goto oom;
     }
     idmap = NULL;
-    if (json_object_set_new(out->payload, "segmentMembership", json_pack("{s:o}", "ups", ups)) !=
-        0) {
-        ups = NULL;
+    json_t *membership = json_object(); /* {"ups": ups} */
+    if (membership == NULL)
+        goto oom;
+    int rc = json_object_set_new_nocheck(membership, "ups", ups); /* ups taken, also on failure */
+    ups = NULL;
+    if (rc != 0 || json_object_set_new(out->payload, "segmentMembership", membership) != 0) {
+        if (rc != 0)
+            json_decref(membership);
         goto oom;
     }
-    ups = NULL;
 done:
     json_decref(idmap);
     json_decref(ups);
