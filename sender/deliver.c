@@ -609,16 +609,17 @@ static void on_done(qxs_deliverer *d, CURL *h, CURLcode rc)
     j->status = 0;
     curl_off_t retry_after_s = -1;
     const char *reason_key;
-    char key_buf[32];
+    char key_buf[32] = "";
     bool retryable = true;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &j->status);
         if (j->status == 429 || j->status == 503)
             curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after_s);
-        if (j->status < 200 || j->status >= 300)
+        if (j->status < 200 || j->status >= 300) {
             describe_status(j, s); /* parsing the answer only when it explains a failure */
-        snprintf(key_buf, sizeof key_buf, "http%ld", j->status);
-        reason_key = key_buf;
+            snprintf(key_buf, sizeof key_buf, "http%ld", j->status);
+        }
+        reason_key = key_buf; /* "http<status>": named only for a failure */
     } else {
         transport_failure f = classify(rc);
         if (snprintf(j->reason, sizeof j->reason, "%s: %s", f.text,

@@ -97,10 +97,13 @@ char *qxs_payload_identity_key(const json_t *payload)
         const char *id = json_string_value(json_object_get(json_array_get(entries, 0), "id"));
         if (id == NULL)
             continue;
-        size_t n = strlen(ns) + strlen(id) + 2;
-        char *key = malloc(n);
-        if (key != NULL)
-            snprintf(key, n, "%s:%s", ns, id);
+        size_t ns_len = strlen(ns), id_len = strlen(id);
+        char *key = malloc(ns_len + id_len + 2); /* "ns:id" */
+        if (key != NULL) {
+            memcpy(key, ns, ns_len);
+            key[ns_len] = ':';
+            memcpy(key + ns_len + 1, id, id_len + 1);
+        }
         return key;
     }
     return NULL;
