@@ -93,9 +93,10 @@ struct qxs_deliverer {
     CURLM *multi;
     qxs_multi_poll *poller; /* waits for libcurl's sockets and the owner's fds */
     struct curl_slist *headers;
-    CURLU *url;     /* the URL parsed once for every call; NULL: given as text */
-    qx_buf scratch; /* where bodies are dumped */
-    slot *slots;    /* concurrency of them, created as needed */
+    CURLU *url;        /* the URL parsed once for every call; NULL: given as text */
+    bool no_proxy_env; /* no proxy variable set: libcurl would use no proxy */
+    qx_buf scratch;    /* where bodies are dumped */
+    slot *slots;       /* concurrency of them, created as needed */
     size_t n_slots;
     slot **idle; /* the slots not in flight */
     size_t n_idle;
@@ -381,6 +382,12 @@ static void slot_configure(qxs_deliverer *d, slot *s)
     if (d->o.ca_file != NULL)
         curl_easy_setopt(h, CURLOPT_CAINFO, d->o.ca_file);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (d->no_proxy_env) {
+        /* what libcurl would find in the environment, said once: it would
+         * otherwise read five variables again for every call */
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    }
     curl_easy_setopt(h, CURLOPT_USERAGENT, "qx-send/" QX_VERSION);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
@@ -739,6 +746,19 @@ static int add_basic_auth(qxs_deliverer *d)
     return rc;
 }
 
+/* True when none of the variables libcurl reads to pick a proxy is set
+ * (https_proxy and HTTPS_PROXY for https, http_proxy for http, all_proxy,
+ * ALL_PROXY; no_proxy and NO_PROXY): then libcurl uses no proxy. */
+static bool no_proxy_variables(void)
+{
+    static const char *const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                       "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]) != NULL)
+            return false;
+    return true;
+}
+
 /* ---- public interface ----------------------------------------------------- */
 
 qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
@@ -775,6 +795,7 @@ qxs_deliverer *qxs_deliverer_new(const qxs_deliver_options *opt, qx_error *err)
     }
     if (add_basic_auth(d) != 0)
         goto oom;
+    d->no_proxy_env = no_proxy_variables();
     if ((d->url = curl_url()) != NULL &&
         curl_url_set(d->url, CURLUPART_URL, opt->url, 0) != CURLUE_OK) {
         curl_url_cleanup(d->url); /* libcurl says why, call by call */

@@ -901,6 +901,25 @@ static void test_basic_auth_is_padded_base64(void **state)
     }
 }
 
+/* A proxy named in the environment is still used (qx-send tells libcurl
+ * "no proxy" itself only when no such variable is set). */
+static void test_proxy_variable_is_honoured(void **state)
+{
+    sf_fixture *f = *state;
+    own_of(f)->fake = fake_start(200);
+    char *dest = sf_write_destination(
+        f, "dest.json",
+        "http://qx-send-proxy-test.invalid/inbound-event/v1/events/json/triggers?urlTokenId=x",
+        false);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http_proxy=http://127.0.0.1:%d", own_of(f)->fake->port);
+    const char *env[] = {"QX_API_TOKEN=" TOKEN_OK, proxy, NULL};
+    const char *argv[] = {QX_SEND,     "send",       "--destination",        dest,
+                          "--mapping", SEED_MAPPING, sf_seed_profiles(f, 1), NULL};
+    assert_int_equal(sf_run_send(argv, env, RUN_TIMEOUT_MS, NULL), 0);
+    assert_int_equal(fake_requests(own_of(f)->fake), 1); /* through the proxy */
+}
+
 static void test_same_identity_never_overtakes(void **state)
 {
     sf_fixture *f = *state;
@@ -1152,6 +1171,7 @@ int main(void)
                                         sf_teardown),
         cmocka_unit_test_setup_teardown(test_basic_auth_and_json_content_type, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_basic_auth_is_padded_base64, setup, sf_teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_variable_is_honoured, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_same_identity_never_overtakes, setup, sf_teardown),
         cmocka_unit_test_setup_teardown(test_identities_keep_their_order_through_a_pipe, setup,
                                         sf_teardown),
