@@ -65,8 +65,8 @@ static void test_reads_what_jansson_reads(void **state)
         "[\"caf\xc3\xa9\",\"\xe2\x82\xac\",\"\xf0\x9f\x98\x80\",\"\xed\x9f\xbf\",\"\xef\xbf\xbf\","
         "\"\xf4\x8f\xbf\xbf\",\"\x7f\"]",
         "{\"identityMap\":{\"Email\":[{\"id\":\"user1@example.com\",\"primary\":true}]}}",
-        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]"
-        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]"
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         if (!same_as_jansson(texts[i], strlen(texts[i])))
@@ -114,8 +114,8 @@ static void test_hands_back_what_it_is_not_sure_of(void **state)
         "[\"\x80\"]",
         "[\"abc",
         "{\"a\":[1,2}",
-        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]"
-        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", /* deeper than QXS_JSON_READ_DEPTH */
+        ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]"
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"), /* deeper than QXS_JSON_READ_DEPTH */
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         json_t *v = qxs_json_read(texts[i], strlen(texts[i]));
