@@ -1,15 +1,16 @@
 /*
- * qxs_json_read.h — a faster json_loadb for the input lines of `send` and
- * `replay`, for the JSON that real profiles are made of.
+ * qxs_json_read.h — a faster json_loadb for the input lines of `send`,
+ * `replay` and `render` (qxs_input), for the JSON that profiles are made of.
  *
  * jansson's parser reads its input a character at a time through a stream
  * and a string buffer (lex_get_save, strbuffer_append_byte): about 140
- * instructions per byte of a generated profile, three quarters of the cost of
- * parsing it. This reader scans the bytes in place and builds the same tree
- * with jansson's own constructors, so the tree is jansson's: objects keep
- * their members in input order, a repeated key keeps its first position and
- * takes the last value (json_object_setn_new_nocheck, as jansson's parser
- * does), "1" is an integer and "1.0" a real, strings are checked to be UTF-8.
+ * instructions per byte of a generated profile, four fifths of the cost of
+ * parsing it (callgrind). This reader scans the bytes in place and builds
+ * the same tree with jansson's own constructors, so the tree is jansson's:
+ * objects keep their members in input order, a repeated key keeps its first
+ * position and takes the last value (json_object_setn_new_nocheck, as
+ * jansson's parser does), "1" is an integer and "1.0" a real, strings are
+ * checked to be UTF-8.
  *
  * It takes only what it is sure to read exactly as jansson does, and hands
  * everything else back: an error of any kind, a \u escape, a number jansson
