@@ -5,13 +5,14 @@
  *
  * Each easy handle ("slot") is configured once for the destination; a call
  * only sets its body. What libcurl would otherwise redo for every call is
- * done once here: the URL is parsed once (CURLOPT_CURLU) and the Basic
- * Authorization header is built once into the header list.
+ * done once here: the URL is parsed once (CURLOPT_CURLU), the Basic
+ * Authorization header is built once into the header list, and, when the
+ * environment names no proxy, libcurl is told so once.
  *
  * A payload is dumped to its body when submitted and its JSON tree freed at
- * once: the body is what is sent, traced, and (parsed
- * back) dead-lettered. The answer of a 2xx is read and dropped unless a
- * trace wants it: only a failure's body explains anything.
+ * once: the body is what is sent, traced, and (parsed back) dead-lettered.
+ * The answer of a 2xx is read and dropped unless a trace wants it: only a
+ * failure's body explains anything.
  *
  * A job (one payload) is always in exactly one place:
  *   - the FIFO of its identity key, behind an earlier payload of the same
