@@ -2,7 +2,7 @@
  * input.c — qxs_input: NDJSON lines out of a descriptor, without a thread.
  *
  * Bytes are read in chunks (QXS_INPUT_CHUNK) into one buffer; complete lines
- * are cut out of it with memchr and parsed in place (qxs_json_read, and
+ * are cut out of it with memchr and parsed in place (qx_json_read, and
  * json_loadb for what that hands back). The buffer holds at
  * most one incomplete line besides what is not yet taken, so it is moved to
  * the front before each read and grows only for a line longer than a chunk.
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "qx_utf8.h"
-#include "qxs_json_read.h"
+#include "qx_json_read.h"
 
 struct qxs_input {
     int fd;
@@ -113,7 +113,7 @@ static void parse_line(const char *line, size_t len, size_t line_no, qxs_record 
     out->error[0] = '\0';
     /* the usual line, read in place; anything else (errors included) is
      * jansson's to read and to explain */
-    if ((out->value = qxs_json_read(line, len)) != NULL)
+    if ((out->value = qx_json_read(line, len)) != NULL)
         return;
     out->value = json_loadb(line, len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
     if (out->value == NULL) {

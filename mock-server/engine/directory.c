@@ -61,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_json_read.h"
 #include "qx_log.h"
 
 /* Qualtrics ids are a prefix and 15 characters: CID_..., EMD_... */
@@ -328,7 +329,7 @@ static int find_contact(qxm_directory *d, enum stmt_id id, const char *key, cont
         /* Documents are ours: they fail to parse only when memory runs out. */
         if (text != NULL && (row->text = malloc(row->len + 1)) != NULL) {
             memcpy(row->text, text, row->len + 1);
-            row->doc = json_loadb(text, row->len, JSON_ALLOW_NUL, NULL);
+            row->doc = qx_json_parse(text, row->len, JSON_ALLOW_NUL, NULL);
         }
         if (row->doc != NULL) {
             found = 1;

@@ -24,6 +24,7 @@
 
 #include "engine_internal.h"
 #include "qx_clock.h"
+#include "qx_json_read.h"
 #include "qx_log.h"
 #include "qx_secret.h"
 #include "qx_utf8.h"
@@ -152,7 +153,7 @@ static void parse_body(const qxm_event *ev, parsed_body *pb)
         return;
     pb->too_deep = json_depth_exceeds(ev->body, ev->body_len, QXM_MAX_JSON_DEPTH);
     if (!pb->too_deep)
-        pb->payload = json_loadb(ev->body != NULL ? ev->body : "", ev->body_len, 0, &pb->jerr);
+        pb->payload = qx_json_parse(ev->body != NULL ? ev->body : "", ev->body_len, 0, &pb->jerr);
 }
 
 /* ---- the journal entry ---------------------------------------------------

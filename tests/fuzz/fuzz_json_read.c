@@ -1,7 +1,7 @@
 /*
- * fuzz_json_read.c — qxs_json_read, the sender's in-place reader of input
- * lines, against jansson on arbitrary bytes: whatever it reads must be read
- * by json_loadb(JSON_ALLOW_NUL) too, as the same value (same types, same
+ * fuzz_json_read.c — qx_json_read, core's in-place JSON reader, against
+ * jansson on arbitrary bytes: whatever it reads must be read by
+ * json_loadb(JSON_ALLOW_NUL) too, as the same value (same types, same
  * members in the same order); anything else it must hand back (NULL). A
  * disagreement aborts.
  */
@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qxs_json_read.h"
+#include "qx_json_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *fast = qxs_json_read((const char *)data, size);
+    json_t *fast = qx_json_read((const char *)data, size);
     if (fast == NULL)
         return 0;
     json_t *ref = json_loadb((const char *)data, size, JSON_ALLOW_NUL, NULL);

@@ -1,7 +1,7 @@
 /*
- * test_json_read.c — qxs_json_read, the sender's in-place reader of input
- * lines, against jansson's json_loadb: whatever it reads must be exactly
- * what json_loadb gives (same types, same members in the same order), and
+ * test_json_read.c — qx_json_read, core's in-place JSON reader, against
+ * jansson's json_loadb: whatever it reads must be exactly what json_loadb
+ * gives (same types, same members in the same order), and
  * what it cannot be sure of it hands back (NULL) for json_loadb to read or
  * explain. Hand-picked texts of both kinds, the demo profiles and generated
  * ones, and mutations of a profile (bytes changed, dropped, doubled; a fixed
@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "qx_rng.h"
-#include "qxs_json_read.h"
+#include "qx_json_read.h"
 
-/* Checks that qxs_json_read either hands text back or reads it as json_loadb
+/* Checks that qx_json_read either hands text back or reads it as json_loadb
  * does. Returns whether it read it. */
 static bool same_as_jansson(const char *text, size_t len)
 {
@@ -29,7 +29,7 @@ static bool same_as_jansson(const char *text, size_t len)
     char *exact = malloc(len > 0 ? len : 1);
     assert_non_null(exact);
     memcpy(exact, text, len);
-    json_t *fast = qxs_json_read(exact, len);
+    json_t *fast = qx_json_read(exact, len);
     free(exact);
     if (fast == NULL)
         return false;
@@ -115,17 +115,17 @@ static void test_hands_back_what_it_is_not_sure_of(void **state)
         "[\"abc",
         "{\"a\":[1,2}",
         ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]"
-         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"), /* deeper than QXS_JSON_READ_DEPTH */
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"), /* deeper than QX_JSON_READ_DEPTH */
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        json_t *v = qxs_json_read(texts[i], strlen(texts[i]));
+        json_t *v = qx_json_read(texts[i], strlen(texts[i]));
         if (v != NULL)
             fail_msg("read, not handed back: %s", texts[i]);
     }
     /* a NUL byte in the text, and a number at the very end of the bytes given */
-    assert_null(qxs_json_read("[\"a\0b\"]", 7));
-    assert_null(qxs_json_read("[1", 2));
-    assert_null(qxs_json_read("[12345", 6));
+    assert_null(qx_json_read("[\"a\0b\"]", 7));
+    assert_null(qx_json_read("[1", 2));
+    assert_null(qx_json_read("[12345", 6));
 }
 
 /* Every line of an NDJSON file, read the same, all of them. */

@@ -1,6 +1,6 @@
 /*
- * json_read.c — qxs_json_read: JSON objects and arrays scanned in place,
- * built with jansson's constructors (see qxs_json_read.h for what is handed
+ * json_read.c — qx_json_read: JSON objects and arrays scanned in place,
+ * built with jansson's constructors (see qx_json_read.h for what is handed
  * back to json_loadb).
  *
  * The grammar is jansson's lexer's: numbers are -?(0|[1-9][0-9]*) with an
@@ -9,7 +9,7 @@
  * literals are true, false and null followed by no letter; strings are
  * UTF-8 without control characters, with the two-character escapes.
  */
-#include "qxs_json_read.h"
+#include "qx_json_read.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -375,7 +375,7 @@ static json_t *read_value(reader *r)
     if (c == '-' || (c >= '0' && c <= '9'))
         return read_number(r);
     if (c == '{' || c == '[') {
-        if (r->depth >= QXS_JSON_READ_DEPTH)
+        if (r->depth >= QX_JSON_READ_DEPTH)
             return NULL;
         r->depth++;
         json_t *v = c == '{' ? read_object(r) : read_array(r);
@@ -385,7 +385,7 @@ static json_t *read_value(reader *r)
     return read_literal(r);
 }
 
-json_t *qxs_json_read(const char *buf, size_t len)
+json_t *qx_json_read(const char *buf, size_t len)
 {
     reader r = {.p = buf, .end = buf + len};
     skip_space(&r);
@@ -401,4 +401,12 @@ json_t *qxs_json_read(const char *buf, size_t len)
         return NULL;
     }
     return v;
+}
+
+json_t *qx_json_parse(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+    const size_t unchecked = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK |
+                             JSON_DECODE_INT_AS_REAL;
+    json_t *v = (flags & unchecked) == 0 ? qx_json_read(buf, len) : NULL;
+    return v != NULL ? v : json_loadb(buf, len, flags, err);
 }
