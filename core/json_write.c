@@ -26,11 +26,18 @@ static int add_char(qx_buf *b, char c)
     return 0;
 }
 
-/* Whether byte c is written as it is inside a JSON string. */
-static int plain(unsigned char c)
-{
-    return c >= 0x20 && c != '"' && c != '\\';
-}
+/* The bytes written as they are inside a JSON string: all but the
+ * control characters, the quote and the backslash (UTF-8 as it is). */
+static const unsigned char PLAIN[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
 /* A JSON string: the escapes jansson writes by default (quote, backslash,
  * the control characters; UTF-8 and '/' as they are). */
@@ -44,7 +51,7 @@ static int add_string(qx_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         /* A run of bytes written as they are is copied at once. */
         size_t run = i;
-        while (run < n && plain((unsigned char)s[run]))
+        while (run < n && PLAIN[(unsigned char)s[run]])
             run++;
         if (run > i) {
             memcpy(out, s + i, run - i);
