@@ -87,7 +87,8 @@ static bool scratch_add(reader *r, size_t *used, const void *s, size_t n)
         r->scratch = b;
         r->scratch_cap = cap;
     }
-    memcpy(r->scratch + *used, s, n);
+    if (n > 0) /* never memcpy from or to NULL, even 0 bytes */
+        memcpy(r->scratch + *used, s, n);
     *used += n;
     return true;
 }
@@ -209,20 +210,18 @@ static json_t *read_number(reader *r)
         while (s < e && *s >= '0' && *s <= '9')
             s++;
     }
-    /* strtoll and strtod stop at the first byte after the token: the line
-     * always ends in something that is not part of a number (a newline, or
-     * the closing bracket that the value needs) — when it does not, the
-     * token is copied so that they cannot read past the end */
+    /* strtoll and strtod read the token from a copy: in place they would
+     * read on past it for as long as they like what they see ("0123": the
+     * grammar's token is "0", strtoll's goes on), and the text is not
+     * terminated where the caller's length ends. A longer token is handed
+     * back. */
     char tmp[64];
-    const char *text = start;
+    const char *text = tmp;
     size_t n = (size_t)(s - start);
-    if (s == e) {
-        if (n >= sizeof tmp)
-            return NULL;
-        memcpy(tmp, start, n);
-        tmp[n] = '\0';
-        text = tmp;
-    }
+    if (n >= sizeof tmp)
+        return NULL;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
     char *stop;
     errno = 0;
     json_t *v;

@@ -178,15 +178,15 @@ static const char *where_of(char *buf, const qxs_identity_mapping *im, size_t k)
     return buf;
 }
 
-/* {"id": id}, built
- * directly rather than by json_pack, which reads its format every time.
- * NULL when memory runs out. */
+/* {"id": id}, built directly rather than by json_pack, which reads its
+ * format every time. NULL when memory runs out. */
 static json_t *id_entry(const char *id)
 {
-    json_t *e = json_object(), *v = json_string(id);
-    if (e == NULL || v == NULL || json_object_set_new_nocheck(e, "id", v) != 0) {
+    json_t *e = json_object();
+    /* json_object_set_new_nocheck takes the string, also when it fails
+     * (and fails on NULL). */
+    if (e == NULL || json_object_set_new_nocheck(e, "id", json_string(id)) != 0) {
         json_decref(e);
-        json_decref(v);
         return NULL;
     }
     return e;
