@@ -50,6 +50,9 @@ qxm_engine *qxm_engine_new(qxm_config *cfg, const qxm_engine_options *opt, qx_er
         goto fail;
     }
     qxm_ratelimit_set_burst(e->ratelimit, cfg->rate_limit_burst);
+    /* Run ids count on from the runs already stored (see event.c). */
+    int64_t last = qxm_store_last_run_seq(e->store);
+    e->runs_drawn = last > 0 ? (uint64_t)last : 0;
     return e;
 fail:
     qxm_engine_free(e);
@@ -302,6 +305,16 @@ int64_t qxm_import_finish(qxm_import *imp, qx_error *err)
         return -1;
     }
     int64_t n = qxm_store_import_commit(imp->staged, err);
+    if (n > 0) {
+        /* Ids drawn from now on count on past the imported runs, which may
+         * carry ids this emulator's own count would draw (an export of a
+         * run with the same seed). */
+        int64_t last = qxm_store_last_run_seq(imp->e->store);
+        pthread_mutex_lock(&imp->e->draw_lock);
+        if (last > 0 && (uint64_t)last > imp->e->runs_drawn)
+            imp->e->runs_drawn = (uint64_t)last;
+        pthread_mutex_unlock(&imp->e->draw_lock);
+    }
     qxm_scheduler_note_due(&imp->e->sched, INT64_MIN); /* imported RUNNING runs are due now */
     qxm_scheduler_kick(&imp->e->sched);
     return n;

@@ -21,7 +21,7 @@ struct qxm_engine {
     qxm_store *store;
     qxm_directory *directory;
     qx_rng *rng;              /* drawn from under draw_lock only */
-    uint64_t runs_drawn;      /* run ids drawn since start; under draw_lock */
+    uint64_t runs_drawn;      /* the count in the next run id; under draw_lock */
     qxm_ratelimit *ratelimit; /* the users' API rate limit */
     qxm_fault_table *faults;
     qxm_capture *capture;      /* capture event: thread-safe itself */

@@ -36,12 +36,15 @@
  * a run by its id through a unique index: a random key lands on a random
  * page of it, which every commit then writes out whole, while ids in order
  * append to the page last written (qxm-store-bench, 40,000 runs in batches
- * of 8: pwrite64 10.0 -> 7.9 per run). The count starts at 0 with every
- * start, so a seeded emulator draws the same ids for the same requests;
- * after a restart the ids of a store that kept its runs start over at a
- * lower count, which still appends, at one place of the index. The random
- * characters are drawn as before (all 15, the first overwritten), so every
- * other draw of a seeded run is unchanged.
+ * of 8: pwrite64 10.0 -> 7.9 per run). The count starts at the store's
+ * last run (engine.c; 0 for a new store, so a seeded emulator draws the
+ * same ids for the same requests) and moves past the runs an import
+ * brings: a store kept across restarts goes on appending, and a seeded
+ * emulator restarted on its own store, or given an export of a run with
+ * the same seed, never draws an id the store holds (it would draw the same
+ * random characters again). The random characters are drawn as before (all
+ * 15, the first overwritten), so every other draw of a seeded run is
+ * unchanged.
  */
 #define RUN_ID_CHARS 15
 #define RUN_ID_ORDERED 6

@@ -125,6 +125,10 @@ QX_MUST_CHECK qxm_store *qxm_store_open(const char *path, qx_error *err);
 /* Flushes and closes; NULL is a no-op. */
 void qxm_store_close(qxm_store *s);
 
+/* The largest seq of a stored run: 0 when there is none, -1 when it
+ * cannot be read. Runs take increasing seqs (an import's too). */
+int64_t qxm_store_last_run_seq(qxm_store *s);
+
 /* Inserts n runs in one transaction (group commit). Returns 0 once they are
  * committed, -1 with err set (nothing inserted). A run whose id already
  * exists is an error (`run "X" already exists`), as is a doc without

@@ -672,6 +672,14 @@ static int64_t last_run_seq(qxm_store *s)
     return seq;
 }
 
+int64_t qxm_store_last_run_seq(qxm_store *s)
+{
+    pthread_mutex_lock(&s->w.lock);
+    int64_t seq = last_run_seq(s);
+    pthread_mutex_unlock(&s->w.lock);
+    return seq;
+}
+
 int64_t qxm_store_import_commit(qxm_store_import *imp, qx_error *err)
 {
     qxm_store *s = imp->s;

@@ -469,6 +469,49 @@ static void test_every_200_survives_kill_9(void **state)
     printf("runs answered 200 before kill -9 and found after restart: %zu\n", checked);
 }
 
+/* The runId of a POST answered 200 (the test fails on any other answer),
+ * copied into out (64 bytes). */
+static void post_run_id(const fixture *f, char *out)
+{
+    qxt_response r;
+    assert_int_equal(qxt_http("POST", qxt_url(f, TRIGGER), good, strlen(good), json_ct, USERPWD, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    json_t *j = qxt_response_json(&r);
+    const char *id = json_string_value(json_object_get(json_object_get(j, "result"), "runId"));
+    assert_non_null(id);
+    snprintf(out, 64, "%s", id);
+    json_decref(j);
+    qxt_response_free(&r);
+}
+
+/* A seeded emulator draws the same random characters again after a
+ * restart; its run ids count on from the runs its store kept, so none is
+ * drawn twice (which the store would refuse: a 500 and a lost run), and
+ * they sort after the ones before. */
+static void test_seeded_restart_on_its_store_draws_new_run_ids(void **state)
+{
+    fixture *f = *state;
+    qxt_mock_stop(&f->mock, SIGTERM);
+    char db[600];
+    snprintf(db, sizeof db, "%s/seeded.db", f->dir);
+    const char *const args[] = {"--db", db, "--seed", "7", NULL};
+    char first[3][64], again[3][64];
+    assert_int_equal(qxt_mock_start(&f->mock, f->config, args), 0);
+    for (int i = 0; i < 3; i++)
+        post_run_id(f, first[i]);
+    qxt_mock_stop(&f->mock, SIGTERM);
+    assert_int_equal(qxt_mock_start(&f->mock, f->config, args), 0);
+    for (int i = 0; i < 3; i++) {
+        post_run_id(f, again[i]);
+        assert_true(strcmp(again[i], first[2]) > 0);
+        assert_string_equal(again[i] + 10, first[i] + 10); /* the same random characters */
+        if (i > 0)
+            assert_true(strcmp(again[i], again[i - 1]) > 0);
+    }
+    assert_int_equal(run_total(f), 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +523,8 @@ int main(void)
             test_drop_after_records_the_run_and_the_retry_is_marked_duplicate, setup,
             qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_latency_and_seeded_choices, setup,
+                                        qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_seeded_restart_on_its_store_draws_new_run_ids, setup,
                                         qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_hostile_catalogue_each_gets_its_answer_and_the_emulator_stays_correct, setup_tight,
