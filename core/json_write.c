@@ -229,7 +229,7 @@ int qx_json_write(qx_buf *b, const json_t *v, const char *const *skip)
 char *qx_json_compact(const json_t *v, const char *const *skip)
 {
     qx_buf b = {0};
-    if ((json_is_object(v) || json_is_array(v)) && qx_buf_reserve(&b, FIRST_CAP) != 0)
+    if ((json_is_object(v) || json_is_array(v)) && qx_buf_reserve(&b, FIRST_CAP - 1) != 0)
         return NULL;
     if (qx_json_write(&b, v, skip) != 0) {
         free(b.data);

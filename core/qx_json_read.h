@@ -41,9 +41,9 @@ json_t *qx_json_read(const char *buf, size_t len);
 
 /* json_loadb(buf, len, flags, err), read by qx_json_read when it can (then
  * err is left as it was): the same value, or NULL and jansson's message.
- * flags must not ask for what the reader does not check (JSON_DECODE_ANY,
- * JSON_REJECT_DUPLICATES, JSON_DISABLE_EOF_CHECK, JSON_DECODE_INT_AS_REAL:
- * with any of them, jansson alone reads). */
+ * With any flag the reader does not honour (JSON_DECODE_ANY,
+ * JSON_REJECT_DUPLICATES, JSON_DISABLE_EOF_CHECK, JSON_DECODE_INT_AS_REAL),
+ * jansson alone reads. */
 json_t *qx_json_parse(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 #endif

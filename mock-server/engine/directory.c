@@ -7,8 +7,8 @@
  * already unlinked. Resident memory is therefore bounded by the page cache
  * (cache_size, 2 MiB) however many contacts the workflows create; what
  * grows instead is that file, in SQLite's temporary directory
- * (SQLITE_TMPDIR, else /var/tmp, /usr/tmp or /tmp): 1,000,000 contacts
- * take about 150 MB. A reset frees its pages for reuse
+ * (SQLITE_TMPDIR, else /var/tmp, /usr/tmp or /tmp): 1,000,000 contacts,
+ * each with a distribution row as there once was, took 300 MB. A reset frees its pages for reuse
  * but does not shrink it. The directory does not survive the process, so it
  * has no journal and no sync: there is no crash to recover from.
  *

@@ -35,8 +35,8 @@
  * order, so ids drawn later sort later; the rest are random. The store finds
  * a run by its id through a unique index: a random key lands on a random
  * page of it, which every commit then writes out whole, while ids in order
- * append to the page last written (qxm-store-bench, 40,000 runs in batches
- * of 8: pwrite64 10.0 -> 7.9 per run). The count starts at the store's
+ * append to the page last written (qxm-store-bench, 40,000 distinct runs in
+ * batches of 8: pwrite64 10.0 -> 7.9 per run). The count starts at the store's
  * last run (engine.c; 0 for a new store, so a seeded emulator draws the
  * same ids for the same requests) and moves past the runs an import
  * brings: a store kept across restarts goes on appending, and a seeded

@@ -29,10 +29,11 @@ QX_MUST_CHECK qxm_directory *qxm_directory_new(void);
 /* Frees d; NULL is a no-op. */
 void qxm_directory_free(qxm_directory *d);
 
-/* Removes every contact and distribution (a failure is logged). */
+/* Removes every contact and zeroes the distribution count (a failure is
+ * logged). */
 void qxm_directory_reset(qxm_directory *d);
 
-/* Number of contacts / of distributions recorded. */
+/* Number of contacts kept / of distributions counted. */
 size_t qxm_directory_contacts(qxm_directory *d);
 size_t qxm_directory_distributions(qxm_directory *d);
 

@@ -15,7 +15,11 @@
 
 #define CACHE_SIZE_KIB 8192       /* page cache per connection: bounds memory */
 #define BUSY_TIMEOUT_MS 5000      /* another process holding the file briefly */
-#define WAL_SIZE_LIMIT (128 << 20) /* truncate the WAL back to this after checkpoints */
+/* Truncate the WAL back to this after checkpoints: what a WAL of
+ * CKPT_RESTART_PAGES + CKPT_TAIL frames of 4 KiB pages (each with its
+ * 24-byte header, after the file's 32) takes, so that the writer's restart
+ * (below) reuses the file rather than cutting and growing it again. */
+#define WAL_SIZE_LIMIT ((32768 + 200) * (4096 + 24) + 32)
 #define TEMP_NAME "temporary database"
 
 /* Runs a setup statement (a pragma, or a transaction step) that yields at
@@ -192,8 +196,8 @@ static int prepare_all(qxm_store *s, struct conn *c, qx_error *err)
  * (the restart size) rather than truncated and grown again.
  */
 #define CKPT_PAGES 1000
-#define CKPT_RESTART_PAGES 32768 /* 128 MiB of 4 KiB pages */
-#define CKPT_PAGES_WRITER 65536
+#define CKPT_RESTART_PAGES 32768 /* 128 MiB of 4 KiB pages; WAL_SIZE_LIMIT counts on it */
+#define CKPT_PAGES_WRITER (2 * CKPT_RESTART_PAGES)
 #define CKPT_TAIL 200
 #define READER_CACHE_KIB 4096
 
