@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_utf8.h"
+
 typedef struct reader {
     const char *p, *end;
     int depth;
@@ -29,38 +31,6 @@ static void skip_space(reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;
-}
-
-/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not
- * one (overlong forms, surrogates and code points beyond U+10FFFF are not:
- * jansson's utf8_check_full rejects them too). s[0] is >= 0x80. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
 }
 
 /* Bytes that stand for themselves in a string: printable ASCII but '"' and
@@ -118,7 +88,7 @@ static bool read_string(reader *r, const char **out, size_t *n, bool *scratch)
             continue;
         }
         if (c >= 0x80) { /* UTF-8, checked */
-            size_t len = utf8_len(s, (size_t)(e - s));
+            size_t len = qx_utf8_char_len(s, (size_t)(e - s));
             if (len == 0)
                 return false;
             s += len;
