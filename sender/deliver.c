@@ -731,7 +731,10 @@ static int add_basic_auth(qxs_deliverer *d)
     const char *pass = d->o.password != NULL ? d->o.password : "";
     qx_buf plain = {0}, hdr = {0};
     int rc = -1;
-    if (qx_buf_add(&plain, user, strlen(user)) == 0 && qx_buf_add(&plain, ":", 1) == 0 &&
+    /* Both buffers sized once: growing one would free an unwiped copy. */
+    size_t n = strlen(user) + 1 + strlen(pass);
+    if (qx_buf_reserve(&plain, n) == 0 && qx_buf_reserve(&hdr, 21 + 4 * ((n + 2) / 3) + 1) == 0 &&
+        qx_buf_add(&plain, user, strlen(user)) == 0 && qx_buf_add(&plain, ":", 1) == 0 &&
         qx_buf_add(&plain, pass, strlen(pass)) == 0 &&
         qx_buf_add(&hdr, "Authorization: Basic ", 21) == 0 &&
         add_base64(&hdr, (const unsigned char *)plain.data, plain.len) == 0 &&
