@@ -135,6 +135,11 @@ static void test_repeated_update_changes_nothing_and_a_change_is_kept(void **sta
                    " \"embeddedData\": {\"plan\": \"gold\"}}",
                    id);
     json_decref(c);
+    /* The address in other letters is the same contact, and a change. */
+    assert_false(upsert(d, "{\"email\": \"ANA@example.com\"}", NULL, same));
+    c = qxm_directory_lookup(d, "ana@example.com", NULL);
+    assert_string_equal(json_string_value(json_object_get(c, "email")), "ANA@example.com");
+    json_decref(c);
     assert_int_equal(qxm_directory_contacts(d), 1);
     qxm_directory_free(d);
 }
