@@ -15,11 +15,16 @@
 
 #define CACHE_SIZE_KIB 8192       /* page cache per connection: bounds memory */
 #define BUSY_TIMEOUT_MS 5000      /* another process holding the file briefly */
-/* Truncate the WAL back to this after checkpoints: what a WAL of
- * CKPT_RESTART_PAGES + CKPT_TAIL frames of 4 KiB pages (each with its
- * 24-byte header, after the file's 32) takes, so that the writer's restart
- * (below) reuses the file rather than cutting and growing it again. */
-#define WAL_SIZE_LIMIT ((32768 + 200) * (4096 + 24) + 32)
+/* The WAL's restart size and tail (see READER, below). */
+#define CKPT_RESTART_PAGES 32768 /* 128 MiB of 4 KiB pages */
+#define CKPT_TAIL 200
+
+/* Truncate the WAL back to this after checkpoints: what a WAL of the
+ * restart size (s->ckpt_restart_pages, below) and CKPT_TAIL more frames of
+ * 4 KiB pages (each with its 24-byte header, after the file's 32) takes, so
+ * that the writer's restart reuses the file rather than cutting and growing
+ * it again. */
+#define WAL_SIZE_LIMIT(restart_pages) (((long long)(restart_pages) + CKPT_TAIL) * (4096 + 24) + 32)
 #define TEMP_NAME "temporary database"
 
 /* Runs a setup statement (a pragma, or a transaction step) that yields at
@@ -66,7 +71,8 @@ static int configure(qxm_store *s, bool is_file, qx_error *err)
         return -1;
     if (strcmp(mode, "wal") != 0)
         qx_log(QX_LOG_WARN, "%s: WAL mode unavailable, journal mode is %s", s->name, mode);
-    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",
+             WAL_SIZE_LIMIT(s->ckpt_restart_pages));
     if (run_setup(s, sql, "limiting the WAL size", NULL, 0, err) != 0)
         return -1;
     return run_setup(s, "PRAGMA synchronous = NORMAL", "setting synchronous", NULL, 0, err);
@@ -187,18 +193,16 @@ static int prepare_all(qxm_store *s, struct conn *c, qx_error *err)
  * quite gets there, so the writer copies the last pages itself: a
  * checkpoint inside a commit, whose sync holds every connection waiting on
  * that commit (1.6-2.7 ms at 32 connections: the p99 of ingest). It does so
- * only once the WAL holds CKPT_RESTART_PAGES (and the checkpointer is
+ * only once the WAL holds CKPT_RESTART_PAGES (s->ckpt_restart_pages,
+ * which tests may lower; and the checkpointer is
  * within CKPT_TAIL of its end), so that this happens once per ~5,000 runs
  * rather than once per ~160 as with a 1,000-page WAL, and always past
- * CKPT_PAGES_WRITER pages should the checkpointer fall behind. When the
+ * twice that should the checkpointer fall behind. When the
  * load pauses the checkpointer catches up and the next write starts the
  * WAL over with no help. The WAL file is kept at up to WAL_SIZE_LIMIT
  * (the restart size) rather than truncated and grown again.
  */
 #define CKPT_PAGES 1000
-#define CKPT_RESTART_PAGES 32768 /* 128 MiB of 4 KiB pages; WAL_SIZE_LIMIT counts on it */
-#define CKPT_PAGES_WRITER (2 * CKPT_RESTART_PAGES)
-#define CKPT_TAIL 200
 #define READER_CACHE_KIB 4096
 
 static void *checkpointer_main(void *arg)
@@ -238,8 +242,8 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *schema, int pages)
     /* Past the restart size, once the checkpointer is within CKPT_TAIL
      * pages, the writer copies the rest itself (see above). */
     int copied = atomic_load(&s->ckpt_done);
-    if (pages >= CKPT_PAGES_WRITER ||
-        (pages >= CKPT_RESTART_PAGES && copied > 0 && pages - copied <= CKPT_TAIL)) {
+    int restart = s->ckpt_restart_pages; /* the writer's own: set under its lock */
+    if (pages >= 2 * restart || (pages >= restart && copied > 0 && pages - copied <= CKPT_TAIL)) {
         atomic_store(&s->ckpt_done, 0);
         (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return SQLITE_OK;
@@ -279,6 +283,23 @@ static int open_reader(qxm_store *s, const char *path, qx_error *err)
     return 0;
 }
 
+int qxm_store_set_wal_restart(qxm_store *s, int pages, qx_error *err)
+{
+    char sql[64];
+    if (pages < 1024 || pages > (1 << 24)) { /* 1,024: past CKPT_PAGES */
+        qx_error_set(err, "%s: a WAL restart size of %d pages is out of range", s->name, pages);
+        return -1;
+    }
+    pthread_mutex_lock(&s->w.lock);
+    s->ckpt_restart_pages = pages;
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", WAL_SIZE_LIMIT(pages));
+    int rc = sqlite3_exec(s->w.db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    if (rc != 0)
+        store_db_error(s, err, "limiting the WAL size");
+    pthread_mutex_unlock(&s->w.lock);
+    return rc;
+}
+
 qxm_store *qxm_store_open(const char *path, qx_error *err)
 {
     bool is_file = path != NULL && path[0] != '\0';
@@ -288,6 +309,7 @@ qxm_store *qxm_store_open(const char *path, qx_error *err)
         return NULL;
     }
     s->name = strdup(is_file ? path : TEMP_NAME);
+    s->ckpt_restart_pages = CKPT_RESTART_PAGES;
     if (s->name == NULL || pthread_mutex_init(&s->w.lock, NULL) != 0 ||
         pthread_mutex_init(&s->r.lock, NULL) != 0 || pthread_mutex_init(&s->ckpt_lock, NULL) != 0 ||
         pthread_cond_init(&s->ckpt_cond, NULL) != 0) {

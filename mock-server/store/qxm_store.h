@@ -125,6 +125,13 @@ QX_MUST_CHECK qxm_store *qxm_store_open(const char *path, qx_error *err);
 /* Flushes and closes; NULL is a no-op. */
 void qxm_store_close(qxm_store *s);
 
+/* The WAL size, in pages, at which the writer starts a file store's WAL
+ * over (open.c; default 32,768, 128 MiB; always at twice that), and the
+ * size the WAL file is cut back to with it. For tests, which would
+ * otherwise write hundreds of MB to see it. Returns 0, or -1 with err set
+ * (below 1,024 pages or above 2^24, or the database refused). */
+QX_MUST_CHECK int qxm_store_set_wal_restart(qxm_store *s, int pages, qx_error *err);
+
 /* The largest seq of a stored run: 0 when there is none, -1 when it
  * cannot be read. Runs take increasing seqs (an import's too). */
 int64_t qxm_store_last_run_seq(qxm_store *s);

@@ -1575,6 +1575,47 @@ static void test_checkpoints_run_while_the_store_is_open(void **state)
     assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), BATCHES * PER_BATCH);
 }
 
+/* Under a steady load the writer starts the WAL over once it holds the
+ * restart size (lowered here to 1,024 pages, 4 MiB) and the checkpointer is
+ * near its end, and always at twice that: 24 MB of runs go in, and the WAL
+ * file stays within twice the restart size and a batch, where without the
+ * restart it would hold all 24 MB. */
+static void test_the_wal_starts_over_at_its_restart_size(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    assert_int_equal(qxm_store_set_wal_restart(fx->store, 100, &err), -1);
+    assert_int_equal(qxm_store_set_wal_restart(fx->store, 1024, &err), 0);
+    char filler[2001];
+    memset(filler, 'y', sizeof filler - 1);
+    filler[sizeof filler - 1] = '\0';
+    enum { BATCHES = 300, PER_BATCH = 40 };
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    long largest = 0;
+    for (int b = 0; b < BATCHES; b++) {
+        qxm_run_insert batch[PER_BATCH] = {{0}};
+        for (int i = 0; i < PER_BATCH; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "RUN_w%d_%d", b, i);
+            int64_t t = T0 + b * PER_BATCH + i;
+            batch[i].doc = run_doc(id, "WF_a", "SUCCESS", t, json_pack("{s:s}", "f", filler));
+            batch[i].received_ms = batch[i].due_ms = t;
+        }
+        if (qxm_store_insert_runs(fx->store, batch, PER_BATCH, &err) != 0)
+            fail_msg("batch %d: %s", b, err.text);
+        for (int i = 0; i < PER_BATCH; i++)
+            json_decref(batch[i].doc);
+        long size = file_size(wal);
+        largest = size > largest ? size : largest;
+    }
+    long written = (long)BATCHES * PER_BATCH * 2000;
+    long bound = (2L * 1024 + 200) * (4096 + 24) + 32;
+    if (largest > bound || largest >= written / 2)
+        fail_msg("the WAL reached %ld bytes (bound %ld; %ld written)", largest, bound, written);
+    assert_int_equal(qxm_store_count_runs(fx->store, NULL, &err), BATCHES * PER_BATCH);
+}
+
 #define THREADS 4
 #define PER_THREAD 50
 
@@ -1960,6 +2001,7 @@ int main(void)
         T(test_mark_duplicate_sees_earlier_runs_of_the_same_batch),
         T(test_version_1_store_is_upgraded_in_place),
         T(test_checkpoints_run_while_the_store_is_open),
+        T(test_the_wal_starts_over_at_its_restart_size),
         T(test_journal_lists_entries_with_nulls_and_pages),
         T(test_reset_clears_runs_counts_and_journal),
         T(test_import_keeps_a_finished_runs_status_and_times),
