@@ -385,7 +385,7 @@ static void slot_configure(qxs_deliverer *d, slot *s)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (d->no_proxy_env) {
         /* what libcurl would find in the environment, said once: it would
-         * otherwise read five variables again for every call */
+         * otherwise read its proxy variables again for every call */
         curl_easy_setopt(h, CURLOPT_PROXY, "");
         curl_easy_setopt(h, CURLOPT_NOPROXY, "");
     }
