@@ -374,8 +374,8 @@ json_t *qx_json_read(const char *buf, size_t len)
 
 json_t *qx_json_parse(const char *buf, size_t len, size_t flags, json_error_t *err)
 {
-    const size_t unchecked = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK |
-                             JSON_DECODE_INT_AS_REAL;
+    const size_t unchecked =
+        JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK | JSON_DECODE_INT_AS_REAL;
     json_t *v = (flags & unchecked) == 0 ? qx_json_read(buf, len) : NULL;
     return v != NULL ? v : json_loadb(buf, len, flags, err);
 }

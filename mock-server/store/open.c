@@ -13,8 +13,8 @@
 #include "qx_clock.h"
 #include "qx_log.h"
 
-#define CACHE_SIZE_KIB 8192       /* page cache per connection: bounds memory */
-#define BUSY_TIMEOUT_MS 5000      /* another process holding the file briefly */
+#define CACHE_SIZE_KIB 8192  /* page cache per connection: bounds memory */
+#define BUSY_TIMEOUT_MS 5000 /* another process holding the file briefly */
 /* The WAL's restart size and tail (see READER, below). */
 #define CKPT_RESTART_PAGES 32768 /* 128 MiB of 4 KiB pages */
 #define CKPT_TAIL 200

@@ -246,7 +246,7 @@ struct qxm_store {
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
     bool ckpt_wanted, ckpt_stopping;
-    _Atomic int ckpt_done; /* WAL frames the last checkpoint copied */
+    _Atomic int ckpt_done;  /* WAL frames the last checkpoint copied */
     int ckpt_restart_pages; /* the WAL's restart size (open.c); w.lock */
     /* The journal (see JOURNAL BOUNDS), guarded by w.lock. */
     qxm_journal_limits jlimits;

@@ -354,7 +354,8 @@ static void test_a_seeded_run_after_its_own_history_is_recorded(void **state)
     const char *const seeded[] = {"--seed", "7", NULL};
     start(f, "", seeded);
     qxt_response r;
-    assert_int_equal(qxt_http("POST", qxt_url(f, EVENT_PATH "tok-open"), "{}", 2, json_ct, NULL, &r), 0);
+    assert_int_equal(
+        qxt_http("POST", qxt_url(f, EVENT_PATH "tok-open"), "{}", 2, json_ct, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     char first[64];
@@ -370,7 +371,8 @@ static void test_a_seeded_run_after_its_own_history_is_recorded(void **state)
 
     const char *const again[] = {"--seed", "7", "--history", history, NULL};
     start(f, "", again);
-    assert_int_equal(qxt_http("POST", qxt_url(f, EVENT_PATH "tok-open"), "{}", 2, json_ct, NULL, &r), 0);
+    assert_int_equal(
+        qxt_http("POST", qxt_url(f, EVENT_PATH "tok-open"), "{}", 2, json_ct, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     j = qxt_response_json(&r);
     const char *id = json_string_value(json_object_get(json_object_get(j, "result"), "runId"));

@@ -474,8 +474,8 @@ static void test_every_200_survives_kill_9(void **state)
 static void post_run_id(const fixture *f, char *out)
 {
     qxt_response r;
-    assert_int_equal(qxt_http("POST", qxt_url(f, TRIGGER), good, strlen(good), json_ct, USERPWD, &r),
-                     0);
+    assert_int_equal(
+        qxt_http("POST", qxt_url(f, TRIGGER), good, strlen(good), json_ct, USERPWD, &r), 0);
     assert_int_equal(r.status, 200);
     json_t *j = qxt_response_json(&r);
     const char *id = json_string_value(json_object_get(json_object_get(j, "result"), "runId"));

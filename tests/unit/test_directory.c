@@ -123,10 +123,11 @@ static void test_repeated_update_changes_nothing_and_a_change_is_kept(void **sta
                         " \"embeddedData\": {\"plan\": \"silver\"}}",
                         NULL, same));
     c = qxm_directory_lookup(d, "ana@example.com", NULL);
-    assert_json_eq(c,
-                   "{\"contactId\": \"%s\", \"email\": \"ana@example.com\", \"firstName\": \"Anna\","
-                   " \"embeddedData\": {\"plan\": \"silver\"}}",
-                   id);
+    assert_json_eq(
+        c,
+        "{\"contactId\": \"%s\", \"email\": \"ana@example.com\", \"firstName\": \"Anna\","
+        " \"embeddedData\": {\"plan\": \"silver\"}}",
+        id);
     json_decref(c);
     assert_false(upsert(d, ana, NULL, same));
     c = qxm_directory_lookup(d, "ana@example.com", NULL);
