@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 export QX_BENCH_QUICK=1
 export QX_BENCH_EVENTS=${QX_BENCH_EVENTS:-20000}
 failed=()
-for s in mock-ingest mock-memory send render; do
+for s in mock-ingest mock-memory send render store; do
   echo "=== bench/$s.sh --quick"
   start=$(date +%s)
   if bash "./$s.sh" --quick; then
@@ -25,4 +25,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   echo "bench smoke: failed: ${failed[*]}"
   exit 1
 fi
-echo "bench smoke: all four benchmarks ran"
+echo "bench smoke: all five benchmarks ran"
