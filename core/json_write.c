@@ -8,6 +8,7 @@
  */
 #include "qx_json_write.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,4 +237,28 @@ char *qx_json_compact(const json_t *v, const char *const *skip)
         return NULL;
     }
     return b.data;
+}
+
+int qx_json_minify(qx_buf *b, const char *s, size_t n)
+{
+    if (qx_buf_reserve(b, n) != 0)
+        return -1;
+    char *out = b->data + b->len;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            *out++ = c;
+            if (c == '\\' && i + 1 < n)
+                *out++ = s[++i]; /* an escaped quote does not end the string */
+            else if (c == '"')
+                in_string = false;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            *out++ = c;
+            in_string = c == '"';
+        }
+    }
+    b->len = (size_t)(out - b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }

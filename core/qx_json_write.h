@@ -27,6 +27,14 @@ QX_MUST_CHECK int qx_json_write(qx_buf *b, const json_t *v, const char *const *s
  * -1 when memory runs out. */
 QX_MUST_CHECK int qx_json_write_string(qx_buf *b, const char *s, size_t n);
 
+/* Appends the JSON text s[0..n) without the whitespace between its tokens:
+ * the same value, written as its sender wrote it (key order, duplicate
+ * keys, number forms and escapes kept). s must be valid JSON (qx_json_read
+ * or jansson accepted it); other text is copied as far as it goes, never
+ * read past n. Returns 0, or -1 when memory runs out (b keeps what it
+ * had). */
+QX_MUST_CHECK int qx_json_minify(qx_buf *b, const char *s, size_t n);
+
 /* v as new compact JSON text (owned: free()), or NULL when memory runs out. */
 char *qx_json_compact(const json_t *v, const char *const *skip);
 

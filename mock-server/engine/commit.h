@@ -29,7 +29,7 @@
 
 /* One run waiting to be committed, and the connection waiting for it. */
 struct qxm_commit {
-    qxm_run_insert ins; /* ins.doc and ins.text owned */
+    qxm_run_insert ins; /* ins.doc (when not NULL) and ins.text owned */
     void *conn;         /* suspended connection to resume when done */
     int rc;             /* 0 committed, -1 failed; valid once done */
     bool done;

@@ -16,6 +16,7 @@
  * draw lock, may plan its fault in place of the fault table's, and sees the
  * outcome last.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "engine_internal.h"
 #include "qx_clock.h"
 #include "qx_json_read.h"
+#include "qx_json_write.h"
 #include "qx_log.h"
 #include "qx_secret.h"
 #include "qx_utf8.h"
@@ -456,49 +458,111 @@ typedef struct run_draws {
     json_t *outcome; /* owned */
 } run_draws;
 
-/* Sets o[key] to v (stolen, also on failure); a NULL v fails, as json_pack
- * would. Keys are literals. Returns 0, or -1. */
-static int put(json_t *o, const char *key, json_t *v)
+/* The slack a run's stored text gets beyond its payload: its own members
+ * and the workflow's outcome (~500 bytes for the seed workflow). */
+#define RUN_TEXT_SLACK 1024
+
+/* The identity values written after a run's stored text. */
+struct identities {
+    qx_buf *b;
+    size_t n;
+};
+
+/* Appends one identity value, with its NUL: a qxm_run_identities callback. */
+static int add_identity(void *ud, const char *value, size_t len)
 {
-    return v != NULL ? json_object_set_new_nocheck(o, key, v) : -1;
+    struct identities *ids = ud;
+    if (qx_buf_add(ids->b, value, len) != 0 || qx_buf_add(ids->b, "", 1) != 0)
+        return -1;
+    ids->n++;
+    return 0;
 }
 
-/* The run document from what was drawn, ready to insert. Returns 0, or -1
- * with err set. Outside the draw lock. */
+/* Appends "," key ":" and the string s (or null). Keys are literals. */
+static int add_member(qx_buf *b, const char *key, const char *s)
+{
+    if (qx_buf_add(b, key, strlen(key)) != 0)
+        return -1;
+    return s != NULL ? qx_json_write_string(b, s, strlen(s)) : qx_buf_add(b, "null", 4);
+}
+
+/* The run's stored text (qxm_run_insert, doc NULL), written directly rather
+ * than built as a tree and serialised: the members of the run document in
+ * its order — id, workflowId, workflowName, requestId, receivedAt, payload,
+ * delayMs, user, then the workflow's outcome less its status (a column) —
+ * and after it the run's identity values. The payload is the body as
+ * received, less the whitespace between its tokens: its key order, number
+ * forms and escapes are the sender's. Returns 0, or -1 when memory runs
+ * out. */
+static int write_run_text(qx_buf *b, const qxm_workflow *wf, const qxm_user *user,
+                          const qxm_event *ev, const char *request_id, const run_draws *d,
+                          const json_t *payload, size_t *n_identities)
+{
+    static const char *const columns[] = {"status", "finishedAt", NULL};
+    char received[QX_TIME_TEXT_MAX], delay[32];
+    qx_format_time(ev->received_ms, received);
+    snprintf(delay, sizeof delay, ",\"delayMs\":%" PRIu64, d->delay_ms);
+    if (qx_buf_reserve(b, ev->body_len + RUN_TEXT_SLACK) != 0 ||
+        add_member(b, "{\"id\":", d->id) != 0 || add_member(b, ",\"workflowId\":", wf->id) != 0 ||
+        add_member(b, ",\"workflowName\":", wf->name) != 0 ||
+        add_member(b, ",\"requestId\":", request_id) != 0 ||
+        add_member(b, ",\"receivedAt\":", received) != 0 ||
+        qx_buf_add(b, ",\"payload\":", 11) != 0 || qx_json_minify(b, ev->body, ev->body_len) != 0 ||
+        qx_buf_add(b, delay, strlen(delay)) != 0 ||
+        add_member(b, ",\"user\":", user != NULL ? user->username : NULL) != 0)
+        return -1;
+    const char *key;
+    size_t key_len;
+    json_t *member;
+    json_object_keylen_foreach(d->outcome, key, key_len, member)
+    {
+        bool column = false;
+        for (const char *const *c = columns; *c != NULL; c++)
+            column = column || strcmp(key, *c) == 0;
+        if (column)
+            continue;
+        if (qx_buf_add(b, ",", 1) != 0 || qx_json_write_string(b, key, key_len) != 0 ||
+            qx_buf_add(b, ":", 1) != 0 || qx_json_write(b, member, NULL) != 0)
+            return -1;
+    }
+    /* The text ends with its NUL; the identity values follow it. */
+    struct identities ids = {.b = b};
+    if (qx_buf_add(b, "}", 2) != 0 ||
+        qxm_run_identities(payload, json_object_get(d->outcome, "eventData"), add_identity, &ids) !=
+            0)
+        return -1;
+    *n_identities = ids.n;
+    return 0;
+}
+
+/* The run to insert from what was drawn: its stored text, payload hash and
+ * columns. Returns 0, or -1 with err set. Outside the draw lock. */
 static int build_run(qxm_engine *e, const qxm_workflow *wf, const qxm_user *user, json_t *payload,
                      const qxm_event *ev, const char *request_id, const run_draws *d,
                      qxm_run_insert *ins, qx_error *err)
 {
-    char received[QX_TIME_TEXT_MAX];
-    qx_format_time(ev->received_ms, received);
-    /* Member by member rather than json_pack, whose format would be parsed
-     * for every run; the same members in the same order. */
-    json_t *doc = json_object();
-    if (put(doc, "id", json_string(d->id)) != 0 ||
-        put(doc, "workflowId", json_string(wf->id)) != 0 ||
-        put(doc, "workflowName", json_string(wf->name)) != 0 ||
-        put(doc, "requestId", json_string(request_id)) != 0 ||
-        put(doc, "receivedAt", json_string(received)) != 0 ||
-        put(doc, "payload", json_incref(payload)) != 0 ||
-        put(doc, "delayMs", json_integer((json_int_t)d->delay_ms)) != 0 ||
-        put(doc, "user", user != NULL ? json_string(user->username) : json_null()) != 0 ||
-        json_object_update(doc, d->outcome) != 0) {
+    const char *status = json_string_value(json_object_get(d->outcome, "status"));
+    *ins = (qxm_run_insert){
+        .received_ms = ev->received_ms,
+        .due_ms = ev->received_ms + (int64_t)d->delay_ms,
+        /* At-least-once delivery made visible: a retried
+         * request whose first attempt was recorded (its
+         * answer lost) shows up as a duplicate. */
+        .mark_duplicate = e->cfg->duplicate_window_ms > 0,
+        .duplicate_since_ms = ev->received_ms - e->cfg->duplicate_window_ms,
+        .has_payload_hash = true,
+        .workflow_id = wf->id,
+        /* a literal: the outcome is freed before the insert */
+        .final_status = status != NULL && strcmp(status, "FAILURE") == 0 ? "FAILURE" : "SUCCESS"};
+    snprintf(ins->id, sizeof ins->id, "%s", d->id);
+    qx_buf b = {0};
+    if (qxm_payload_hash(payload, &ins->payload_hash) != 0 ||
+        write_run_text(&b, wf, user, ev, request_id, d, payload, &ins->n_identities) != 0) {
+        qx_buf_free(&b);
         qx_error_set(err, "out of memory building run");
-        json_decref(doc);
         return -1;
     }
-    *ins = (qxm_run_insert){.doc = doc,
-                            .received_ms = ev->received_ms,
-                            .due_ms = ev->received_ms + (int64_t)d->delay_ms,
-                            /* At-least-once delivery made visible: a retried
-                             * request whose first attempt was recorded (its
-                             * answer lost) shows up as a duplicate. */
-                            .mark_duplicate = e->cfg->duplicate_window_ms > 0,
-                            .duplicate_since_ms = ev->received_ms - e->cfg->duplicate_window_ms};
-    if (qxm_run_insert_prepare(ins, err) != 0) {
-        json_decref(ins->doc);
-        return -1;
-    }
+    ins->text = qx_buf_take(&b, NULL);
     return 0;
 }
 
@@ -524,7 +588,6 @@ static int store_run(qxm_engine *e, qxm_run_insert *ins, qxm_event_outcome *out,
     qxm_scheduler_kick(&e->sched);
 out:
     free(ins->text);
-    json_decref(ins->doc);
     return rc;
 }
 

@@ -24,10 +24,19 @@
 
 typedef struct qxm_store qxm_store;
 
-/* One run to insert. doc is the run document (borrowed) with at least
- * "id", "workflowId", "requestId", "status" (the FINAL status: "SUCCESS" or
- * "FAILURE"), "receivedAt" (ISO text) and whatever else the run holds
- * (payload, eventData, conditions, tasks, error, ...). */
+/* One run to insert, in one of two forms:
+ *  - doc, the run document (borrowed), with at least "id", "workflowId",
+ *    "requestId", "status" (the FINAL status: "SUCCESS" or "FAILURE"),
+ *    "receivedAt" (ISO text) and whatever else the run holds (payload,
+ *    eventData, conditions, tasks, error, ...); qxm_run_insert_prepare()
+ *    writes its stored text beforehand, or the insert does;
+ *  - doc NULL and the document already written as the store keeps it
+ *    (text): compact JSON (no whitespace between tokens), members in the
+ *    document's order, without "status" and "finishedAt" (columns, put
+ *    back on every read); with what the store would otherwise read from the
+ *    document: id, workflow_id, final_status, the payload's hash and the
+ *    run's identity values. This is how the engine stores a run without
+ *    building the document as a tree. */
 typedef struct qxm_run_insert {
     json_t *doc;
     int64_t received_ms; /* ms since epoch */
@@ -39,11 +48,21 @@ typedef struct qxm_run_insert {
      * becomes the run's "duplicateOf". Runs earlier in the same batch count. */
     bool mark_duplicate;
     int64_t duplicate_since_ms;
-    /* Filled by qxm_run_insert_prepare(), else left zero: the document's
-     * stored text (owned by the caller: free()) and its payload's hash. */
+    /* The document's stored text (owned by the caller: free()) and its
+     * payload's hash: filled by qxm_run_insert_prepare() from doc, or by the
+     * caller with doc NULL. */
     char *text;
     uint64_t payload_hash;
     bool has_payload_hash;
+    /* With doc NULL only. workflow_id is borrowed and must outlive the
+     * insert; final_status is "SUCCESS" or "FAILURE". The identity values
+     * (qxm_run_identities) are n_identities NUL-terminated strings stored
+     * one after another right after the NUL that ends text, in text's
+     * allocation. */
+    char id[64];
+    const char *workflow_id;
+    const char *final_status;
+    size_t n_identities;
 } qxm_run_insert;
 
 /* Serialises in->doc as the store keeps it, and hashes its payload, so that
@@ -51,6 +70,20 @@ typedef struct qxm_run_insert {
  * lock; the document must not change afterwards. Returns 0, or -1 with err
  * set (out of memory). */
 QX_MUST_CHECK int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err);
+
+/* The hash of a payload as duplicate marking compares it: equal for values
+ * equal as JSON, whatever their key order or whitespace. Returns 0, or -1
+ * when memory runs out. */
+QX_MUST_CHECK int qxm_payload_hash(const json_t *payload, uint64_t *hash);
+
+/* Calls fn for each identity value of a run — every non-empty string "id"
+ * of an object in an array under payload.identityMap (an object of
+ * namespaces, or an array of them), then the event data's non-empty string
+ * email, extRef and externalId — as identity search (qxm_run_filter
+ * .identity) finds them. payload and event_data may be NULL. Stops at the
+ * first fn that returns non-zero and returns that, else 0. */
+int qxm_run_identities(const json_t *payload, const json_t *event_data,
+                       int (*fn)(void *ud, const char *value, size_t len), void *ud);
 
 /* Filter for listing and counting runs. Zero-initialise, then set fields. */
 typedef struct qxm_run_filter {

@@ -29,10 +29,11 @@ struct run_row {
     int64_t received_ms, due_ms;
     int64_t finished_ms; /* meaningful when is_finished */
     bool is_finished;
-    json_t *doc;           /* borrowed; "status" and "finishedAt" are dropped */
+    json_t *doc;           /* borrowed; "status" and "finishedAt" are dropped; or NULL */
     const char *text;      /* doc as stored, when serialised beforehand; else NULL */
     uint64_t payload_hash; /* with text: the payload's hash (has_payload) */
     bool has_payload;
+    size_t n_identities; /* without doc: the identity values after text's NUL */
     bool mark_duplicate; /* look for an earlier run of the same payload */
     int64_t duplicate_since_ms;
     int64_t entered_ms; /* when it entered this store: retention counts from it */
@@ -40,7 +41,8 @@ struct run_row {
 
 /* Runs inserted in one transaction, counted per (workflow, status) and added
  * to run_counts once per pair rather than once per run. The strings are
- * borrowed from the rows' documents, which outlive the transaction. */
+ * borrowed from the rows (their documents, or the caller's strings), which
+ * outlive the transaction. */
 #define TALLY_MAX 8
 struct tally {
     size_t n;
@@ -127,7 +129,7 @@ static int hash_json(const json_t *v, uint64_t *h)
  * hashes are: a collision among a store's runs is ~n^2/2^65 likely (1e-7 for
  * a million runs of one workflow), a price worth not keeping and comparing a
  * second copy of every payload. */
-static int payload_hash(const json_t *payload, uint64_t *hash)
+int qxm_payload_hash(const json_t *payload, uint64_t *hash)
 {
     *hash = FNV_OFFSET_BASIS;
     return hash_json(payload, hash);
@@ -145,7 +147,7 @@ int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err)
 {
     json_t *p = json_object_get(in->doc, "payload");
     in->has_payload_hash = p != NULL;
-    if ((p != NULL && payload_hash(p, &in->payload_hash) != 0) ||
+    if ((p != NULL && qxm_payload_hash(p, &in->payload_hash) != 0) ||
         (in->text = stored_text(in->doc)) == NULL) {
         qx_error_set(err, "out of memory serialising a run");
         return -1;
@@ -206,42 +208,69 @@ static int tally_flush(qxm_store *s, struct tally *t, qx_error *err)
     return 0;
 }
 
-/* Records one identity value of run seq (a JSON string; anything else, or
- * "", is none). The caller holds the writer and the transaction. */
-static int add_identity(qxm_store *s, int64_t seq, const json_t *v, qx_error *err)
-{
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return 0;
-    sqlite3_stmt *stmt = s->w.st[ST_ADD_IDENTITY];
-    sqlite3_bind_int64(stmt, 1, seq);
-    sqlite3_bind_text(stmt, 2, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
-    return store_exec_stmt(s, ST_ADD_IDENTITY, err);
-}
-
-/* Records the identity values of run seq from its document, as
- * IDENTITIES_OF (sql.c) reads them from the stored text for an import or
- * an upgrade — every string "id" of an object in an array under
- * payload.identityMap (an object or an array), and the event data's email,
- * extRef and externalId — but from the document already parsed: reading
- * the text again in SQL doubled the cost of storing a run. The caller holds
- * the writer and the transaction. Returns 0 or -1 with err set. */
-static int add_identities(qxm_store *s, int64_t seq, json_t *doc, qx_error *err)
+int qxm_run_identities(const json_t *payload, const json_t *event_data,
+                       int (*fn)(void *ud, const char *value, size_t len), void *ud)
 {
     static const char *const event_keys[] = {"email", "extRef", "externalId"};
-    json_t *map = json_object_get(json_object_get(doc, "payload"), "identityMap");
+    int rc = 0;
+    json_t *map = json_object_get(payload, "identityMap");
     size_t n = json_is_object(map) ? json_object_size(map) : json_array_size(map);
     void *it = json_is_object(map) ? json_object_iter(map) : NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         json_t *ns = json_is_object(map) ? json_object_iter_value(it) : json_array_get(map, i);
         it = json_is_object(map) ? json_object_iter_next(map, it) : NULL;
-        for (size_t k = 0; json_is_array(ns) && k < json_array_size(ns); k++)
-            if (add_identity(s, seq, json_object_get(json_array_get(ns, k), "id"), err) != 0)
-                return -1;
+        for (size_t k = 0; json_is_array(ns) && k < json_array_size(ns) && rc == 0; k++) {
+            json_t *v = json_object_get(json_array_get(ns, k), "id");
+            if (json_is_string(v) && json_string_length(v) > 0)
+                rc = fn(ud, json_string_value(v), json_string_length(v));
+        }
     }
-    json_t *event_data = json_object_get(doc, "eventData");
-    for (size_t k = 0; k < sizeof event_keys / sizeof event_keys[0]; k++)
-        if (add_identity(s, seq, json_object_get(event_data, event_keys[k]), err) != 0)
+    for (size_t k = 0; k < sizeof event_keys / sizeof event_keys[0] && rc == 0; k++) {
+        json_t *v = json_object_get(event_data, event_keys[k]);
+        if (json_is_string(v) && json_string_length(v) > 0)
+            rc = fn(ud, json_string_value(v), json_string_length(v));
+    }
+    return rc;
+}
+
+/* Where add_identity records a run's identity values. */
+struct identity_sink {
+    qxm_store *s;
+    int64_t seq;
+    qx_error *err;
+};
+
+/* Records one identity value of a run; the caller holds the writer and the
+ * transaction. A qxm_run_identities callback: returns 0, or -1 with err
+ * set. */
+static int add_identity(void *ud, const char *value, size_t len)
+{
+    struct identity_sink *k = ud;
+    sqlite3_stmt *stmt = k->s->w.st[ST_ADD_IDENTITY];
+    sqlite3_bind_int64(stmt, 1, k->seq);
+    sqlite3_bind_text(stmt, 2, value, (int)len, SQLITE_STATIC);
+    return store_exec_stmt(k->s, ST_ADD_IDENTITY, k->err);
+}
+
+/* Records the identity values of run seq — from its document when it has
+ * one, else the ones written after its text (qxm_run_insert) — as
+ * IDENTITIES_OF (sql.c) reads them from the stored text for an import or
+ * an upgrade; reading the text again in SQL doubled the cost of storing a
+ * run. The caller holds the writer and the transaction. Returns 0 or -1
+ * with err set. */
+static int add_identities(qxm_store *s, int64_t seq, const struct run_row *r, qx_error *err)
+{
+    struct identity_sink k = {.s = s, .seq = seq, .err = err};
+    if (r->doc != NULL)
+        return qxm_run_identities(json_object_get(r->doc, "payload"),
+                                  json_object_get(r->doc, "eventData"), add_identity, &k);
+    const char *v = r->text + strlen(r->text) + 1;
+    for (size_t i = 0; i < r->n_identities; i++) {
+        size_t len = strlen(v);
+        if (add_identity(&k, v, len) != 0)
             return -1;
+        v += len + 1;
+    }
     return 0;
 }
 
@@ -262,7 +291,7 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
     if (text == NULL) {
         json_t *p = json_object_get(r->doc, "payload");
         hashed = p != NULL;
-        if ((p != NULL && payload_hash(p, &hash) != 0) ||
+        if ((p != NULL && qxm_payload_hash(p, &hash) != 0) ||
             (text = own_text = stored_text(r->doc)) == NULL) {
             qx_error_set(err, "out of memory storing run \"%s\"", r->id);
             return -1;
@@ -297,7 +326,7 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
     }
     store_done(stmt);
     if (rc == 0)
-        rc = add_identities(s, sqlite3_last_insert_rowid(s->w.db), r->doc, err);
+        rc = add_identities(s, sqlite3_last_insert_rowid(s->w.db), r, err);
 out:
     free(own_text);
     return rc;
@@ -314,14 +343,24 @@ static int row_from_insert(const qxm_run_insert *in, size_t index, int64_t enter
 {
     memset(r, 0, sizeof *r);
     r->entered_ms = entered_ms;
-    if (!json_is_object(in->doc)) {
+    if (in->doc == NULL) {
+        if (in->text == NULL) {
+            qx_error_set(err, "runs[%zu]: neither a document nor its text", index);
+            return -1;
+        }
+        r->id = in->id;
+        r->workflow_id = in->workflow_id;
+        r->final_status = in->final_status;
+        r->n_identities = in->n_identities;
+    } else if (!json_is_object(in->doc)) {
         qx_error_set(err, "runs[%zu]: the document is not a JSON object", index);
         return -1;
+    } else {
+        r->doc = in->doc;
+        r->id = json_string_value(json_object_get(in->doc, "id"));
+        r->workflow_id = json_string_value(json_object_get(in->doc, "workflowId"));
+        r->final_status = json_string_value(json_object_get(in->doc, "status"));
     }
-    r->doc = in->doc;
-    r->id = json_string_value(json_object_get(in->doc, "id"));
-    r->workflow_id = json_string_value(json_object_get(in->doc, "workflowId"));
-    r->final_status = json_string_value(json_object_get(in->doc, "status"));
     if (r->id == NULL || r->id[0] == '\0') {
         qx_error_set(err, "runs[%zu]: \"id\" is missing or not a string", index);
         return -1;
@@ -417,7 +456,7 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
      * (compact, sorted keys), so whitespace and key order never count. */
     uint64_t hash;
     json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
-    int rc = payload != NULL ? payload_hash(payload, &hash) : -1;
+    int rc = payload != NULL ? qxm_payload_hash(payload, &hash) : -1;
     json_decref(payload);
     if (rc != 0)
         return NULL;
@@ -592,7 +631,7 @@ int qxm_store_import_add(qxm_store_import *imp, json_t *doc, int64_t line, qx_er
         return -1;
     json_t *p = json_object_get(doc, "payload");
     char *text = stored_text(doc);
-    if (text == NULL || (p != NULL && payload_hash(p, &hash) != 0)) {
+    if (text == NULL || (p != NULL && qxm_payload_hash(p, &hash) != 0)) {
         free(text);
         qx_error_set(err, "out of memory storing run \"%s\"", r.id);
         return -1;

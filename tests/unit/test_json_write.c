@@ -1,6 +1,7 @@
 /* test_json_write.c — the compact writer (core/json_write.c) writes exactly
  * what json_dumps(JSON_COMPACT) writes, for hand-picked edge cases, every
- * JSON file of the fixtures, and seeded random documents. */
+ * JSON file of the fixtures, and seeded random documents; minifying a text
+ * keeps it as written, less the whitespace between tokens. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,6 +221,57 @@ static void test_string_alone_as_in_a_document(void **state)
     qx_buf_free(&b);
 }
 
+/* Minifying drops the whitespace between tokens and nothing else: the
+ * sender's key order, duplicate keys, number forms and escapes stay, and
+ * so does whitespace inside strings, after escaped quotes and backslashes
+ * too. */
+static void test_minify_keeps_the_text_as_written(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {" { \"b\" : [ 1 , 2.50 , 1e2, -0 ] ,\n\t\"a\" : \"x  y\" }\r\n",
+         "{\"b\":[1,2.50,1e2,-0],\"a\":\"x  y\"}"},
+        {"{\"q\\\" \" : \" \\\\\" , \"k\": \"\\u00e9 \\/\" }",
+         "{\"q\\\" \":\" \\\\\",\"k\":\"\\u00e9 \\/\"}"},
+        {"{\"k\": 1, \"k\" : 2}", "{\"k\":1,\"k\":2}"},
+        {"[ ]", "[]"},
+        {"\"caf\xc3\xa9 \xe2\x82\xac\"", "\"caf\xc3\xa9 \xe2\x82\xac\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qx_buf b = {0};
+        assert_int_equal(qx_buf_add(&b, "<", 1), 0);
+        assert_int_equal(qx_json_minify(&b, cases[i][0], strlen(cases[i][0])), 0);
+        assert_int_equal(b.len, 1 + strlen(cases[i][1]));
+        assert_string_equal(b.data + 1, cases[i][1]);
+        qx_buf_free(&b);
+    }
+}
+
+/* Seeded random documents, written indented by jansson and minified, read
+ * as jansson's compact text of the same document. */
+static void test_minify_random_indented_documents(void **state)
+{
+    (void)state;
+    qx_rng *rng = qx_rng_new(20261202);
+    assert_non_null(rng);
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = random_value(rng, 5);
+        assert_non_null(v);
+        char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        assert_non_null(pretty);
+        assert_non_null(want);
+        qx_buf b = {0};
+        assert_int_equal(qx_json_minify(&b, pretty, strlen(pretty)), 0);
+        assert_string_equal(b.data, want);
+        qx_buf_free(&b);
+        free(pretty);
+        free(want);
+        json_decref(v);
+    }
+    qx_rng_free(rng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_every_fixture_file),
         cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_string_alone_as_in_a_document),
+        cmocka_unit_test(test_minify_keeps_the_text_as_written),
+        cmocka_unit_test(test_minify_random_indented_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

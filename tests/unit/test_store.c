@@ -18,7 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qx_buf.h"
 #include "qx_clock.h"
+#include "qx_json_write.h"
 #include "qxm_store.h"
 
 #define T0 1764387674000LL /* 2025-11-29T03:41:14.000Z */
@@ -1725,6 +1727,73 @@ static long long count_rows(const char *path, const char *sql)
     return n;
 }
 
+/* Appends one identity value and its NUL (qxm_run_insert's text form). */
+static int append_identity(void *ud, const char *value, size_t len)
+{
+    qx_buf *b = ud;
+    return qx_buf_add(b, value, len) != 0 || qx_buf_add(b, "", 1) != 0 ? -1 : 0;
+}
+
+/* doc as the engine hands a run over: its stored text with the identity
+ * values after it, its payload's hash and its columns, and no document. */
+static void insert_as_text(qxm_store *s, json_t *doc, bool mark_duplicate)
+{
+    static const char *const columns[] = {"status", "finishedAt", NULL};
+    qx_error err;
+    qx_buf b = {0};
+    assert_int_equal(qx_json_write(&b, doc, columns), 0);
+    assert_int_equal(qx_buf_add(&b, "", 1), 0);
+    size_t text_len = b.len;
+    assert_int_equal(qxm_run_identities(json_object_get(doc, "payload"),
+                                        json_object_get(doc, "eventData"), append_identity, &b),
+                     0);
+    qxm_run_insert in = {.received_ms = T0,
+                         .due_ms = T0,
+                         .mark_duplicate = mark_duplicate,
+                         .duplicate_since_ms = T0 - 1000,
+                         .has_payload_hash = true,
+                         .workflow_id = str(doc, "workflowId"),
+                         .final_status = str(doc, "status")};
+    snprintf(in.id, sizeof in.id, "%s", str(doc, "id"));
+    for (size_t i = text_len; i < b.len; i++)
+        in.n_identities += b.data[i] == '\0';
+    assert_int_equal(qxm_payload_hash(json_object_get(doc, "payload"), &in.payload_hash), 0);
+    in.text = b.data;
+    if (qxm_store_insert_runs(s, &in, 1, &err) != 0)
+        fail_msg("insert %s: %s", in.id, err.text);
+    qx_buf_free(&b);
+}
+
+/* A run handed over as text (doc NULL) is the same run as one handed over
+ * as its document: read back alike, found by the same identities, counted
+ * by its status, and marked a duplicate of the same payload. */
+static void test_a_run_given_as_text_is_stored_as_its_document(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    json_t *as_doc = identity_doc("RUN_1", "FAILURE", T0, "Ann@Example.com", "ext-42");
+    json_t *as_text = identity_doc("RUN_2", "FAILURE", T0, "Ann@Example.com", "ext-42");
+    qxm_run_insert in = {.doc = as_doc, .received_ms = T0, .due_ms = T0};
+    assert_int_equal(qxm_store_insert_runs(fx->store, &in, 1, &err), 0);
+    insert_as_text(fx->store, as_text, true);
+
+    json_t *one = get(fx->store, "RUN_1"), *two = get(fx->store, "RUN_2");
+    assert_string_equal(str(two, "duplicateOf"), "RUN_1");
+    json_object_del(two, "duplicateOf");
+    json_object_set_new(two, "id", json_string("RUN_1"));
+    assert_true(json_equal(one, two));
+    expect_identity(fx->store, "ann@example", false, NULL, "RUN_1 RUN_2");
+    expect_identity(fx->store, "EXT-42", false, "FAILURE", "RUN_1 RUN_2");
+    expect_identity(fx->store, "ref-of-shared", false, NULL, "RUN_1 RUN_2");
+    expect_identity(fx->store, "not-an-identity", false, NULL, "");
+    qxm_run_filter f = {.status = "FAILURE"};
+    assert_int_equal(qxm_store_count_runs(fx->store, &f, &err), 2);
+    json_decref(one);
+    json_decref(two);
+    json_decref(as_doc);
+    json_decref(as_text);
+}
+
 /* identity= matches any case of a substring of an identityMap id or of the
  * event data's email / external id, and nothing else of the document. */
 static void test_runs_are_found_by_a_substring_of_an_identity(void **state)
@@ -2024,6 +2093,7 @@ int main(void)
         T(test_refusals_fold_into_summaries_per_client_minute_and_status),
         T(test_an_evicted_summary_is_started_again),
         T(test_runs_are_found_by_a_substring_of_an_identity),
+        T(test_a_run_given_as_text_is_stored_as_its_document),
         T(test_imported_runs_are_found_by_identity),
         T(test_stored_and_imported_runs_record_the_same_identities),
         T(test_version_4_store_is_upgraded_with_identities),
