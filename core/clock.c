@@ -37,8 +37,29 @@ char *qx_format_time(int64_t ms, char *out)
     }
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, QX_TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {
+        snprintf(out, QX_TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+        return out;
+    }
+    /* What the format above writes, without printf (a run's receivedAt is
+     * written for every request). */
+    const int fields[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday,
+                          tm.tm_hour, tm.tm_min,  tm.tm_sec};
+    static const char after[] = {'\0', '-', '-', 'T', ':', ':', '.'};
+    char *p = out;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        *p++ = (char)('0' + fields[i] / 10);
+        *p++ = (char)('0' + fields[i] % 10);
+        if (after[i] != '\0')
+            *p++ = after[i];
+    }
+    *p++ = (char)('0' + millis / 100);
+    *p++ = (char)('0' + millis / 10 % 10);
+    *p++ = (char)('0' + millis % 10);
+    *p++ = 'Z';
+    *p = '\0';
     return out;
 }
 

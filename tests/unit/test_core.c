@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qx_base64.h"
@@ -31,6 +32,29 @@ static void test_format_time_is_iso8601_utc_with_millis(void **state)
     char buf[QX_TIME_TEXT_MAX];
     assert_string_equal(qx_format_time(0, buf), "1970-01-01T00:00:00.000Z");
     assert_string_equal(qx_format_time(1693910635602, buf), "2023-09-05T10:43:55.602Z");
+    assert_string_equal(qx_format_time(-1, buf), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(qx_format_time(-62135596800000LL, buf), "0001-01-01T00:00:00.000Z");
+    assert_string_equal(qx_format_time(253402300799999LL, buf), "9999-12-31T23:59:59.999Z");
+    assert_string_equal(qx_format_time(253402300800000LL, buf), "10000-01-01T00:00:00.000Z");
+    /* Across the years, as printf writes it. */
+    qx_rng *rng = qx_rng_new(20261202);
+    assert_non_null(rng);
+    for (int i = 0; i < 10000; i++) {
+        int64_t ms = -62135596800000LL + (int64_t)(qx_rng_next(rng) % 315537897600000ULL);
+        time_t secs = (time_t)(ms / 1000);
+        int millis = (int)(ms % 1000);
+        if (millis < 0) {
+            millis += 1000;
+            secs -= 1;
+        }
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char want[QX_TIME_TEXT_MAX];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+        assert_string_equal(qx_format_time(ms, buf), want);
+    }
+    qx_rng_free(rng);
 }
 
 static void test_parse_time_accepts_rfc3339_and_millis(void **state)
