@@ -300,8 +300,21 @@ int qxm_store_set_wal_restart(qxm_store *s, int pages, qx_error *err)
     return rc;
 }
 
+/* SQLite's process-wide settings, made before its first use. Memory
+ * statistics off: nothing reads them (sqlite3_memory_used and the like),
+ * and keeping them takes a global mutex around every allocation of every
+ * connection (~100 lock and unlock pairs per stored run). When SQLite is
+ * already in use (a library's caller opened a database first) the call
+ * fails harmlessly and the statistics stay on. */
+static void configure_sqlite(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 qxm_store *qxm_store_open(const char *path, qx_error *err)
 {
+    static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+    pthread_once(&sqlite_once, configure_sqlite);
     bool is_file = path != NULL && path[0] != '\0';
     qxm_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
