@@ -556,8 +556,8 @@ static int build_run(qxm_engine *e, const qxm_workflow *wf, const qxm_user *user
         .final_status = status != NULL && strcmp(status, "FAILURE") == 0 ? "FAILURE" : "SUCCESS"};
     snprintf(ins->id, sizeof ins->id, "%s", d->id);
     qx_buf b = {0};
-    if (qxm_payload_hash(payload, &ins->payload_hash) != 0 ||
-        write_run_text(&b, wf, user, ev, request_id, d, payload, &ins->n_identities) != 0) {
+    ins->payload_hash = qxm_payload_hash(payload);
+    if (write_run_text(&b, wf, user, ev, request_id, d, payload, &ins->n_identities) != 0) {
         qx_buf_free(&b);
         qx_error_set(err, "out of memory building run");
         return -1;

@@ -72,9 +72,8 @@ typedef struct qxm_run_insert {
 QX_MUST_CHECK int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err);
 
 /* The hash of a payload as duplicate marking compares it: equal for values
- * equal as JSON, whatever their key order or whitespace. Returns 0, or -1
- * when memory runs out. */
-QX_MUST_CHECK int qxm_payload_hash(const json_t *payload, uint64_t *hash);
+ * equal as JSON, whatever their key order or whitespace. */
+uint64_t qxm_payload_hash(const json_t *payload);
 
 /* Calls fn for each identity value of a run — every non-empty string "id"
  * of an object in an array under payload.identityMap (an object of

@@ -60,79 +60,82 @@ static void fnv1a64_add(uint64_t *h, const void *data, size_t n)
     }
 }
 
-static int compare_keys(const void *a, const void *b)
+/* splitmix64's finaliser: spreads an object member's hash before the
+ * members are summed. */
+static uint64_t mix64(uint64_t x)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
 }
 
-/* Adds v to h as its canonical form would: objects with their keys sorted,
- * every value tagged with its type and strings with their length, so that
- * values equal as JSON hash alike whatever their key order or whitespace,
- * without writing the canonical text out. Returns 0, or -1 when memory runs
- * out. */
-static int hash_json(const json_t *v, uint64_t *h)
+/* Adds v to h so that values equal as JSON hash alike, whatever their key
+ * order or whitespace: every value tagged with its type, strings and keys
+ * with their length, arrays in order, and an object as its size and the
+ * sum of its members' hashes (each member — key and value — hashed on its
+ * own and mixed), which no order changes. Neither sorting nor allocating:
+ * this runs for every stored run. */
+static void hash_json(const json_t *v, uint64_t *h)
 {
     unsigned char tag = (unsigned char)json_typeof(v);
     fnv1a64_add(h, &tag, 1);
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        size_t n = json_object_size(v), i = 0;
-        const char *small[16], **keys = n <= 16 ? small : malloc(n * sizeof *keys);
-        if (keys == NULL)
-            return -1;
+        uint64_t n = json_object_size(v), sum = 0;
         const char *key;
+        size_t key_len;
         json_t *member;
-        json_object_foreach((json_t *)v, key, member) keys[i++] = key;
-        qsort(keys, n, sizeof *keys, compare_keys);
-        int rc = 0;
-        for (i = 0; i < n && rc == 0; i++) {
-            uint64_t len = strlen(keys[i]);
-            fnv1a64_add(h, &len, sizeof len);
-            fnv1a64_add(h, keys[i], len);
-            rc = hash_json(json_object_get(v, keys[i]), h);
+        json_object_keylen_foreach((json_t *)v, key, key_len, member)
+        {
+            uint64_t m = FNV_OFFSET_BASIS, len = key_len;
+            fnv1a64_add(&m, &len, sizeof len);
+            fnv1a64_add(&m, key, key_len);
+            hash_json(member, &m);
+            sum += mix64(m);
         }
-        if (keys != small)
-            free(keys);
-        return rc;
+        fnv1a64_add(h, &n, sizeof n);
+        fnv1a64_add(h, &sum, sizeof sum);
+        return;
     }
     case JSON_ARRAY: {
         uint64_t n = json_array_size(v);
         fnv1a64_add(h, &n, sizeof n);
         for (size_t i = 0; i < n; i++)
-            if (hash_json(json_array_get(v, i), h) != 0)
-                return -1;
-        return 0;
+            hash_json(json_array_get(v, i), h);
+        return;
     }
     case JSON_STRING: {
         uint64_t len = json_string_length(v);
         fnv1a64_add(h, &len, sizeof len);
         fnv1a64_add(h, json_string_value(v), len);
-        return 0;
+        return;
     }
     case JSON_INTEGER: {
         json_int_t i = json_integer_value(v);
         fnv1a64_add(h, &i, sizeof i);
-        return 0;
+        return;
     }
     case JSON_REAL: {
         double d = json_real_value(v);
         fnv1a64_add(h, &d, sizeof d);
-        return 0;
+        return;
     }
     default: /* true, false, null: the tag says it all */
-        return 0;
+        return;
     }
 }
 
-/* The hash of a payload as compared for duplicates (see hash_json). Returns
- * 0, or -1 when memory runs out. Two payloads are the same when their 64-bit
- * hashes are: a collision among a store's runs is ~n^2/2^65 likely (1e-7 for
- * a million runs of one workflow), a price worth not keeping and comparing a
- * second copy of every payload. */
-int qxm_payload_hash(const json_t *payload, uint64_t *hash)
+/* Two payloads are the same when their 64-bit hashes are: a collision
+ * among a store's runs is ~n^2/2^65 likely (1e-7 for a million runs of one
+ * workflow), a price worth not keeping and comparing a second copy of
+ * every payload. */
+uint64_t qxm_payload_hash(const json_t *payload)
 {
-    *hash = FNV_OFFSET_BASIS;
-    return hash_json(payload, hash);
+    uint64_t hash = FNV_OFFSET_BASIS;
+    hash_json(payload, &hash);
+    return hash;
 }
 
 /* The stored text of a run document: compact, without "status" and
@@ -147,8 +150,8 @@ int qxm_run_insert_prepare(qxm_run_insert *in, qx_error *err)
 {
     json_t *p = json_object_get(in->doc, "payload");
     in->has_payload_hash = p != NULL;
-    if ((p != NULL && qxm_payload_hash(p, &in->payload_hash) != 0) ||
-        (in->text = stored_text(in->doc)) == NULL) {
+    in->payload_hash = p != NULL ? qxm_payload_hash(p) : 0;
+    if ((in->text = stored_text(in->doc)) == NULL) {
         qx_error_set(err, "out of memory serialising a run");
         return -1;
     }
@@ -291,8 +294,8 @@ static int insert_row(qxm_store *s, const struct run_row *r, struct tally *t, qx
     if (text == NULL) {
         json_t *p = json_object_get(r->doc, "payload");
         hashed = p != NULL;
-        if ((p != NULL && qxm_payload_hash(p, &hash) != 0) ||
-            (text = own_text = stored_text(r->doc)) == NULL) {
+        hash = p != NULL ? qxm_payload_hash(p) : 0;
+        if ((text = own_text = stored_text(r->doc)) == NULL) {
             qx_error_set(err, "out of memory storing run \"%s\"", r->id);
             return -1;
         }
@@ -452,18 +455,17 @@ char *qxm_store_find_duplicate(qxm_store *s, const char *workflow_id, const char
 {
     if (workflow_id == NULL || payload_text == NULL)
         return NULL;
-    /* Compared as JSON: the text is parsed and hashed in canonical form
-     * (compact, sorted keys), so whitespace and key order never count. */
-    uint64_t hash;
+    /* Compared as JSON: the text is parsed and hashed (qxm_payload_hash),
+     * so whitespace and key order never count. */
     json_t *payload = json_loads(payload_text, JSON_DECODE_ANY, NULL);
-    int rc = payload != NULL ? qxm_payload_hash(payload, &hash) : -1;
-    json_decref(payload);
-    if (rc != 0)
+    if (payload == NULL)
         return NULL;
+    uint64_t hash = qxm_payload_hash(payload);
+    json_decref(payload);
     char found[128];
     qx_error err;
     pthread_mutex_lock(&s->w.lock);
-    rc = find_duplicate(s, workflow_id, hash, since_ms, found, sizeof found, &err);
+    int rc = find_duplicate(s, workflow_id, hash, since_ms, found, sizeof found, &err);
     pthread_mutex_unlock(&s->w.lock);
     if (rc != 0)
         qx_log(QX_LOG_ERROR, "%s", err.text);
@@ -631,7 +633,9 @@ int qxm_store_import_add(qxm_store_import *imp, json_t *doc, int64_t line, qx_er
         return -1;
     json_t *p = json_object_get(doc, "payload");
     char *text = stored_text(doc);
-    if (text == NULL || (p != NULL && qxm_payload_hash(p, &hash) != 0)) {
+    if (p != NULL)
+        hash = qxm_payload_hash(p);
+    if (text == NULL) {
         free(text);
         qx_error_set(err, "out of memory storing run \"%s\"", r.id);
         return -1;

@@ -460,6 +460,45 @@ static void test_find_duplicate_matches_workflow_payload_and_time(void **state)
     assert_null(qxm_store_find_duplicate(fx->store, "WF_a", "not json", 0));
 }
 
+/* Payloads equal as JSON hash alike whatever their key order; payloads
+ * that differ — values swapped between keys, array order, types, where a
+ * key's boundary falls, a member moved to another level — do not. */
+static void test_payload_hash_is_of_the_value(void **state)
+{
+    (void)state;
+    static const char *const same[][2] = {
+        {"{\"a\":1,\"b\":{\"c\":[1,{\"d\":null,\"e\":true}],\"f\":\"g\"}}",
+         "{\"b\":{\"f\":\"g\",\"c\":[1,{\"e\":true,\"d\":null}]},\"a\":1}"},
+        {"{}", "{ }"},
+    };
+    static const char *const differ[][2] = {
+        {"{\"a\":1,\"b\":2}", "{\"a\":2,\"b\":1}"},
+        {"{\"a\":[1,2]}", "{\"a\":[2,1]}"},
+        {"{\"a\":\"1\"}", "{\"a\":1}"},
+        {"{\"a\":1}", "{\"a\":1.0}"},
+        {"{\"a\":{}}", "{\"a\":[]}"},
+        {"{\"ab\":\"c\"}", "{\"a\":\"bc\"}"},
+        {"{\"a\":{\"b\":1},\"c\":2}", "{\"a\":{\"c\":2},\"b\":1}"},
+        {"{\"a\":1,\"a2\":1}", "{\"a\":1}"},
+        {"{\"a\":null}", "{\"a\":false}"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const char *const(*pairs)[2] = k == 0 ? same : differ;
+        size_t n = k == 0 ? sizeof same / sizeof same[0] : sizeof differ / sizeof differ[0];
+        for (size_t i = 0; i < n; i++) {
+            json_t *a = json_loads(pairs[i][0], 0, NULL), *b = json_loads(pairs[i][1], 0, NULL);
+            assert_non_null(a);
+            assert_non_null(b);
+            if (k == 0)
+                assert_true(qxm_payload_hash(a) == qxm_payload_hash(b));
+            else if (qxm_payload_hash(a) == qxm_payload_hash(b))
+                fail_msg("%s and %s hash alike", pairs[i][0], pairs[i][1]);
+            json_decref(a);
+            json_decref(b);
+        }
+    }
+}
+
 /* Duplicates are marked at insert, inside the committing transaction: a
  * batch holding the same payload twice marks the second, and a payload
  * differing only in key order counts as the same. */
@@ -1757,7 +1796,7 @@ static void insert_as_text(qxm_store *s, json_t *doc, bool mark_duplicate)
     snprintf(in.id, sizeof in.id, "%s", str(doc, "id"));
     for (size_t i = text_len; i < b.len; i++)
         in.n_identities += b.data[i] == '\0';
-    assert_int_equal(qxm_payload_hash(json_object_get(doc, "payload"), &in.payload_hash), 0);
+    in.payload_hash = qxm_payload_hash(json_object_get(doc, "payload"));
     in.text = b.data;
     if (qxm_store_insert_runs(s, &in, 1, &err) != 0)
         fail_msg("insert %s: %s", in.id, err.text);
@@ -2094,6 +2133,7 @@ int main(void)
         T(test_an_evicted_summary_is_started_again),
         T(test_runs_are_found_by_a_substring_of_an_identity),
         T(test_a_run_given_as_text_is_stored_as_its_document),
+        T(test_payload_hash_is_of_the_value),
         T(test_imported_runs_are_found_by_identity),
         T(test_stored_and_imported_runs_record_the_same_identities),
         T(test_version_4_store_is_upgraded_with_identities),
