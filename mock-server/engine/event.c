@@ -123,6 +123,9 @@ static bool is_json_content_type(const char *ct)
            (n == 9 && strncasecmp(ct, "text/json", 9) == 0);
 }
 
+_Static_assert(QX_JSON_READ_DEPTH <= QXM_MAX_JSON_DEPTH,
+               "a body the reader takes must never be too deep to process");
+
 /* Depth of the deepest array/object nesting, stopping once past limit, so a
  * hostile 10,000-deep document is refused before any parser recursion. */
 static bool json_depth_exceeds(const char *s, size_t n, int limit)
@@ -156,9 +159,16 @@ static void parse_body(const qxm_event *ev, parsed_body *pb)
     *pb = (parsed_body){.is_post = strcmp(ev->method, "POST") == 0, .jerr = {.text = ""}};
     if (!pb->is_post || ev->body_too_large || !is_json_content_type(ev->content_type))
         return;
-    pb->too_deep = json_depth_exceeds(ev->body, ev->body_len, QXM_MAX_JSON_DEPTH);
+    const char *body = ev->body != NULL ? ev->body : "";
+    /* What the in-place reader takes nests QX_JSON_READ_DEPTH levels at
+     * most (the limit here): only a body it hands back is scanned for its
+     * depth before jansson, whose own limit is deeper, reads it. */
+    pb->payload = qx_json_read(body, ev->body_len);
+    if (pb->payload != NULL)
+        return;
+    pb->too_deep = json_depth_exceeds(body, ev->body_len, QXM_MAX_JSON_DEPTH);
     if (!pb->too_deep)
-        pb->payload = qx_json_parse(ev->body != NULL ? ev->body : "", ev->body_len, 0, &pb->jerr);
+        pb->payload = json_loadb(body, ev->body_len, 0, &pb->jerr);
 }
 
 /* ---- the journal entry ---------------------------------------------------

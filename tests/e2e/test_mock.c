@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "qx_buf.h"
 #include "qx_clock.h"
 
 #define TOKEN_OK "QX-TEST-TOKEN-1"
@@ -129,6 +130,74 @@ static void test_accepted_request_records_successful_run(void **state)
     json_decref(sent);
     json_decref(run);
     json_decref(ans);
+}
+
+/* A body as a sender may write it — spaces and newlines, its own key order,
+ * a real written "1.50", nesting at the 64-level limit — is stored as the
+ * same payload, its identity found by search, and the same payload sent
+ * again, written differently, is marked a duplicate of it. */
+static void test_payload_is_kept_as_sent_whatever_its_layout(void **state)
+{
+    fixture *f = *state;
+    qx_buf deep = {0}, again = {0};
+    /* the object, "nest"'s array and its object, then 61 arrays: 64 levels */
+    for (int i = 0; i < 61; i++)
+        assert_int_equal(qx_buf_add(&deep, "[ ", 2), 0);
+    for (int i = 0; i < 61; i++)
+        assert_int_equal(qx_buf_add(&deep, " ]", 2), 0);
+    qx_buf body = {0};
+    assert_int_equal(qx_buf_addf(&body,
+                                 "\n{ \"zeta\" : 1.50 ,\n\t\"identityMap\" : { \"Email\" : "
+                                 "[ { \"id\" : \"Ann@Example.com\" } ] } ,\r\n"
+                                 "  \"nest\": [ { \"in\" : %s } ], \"s\": \"a \\\" b\" }\n",
+                                 deep.data),
+                     0);
+    json_t *ans = NULL;
+    assert_int_equal(post(f, WF_TOKEN, body.data, NULL, USERPWD, &ans), 200);
+    char path[256];
+    snprintf(path, sizeof path, "/_qx/v1/runs/%s",
+             json_string_value(json_object_get(json_object_get(ans, "result"), "runId")));
+    json_t *run = get_json(f, path, 200);
+    json_t *sent = json_loads(body.data, 0, NULL);
+    assert_non_null(sent);
+    json_t *payload = json_object_get(run, "payload");
+    assert_true(json_equal(sent, payload));
+    const char *order[] = {"zeta", "identityMap", "nest", "s"};
+    size_t i = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(payload, key, value)
+    {
+        assert_true(i < 4);
+        assert_string_equal(key, order[i++]);
+    }
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(run, "eventData"), "email")),
+        "Ann@Example.com");
+    json_t *found = get_json(f, "/_qx/v1/runs?identity=ann@example", 200);
+    assert_int_equal(json_integer_value(json_object_get(found, "total")), 1);
+    /* the same payload, compact and in another key order */
+    assert_int_equal(qx_buf_addf(&again,
+                                 "{\"s\":\"a \\\" b\",\"nest\":[{\"in\":%s}],\"zeta\":1.5,"
+                                 "\"identityMap\":{\"Email\":[{\"id\":\"Ann@Example.com\"}]}}",
+                                 deep.data),
+                     0);
+    json_t *ans2 = NULL;
+    assert_int_equal(post(f, WF_TOKEN, again.data, NULL, USERPWD, &ans2), 200);
+    snprintf(path, sizeof path, "/_qx/v1/runs/%s",
+             json_string_value(json_object_get(json_object_get(ans2, "result"), "runId")));
+    json_t *run2 = get_json(f, path, 200);
+    assert_string_equal(json_string_value(json_object_get(run2, "duplicateOf")),
+                        json_string_value(json_object_get(run, "id")));
+    json_decref(run2);
+    json_decref(ans2);
+    json_decref(found);
+    json_decref(sent);
+    json_decref(run);
+    json_decref(ans);
+    qx_buf_free(&body);
+    qx_buf_free(&again);
+    qx_buf_free(&deep);
 }
 
 static void test_x_api_token_header_is_accepted(void **state)
@@ -648,6 +717,8 @@ static void test_stop_answers_a_request_in_its_latency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_payload_is_kept_as_sent_whatever_its_layout, setup,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_accepted_request_records_successful_run, setup,
                                         qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_x_api_token_header_is_accepted, setup,
