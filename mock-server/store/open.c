@@ -91,7 +91,7 @@ static int exec_migration(qxm_store *s, const char *sql, long from, qx_error *er
     return 0;
 }
 
-/* Upgrades a store of version v (1 to 4) to the current one, one version
+/* Upgrades a store of version v (1 to 5) to the current one, one version
  * at a time, inside the caller's transaction. Returns 0 or -1 with err. */
 static int migrate(qxm_store *s, long v, qx_error *err)
 {
@@ -113,7 +113,19 @@ static int migrate(qxm_store *s, long v, qx_error *err)
     if (v <= 3 && exec_migration(s, QXM_MIGRATE_3_SQL, 3, err) != 0)
         return -1;
     /* Reads every run document once, to fill run_identities. */
-    int rc = exec_migration(s, QXM_MIGRATE_4_SQL, 4, err);
+    if (v <= 4 && exec_migration(s, QXM_MIGRATE_4_SQL, 4, err) != 0)
+        return -1;
+    char cookie[32] = "";
+    if (run_setup(s, "PRAGMA schema_version", "upgrading the schema", cookie, sizeof cookie, err) !=
+        0)
+        return -1;
+    char *sql = sqlite3_mprintf(QXM_MIGRATE_5_SQL, (int)strtol(cookie, NULL, 10) + 1);
+    if (sql == NULL) {
+        qx_error_set(err, "%s: upgrading the schema: out of memory", s->name);
+        return -1;
+    }
+    int rc = exec_migration(s, sql, 5, err);
+    sqlite3_free(sql);
     if (rc == 0)
         qx_log(QX_LOG_INFO, "%s: schema upgraded from version %ld to %d", s->name, v,
                QXM_SCHEMA_VERSION);

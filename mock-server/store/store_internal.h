@@ -77,7 +77,7 @@
 #include "qx_error.h"
 #include "qxm_store.h"
 
-#define QXM_SCHEMA_VERSION 5
+#define QXM_SCHEMA_VERSION 6
 /* store_counters' rows. */
 #define QXM_COUNTER_RUNS_EVICTED "runs_evicted"
 #define QXM_COUNTER_TOMBSTONES "tombstones"
@@ -221,6 +221,7 @@ extern const char QXM_MIGRATE_1_SQL[];
 extern const char QXM_MIGRATE_2_SQL[]; /* a format: the upgrade time, twice */
 extern const char QXM_MIGRATE_3_SQL[];
 extern const char QXM_MIGRATE_4_SQL[];
+extern const char QXM_MIGRATE_5_SQL[]; /* a format: the next schema cookie */
 extern const char QXM_HISTOGRAM_SQL[];
 extern const char QXM_HISTOGRAM_WORKFLOW_SQL[];
 extern const char QXM_IMPORT_SCHEMA_SQL[], QXM_IMPORT_ADD_SQL[], QXM_IMPORT_CLASH_SQL[];

@@ -842,7 +842,7 @@ static void test_version_1_store_is_upgraded_in_place(void **state)
     s = qxm_store_open(path, &err);
     assert_non_null(s);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 3);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     /* Through version 2 to 3: its run entered at the upgrade, and goes with
      * the others a retention later, counts following. */
     qxm_evict_options o = {.now_ms = qx_now_ms() + 86400000, .retention_ms = 86400000};
@@ -1233,7 +1233,7 @@ static void test_version_3_store_is_upgraded_in_place(void **state)
     qxm_store *s = qxm_store_open(path, &err);
     if (s == NULL)
         fail_msg("open: %s", err.text);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     assert_int_equal(qxm_store_count_runs(s, NULL, &err), 1);
     qxm_journal_stats st;
     assert_int_equal(qxm_store_journal_stats(s, &st, &err), 0);
@@ -1540,7 +1540,7 @@ static void test_version_2_store_is_upgraded_in_place(void **state)
     if (s == NULL)
         fail_msg("open: %s", err.text);
     int64_t after = qx_now_ms();
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     json_t *run = qxm_store_get_run(s, "RUN_v2", &err);
     assert_non_null(run);
     assert_string_equal(str(run, "status"), "FAILURE");
@@ -1888,6 +1888,96 @@ static void test_imported_runs_are_found_by_identity(void **state)
     expect_identity(fx->store, "streamed1", false, NULL, "RUN_s1");
 }
 
+/* How many temporary b-trees SQLite opens to insert a run into the store
+ * at path (EXPLAIN): each is built and dropped on every insert. */
+static long long temp_btrees_per_insert(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "EXPLAIN INSERT INTO runs (id, workflow_id, status, final_status,"
+                           " received_ms, due_ms, doc, entered_ms)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            n += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Runs sql on the file at path; fails the test on an error. */
+static void exec_on(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* A new store checks a run's status without a temporary b-tree per insert;
+ * a store of version 5, whose CHECK used an IN list of three, opens as
+ * version 6 with the same CHECK in its cheaper form, its runs kept and the
+ * check still enforced. */
+static void test_version_5_store_checks_statuses_in_place(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v5.db", fx->dir);
+    qxm_store *s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    insert(s, "RUN_v5", "WF_a", "SUCCESS", T0, T0);
+    qxm_store_close(s);
+    assert_int_equal(temp_btrees_per_insert(path), 0);
+    /* Back to version 5's text, as a qx-mock of version 5 created it. */
+    exec_on(path, "PRAGMA writable_schema = ON;"
+                  "UPDATE sqlite_schema SET sql = replace(sql,"
+                  " 'CHECK (status = ''RUNNING'' OR status IN (''SUCCESS'', ''FAILURE''))',"
+                  " 'CHECK (status IN (''RUNNING'', ''SUCCESS'', ''FAILURE''))')"
+                  " WHERE name = 'runs';"
+                  "PRAGMA writable_schema = OFF;"
+                  "PRAGMA user_version = 5;");
+    assert_int_equal(count_rows(path, "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE"
+                                      " '%status IN (''RUNNING'', ''SUCCESS'', ''FAILURE'')%'"),
+                     1);
+    assert_int_equal(temp_btrees_per_insert(path), 1);
+
+    s = qxm_store_open(path, &err);
+    if (s == NULL)
+        fail_msg("open: %s", err.text);
+    assert_int_equal(user_version(path), 6);
+    assert_int_equal(temp_btrees_per_insert(path), 0);
+    json_t *run = get(s, "RUN_v5");
+    assert_string_equal(str(run, "status"), "SUCCESS");
+    json_decref(run);
+    insert(s, "RUN_v6", "WF_a", "FAILURE", T0 + 1, T0 + 1);
+    assert_int_equal(qxm_store_count_runs(s, NULL, &err), 2);
+    qxm_store_close(s);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs (id, workflow_id, status, final_status,"
+                                  " received_ms, due_ms, doc, entered_ms)"
+                                  " VALUES ('RUN_x', 'WF_a', 'DONE', 'SUCCESS', 1, 1, '{}', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    remove_db(path);
+}
+
 /* A store of schema version 4 opens as version 5, the identities of its
  * runs read from their documents at the upgrade. */
 static void test_version_4_store_is_upgraded_with_identities(void **state)
@@ -1927,7 +2017,7 @@ static void test_version_4_store_is_upgraded_with_identities(void **state)
     qxm_store *s = qxm_store_open(path, &err);
     if (s == NULL)
         fail_msg("open: %s", err.text);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     expect_identity(s, "old@example", false, NULL, "RUN_v4");
     expect_identity(s, "ext-old", false, NULL, "RUN_v4");
     assert_int_equal(count_rows(path, "SELECT COUNT(*) FROM run_identities"), 2);
@@ -2137,6 +2227,7 @@ int main(void)
         T(test_imported_runs_are_found_by_identity),
         T(test_stored_and_imported_runs_record_the_same_identities),
         T(test_version_4_store_is_upgraded_with_identities),
+        T(test_version_5_store_checks_statuses_in_place),
         T(test_journal_filters_order_and_totals),
     };
 #undef T
