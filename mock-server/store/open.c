@@ -209,7 +209,8 @@ static int prepare_all(qxm_store *s, struct conn *c, qx_error *err)
  * which tests may lower; and the checkpointer is
  * within CKPT_TAIL of its end), so that this happens once per ~5,000 runs
  * rather than once per ~160 as with a 1,000-page WAL, and always past
- * twice that should the checkpointer fall behind. When the
+ * twice that should the checkpointer fall behind (then waiting for a pass
+ * in progress, see on_wal_commit). When the
  * load pauses the checkpointer catches up and the next write starts the
  * WAL over with no help. The WAL file is kept at up to WAL_SIZE_LIMIT
  * (the restart size) rather than truncated and grown again.
@@ -255,9 +256,19 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *schema, int pages)
      * pages, the writer copies the rest itself (see above). */
     int copied = atomic_load(&s->ckpt_done);
     int restart = s->ckpt_restart_pages; /* the writer's own: set under its lock */
-    if (pages >= 2 * restart || (pages >= restart && copied > 0 && pages - copied <= CKPT_TAIL)) {
+    /* A checkpoint copies nothing while another holds SQLite's checkpoint
+     * lock (SQLITE_BUSY, whatever its mode), as the checkpointer's pass
+     * does, and under a steady load a pass is nearly always running. So
+     * the writer takes the reader's lock, which every pass holds: past
+     * twice the restart size it waits for it (one pass, or one admin
+     * query, at most), so that the WAL cannot grow past that however busy
+     * the machine; between the two it copies only when no pass runs. */
+    bool hard = pages >= 2 * restart;
+    if ((hard || (pages >= restart && copied > 0 && pages - copied <= CKPT_TAIL)) &&
+        (hard ? pthread_mutex_lock(&s->r.lock) : pthread_mutex_trylock(&s->r.lock)) == 0) {
         atomic_store(&s->ckpt_done, 0);
         (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(&s->r.lock);
         return SQLITE_OK;
     }
     pthread_mutex_lock(&s->ckpt_lock);

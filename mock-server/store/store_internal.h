@@ -62,7 +62,9 @@
  *
  * Locks: each struct conn's mutex serialises every use of that connection
  * and its prepared statements (SQLite's own mutex is off); ckpt_lock guards
- * the checkpointer's flags. No function takes two connection locks.
+ * the checkpointer's flags. Only the writer's WAL hook (open.c) takes two
+ * connection locks: the reader's while it holds the writer's, to copy the
+ * WAL when no checkpointer pass runs. Nothing takes them the other way.
  */
 #ifndef QXM_STORE_INTERNAL_H
 #define QXM_STORE_INTERNAL_H
