@@ -61,17 +61,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qx_buf.h"
 #include "qx_json_read.h"
+#include "qx_json_write.h"
 #include "qx_log.h"
 
 /* Qualtrics ids are a prefix and 15 characters: CID_..., EMD_... */
 #define ID_CHARS 15
 #define ID_MAX 32
 
-/* Documents are stored as compact JSON; one up to this size is serialised
- * on the stack (a contact with a few fields is about 100 bytes). */
-#define DOC_FLAGS JSON_COMPACT
-#define DOC_INLINE 1024
+/* Documents are stored as compact JSON (qx_json_write: json_dumps's
+ * JSON_COMPACT text, without its cost); a contact with a few fields is
+ * about 100 bytes. */
+#define DOC_FIRST_CAP 256
 
 /* The contact members a task may set besides embeddedData. */
 static const char *const CONTACT_FIELDS[] = {"email", "extRef",   "firstName", "lastName",
@@ -138,12 +140,11 @@ typedef struct contact_row {
     size_t len;
 } contact_row;
 
-/* A document's JSON text: in small when it fits, else in heap (owned). */
+/* A document's JSON text (owned: qx_buf_free). */
 typedef struct doc_text {
     const char *text;
     int len;
-    char *heap;
-    char small[DOC_INLINE];
+    qx_buf buf;
 } doc_text;
 
 static void db_error(qxm_directory *d, qx_error *err, enum stmt_id id)
@@ -285,26 +286,36 @@ static const char *nonempty(const json_t *o, const char *key)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-/* Serialises doc into out; free out->heap afterwards. Returns 0, -1 when
- * memory runs out. */
+/* Serialises doc into out; qx_buf_free(&out->buf) afterwards. Returns 0,
+ * -1 when memory runs out. */
 static int dump_doc(const json_t *doc, doc_text *out)
 {
-    out->heap = NULL;
-    size_t n = json_dumpb(doc, out->small, sizeof out->small, DOC_FLAGS);
-    if (n == 0 || n > INT_MAX)
+    out->buf = (qx_buf){0};
+    if (qx_buf_reserve(&out->buf, DOC_FIRST_CAP) != 0 || qx_json_write(&out->buf, doc, NULL) != 0 ||
+        out->buf.len > INT_MAX)
         return -1;
-    out->text = out->small;
-    if (n > sizeof out->small) {
-        out->heap = malloc(n);
-        if (out->heap == NULL || json_dumpb(doc, out->heap, n, DOC_FLAGS) != n) {
-            free(out->heap);
-            out->heap = NULL;
-            return -1;
-        }
-        out->text = out->heap;
-    }
-    out->len = (int)n;
+    out->text = out->buf.data;
+    out->len = (int)out->buf.len;
     return 0;
+}
+
+/* Sets o[key] to v (stolen, also on failure); a NULL v fails, as json_pack
+ * would. Keys are literals. Returns 0, or -1. */
+static int put(json_t *o, const char *key, json_t *v)
+{
+    return v != NULL ? json_object_set_new_nocheck(o, key, v) : -1;
+}
+
+/* A new object of key and v (stolen), or NULL; member by member rather
+ * than json_pack, whose format would be parsed for every run. */
+static json_t *object_of(const char *key, json_t *v)
+{
+    json_t *o = json_object();
+    if (o == NULL || put(o, key, v) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* Reads the contact whose key (email_lc or ext_ref, by id) is key into row.
@@ -438,7 +449,7 @@ static json_t *upsert_locked(qxm_directory *d, const json_t *fields, const char 
     if (created) {
         char id[ID_MAX];
         new_id("CID_", rng, &d->contact_seq, id);
-        if ((mine.doc = json_pack("{s:s}", "contactId", id)) == NULL)
+        if ((mine.doc = object_of("contactId", json_string(id))) == NULL)
             goto oom;
     }
     if (set_contact_fields(mine.doc, fields) != 0)
@@ -460,9 +471,8 @@ static json_t *upsert_locked(qxm_directory *d, const json_t *fields, const char 
     if ((email != NULL && (email_lc = lower_dup(email)) == NULL) ||
         dump_doc(mine.doc, &mine_text) != 0)
         goto oom;
-    result = json_pack("{s:O, s:s}", "contactId", json_object_get(mine.doc, "contactId"), "action",
-                       created ? "created" : "updated");
-    if (result == NULL)
+    result = object_of("contactId", json_incref(json_object_get(mine.doc, "contactId")));
+    if (result == NULL || put(result, "action", json_string(created ? "created" : "updated")) != 0)
         goto oom;
 
     /* Nothing is written before this point. A contact whose text is what
@@ -486,8 +496,8 @@ out:
     json_decref(holder.doc);
     free(mine.text);
     free(holder.text);
-    free(mine_text.heap);
-    free(holder_text.heap);
+    qx_buf_free(&mine_text.buf);
+    qx_buf_free(&holder_text.buf);
     free(email_lc);
     return result;
 }
@@ -519,8 +529,14 @@ json_t *qxm_directory_add_distribution(qxm_directory *d, const char *survey_id, 
     char id[ID_MAX];
     pthread_mutex_lock(&d->lock);
     new_id("EMD_", rng, &d->distribution_seq, id);
-    json_t *record = json_pack("{s:s, s:s, s:s, s:s*}", "distributionId", id, "surveyId", survey_id,
-                               "email", email, "subject", subject);
+    json_t *record = object_of("distributionId", json_string(id));
+    if (record != NULL &&
+        (put(record, "surveyId", json_string(survey_id)) != 0 ||
+         put(record, "email", json_string(email)) != 0 ||
+         (subject != NULL && put(record, "subject", json_string(subject)) != 0))) {
+        json_decref(record);
+        record = NULL;
+    }
     if (record != NULL)
         d->n_distributions++;
     pthread_mutex_unlock(&d->lock);
