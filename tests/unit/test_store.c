@@ -1578,18 +1578,18 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-/* The WAL is copied back into the database file while the store is open,
- * by the checkpointer (the writer only steps in past 32,768 pages): 12 MB
- * of runs go in, and the database file grows before the store closes. */
-static void test_checkpoints_run_while_the_store_is_open(void **state)
+/* Inserts batches of PER_BATCH runs, each with a 2,000-byte payload, as the
+ * committer would. With wal, returns the largest size the file at wal had
+ * after a batch; else 0. */
+enum { PER_BATCH = 40 };
+static long insert_filled_batches(qxm_store *s, int batches, const char *wal)
 {
-    fixture *fx = *state;
     qx_error err;
     char filler[2001];
     memset(filler, 'x', sizeof filler - 1);
     filler[sizeof filler - 1] = '\0';
-    enum { BATCHES = 150, PER_BATCH = 40 };
-    for (int b = 0; b < BATCHES; b++) {
+    long largest = 0;
+    for (int b = 0; b < batches; b++) {
         qxm_run_insert batch[PER_BATCH] = {{0}};
         for (int i = 0; i < PER_BATCH; i++) {
             char id[32];
@@ -1598,13 +1598,27 @@ static void test_checkpoints_run_while_the_store_is_open(void **state)
             batch[i].doc = run_doc(id, "WF_a", "SUCCESS", t, json_pack("{s:s}", "f", filler));
             batch[i].received_ms = batch[i].due_ms = t;
         }
-        if (qxm_store_insert_runs(fx->store, batch, PER_BATCH, &err) != 0)
+        if (qxm_store_insert_runs(s, batch, PER_BATCH, &err) != 0)
             fail_msg("batch %d: %s", b, err.text);
         for (int i = 0; i < PER_BATCH; i++)
             json_decref(batch[i].doc);
+        long size = wal != NULL ? file_size(wal) : 0;
+        largest = size > largest ? size : largest;
     }
+    return largest;
+}
+
+/* The WAL is copied back into the database file while the store is open,
+ * by the checkpointer (the writer only steps in past 32,768 pages): 12 MB
+ * of runs go in, and the database file grows before the store closes. */
+static void test_checkpoints_run_while_the_store_is_open(void **state)
+{
+    fixture *fx = *state;
+    qx_error err;
+    enum { BATCHES = 150 };
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    insert_filled_batches(fx->store, BATCHES, NULL);
     /* The checkpointer copies beside the writer: wait until it has (30 s
      * at most, for valgrind on a loaded machine). */
     long db_size = 0;
@@ -1631,29 +1645,10 @@ static void test_the_wal_starts_over_at_its_restart_size(void **state)
     qx_error err;
     assert_int_equal(qxm_store_set_wal_restart(fx->store, 100, &err), -1);
     assert_int_equal(qxm_store_set_wal_restart(fx->store, 1024, &err), 0);
-    char filler[2001];
-    memset(filler, 'y', sizeof filler - 1);
-    filler[sizeof filler - 1] = '\0';
-    enum { BATCHES = 300, PER_BATCH = 40 };
+    enum { BATCHES = 300 };
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", fx->path);
-    long largest = 0;
-    for (int b = 0; b < BATCHES; b++) {
-        qxm_run_insert batch[PER_BATCH] = {{0}};
-        for (int i = 0; i < PER_BATCH; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "RUN_w%d_%d", b, i);
-            int64_t t = T0 + b * PER_BATCH + i;
-            batch[i].doc = run_doc(id, "WF_a", "SUCCESS", t, json_pack("{s:s}", "f", filler));
-            batch[i].received_ms = batch[i].due_ms = t;
-        }
-        if (qxm_store_insert_runs(fx->store, batch, PER_BATCH, &err) != 0)
-            fail_msg("batch %d: %s", b, err.text);
-        for (int i = 0; i < PER_BATCH; i++)
-            json_decref(batch[i].doc);
-        long size = file_size(wal);
-        largest = size > largest ? size : largest;
-    }
+    long largest = insert_filled_batches(fx->store, BATCHES, wal);
     /* At most twice the restart size and the tail, and the commit that
      * passed it, whatever the checkpointer is doing meanwhile (it never
      * blocks a restart past twice the size); 80 MB without restarts. */
