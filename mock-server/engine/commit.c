@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "qx_log.h"
 
@@ -63,6 +64,7 @@ static void commit_batch(qxm_committer *c, qxm_commit **batch, size_t n, qxm_run
 static void *committer_main(void *arg)
 {
     qxm_committer *c = arg;
+    prctl(PR_SET_NAME, "qxm-commit", 0, 0, 0); /* its name in top -H, perf, gdb */
     qxm_run_insert *ins = malloc(QXM_MAX_BATCH * sizeof *ins);
     qxm_commit *batch[QXM_MAX_BATCH];
     pthread_mutex_lock(&c->lock);

@@ -2,6 +2,7 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "qx_clock.h"
@@ -118,6 +119,7 @@ static int64_t sweep(qxm_scheduler *s)
 static void *scheduler_main(void *arg)
 {
     qxm_scheduler *s = arg;
+    prctl(PR_SET_NAME, "qxm-schedule", 0, 0, 0); /* its name in top -H, perf, gdb */
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         s->kick = false;
