@@ -21,6 +21,11 @@
  * U+10FFFF, a truncated sequence) or is a NUL. */
 size_t qx_utf8_char_len(const unsigned char *p, size_t n);
 
+/* The length of the longest prefix of the n bytes at p that is at most max
+ * bytes and ends between two characters, so that text cut there stays
+ * valid UTF-8 (a byte that starts no valid character counts as one). */
+size_t qx_utf8_prefix_len(const char *p, size_t n, size_t max);
+
 /* QX_UTF8_BOM_LEN when the n bytes at p start with the byte order mark,
  * else 0. */
 size_t qx_utf8_bom_len(const char *p, size_t n);

@@ -28,6 +28,20 @@ size_t qx_utf8_char_len(const unsigned char *p, size_t n)
     return len;
 }
 
+size_t qx_utf8_prefix_len(const char *p, size_t n, size_t max)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t len = qx_utf8_char_len((const unsigned char *)p + i, n - i);
+        if (len == 0)
+            len = 1;
+        if (i + len > max)
+            break;
+        i += len;
+    }
+    return i;
+}
+
 size_t qx_utf8_bom_len(const char *p, size_t n)
 {
     return n >= QX_UTF8_BOM_LEN && memcmp(p, QX_UTF8_BOM, QX_UTF8_BOM_LEN) == 0 ? QX_UTF8_BOM_LEN

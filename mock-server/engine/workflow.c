@@ -22,6 +22,7 @@
 #include "qx_buf.h"
 #include "qx_email.h"
 #include "qx_log.h"
+#include "qx_utf8.h"
 
 /* The run's records are built member by member, not with json_pack: its
  * format is parsed again for every object, a fifth of a run's JSON work
@@ -240,10 +241,13 @@ static const char *nonempty(const json_t *o, const char *key)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* The reason names the address, its first QUOTE_MAX bytes at most, cut
+ * between two characters: a reason is JSON text, and jansson refuses a
+ * string that is not UTF-8 (the run would fail to be recorded). */
 static void invalid_email(char *why, const char *email)
 {
-    snprintf(why, WHY_MAX, "invalid email \"%.*s%s\"", QUOTE_MAX, email,
-             strlen(email) > QUOTE_MAX ? "..." : "");
+    size_t n = strlen(email), keep = qx_utf8_prefix_len(email, n, QUOTE_MAX);
+    snprintf(why, WHY_MAX, "invalid email \"%.*s%s\"", (int)keep, email, keep < n ? "..." : "");
 }
 
 /* The contact inputs the XM Directory has columns for; any other input is

@@ -379,6 +379,16 @@ static void test_a_byte_order_mark_is_accepted_at_the_start(void **state)
     assert_int_equal(qx_utf8_bom_len("\xEF\xBB\xBF{}", 5), 3);
     assert_int_equal(qx_utf8_bom_len("\xEF\xBB", 2), 0);
     assert_int_equal(qx_utf8_bom_len("{}", 2), 0);
+    /* A cut falls between characters: "aé€😀" is 1 + 2 + 3 + 4 bytes. */
+    const char *mixed = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    const size_t cuts[][2] = {{0, 0}, {1, 1}, {2, 1},   {3, 3},  {5, 3},
+                              {6, 6}, {9, 6}, {10, 10}, {99, 10}};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        assert_int_equal(qx_utf8_prefix_len(mixed, 10, cuts[i][0]), cuts[i][1]);
+    assert_int_equal(qx_utf8_prefix_len("a\xFF"
+                                        "b",
+                                        3, 2),
+                     2); /* a stray byte is one */
     char dir[] = "/tmp/qx-core-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[128];

@@ -313,6 +313,27 @@ static void test_invalid_email_fails_naming_task_1(void **state)
     qxm_config_free(c);
 }
 
+/* An invalid address longer than the reason quotes, with a two-byte
+ * character where the quote ends, is quoted up to the character before it:
+ * the run fails with its reason (the reason is valid UTF-8), it is not lost. */
+static void test_a_long_invalid_email_is_quoted_whole_characters(void **state)
+{
+    (void)state;
+    char email[128], buf[512], want[256];
+    memset(email, 'x', 99);
+    memcpy(email + 99, "\xC3\xA9y", 4); /* 'é' across the 100th byte, 'y', NUL */
+    qxm_config *c = demo_config();
+    qxm_directory *d = qxm_directory_new();
+    json_t *out = run(&c->workflows[0], email_payload(email, buf, sizeof buf), d, NULL);
+    assert_non_null(out);
+    assert_string_equal(str(out, "status", NULL), "FAILURE");
+    snprintf(want, sizeof want, "invalid email \"%.99s...\"", email);
+    assert_string_equal(str(task(out, 0), "error", NULL), want);
+    json_decref(out);
+    qxm_directory_free(d);
+    qxm_config_free(c);
+}
+
 static const char TWO_TASKS[] =
     "{\"id\": \"WF_two\", \"urlTokenId\": \"t-two\", \"onTaskFailure\": \"%s\","
     " \"eventData\": {\"email\": \"$.email\", \"ext\": \"$.ext\"},"
@@ -677,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_every_op_holds_on_matching_data),
         cmocka_unit_test(test_every_op_fails_on_other_data),
         cmocka_unit_test(test_invalid_email_fails_naming_task_1),
+        cmocka_unit_test(test_a_long_invalid_email_is_quoted_whole_characters),
         cmocka_unit_test(test_continue_runs_the_tasks_after_a_failure),
         cmocka_unit_test(test_stop_skips_the_tasks_after_a_failure),
         cmocka_unit_test(test_error_names_the_first_failed_task),
