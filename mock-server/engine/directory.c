@@ -306,12 +306,16 @@ static int put(json_t *o, const char *key, json_t *v)
     return v != NULL ? json_object_set_new_nocheck(o, key, v) : -1;
 }
 
-/* A new object of key and v (stolen), or NULL; member by member rather
+/* A new object of key and v (stolen, also on failure), or NULL; member by member rather
  * than json_pack, whose format would be parsed for every run. */
 static json_t *object_of(const char *key, json_t *v)
 {
     json_t *o = json_object();
-    if (o == NULL || put(o, key, v) != 0) {
+    if (o == NULL) {
+        json_decref(v);
+        return NULL;
+    }
+    if (put(o, key, v) != 0) {
         json_decref(o);
         return NULL;
     }
