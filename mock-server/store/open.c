@@ -116,7 +116,13 @@ static int migrate(qxm_store *s, long v, qx_error *err)
     /* Reads every run document once, to fill run_identities. */
     if (v <= 4 && exec_migration(s, QXM_MIGRATE_4_SQL, 4, err) != 0)
         return -1;
+    /* Rewriting the schema's text needs SQLite's defensive mode off (it is
+     * off by default; a build may turn it on). */
     char cookie[32] = "";
+    if (sqlite3_db_config(s->w.db, SQLITE_DBCONFIG_DEFENSIVE, 0, (int *)NULL) != SQLITE_OK) {
+        qx_error_set(err, "%s: upgrading the schema: %s", s->name, sqlite3_errmsg(s->w.db));
+        return -1;
+    }
     if (run_setup(s, "PRAGMA schema_version", "upgrading the schema", cookie, sizeof cookie, err) !=
         0)
         return -1;
