@@ -132,6 +132,19 @@ static void test_accepted_request_records_successful_run(void **state)
     json_decref(ans);
 }
 
+/* POSTs body to the workflow, which must start a run; returns the run as
+ * the admin API shows it. */
+static json_t *post_then_get_run(const fixture *f, const char *body)
+{
+    json_t *ans = NULL;
+    assert_int_equal(post(f, WF_TOKEN, body, NULL, USERPWD, &ans), 200);
+    char path[256];
+    snprintf(path, sizeof path, "/_qx/v1/runs/%s",
+             json_string_value(json_object_get(json_object_get(ans, "result"), "runId")));
+    json_decref(ans);
+    return get_json(f, path, 200);
+}
+
 /* A body as a sender may write it — spaces and newlines, its own key order,
  * a real written "1.50", nesting at the 64-level limit — is stored as the
  * same payload, its identity found by search, and the same payload sent
@@ -152,12 +165,7 @@ static void test_payload_is_kept_as_sent_whatever_its_layout(void **state)
                                  "  \"nest\": [ { \"in\" : %s } ], \"s\": \"a \\\" b\" }\n",
                                  deep.data),
                      0);
-    json_t *ans = NULL;
-    assert_int_equal(post(f, WF_TOKEN, body.data, NULL, USERPWD, &ans), 200);
-    char path[256];
-    snprintf(path, sizeof path, "/_qx/v1/runs/%s",
-             json_string_value(json_object_get(json_object_get(ans, "result"), "runId")));
-    json_t *run = get_json(f, path, 200);
+    json_t *run = post_then_get_run(f, body.data);
     json_t *sent = json_loads(body.data, 0, NULL);
     assert_non_null(sent);
     json_t *payload = json_object_get(run, "payload");
@@ -182,19 +190,13 @@ static void test_payload_is_kept_as_sent_whatever_its_layout(void **state)
                                  "\"identityMap\":{\"Email\":[{\"id\":\"Ann@Example.com\"}]}}",
                                  deep.data),
                      0);
-    json_t *ans2 = NULL;
-    assert_int_equal(post(f, WF_TOKEN, again.data, NULL, USERPWD, &ans2), 200);
-    snprintf(path, sizeof path, "/_qx/v1/runs/%s",
-             json_string_value(json_object_get(json_object_get(ans2, "result"), "runId")));
-    json_t *run2 = get_json(f, path, 200);
+    json_t *run2 = post_then_get_run(f, again.data);
     assert_string_equal(json_string_value(json_object_get(run2, "duplicateOf")),
                         json_string_value(json_object_get(run, "id")));
     json_decref(run2);
-    json_decref(ans2);
     json_decref(found);
     json_decref(sent);
     json_decref(run);
-    json_decref(ans);
     qx_buf_free(&body);
     qx_buf_free(&again);
     qx_buf_free(&deep);
