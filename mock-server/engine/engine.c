@@ -176,6 +176,11 @@ void qxm_engine_add_waiter(qxm_engine *e, qxm_waiter *w)
     qxm_scheduler_add_waiter(&e->sched, w);
 }
 
+bool qxm_engine_drop_waiter(qxm_engine *e, bool (*gone)(void *conn, void *ud), void *ud)
+{
+    return qxm_scheduler_drop_waiter(&e->sched, gone, ud);
+}
+
 int qxm_engine_reset(qxm_engine *e, qx_error *err)
 {
     pthread_mutex_lock(&e->draw_lock);

@@ -235,12 +235,20 @@ typedef struct qxm_waiter {
     int64_t count;
     int64_t deadline_ms; /* monotonic */
     bool done;           /* condition met or timed out: answer */
+    bool dropped;        /* its client hung up: resumed only to be closed (done set too) */
     void *conn;          /* the suspended connection */
     struct qxm_waiter *next;
 } qxm_waiter;
 
 /* Registers w (borrowed until its connection is resumed, w->done set). */
 void qxm_engine_add_waiter(qxm_engine *e, qxm_waiter *w);
+
+/* Resumes the first registered waiter whose client gone(conn, ud) says has
+ * hung up, with done and dropped set, so that its connection is closed at
+ * once rather than held to its deadline. gone is called with the
+ * scheduler's lock held, on a suspended connection; it must not call back
+ * into the engine. Returns true when one was dropped. */
+bool qxm_engine_drop_waiter(qxm_engine *e, bool (*gone)(void *conn, void *ud), void *ud);
 
 /* Clears runs, journal, the contact directory and rate-limit buckets.
  * Returns 0, or -1 with err set. */

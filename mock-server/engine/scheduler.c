@@ -218,6 +218,25 @@ void qxm_scheduler_note_due(qxm_scheduler *s, int64_t due_ms)
         ;
 }
 
+bool qxm_scheduler_drop_waiter(qxm_scheduler *s, bool (*gone)(void *conn, void *ud), void *ud)
+{
+    bool dropped = false;
+    pthread_mutex_lock(&s->lock);
+    for (qxm_waiter **pp = &s->waiters; *pp != NULL; pp = &(*pp)->next) {
+        qxm_waiter *w = *pp;
+        if (gone(w->conn, ud)) {
+            *pp = w->next;
+            w->next = NULL;
+            w->done = w->dropped = true;
+            s->resume(w->conn);
+            dropped = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return dropped;
+}
+
 void qxm_scheduler_add_waiter(qxm_scheduler *s, qxm_waiter *w)
 {
     pthread_mutex_lock(&s->lock);

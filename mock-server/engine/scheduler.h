@@ -91,6 +91,9 @@ void qxm_scheduler_note_due(qxm_scheduler *s, int64_t due_ms);
  * resumed at once. */
 void qxm_scheduler_add_waiter(qxm_scheduler *s, qxm_waiter *w);
 
+/* qxm_engine_drop_waiter. */
+bool qxm_scheduler_drop_waiter(qxm_scheduler *s, bool (*gone)(void *conn, void *ud), void *ud);
+
 /* Sleeps until the thread's next pass after this call or until timeout_ms
  * (at most) or until it stops. */
 void qxm_scheduler_await_pass(qxm_scheduler *s, int64_t timeout_ms);

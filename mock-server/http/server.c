@@ -19,12 +19,15 @@
  * the end of the previous answer until it is complete (on_access); an
  * import's body has its own, longer deadline from the end of its headers.
  * Long-polls are capped (--max-waiters): each holds a connection for up to
- * its timeoutMs, so without a cap they could take every connection.
+ * its timeoutMs, so without a cap they could take every connection. With
+ * the cap reached, a long-poll whose client has hung up (libmicrohttpd does
+ * not watch a suspended socket) is closed and gives its slot to the new one.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,9 +245,11 @@ static enum MHD_Result on_resumed(qxm_mock *m, struct MHD_Connection *conn, conn
         ans.commit = NULL;
     } else {
         qxm_admin_wait_answer(m, st->waiter, &ans);
+        /* A dropped waiter's slot went to another long-poll. */
+        if (!st->waiter->dropped)
+            atomic_fetch_sub(&m->waiters, 1);
         free(st->waiter);
         st->waiter = NULL;
-        atomic_fetch_sub(&m->waiters, 1);
     }
     return send_answer(m, conn, st, &ans);
 }
@@ -358,7 +363,8 @@ static qxm_request read_request(struct MHD_Connection *conn, conn_state *st, con
 
 /* Takes one of the --max-waiters slots for a long-poll; false when all are
  * taken. on_resumed, or on_completed for a connection closed while it
- * waited, gives it back. */
+ * waited, gives it back, unless the waiter was dropped: then its slot has
+ * passed to the long-poll that dropped it (answer_or_suspend). */
 static bool take_waiter_slot(qxm_mock *m)
 {
     unsigned n = atomic_load(&m->waiters);
@@ -367,6 +373,27 @@ static bool take_waiter_slot(qxm_mock *m)
             return false;
     } while (!atomic_compare_exchange_weak(&m->waiters, &n, n + 1));
     return true;
+}
+
+/* Whether the client of a suspended connection has hung up: its socket
+ * reads end-of-file (it closed, or half-closed, with nothing unread) or is
+ * in error. libmicrohttpd does not watch a suspended socket, so a client
+ * gone from a long-poll would otherwise hold its slot (and its connection)
+ * until the wait's deadline. A qxm_engine_drop_waiter callback. */
+static bool client_gone(void *conn, void *ud)
+{
+    (void)ud;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return false;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+        return true;
+    char c;
+    return recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 /* Sends ans, or suspends the connection when it must wait. */
@@ -380,7 +407,10 @@ static enum MHD_Result answer_or_suspend(qxm_mock *m, struct MHD_Connection *con
         qxm_engine_commit(m->engine, st->pending.commit, conn);
         return MHD_YES;
     }
-    if (ans->waiter != NULL && !take_waiter_slot(m)) {
+    /* With every slot taken, a long-poll whose client hung up is dropped
+     * and its slot passes to this one. */
+    if (ans->waiter != NULL && !take_waiter_slot(m) &&
+        !qxm_engine_drop_waiter(m->engine, client_gone, NULL)) {
         free(ans->waiter);
         ans->waiter = NULL;
         qxm_answer_clear(ans);
@@ -598,7 +628,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (st == NULL)
         return;
     qx_buf_free(&st->body);
-    if (st->waiter != NULL) /* closed while it waited */
+    if (st->waiter != NULL && !st->waiter->dropped) /* closed while it waited */
         atomic_fetch_sub(&m->waiters, 1);
     free(st->waiter);
     qxm_answer_clear(&st->pending);

@@ -507,6 +507,45 @@ static void test_long_polls_are_capped_and_never_block_ingest_or_health(void **s
     assert_int_equal(get_status(f, "/_qx/v1/runs/wait?count=2&timeoutMs=10000"), 200);
 }
 
+/* The server holds none of the held long-polls established any more: it
+ * has seen their clients' FIN. */
+static bool none_established(const qxt_tcp_view *v, const void *arg)
+{
+    (void)arg;
+    return v->established == 0;
+}
+
+/* A long-poll whose client hung up gives its slot to the next: with the cap
+ * taken by two clients that then close, two new ones are held in their
+ * place at once (not after the first ones' 60 s), and a third is refused. */
+static void test_a_hung_up_long_poll_gives_its_slot_away(void **state)
+{
+    fixture *f = *state;
+    int held[2];
+    qxt_response r;
+    hold_the_cap(f, held, 2, &r);
+    qxt_response_free(&r);
+    close(held[0]);
+    close(held[1]);
+    /* Known event: the server's side of both has the FIN. */
+    qxt_tcp_view v;
+    if (!qxt_wait_tcp(f->mock.port, none_established, NULL, 10000, &v))
+        fail_msg("the closed long-polls are still established: %d", v.established);
+    hold_the_cap(f, held, 2, &r);
+    json_t *j = qxt_response_json(&r);
+    json_t *e = json_object_get(json_object_get(j, "meta"), "error");
+    assert_string_equal(json_string_value(json_object_get(e, "errorCode")), "QX_TOO_MANY_WAITERS");
+    json_decref(j);
+    qxt_response_free(&r);
+    /* The second run completes both new waits. */
+    assert_int_equal(post_good(f), 200);
+    assert_int_equal(post_good(f), 200);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(read_answer(held[i], 10000), 200);
+        close(held[i]);
+    }
+}
+
 static void test_bad_bounds_are_usage_errors(void **state)
 {
     fixture *f = *state;
@@ -545,6 +584,8 @@ int main(void)
             qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_long_polls_are_capped_and_never_block_ingest_or_health,
                                         setup_waiters, qxt_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_a_hung_up_long_poll_gives_its_slot_away, setup_waiters,
+                                        qxt_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_bounds_are_usage_errors, setup_roomy,
                                         qxt_fixture_teardown),
     };
