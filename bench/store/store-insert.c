@@ -12,8 +12,10 @@
  * workflow (bench/lib.sh), with its own id (in order, as the engine draws
  * them; --random-ids: 15 random characters) and request id and, with
  * --distinct, its own email (else every payload is the same, the seed
- * payload's case). Prints, per run: the caller's preparation (serialising
- * and hashing, done on the HTTP threads in qx-mock) and the insert (the
+ * payload's case). Prints, per run: the caller's preparation (the document
+ * form's: serialising the tree and hashing it, qxm_run_insert_prepare;
+ * qx-mock's engine writes a run's text directly on its HTTP threads, which
+ * costs less, see event.c) and the insert (the
  * committer's work: SQLite's row, its indexes and the commit), as CPU time
  * of this thread and as wall time; the CPU time of the store's other
  * threads (the checkpointer); and the file sizes after. DB must not
